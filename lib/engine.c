@@ -1,0 +1,869 @@
+/* The manager thread: one poll() loop that owns every exchange with the router.
+ *
+ * Front ends hand entries over through a lock-free inbox (push by CAS, pop-all by exchange — no ABA
+ * problem with a single consumer) and wake the loop through an eventfd. The loop publishes new
+ * entries, renews leases at half their lifetime, retries failures with back-off, deletes the mappings
+ * of retired entries, and then writes what changed: the status file, listener callbacks, -v lines. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "engine.h"
+#include "igd.h"
+#include "log.h"
+#include "natt/natpmp.h"
+#include "natt/net.h"
+#include "status.h"
+
+__thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
+
+/* How long one attempt may wait for a router that does not answer. The SSDP answer of a LAN router
+ * comes within tens of milliseconds; NAT-PMP retransmits at 250 and 750 ms within this budget. */
+#define DISCOVERY_TIMEOUT_MS 1200
+#define NATPMP_TIMEOUT_MS 1800
+/* After a technique found nothing, wait this long before asking the same gateway again (other
+ * techniques are still tried at once). */
+#define ABSENT_RECHECK_MS 20000
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 60000
+/* A bounded, deterministic search when an IGDv1 says the external port is taken. */
+#define CONFLICT_SEARCH_PORTS 16
+
+static struct {
+	pthread_mutex_t lock;       /* entry fields read by other threads; see engine.h */
+	pthread_mutex_t start_lock; /* starting the thread, configuring */
+	pthread_cond_t changed;     /* broadcast after retirements and at shutdown */
+	struct natt_config cfg;
+	atomic_bool configured;
+	atomic_bool running;
+	atomic_bool stopped;        /* manager finished its shutdown */
+	int wake_fd;
+	pthread_t thread;
+	_Atomic(struct natt_entry *) inbox;
+	atomic_bool shutdown;
+	atomic_int exit_signal;
+	void (*after_signal)(int);
+
+	/* Manager-only state. */
+	struct natt_entry *entries;
+	bool have_gateway;
+	struct in_addr gateway;
+	struct natt_igd igd;
+	int64_t upnp_absent_until;
+	int64_t natpmp_absent_until;
+	bool dirty;
+} E = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.start_lock = PTHREAD_MUTEX_INITIALIZER,
+	.changed = PTHREAD_COND_INITIALIZER,
+	.wake_fd = -1,
+};
+
+/* ---------------------------------------------------------------- configuration, start-up */
+
+void natt_engine_configure(const struct natt_config *cfg)
+{
+	pthread_mutex_lock(&E.start_lock);
+	if (!atomic_load(&E.configured)) {
+		E.cfg = *cfg;
+		atomic_store(&E.configured, true);
+	}
+	pthread_mutex_unlock(&E.start_lock);
+}
+
+const struct natt_config *natt_engine_config(void)
+{
+	if (!atomic_load(&E.configured)) {
+		struct natt_config cfg;
+		natt_config_from_env(&cfg);
+		natt_engine_configure(&cfg);
+	}
+	return &E.cfg;
+}
+
+bool natt_engine_running(void)
+{
+	return atomic_load(&E.running);
+}
+
+static void *manager_main(void *arg);
+
+/* Must be called with start_lock held. */
+static int start_manager_locked(void)
+{
+	if (atomic_load(&E.running))
+		return 0;
+	E.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (E.wake_fd < 0)
+		return -errno;
+	/* The manager must never take the application's signals: create it with all blocked. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	int rc = pthread_create(&E.thread, &attr, manager_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		close(E.wake_fd);
+		E.wake_fd = -1;
+		return -rc;
+	}
+	atomic_store(&E.stopped, false);
+	atomic_store(&E.running, true);
+	return 0;
+}
+
+static void wake_manager(void)
+{
+	/* eventfd write is async-signal-safe; a full counter (EAGAIN) still means "awake". */
+	uint64_t one = 1;
+	int saved = errno;
+	if (E.wake_fd >= 0) {
+		ssize_t ignored = write(E.wake_fd, &one, sizeof(one));
+		(void)ignored;
+	}
+	errno = saved;
+}
+
+static void push_inbox(struct natt_entry *entry, unsigned op)
+{
+	atomic_fetch_or(&entry->ops, op);
+	if (atomic_exchange(&entry->queued, true))
+		return; /* already waiting in the inbox; the manager will see the new op */
+	struct natt_entry *head = atomic_load(&E.inbox);
+	do
+		entry->inbox_next = head;
+	while (!atomic_compare_exchange_weak(&E.inbox, &head, entry));
+	wake_manager();
+}
+
+struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct sockaddr_storage *local,
+                                       bool dual_stack, uint64_t socket_id, natt_change_fn on_change, void *ctx,
+                                       struct natt_listener *listener)
+{
+	natt_engine_config();
+	struct natt_entry *entry = calloc(1, sizeof(*entry));
+	if (!entry)
+		return NULL;
+	entry->protocol = protocol;
+	entry->local = *local;
+	entry->dual_stack = dual_stack;
+	entry->socket_id = socket_id;
+	entry->on_change = on_change;
+	entry->ctx = ctx;
+	entry->listener = listener;
+	entry->state = NATT_STATE_PENDING;
+	entry->technique = NATT_TECH_LOCAL;
+	entry->owner = getpid();
+
+	pthread_mutex_lock(&E.start_lock);
+	int rc = start_manager_locked();
+	pthread_mutex_unlock(&E.start_lock);
+	if (rc < 0) {
+		natt_warn("cannot start the manager thread: %s", natt_strerror(rc));
+		free(entry);
+		return NULL;
+	}
+	push_inbox(entry, NATT_OP_PUBLISH);
+	return entry;
+}
+
+void natt_engine_retire(struct natt_entry *entry)
+{
+	if (entry)
+		push_inbox(entry, NATT_OP_RETIRE);
+}
+
+int natt_engine_wait_retired(struct natt_entry *entry, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	int rc = 0;
+	pthread_mutex_lock(&E.lock);
+	while (!atomic_load(&entry->retired) && !atomic_load(&E.stopped) && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&E.changed, &E.lock, &until);
+	bool done = atomic_load(&entry->retired);
+	pthread_mutex_unlock(&E.lock);
+	return done ? 0 : -ETIMEDOUT;
+}
+
+void natt_engine_request_signal_exit(int sig, void (*after_cleanup)(int sig))
+{
+	E.after_signal = after_cleanup;
+	atomic_store(&E.exit_signal, sig);
+	wake_manager();
+}
+
+void natt_engine_shutdown(int timeout_ms)
+{
+	if (!atomic_load(&E.running))
+		return;
+	atomic_store(&E.shutdown, true);
+	wake_manager();
+	int64_t deadline = natt_now_ms() + timeout_ms;
+	pthread_mutex_lock(&E.lock);
+	while (!atomic_load(&E.stopped)) {
+		int64_t left = deadline - natt_now_ms();
+		if (left <= 0)
+			break;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += left / 1000;
+		until.tv_nsec += (long)(left % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&E.changed, &E.lock, &until);
+	}
+	bool stopped = atomic_load(&E.stopped);
+	pthread_mutex_unlock(&E.lock);
+	if (stopped) {
+		pthread_join(E.thread, NULL);
+		close(E.wake_fd);
+		E.wake_fd = -1;
+	} else
+		natt_warn("exiting before the router confirmed the deletions; they expire with their lease");
+}
+
+/* ---------------------------------------------------------------- fork */
+
+void natt_engine_atfork_prepare(void)
+{
+	pthread_mutex_lock(&E.start_lock);
+	pthread_mutex_lock(&E.lock);
+}
+
+void natt_engine_atfork_parent(void)
+{
+	pthread_mutex_unlock(&E.lock);
+	pthread_mutex_unlock(&E.start_lock);
+}
+
+void natt_engine_atfork_child(void)
+{
+	/* The child has the parent's memory but not its thread. The inherited entries describe the
+	 * parent's mappings: the child neither renews nor deletes them (its copies of the sockets are
+	 * tracked by the shim, which decides what to do with them). The wake-up eventfd is shared with the
+	 * parent, so the child must never write to it again. */
+	pthread_mutex_init(&E.lock, NULL);
+	pthread_mutex_init(&E.start_lock, NULL);
+	pthread_cond_init(&E.changed, NULL);
+	if (atomic_load(&E.running) && E.wake_fd >= 0)
+		close(E.wake_fd);
+	E.wake_fd = -1;
+	atomic_store(&E.running, false);
+	atomic_store(&E.stopped, false);
+	atomic_store(&E.shutdown, false);
+	atomic_store(&E.exit_signal, 0);
+	atomic_store(&E.inbox, NULL);
+	E.entries = NULL;
+	E.have_gateway = false;
+	memset(&E.igd, 0, sizeof(E.igd)); /* its URL strings belong to the parent's heap copy: leak, not free */
+	E.upnp_absent_until = E.natpmp_absent_until = 0;
+	E.dirty = false;
+}
+
+/* ---------------------------------------------------------------- assignments */
+
+static bool is_ipv4_family(const struct natt_entry *e)
+{
+	return e->local.ss_family == AF_INET;
+}
+
+static uint16_t local_port(const struct natt_entry *e)
+{
+	if (e->local.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&e->local)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&e->local)->sin6_port);
+}
+
+/* The IPv4 address a router should forward to, if the socket is bound to one (not wildcard). */
+static bool specific_ipv4(const struct natt_entry *e, struct in_addr *out)
+{
+	if (natt_addr_is_wildcard((const struct sockaddr *)&e->local))
+		return false;
+	if (e->local.ss_family == AF_INET) {
+		*out = ((const struct sockaddr_in *)&e->local)->sin_addr;
+		return true;
+	}
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)&e->local)->sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		memcpy(out, &a6->s6_addr[12], 4);
+		return true;
+	}
+	return false;
+}
+
+/* Whether a router can map this entry at all: techniques here are IPv4. */
+static bool has_ipv4_side(const struct natt_entry *e)
+{
+	struct in_addr dummy;
+	if (is_ipv4_family(e) || e->dual_stack)
+		return true;
+	return specific_ipv4(e, &dummy);
+}
+
+static void add_local(struct natt_assignment *list, size_t max, size_t *n, enum natt_protocol protocol,
+                      const struct sockaddr *sa, uint16_t port)
+{
+	if (*n < max) {
+		struct natt_assignment *a = &list[*n];
+		memset(a, 0, sizeof(*a));
+		a->protocol = protocol;
+		natt_addr_format(sa, a->address, sizeof(a->address));
+		a->port = port;
+		a->technique = NATT_TECH_LOCAL;
+	}
+	(*n)++;
+}
+
+/* Must be called with E.lock held (or from the manager). */
+static size_t collect_assignments(struct natt_entry *e, struct natt_assignment *list, size_t max)
+{
+	size_t n = 0;
+	uint16_t port = local_port(e);
+	if (natt_addr_is_wildcard((const struct sockaddr *)&e->local)) {
+		struct natt_interface *ifs = NULL;
+		size_t count = 0;
+		if (natt_interfaces(&ifs, &count) == 0) {
+			for (size_t i = 0; i < count; i++) {
+				const struct sockaddr *sa = (const struct sockaddr *)&ifs[i].address;
+				if (natt_addr_is_loopback(sa) || natt_addr_is_link_local(sa))
+					continue;
+				bool v4 = sa->sa_family == AF_INET;
+				bool wanted = e->local.ss_family == AF_INET ? v4 : (!v4 || e->dual_stack);
+				if (wanted)
+					add_local(list, max, &n, e->protocol, sa, port);
+			}
+			natt_interfaces_free(ifs);
+		}
+	} else {
+		add_local(list, max, &n, e->protocol, (const struct sockaddr *)&e->local, port);
+	}
+	if (e->state == NATT_STATE_PUBLISHED) {
+		if (n < max) {
+			struct natt_assignment *a = &list[n];
+			memset(a, 0, sizeof(*a));
+			a->protocol = e->protocol;
+			inet_ntop(AF_INET, &e->external, a->address, sizeof(a->address));
+			a->port = e->external_port;
+			a->technique = e->technique;
+			a->lifetime = e->lifetime;
+			a->expires = e->expires;
+		}
+		n++;
+	}
+	return n;
+}
+
+size_t natt_engine_assignments(struct natt_entry *e, struct natt_assignment *list, size_t max)
+{
+	pthread_mutex_lock(&E.lock);
+	size_t n = collect_assignments(e, list, max);
+	pthread_mutex_unlock(&E.lock);
+	return n;
+}
+
+enum natt_listener_state natt_engine_state(struct natt_entry *e, char *error, size_t len)
+{
+	pthread_mutex_lock(&E.lock);
+	enum natt_listener_state state = e->state;
+	if (error && len)
+		snprintf(error, len, "%s", e->error);
+	pthread_mutex_unlock(&E.lock);
+	return state;
+}
+
+/* ---------------------------------------------------------------- router work (manager only) */
+
+static const char *proto_text(enum natt_protocol p)
+{
+	return p == NATT_UDP ? "udp" : "tcp";
+}
+
+static void refresh_gateway(void)
+{
+	struct in_addr gw;
+	bool have;
+	if (E.cfg.have_gateway) {
+		gw = E.cfg.gateway;
+		have = true;
+	} else {
+		have = natt_gateway_ipv4(&gw, NULL) == 0;
+	}
+	if (have != E.have_gateway || (have && gw.s_addr != E.gateway.s_addr)) {
+		/* Another router: nothing known about the old one holds. */
+		natt_igd_close(&E.igd);
+		E.upnp_absent_until = E.natpmp_absent_until = 0;
+		if (have) {
+			char text[INET_ADDRSTRLEN];
+			natt_debug("gateway %s", inet_ntop(AF_INET, &gw, text, sizeof(text)));
+		}
+	}
+	E.have_gateway = have;
+	E.gateway = gw;
+}
+
+static int ensure_igd(char *why, size_t len)
+{
+	if (E.igd.open)
+		return 0;
+	if (natt_now_ms() < E.upnp_absent_until) {
+		snprintf(why, len, "no UPnP IGD answered");
+		return NATT_ERR_NO_IGD;
+	}
+	int rc = natt_igd_discover(&E.gateway, DISCOVERY_TIMEOUT_MS, &E.igd);
+	if (rc < 0) {
+		E.upnp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
+		snprintf(why, len, "no UPnP IGD answered");
+		return NATT_ERR_NO_IGD;
+	}
+	return 0;
+}
+
+static void describe_upnp_failure(int rc, int code, char *why, size_t len)
+{
+	if (rc == NATT_ERR_UPNP)
+		snprintf(why, len, "UPnP error %d (%s)", code, natt_upnp_error_text(code));
+	else
+		snprintf(why, len, "UPnP: %s", natt_strerror(rc));
+}
+
+static int upnp_add(struct natt_entry *e, const char *client, uint16_t requested, uint32_t lease, bool any,
+                    uint16_t *granted, int *code)
+{
+	char description[64];
+	snprintf(description, sizeof(description), "natt %s pid %d", proto_text(e->protocol), (int)getpid());
+	return natt_igd_add(&E.igd, e->protocol, requested, client, local_port(e), lease, description, any,
+	                    granted, code);
+}
+
+/* Maps e through UPnP. 0 on success; NATT_ERR_NO_IGD when there is no IGD (try the next technique);
+ * another negative code when the router refused (why says why). */
+static int try_upnp(struct natt_entry *e, char *why, size_t len)
+{
+	int rc = ensure_igd(why, len);
+	if (rc < 0)
+		return rc;
+	struct in_addr specific;
+	char client[64];
+	if (specific_ipv4(e, &specific))
+		inet_ntop(AF_INET, &specific, client, sizeof(client));
+	else
+		snprintf(client, sizeof(client), "%s", E.igd.lan_address);
+
+	uint16_t requested = e->external_port ? e->external_port : local_port(e);
+	uint32_t lease = E.cfg.lifetime;
+	uint16_t granted = 0;
+	int code = 0;
+	rc = upnp_add(e, client, requested, lease, false, &granted, &code);
+	if (rc == -ECONNREFUSED) {
+		/* The cached control URL no longer answers: the router restarted (new HTTP port). */
+		natt_igd_close(&E.igd);
+		if (ensure_igd(why, len) < 0)
+			return NATT_ERR_NO_IGD;
+		rc = upnp_add(e, client, requested, lease, false, &granted, &code);
+	}
+	if (rc == NATT_ERR_UPNP && code == NATT_UPNP_ONLY_PERMANENT) {
+		lease = 0;
+		rc = upnp_add(e, client, requested, lease, false, &granted, &code);
+	}
+	if (rc == NATT_ERR_UPNP && (code == NATT_UPNP_CONFLICT || code == NATT_UPNP_CONFLICT_OTHER)) {
+		if (E.igd.v2) {
+			rc = upnp_add(e, client, requested, lease, true, &granted, &code);
+		} else {
+			for (unsigned i = 1; i <= CONFLICT_SEARCH_PORTS && rc == NATT_ERR_UPNP &&
+			                     (code == NATT_UPNP_CONFLICT || code == NATT_UPNP_CONFLICT_OTHER);
+			     i++) {
+				uint16_t next = (uint16_t)(1024 + (requested - 1024 + i) % (65536 - 1024));
+				rc = upnp_add(e, client, next, lease, false, &granted, &code);
+			}
+		}
+	}
+	if (rc < 0) {
+		describe_upnp_failure(rc, code, why, len);
+		return rc == -ECONNREFUSED ? NATT_ERR_NO_IGD : rc;
+	}
+	struct in_addr external;
+	rc = natt_igd_external_address(&E.igd, &external, &code);
+	if (rc < 0) {
+		describe_upnp_failure(rc, code, why, len);
+		return rc;
+	}
+	pthread_mutex_lock(&E.lock);
+	e->technique = NATT_TECH_UPNP;
+	e->external = external;
+	e->external_port = granted;
+	e->lifetime = lease;
+	snprintf(e->internal_client, sizeof(e->internal_client), "%s", client);
+	pthread_mutex_unlock(&E.lock);
+	return 0;
+}
+
+static int try_natpmp(struct natt_entry *e, char *why, size_t len)
+{
+	if (natt_now_ms() < E.natpmp_absent_until) {
+		snprintf(why, len, "no NAT-PMP answer");
+		return NATT_ERR_UNSUPPORTED;
+	}
+	struct natt_mapping m;
+	uint16_t requested = e->external_port ? e->external_port : local_port(e);
+	int rc = natt_natpmp_map(&E.gateway, e->protocol, local_port(e), requested, E.cfg.lifetime, NATPMP_TIMEOUT_MS,
+	                         &m, NULL);
+	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
+		E.natpmp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
+		snprintf(why, len, "no NAT-PMP answer");
+		return NATT_ERR_UNSUPPORTED;
+	}
+	if (rc < 0) {
+		snprintf(why, len, "NAT-PMP: %s", natt_strerror(rc));
+		return rc;
+	}
+	struct in_addr external;
+	rc = natt_natpmp_external_address(&E.gateway, NATPMP_TIMEOUT_MS, &external, NULL);
+	if (rc < 0) {
+		snprintf(why, len, "NAT-PMP external address: %s", natt_strerror(rc));
+		return rc;
+	}
+	struct in_addr source;
+	pthread_mutex_lock(&E.lock);
+	e->technique = NATT_TECH_NATPMP;
+	e->external = external;
+	e->external_port = m.external_port;
+	e->lifetime = m.lifetime;
+	if (natt_local_address_toward(&E.gateway, &source) == 0)
+		inet_ntop(AF_INET, &source, e->internal_client, sizeof(e->internal_client));
+	pthread_mutex_unlock(&E.lock);
+	return 0;
+}
+
+static bool unavailable(int rc)
+{
+	return rc == NATT_ERR_NO_IGD || rc == NATT_ERR_UNSUPPORTED || rc == NATT_ERR_NO_GATEWAY;
+}
+
+static void set_outcome(struct natt_entry *e, enum natt_listener_state state, const char *error)
+{
+	pthread_mutex_lock(&E.lock);
+	if (e->state != state || strcmp(e->error, error) != 0)
+		E.dirty = true;
+	if (e->state != state)
+		e->announced = false;
+	e->state = state;
+	snprintf(e->error, sizeof(e->error), "%s", error);
+	pthread_mutex_unlock(&E.lock);
+}
+
+/* Publishes or renews e with the techniques in order of preference; a renewal first asks the technique
+ * that made the current mapping, so the external port stays where it is. */
+static void work_on(struct natt_entry *e)
+{
+	int64_t now = natt_now_ms();
+	if (!has_ipv4_side(e)) {
+		set_outcome(e, NATT_STATE_LOCAL_ONLY, "IPv6-only socket: no IPv4 router mapping applies");
+		e->due_ms = INT64_MAX;
+		return;
+	}
+	refresh_gateway();
+	if (!E.have_gateway) {
+		set_outcome(e, NATT_STATE_PENDING, "no default gateway");
+	} else {
+		enum natt_technique order[NATT_TECH_COUNT + 1];
+		size_t count = 0;
+		bool renewing = e->state == NATT_STATE_PUBLISHED;
+		if (renewing)
+			order[count++] = e->technique;
+		for (size_t i = 0; i < E.cfg.order_count; i++)
+			if (!renewing || E.cfg.order[i] != e->technique)
+				order[count++] = E.cfg.order[i];
+
+		char reasons[192] = "", refusal[192] = "";
+		enum natt_technique previous = e->technique;
+		uint16_t previous_port = e->external_port;
+		struct in_addr previous_external = e->external;
+		for (size_t i = 0; i < count; i++) {
+			char why[160] = "";
+			int rc;
+			if (order[i] == NATT_TECH_UPNP)
+				rc = try_upnp(e, why, sizeof(why));
+			else if (order[i] == NATT_TECH_NATPMP)
+				rc = try_natpmp(e, why, sizeof(why));
+			else
+				continue; /* PCP: not yet offered */
+			if (rc == 0) {
+				bool moved = !renewing || previous != e->technique || previous_port != e->external_port ||
+				             previous_external.s_addr != e->external.s_addr;
+				struct sockaddr_in ext = { .sin_family = AF_INET, .sin_addr = e->external };
+				pthread_mutex_lock(&E.lock);
+				e->double_nat = !natt_addr_is_global((const struct sockaddr *)&ext);
+				e->expires = e->lifetime ? time(NULL) + e->lifetime : 0;
+				if (moved)
+					e->announced = false;
+				pthread_mutex_unlock(&E.lock);
+				set_outcome(e, NATT_STATE_PUBLISHED, e->double_nat ? "double-nat" : "");
+				E.dirty = true; /* the expiry moved */
+				e->backoff_ms = 0;
+				/* Renew at half the lease (RFC 6886 recommends it; UPnP leases alike). A
+				 * permanent lease is still verified every half hour. */
+				uint32_t lease = e->lifetime ? e->lifetime : 3600;
+				e->due_ms = natt_now_ms() + (int64_t)lease * 500;
+				return;
+			}
+			size_t used = strlen(reasons);
+			snprintf(reasons + used, sizeof(reasons) - used, "%s%s", used ? "; " : "", why);
+			if (!unavailable(rc) && !refusal[0])
+				snprintf(refusal, sizeof(refusal), "%s", why);
+		}
+		if (renewing) {
+			/* The mapping is gone or unreachable; it is no longer true that we are published. */
+			pthread_mutex_lock(&E.lock);
+			e->external_port = 0;
+			pthread_mutex_unlock(&E.lock);
+		}
+		if (refusal[0])
+			set_outcome(e, NATT_STATE_FAILED, refusal);
+		else
+			set_outcome(e, NATT_STATE_PENDING, reasons[0] ? reasons : "no technique configured");
+	}
+	e->backoff_ms = e->backoff_ms ? e->backoff_ms * 2 : BACKOFF_FIRST_MS;
+	if (e->backoff_ms > BACKOFF_MAX_MS)
+		e->backoff_ms = BACKOFF_MAX_MS;
+	e->due_ms = now + e->backoff_ms;
+}
+
+/* Deletes e's mapping at the router, if we still hold it. */
+static void unpublish(struct natt_entry *e)
+{
+	if (e->state != NATT_STATE_PUBLISHED)
+		return;
+	int rc = 0, code = 0;
+	if (e->technique == NATT_TECH_UPNP && E.igd.open) {
+		/* Never delete what is not ours: the port may have gone to another client since. */
+		struct natt_igd_entry current;
+		rc = natt_igd_get_entry(&E.igd, e->protocol, e->external_port, &current, &code);
+		if (rc == -ECONNREFUSED) {
+			natt_igd_close(&E.igd);
+			if (ensure_igd((char[64]){ 0 }, 64) == 0)
+				rc = natt_igd_get_entry(&E.igd, e->protocol, e->external_port, &current, &code);
+		}
+		if (rc == 0 && current.internal_port == local_port(e) &&
+		    strcmp(current.internal_client, e->internal_client) == 0)
+			rc = natt_igd_delete(&E.igd, e->protocol, e->external_port, &code);
+		else if (rc == 0)
+			natt_info("not deleting %s port %u: now held by %s:%u", proto_text(e->protocol), e->external_port,
+			          current.internal_client, current.internal_port);
+	} else if (e->technique == NATT_TECH_NATPMP) {
+		rc = natt_natpmp_delete(&E.gateway, e->protocol, local_port(e), NATPMP_TIMEOUT_MS, NULL);
+	}
+	if (rc < 0 && rc != NATT_ERR_NOT_FOUND)
+		natt_info("deleting %s port %u: %s", proto_text(e->protocol), e->external_port, natt_strerror(rc));
+}
+
+/* ---------------------------------------------------------------- telling the world */
+
+static void describe_local(const struct natt_entry *e, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	natt_addr_format((const struct sockaddr *)&e->local, addr, sizeof(addr));
+	if (e->local.ss_family == AF_INET6)
+		snprintf(buf, len, "%s [%s]:%u", proto_text(e->protocol), addr, local_port(e));
+	else
+		snprintf(buf, len, "%s %s:%u", proto_text(e->protocol), addr, local_port(e));
+}
+
+static void say_state(struct natt_entry *e, bool retired)
+{
+	if (!E.cfg.verbose)
+		return;
+	char local[96], line[512], ext[INET_ADDRSTRLEN];
+	describe_local(e, local, sizeof(local));
+	inet_ntop(AF_INET, &e->external, ext, sizeof(ext));
+	const char *tech = natt_technique_name(e->technique);
+	if (retired) {
+		if (e->state == NATT_STATE_PUBLISHED)
+			snprintf(line, sizeof(line), "%s retired (was %s:%u, %s)", local, ext, e->external_port, tech);
+		else
+			snprintf(line, sizeof(line), "%s retired", local);
+	} else if (e->state == NATT_STATE_PUBLISHED) {
+		snprintf(line, sizeof(line), "%s published as %s:%u (%s%s)", local, ext, e->external_port, tech,
+		         e->double_nat ? ", double NAT: not reachable from the internet" : "");
+	} else {
+		snprintf(line, sizeof(line), "%s not published: %s", local, e->error);
+	}
+	if (retired || strcmp(line, e->last_said) != 0) {
+		natt_say("%s", line);
+		snprintf(e->last_said, sizeof(e->last_said), "%s", line);
+	}
+}
+
+static void notify_listener(struct natt_entry *e)
+{
+	if (!e->on_change)
+		return;
+	struct natt_assignment list[64];
+	size_t n = natt_engine_assignments(e, list, 64);
+	e->on_change(e->listener, list, n < 64 ? n : 64, e->ctx);
+}
+
+static void write_status(void)
+{
+	if (!E.cfg.status_path[0])
+		return;
+	int rc = natt_status_write(E.cfg.status_path, E.entries, collect_assignments, E.have_gateway ? &E.gateway : NULL);
+	if (rc < 0)
+		natt_warn("cannot write the status file %s: %s", E.cfg.status_path, natt_strerror(rc));
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static void take_inbox(void)
+{
+	struct natt_entry *list = atomic_exchange(&E.inbox, NULL);
+	struct natt_entry *fifo = NULL;
+	while (list) { /* the stack is newest first; handle in arrival order */
+		struct natt_entry *next = list->inbox_next;
+		list->inbox_next = fifo;
+		fifo = list;
+		list = next;
+	}
+	for (struct natt_entry *e = fifo; e;) {
+		struct natt_entry *next = e->inbox_next;
+		atomic_store(&e->queued, false);
+		unsigned ops = atomic_exchange(&e->ops, 0);
+		if (e->owner != getpid()) {
+			/* Inherited across fork: the parent's mapping, not ours to delete. */
+			if ((ops & NATT_OP_RETIRE) && !e->listener)
+				free(e);
+			e = next;
+			continue;
+		}
+		if ((ops & NATT_OP_PUBLISH) && !e->active) {
+			e->active = true;
+			e->due_ms = 0;
+			pthread_mutex_lock(&E.lock);
+			e->next = E.entries;
+			E.entries = e;
+			pthread_mutex_unlock(&E.lock);
+		}
+		if (ops & NATT_OP_RETIRE)
+			e->due_ms = -1; /* marks "retire now" */
+		e = next;
+	}
+}
+
+static void retire_entry(struct natt_entry *e)
+{
+	unpublish(e);
+	say_state(e, true);
+	pthread_mutex_lock(&E.lock);
+	for (struct natt_entry **p = &E.entries; *p; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	}
+	e->active = false;
+	e->state = NATT_STATE_PENDING;
+	bool owned_by_listener = e->listener != NULL;
+	atomic_store(&e->retired, true);
+	pthread_cond_broadcast(&E.changed);
+	pthread_mutex_unlock(&E.lock);
+	E.dirty = true;
+	if (!owned_by_listener)
+		free(e);
+}
+
+static void tell_changes(void)
+{
+	for (struct natt_entry *e = E.entries; e; e = e->next) {
+		if (!e->announced) {
+			say_state(e, false);
+			notify_listener(e);
+			e->announced = true;
+		}
+	}
+	write_status();
+	E.dirty = false;
+}
+
+static void retire_everything(void)
+{
+	while (E.entries)
+		retire_entry(E.entries);
+	write_status();
+}
+
+static void *manager_main(void *arg)
+{
+	(void)arg;
+	natt_internal_depth = 1;
+	for (;;) {
+		take_inbox();
+		int sig = atomic_exchange(&E.exit_signal, 0);
+		if (sig || atomic_load(&E.shutdown)) {
+			take_inbox();
+			retire_everything();
+			if (sig && E.after_signal)
+				E.after_signal(sig); /* re-raises: normally the process ends here */
+			break;
+		}
+		/* Retirements first: they free ports that new entries may want. */
+		for (struct natt_entry *e = E.entries, *next; e; e = next) {
+			next = e->next;
+			if (e->due_ms < 0)
+				retire_entry(e);
+		}
+		int64_t now = natt_now_ms();
+		for (struct natt_entry *e = E.entries; e; e = e->next) {
+			if (e->due_ms >= 0 && e->due_ms <= now) {
+				work_on(e);
+				take_inbox(); /* a retirement may have come in while we talked to the router */
+				if (atomic_load(&E.shutdown) || atomic_load(&E.exit_signal))
+					break;
+			}
+		}
+		if (atomic_load(&E.shutdown) || atomic_load(&E.exit_signal))
+			continue;
+		if (E.dirty)
+			tell_changes();
+
+		int64_t next_due = INT64_MAX;
+		for (struct natt_entry *e = E.entries; e; e = e->next)
+			if (e->due_ms < next_due)
+				next_due = e->due_ms;
+		now = natt_now_ms();
+		int timeout = next_due == INT64_MAX ? -1 : next_due <= now ? 0 : (int)(next_due - now > 3600000 ? 3600000 : next_due - now);
+		struct pollfd pfd = { .fd = E.wake_fd, .events = POLLIN };
+		if (poll(&pfd, 1, timeout) > 0) {
+			uint64_t count;
+			ssize_t ignored = read(E.wake_fd, &count, sizeof(count));
+			(void)ignored;
+		}
+	}
+	natt_igd_close(&E.igd);
+	pthread_mutex_lock(&E.lock);
+	atomic_store(&E.stopped, true);
+	atomic_store(&E.running, false);
+	pthread_cond_broadcast(&E.changed);
+	pthread_mutex_unlock(&E.lock);
+	return NULL;
+}

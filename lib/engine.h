@@ -1,0 +1,128 @@
+/* The engine: one manager thread per process owns every protocol exchange and all mapping state.
+ * Front ends (the shim, the listener API) only create entries and ask for them to be retired.
+ *
+ * Locking: `natt_engine.lock` guards the entry fields that readers outside the manager look at
+ * (state, error, mapping); it is never held across network I/O. Requests reach the manager through a
+ * lock-free inbox, so retiring is async-signal-safe (close() may run in a signal handler). */
+#ifndef NATT_ENGINE_H
+#define NATT_ENGINE_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "natt/common.h"
+#include "natt/listener.h"
+#include "parse.h"
+
+#define NATT_DEFAULT_LIFETIME 3600
+#define NATT_MAX_LIFETIME 604800
+
+struct natt_config {
+	char status_path[4096];       /* "" = no status file */
+	uint32_t lifetime;            /* requested lease, seconds */
+	enum natt_technique order[NATT_TECH_COUNT];
+	size_t order_count;
+	struct natt_port_set ports;   /* empty = every port */
+	bool have_gateway;            /* NATT_GATEWAY given */
+	struct in_addr gateway;
+	bool verbose;                 /* human lines on stderr for each change */
+	char on_change[1024];         /* command run on each change ("" = none) */
+};
+
+/* Fills cfg from NATT_* environment variables; each bad value is reported once on stderr (the user set
+ * it, so they asked to hear about it) and replaced by its default. Never fails. */
+void natt_config_from_env(struct natt_config *cfg);
+void natt_config_defaults(struct natt_config *cfg);
+/* Default status file: $XDG_RUNTIME_DIR/natt/status.json, else /tmp/natt-UID/status.json. */
+void natt_default_status_path(char *buf, size_t len);
+
+enum {
+	NATT_OP_PUBLISH = 1u,
+	NATT_OP_RETIRE = 2u,
+};
+
+struct natt_entry {
+	/* Fixed at creation. */
+	enum natt_protocol protocol;
+	struct sockaddr_storage local;  /* address and port as bound */
+	bool dual_stack;                /* [::] with IPV6_V6ONLY off: publish the IPv4 side too */
+	uint64_t socket_id;             /* st_ino of the socket, 0 for address-only listeners */
+	natt_change_fn on_change;
+	void *ctx;
+	struct natt_listener *listener; /* handle given to on_change */
+	pid_t owner;                    /* process that published it; a forked child does not own it */
+
+	/* Copies of the socket held by this process's fds (maintained by the shim). */
+	atomic_int holders;
+
+	/* Inbox plumbing (lock-free). */
+	struct natt_entry *inbox_next;
+	atomic_bool queued;
+	atomic_uint ops;
+
+	/* Manager-owned; readers outside the manager take natt_engine.lock. */
+	struct natt_entry *next;
+	bool active;                    /* in the manager's list */
+	enum natt_listener_state state;
+	char error[192];
+	enum natt_technique technique;  /* of the current mapping, or LOCAL */
+	struct in_addr external;
+	uint16_t external_port;
+	uint32_t lifetime;              /* granted; 0 = permanent */
+	time_t expires;                 /* wall clock; 0 = never */
+	char internal_client[64];
+	bool double_nat;                /* external address is private or shared: not the internet */
+	int64_t due_ms;                 /* next work: publish retry or renewal */
+	int64_t backoff_ms;
+	bool announced;                 /* -v line printed for the current mapping */
+	char last_said[512];
+
+	/* Completion of a stop request from the listener API. */
+	atomic_bool retired;
+};
+
+/* Set the configuration; called before the first publish (later calls are ignored). */
+void natt_engine_configure(const struct natt_config *cfg);
+const struct natt_config *natt_engine_config(void);
+
+/* Creates an entry (state pending) and hands it to the manager, starting the manager thread if
+ * needed. Never blocks on the network. Returns NULL on allocation failure. */
+struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct sockaddr_storage *local,
+                                       bool dual_stack, uint64_t socket_id, natt_change_fn on_change, void *ctx,
+                                       struct natt_listener *listener);
+
+/* Asks the manager to delete the entry's mapping and free it. Async-signal-safe. */
+void natt_engine_retire(struct natt_entry *entry);
+
+/* Waits until a retired entry has been handled (for natt_listener_stop); the entry is freed by the
+ * caller afterwards. 0 or -ETIMEDOUT. */
+int natt_engine_wait_retired(struct natt_entry *entry, int timeout_ms);
+
+/* Deletes every mapping and stops the manager, waiting at most timeout_ms. Used at process exit. */
+void natt_engine_shutdown(int timeout_ms);
+
+/* Async-signal-safe: asks the manager to delete every mapping, then call after_cleanup(sig) from the
+ * manager thread (which re-raises the signal). */
+void natt_engine_request_signal_exit(int sig, void (*after_cleanup)(int sig));
+
+/* Snapshot of an entry's assignments (local names first). Takes the lock. */
+size_t natt_engine_assignments(struct natt_entry *entry, struct natt_assignment *list, size_t max);
+enum natt_listener_state natt_engine_state(struct natt_entry *entry, char *error, size_t len);
+
+/* True in the manager thread and wherever natt itself is working: the shim passes such calls
+ * straight through (miniupnpc's own bind()/close() must not be taken for the application's). */
+extern __thread int natt_internal_depth;
+
+/* fork handling, called by the shim's pthread_atfork handlers (and by the engine's own). */
+void natt_engine_atfork_prepare(void);
+void natt_engine_atfork_parent(void);
+void natt_engine_atfork_child(void);
+
+/* Whether the manager is running (cheap). */
+bool natt_engine_running(void);
+
+#endif

@@ -1,0 +1,113 @@
+/* The high-level API: a listener is an engine entry owned by the caller. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine.h"
+#include "natt/listener.h"
+#include "natt/net.h"
+
+struct natt_listener {
+	struct natt_entry *entry;
+};
+
+static int publish(enum natt_protocol protocol, const struct sockaddr_storage *local, bool dual_stack,
+                   uint64_t socket_id, natt_change_fn on_change, void *ctx, struct natt_listener **out)
+{
+	if (!out)
+		return -EINVAL;
+	if (natt_addr_is_loopback((const struct sockaddr *)local))
+		return -EADDRNOTAVAIL;
+	struct natt_listener *listener = calloc(1, sizeof(*listener));
+	if (!listener)
+		return -ENOMEM;
+	listener->entry = natt_engine_publish(protocol, local, dual_stack, socket_id, on_change, ctx, listener);
+	if (!listener->entry) {
+		free(listener);
+		return -ENOMEM;
+	}
+	*out = listener;
+	return 0;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET ? ntohs(((const struct sockaddr_in *)ss)->sin_port)
+	                                : ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+NATT_API int natt_listener_publish_socket(int fd, natt_change_fn on_change, void *ctx, struct natt_listener **out)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -errno;
+	struct sockaddr_storage local;
+	len = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+		return -errno;
+	if ((local.ss_family != AF_INET && local.ss_family != AF_INET6) || port_of(&local) == 0)
+		return -EINVAL;
+	enum natt_protocol protocol;
+	if (type == SOCK_STREAM)
+		protocol = NATT_TCP;
+	else if (type == SOCK_DGRAM)
+		protocol = NATT_UDP;
+	else
+		return -EINVAL;
+	bool dual_stack = false;
+	if (local.ss_family == AF_INET6 && natt_addr_is_wildcard((const struct sockaddr *)&local)) {
+		int v6only = 1;
+		len = sizeof(v6only);
+		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0)
+			dual_stack = !v6only;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return publish(protocol, &local, dual_stack, (uint64_t)st.st_ino, on_change, ctx, out);
+}
+
+NATT_API int natt_listener_publish(enum natt_protocol protocol, const struct sockaddr *local, natt_change_fn on_change,
+                                   void *ctx, struct natt_listener **out)
+{
+	if (!local || (protocol != NATT_TCP && protocol != NATT_UDP))
+		return -EINVAL;
+	struct sockaddr_storage ss = { 0 };
+	if (local->sa_family == AF_INET)
+		memcpy(&ss, local, sizeof(struct sockaddr_in));
+	else if (local->sa_family == AF_INET6)
+		memcpy(&ss, local, sizeof(struct sockaddr_in6));
+	else
+		return -EINVAL;
+	if (port_of(&ss) == 0)
+		return -EINVAL;
+	/* Without a socket there is no IPV6_V6ONLY to read: [::] means both, as Linux's default. */
+	bool dual_stack = ss.ss_family == AF_INET6 && natt_addr_is_wildcard(local);
+	return publish(protocol, &ss, dual_stack, 0, on_change, ctx, out);
+}
+
+NATT_API size_t natt_listener_assignments(struct natt_listener *listener, struct natt_assignment *list, size_t max)
+{
+	return listener ? natt_engine_assignments(listener->entry, list, max) : 0;
+}
+
+NATT_API enum natt_listener_state natt_listener_state(struct natt_listener *listener, char *error, size_t len)
+{
+	return natt_engine_state(listener->entry, error, len);
+}
+
+NATT_API int natt_listener_stop(struct natt_listener *listener, int timeout_ms)
+{
+	if (!listener)
+		return -EINVAL;
+	natt_engine_retire(listener->entry);
+	int rc = natt_engine_wait_retired(listener->entry, timeout_ms > 0 ? timeout_ms : 5000);
+	if (rc == 0)
+		free(listener->entry);
+	/* On time-out the manager may still touch the entry: leaking it is the safe choice. */
+	free(listener);
+	return rc;
+}

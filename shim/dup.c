@@ -1,0 +1,74 @@
+/* dup(), dup2(), dup3(), fcntl(F_DUPFD[_CLOEXEC]): a copy of a published socket holds it too; dup2 and
+ * dup3 onto a published fd end that copy first, as the kernel does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* After newfd became a copy of oldfd (and whatever newfd was before ended). */
+static void nattshim_copied(int oldfd, int newfd)
+{
+	if (oldfd == newfd)
+		return;
+	int saved_errno = errno;
+	struct natt_entry *entry = nattshim_tracked(oldfd);
+	if (entry)
+		atomic_fetch_add(&entry->holders, 1);
+	nattshim_release(nattshim_fd_exchange(newfd, entry));
+	errno = saved_errno;
+}
+
+NATT_EXPORT int dup(int fd)
+{
+	int rc = libc_dup(fd);
+	if (rc >= 0 && nattshim_tracked(fd))
+		nattshim_copied(fd, rc);
+	return rc;
+}
+
+NATT_EXPORT int dup2(int oldfd, int newfd)
+{
+	int rc = libc_dup2(oldfd, newfd);
+	if (rc >= 0 && (nattshim_tracked(oldfd) || nattshim_tracked(newfd)))
+		nattshim_copied(oldfd, rc);
+	return rc;
+}
+
+NATT_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	int rc = libc_dup3(oldfd, newfd, flags);
+	if (rc >= 0 && (nattshim_tracked(oldfd) || nattshim_tracked(newfd)))
+		nattshim_copied(oldfd, rc);
+	return rc;
+}
+
+static bool duplicates(int cmd)
+{
+	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+}
+
+NATT_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	int rc = libc_fcntl(fd, cmd, arg);
+	if (rc >= 0 && duplicates(cmd) && nattshim_tracked(fd))
+		nattshim_copied(fd, rc);
+	return rc;
+}
+
+NATT_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	int rc = libc_fcntl64(fd, cmd, arg);
+	if (rc >= 0 && duplicates(cmd) && nattshim_tracked(fd))
+		nattshim_copied(fd, rc);
+	return rc;
+}

@@ -1,0 +1,158 @@
+/* The real functions, found with dlsym(RTLD_NEXT). Resolved once at load time by the constructor, and
+ * lazily if a hook runs before it (another library's constructor may call bind()). */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+#define REAL(name) real_##name
+#define DECLARE_REAL(ret, name, ...) static ret (*REAL(name))(__VA_ARGS__)
+
+DECLARE_REAL(int, bind, int, const struct sockaddr *, socklen_t);
+DECLARE_REAL(int, listen, int, int);
+DECLARE_REAL(int, close, int);
+DECLARE_REAL(int, close_range, unsigned, unsigned, int);
+DECLARE_REAL(void, closefrom, int);
+DECLARE_REAL(int, dup, int);
+DECLARE_REAL(int, dup2, int, int);
+DECLARE_REAL(int, dup3, int, int, int);
+DECLARE_REAL(int, fcntl, int, int, ...);
+DECLARE_REAL(int, fcntl64, int, int, ...);
+DECLARE_REAL(int, sigaction, int, const struct sigaction *, struct sigaction *);
+DECLARE_REAL(sighandler_t, signal, int, sighandler_t);
+DECLARE_REAL(sighandler_t, sysv_signal, int, sighandler_t);
+DECLARE_REAL(sighandler_t, bsd_signal, int, sighandler_t);
+
+/* dlsym could in theory hand back our own symbol (a broken link order); calling it would recurse
+ * forever, so such a result counts as "not found". */
+static void *lookup(const char *name, void *ours)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	return p == ours ? NULL : p;
+}
+
+#define RESOLVE(name) \
+	(REAL(name) ? (void)0 : (void)(*(void **)&REAL(name) = lookup(#name, (void *)&name)))
+
+void nattshim_resolve_libc(void)
+{
+	RESOLVE(bind);
+	RESOLVE(listen);
+	RESOLVE(close);
+	RESOLVE(close_range);
+	RESOLVE(closefrom);
+	RESOLVE(dup);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(fcntl);
+	RESOLVE(fcntl64);
+	RESOLVE(sigaction);
+	RESOLVE(signal);
+	RESOLVE(sysv_signal);
+	RESOLVE(bsd_signal);
+}
+
+/* Where libc lacks a function (close_range before glibc 2.34), the system call does the same. */
+int libc_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	RESOLVE(bind);
+	return REAL(bind) ? REAL(bind)(fd, addr, len) : (int)syscall(SYS_bind, fd, addr, len);
+}
+
+int libc_listen(int fd, int backlog)
+{
+	RESOLVE(listen);
+	return REAL(listen) ? REAL(listen)(fd, backlog) : (int)syscall(SYS_listen, fd, backlog);
+}
+
+int libc_close(int fd)
+{
+	RESOLVE(close);
+	return REAL(close) ? REAL(close)(fd) : (int)syscall(SYS_close, fd);
+}
+
+int libc_close_range(unsigned first, unsigned last, int flags)
+{
+	RESOLVE(close_range);
+	return REAL(close_range) ? REAL(close_range)(first, last, flags)
+	                         : (int)syscall(SYS_close_range, first, last, flags);
+}
+
+void libc_closefrom(int lowfd)
+{
+	RESOLVE(closefrom);
+	if (REAL(closefrom))
+		REAL(closefrom)(lowfd);
+	else
+		syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
+}
+
+int libc_dup(int fd)
+{
+	RESOLVE(dup);
+	return REAL(dup) ? REAL(dup)(fd) : (int)syscall(SYS_dup, fd);
+}
+
+int libc_dup2(int oldfd, int newfd)
+{
+	RESOLVE(dup2);
+	return REAL(dup2) ? REAL(dup2)(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
+}
+
+int libc_dup3(int oldfd, int newfd, int flags)
+{
+	RESOLVE(dup3);
+	return REAL(dup3) ? REAL(dup3)(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+/* glibc reads fcntl's third argument as a pointer-sized value whatever cmd is; so do we. */
+int libc_fcntl(int fd, int cmd, void *arg)
+{
+	RESOLVE(fcntl);
+	return REAL(fcntl) ? REAL(fcntl)(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+int libc_fcntl64(int fd, int cmd, void *arg)
+{
+	RESOLVE(fcntl64);
+	if (REAL(fcntl64))
+		return REAL(fcntl64)(fd, cmd, arg);
+	return libc_fcntl(fd, cmd, arg);
+}
+
+int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	RESOLVE(sigaction);
+	if (!REAL(sigaction)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return REAL(sigaction)(sig, act, old);
+}
+
+sighandler_t libc_signal(int sig, sighandler_t handler)
+{
+	RESOLVE(signal);
+	if (!REAL(signal)) {
+		errno = ENOSYS;
+		return SIG_ERR;
+	}
+	return REAL(signal)(sig, handler);
+}
+
+sighandler_t libc_sysv_signal(int sig, sighandler_t handler)
+{
+	RESOLVE(sysv_signal);
+	return REAL(sysv_signal) ? REAL(sysv_signal)(sig, handler) : libc_signal(sig, handler);
+}
+
+sighandler_t libc_bsd_signal(int sig, sighandler_t handler)
+{
+	RESOLVE(bsd_signal);
+	return REAL(bsd_signal) ? REAL(bsd_signal)(sig, handler) : libc_signal(sig, handler);
+}

@@ -1,0 +1,68 @@
+/* libnattpreload: hooks that only observe. Each hooked call is a trio, as in socket_wrapper:
+ * libc_X() calls the real function, nattshim_X() holds the logic, the exported X() forwards.
+ * The hooks never change a call's result or errno and never wait on the network. */
+#ifndef NATT_SHIM_H
+#define NATT_SHIM_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "engine.h"
+
+#define NATT_EXPORT __attribute__((visibility("default")))
+
+/* ---- the real functions (libc.c) */
+int libc_bind(int fd, const struct sockaddr *addr, socklen_t len);
+int libc_listen(int fd, int backlog);
+int libc_close(int fd);
+int libc_close_range(unsigned first, unsigned last, int flags);
+void libc_closefrom(int lowfd);
+int libc_dup(int fd);
+int libc_dup2(int oldfd, int newfd);
+int libc_dup3(int oldfd, int newfd, int flags);
+int libc_fcntl(int fd, int cmd, void *arg);
+int libc_fcntl64(int fd, int cmd, void *arg);
+int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+sighandler_t libc_signal(int sig, sighandler_t handler);
+sighandler_t libc_sysv_signal(int sig, sighandler_t handler);
+sighandler_t libc_bsd_signal(int sig, sighandler_t handler);
+void nattshim_resolve_libc(void);
+/* POSIX dropped bsd_signal and glibc no longer declares it, but still exports it. */
+sighandler_t bsd_signal(int sig, sighandler_t handler);
+
+/* ---- fd table (fdtable.c): fd -> published entry, readable without a lock. */
+#define NATT_FD_CHUNK_BITS 10
+#define NATT_FD_CHUNK (1u << NATT_FD_CHUNK_BITS)
+#define NATT_FD_CHUNKS 1024u /* fds below 2^20 are tracked */
+extern _Atomic(struct natt_entry *) *_Atomic natt_fd_chunks[NATT_FD_CHUNKS];
+
+/* The close() fast path: one bounds check and at most two loads when nothing is tracked. */
+static inline struct natt_entry *nattshim_tracked(int fd)
+{
+	if ((unsigned)fd >= NATT_FD_CHUNK * NATT_FD_CHUNKS)
+		return NULL;
+	_Atomic(struct natt_entry *) *chunk =
+	        atomic_load_explicit(&natt_fd_chunks[(unsigned)fd >> NATT_FD_CHUNK_BITS], memory_order_acquire);
+	if (__builtin_expect(chunk == NULL, 1))
+		return NULL;
+	return atomic_load_explicit(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], memory_order_acquire);
+}
+
+/* Stores entry at fd (NULL clears); returns what was there. May allocate a chunk (not from signal
+ * handlers: only publishing stores a non-NULL entry). */
+struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry);
+/* Drops one holder of entry; the last one retires it. Async-signal-safe. */
+void nattshim_release(struct natt_entry *entry);
+/* Whether any fd in [first, last] is tracked (cheap for sparse tables). */
+bool nattshim_any_tracked(unsigned first, unsigned last);
+
+/* ---- publishing (publish.c) */
+enum nattshim_event { NATTSHIM_AFTER_BIND, NATTSHIM_AFTER_LISTEN };
+void nattshim_consider(int fd, enum nattshim_event event);
+
+/* ---- signals (signal.c) */
+void nattshim_take_termination_signals(void);
+
+#endif

@@ -1,0 +1,123 @@
+#!/usr/bin/env bats
+# End to end on a router offering UPnP IGD and NAT-PMP: a real server under natt-run on a LAN host is
+# reached from the internet host through the router's public address, and nothing is left at the router
+# once the server stops.
+
+load lib/lab
+load lib/natt
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+
+teardown_file() {
+	lab_down
+}
+
+setup() {
+	natt_test_setup
+}
+
+teardown() {
+	natt_test_teardown
+}
+
+@test "python http.server (TCP) is published through UPnP and reachable from the internet" {
+	natt_start web lan1 -v -- python3 -m http.server 8000
+	wait_published tcp 8000
+	assert_assignment tcp 8000 upnp 100.130.0.1 8000
+	run on_inet curl -sS --max-time 5 http://100.130.0.1:8000/
+	assert_success
+	assert_output --partial "Directory listing"
+	rule_present 8000
+	grep -q "natt: tcp 0.0.0.0:8000 published as 100.130.0.1:8000 (upnp)" "$(natt_stderr web)"
+}
+
+@test "SIGTERM to the server deletes its mapping at the router" {
+	natt_start web lan1 -- python3 -m http.server 8001
+	wait_published tcp 8001
+	natt_signal web TERM
+	natt_wait_exit web 10
+	# deleted before the process ended, not some time later
+	run rule_present 8001
+	assert_failure
+	# the process's entries are gone from the status file
+	run jq -e --argjson pid "$(natt_pid web)" '[.sockets[] | select(.pid == $pid)] | length == 0' "$NATT_STATUS"
+	assert_success
+	run on_inet curl -sS --max-time 2 http://100.130.0.1:8001/
+	assert_failure
+}
+
+@test "SIGINT (python exits through its own handler) deletes the mapping too" {
+	natt_start web lan1 -- python3 -m http.server 8002
+	wait_published tcp 8002
+	natt_signal web INT
+	natt_wait_exit web 10
+	# deleted before the process ended, not some time later
+	run rule_present 8002
+	assert_failure
+}
+
+@test "a socat UDP echo server is published and answers from the internet" {
+	natt_start udp lan1 -v -- socat UDP4-RECVFROM:9000,fork EXEC:cat
+	wait_published udp 9000
+	assert_assignment udp 9000 upnp 100.130.0.1 9000
+	run on_inet sh -c 'echo natt-udp-probe | socat -T2 - UDP4:100.130.0.1:9000'
+	assert_success
+	assert_output "natt-udp-probe"
+	natt_signal udp TERM
+	natt_wait_exit udp 10
+	# deleted before the process ended, not some time later
+	run rule_present 9000
+	assert_failure
+}
+
+@test "--protocols nat-pmp publishes through NAT-PMP" {
+	natt_start web lan1 --protocols nat-pmp -- python3 -m http.server 8003
+	wait_published tcp 8003
+	assert_assignment tcp 8003 nat-pmp 100.130.0.1 8003
+	run on_inet curl -sS --max-time 5 http://100.130.0.1:8003/
+	assert_success
+	natt_signal web TERM
+	natt_wait_exit web 10
+	# deleted before the process ended, not some time later
+	run rule_present 8003
+	assert_failure
+}
+
+@test "the status file lists local names with technique null and the router's name" {
+	natt_start web lan1 -- python3 -m http.server 8004
+	wait_published tcp 8004
+	run jq -e '.version == 1 and (.updated | test("Z$"))' "$NATT_STATUS"
+	assert_success
+	run jq -r '.sockets[] | select(.local_port == 8004) | .assignments[] | select(.technique == null) | .address' "$NATT_STATUS"
+	assert_output "10.77.0.2"
+	run jq -r '.sockets[] | select(.local_port == 8004) | [.protocol, .local_address, .state] | join(" ")' "$NATT_STATUS"
+	assert_output "tcp 0.0.0.0 published"
+	run jq -r '.sockets[] | select(.local_port == 8004) | .assignments[] | select(.technique == "upnp") | (.lifetime > 0 and (.expires | test("Z$")))' "$NATT_STATUS"
+	assert_output "true"
+}
+
+@test "a socket bound to loopback is never published" {
+	natt_start lo lan1 -- python3 -m http.server --bind 127.0.0.1 8005
+	on_host_wait_port lan1 8005
+	sleep 1
+	run rule_present 8005
+	assert_failure
+	[ ! -e "$NATT_STATUS" ] || run jq -e '[.sockets[] | select(.local_port == 8005)] | length == 0' "$NATT_STATUS"
+	assert_success
+}
+
+@test "closing the socket (not the process) retires the mapping" {
+	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
+	natt_send ctl "tcp 0.0.0.0 8006"
+	natt_expect ctl "^[0-9]+ 8006$"
+	wait_published tcp 8006
+	fd=${NATT_LAST_REPLY%% *}
+	natt_send ctl "close $fd"
+	natt_expect ctl "^ok$"
+	wait_rule_gone 8006
+	# the program itself is still running: only the socket's mapping went
+	kill -0 "$(natt_pid ctl)"
+}

@@ -1,0 +1,125 @@
+# Helpers for suites that run programs under natt-run inside the lab (load after lib/lab).
+# Each test gets a directory of its own ($NATT_TEST_DIR) with a status file ($NATT_STATUS) and the
+# stdout/stderr of every program it started; natt_test_teardown kills what is still running.
+
+natt_test_setup() {
+	NATT_TEST_DIR=$(mktemp -d "${BATS_TEST_TMPDIR:-/tmp}/natt.XXXXXX")
+	chmod 755 "$NATT_TEST_DIR"
+	NATT_STATUS=$NATT_TEST_DIR/status.json
+	export NATT_TEST_DIR NATT_STATUS
+}
+
+natt_test_teardown() {
+	local pidfile
+	for pidfile in "$NATT_TEST_DIR"/*.pid; do
+		[ -e "$pidfile" ] || continue
+		kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+	done
+	if [ -n "${NATT_TEST_DIR:-}" ] && [ "${BATS_TEST_COMPLETED:-}" != 1 ]; then
+		for f in "$NATT_TEST_DIR"/*.err "$NATT_TEST_DIR"/status.json; do
+			[ -e "$f" ] && { echo "# --- $f"; sed 's/^/# /' "$f"; } >&3
+		done
+	fi
+	return 0
+}
+
+# natt_start NAME HOST [natt-run options] -- command [args]: runs natt-run in the lab host's namespace,
+# in the background, stdin from a fifo that natt_send writes to.
+natt_start() {
+	local name=$1 host=$2
+	shift 2
+	local dir=$NATT_TEST_DIR
+	mkfifo "$dir/$name.in"
+	ip netns exec "natt-$LAB_ID-$host" "$NATT_ROOT/scripts/natt-run" --status "$NATT_STATUS" "$@" \
+		<"$dir/$name.in" >"$dir/$name.out" 2>"$dir/$name.err" &
+	echo $! >"$dir/$name.pid"
+	# Hold the fifo open for writing so the program sees no end of input until the test ends.
+	eval "exec {NATT_FIFO_$name}>\"$dir/$name.in\""
+	echo 0 >"$dir/$name.consumed"
+}
+
+natt_pid() { cat "$NATT_TEST_DIR/$1.pid"; }
+natt_stderr() { echo "$NATT_TEST_DIR/$1.err"; }
+natt_stdout() { echo "$NATT_TEST_DIR/$1.out"; }
+natt_signal() { kill -"$2" "$(natt_pid "$1")"; }
+
+natt_send() {
+	local var="NATT_FIFO_$1"
+	echo "$2" >&"${!var}"
+}
+
+# natt_expect NAME REGEX [TIMEOUT]: waits for the program's next unread stdout line; it must match.
+natt_expect() {
+	local name=$1 regex=$2 timeout=${3:-10} consumed line
+	consumed=$(cat "$NATT_TEST_DIR/$name.consumed")
+	local deadline=$((SECONDS + timeout))
+	while [ $SECONDS -le $deadline ]; do
+		line=$(sed -n "$((consumed + 1))p" "$NATT_TEST_DIR/$name.out")
+		if [ -n "$line" ]; then
+			echo $((consumed + 1)) >"$NATT_TEST_DIR/$name.consumed"
+			NATT_LAST_REPLY=$line
+			[[ $line =~ $regex ]] && return 0
+			echo "expected /$regex/, got: $line" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "no reply from $name within ${timeout}s (expected /$regex/)" >&2
+	return 1
+}
+
+# natt_wait_exit NAME TIMEOUT: waits until the process is gone; fails if it outlives TIMEOUT.
+natt_wait_exit() {
+	local pid deadline=$((SECONDS + $2))
+	pid=$(natt_pid "$1")
+	while kill -0 "$pid" 2>/dev/null; do
+		[ $SECONDS -le $deadline ] || { echo "$1 (pid $pid) still running after $2 s" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
+# status_query JQ: runs jq on the status file, empty output when there is none yet.
+status_query() {
+	[ -s "$NATT_STATUS" ] || return 1
+	jq -r "$@" "$NATT_STATUS"
+}
+
+# wait_state PROTO PORT STATE [TIMEOUT]
+wait_state() {
+	local proto=$1 port=$2 state=$3 timeout=${4:-15}
+	wait_until "$timeout" status_has "$proto" "$port" "$state" || {
+		echo "no $proto socket on port $port in state $state within ${timeout}s; status:" >&2
+		cat "$NATT_STATUS" >&2 2>/dev/null
+		return 1
+	}
+}
+
+status_has() {
+	[ -s "$NATT_STATUS" ] &&
+		jq -e --arg p "$1" --argjson port "$2" --arg s "$3" \
+			'any(.sockets[]; .protocol == $p and .local_port == $port and .state == $s)' "$NATT_STATUS" >/dev/null 2>&1
+}
+
+wait_published() { wait_state "$1" "$2" published "${3:-15}"; }
+
+# assert_assignment PROTO LOCAL_PORT TECHNIQUE ADDRESS PORT
+assert_assignment() {
+	local got
+	got=$(jq -r --arg p "$1" --argjson port "$2" \
+		'.sockets[] | select(.protocol == $p and .local_port == $port) | .assignments[] | select(.technique != null)
+		 | "\(.technique) \(.address) \(.port)"' "$NATT_STATUS")
+	[ "$got" = "$3 $4 $5" ] || { echo "expected assignment '$3 $4 $5', got '$got'" >&2; return 1; }
+}
+
+rule_present() { router_rules | grep -q "dport $1 "; }
+rule_absent() { ! router_rules | grep -q "dport $1 "; }
+
+# wait_rule_gone PORT [TIMEOUT]
+wait_rule_gone() {
+	wait_until "${2:-10}" rule_absent "$1" || { echo "router still forwards port $1:" >&2; router_rules >&2; return 1; }
+}
+
+# on_host_wait_port HOST PORT: waits until something listens on PORT in HOST.
+on_host_wait_port() {
+	wait_until 10 ip netns exec "natt-$LAB_ID-$1" sh -c "ss -Htln 'sport = :$2' | grep -q ."
+}
