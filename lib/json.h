@@ -32,7 +32,8 @@ void natt_buf_init(struct natt_buf *buf);
 void natt_buf_free(struct natt_buf *buf);
 /* Empties buf (keeping its memory) and clears the failed mark. */
 void natt_buf_reset(struct natt_buf *buf);
-/* Hands the text over to the caller (free() it); NULL when failed or empty. buf is re-initialized. */
+/* Hands the text over to the caller (free() it); NULL when failed or when nothing was ever appended.
+ * buf is re-initialized. */
 char *natt_buf_release(struct natt_buf *buf);
 
 /* Each returns 0, or -ENOMEM once the buffer has failed. */
@@ -110,7 +111,8 @@ bool natt_json_bool(const struct natt_json *value);
 bool natt_json_equal(const struct natt_json *a, const struct natt_json *b);
 
 /* natt_json_write - appends value as compact JSON text that natt_json_parse reads back equal; a number
- * is written with the fewest digits that give the same double back. natt_json_write_pretty indents
+ * is written with 15 significant digits when they give the same double back (0.1 stays "0.1"), else
+ * with 16 or 17. natt_json_write_pretty indents
  * nested values by indent spaces (0: one line, like natt_json_write).
  * Returns 0, -EINVAL for NULL arguments, or -ENOMEM when the buffer has failed. */
 int natt_json_write(struct natt_buf *buf, const struct natt_json *value);

@@ -151,6 +151,10 @@ int natt_gateway_ipv4_netlink(struct in_addr *gateway, char *ifname)
 		r = netlink_dump_once(&pick, buf, seq + (uint32_t)attempt);
 	}
 	free(buf);
+	/* The kernel filtering by table answers ENOENT when the main table does not exist yet: a fresh
+	 * network namespace, no route ever added. That is an empty table, not a failure. */
+	if (r == -ENOENT)
+		return NATT_ERR_NO_GATEWAY;
 	if (r < 0)
 		return r;
 	if (!pick.found)

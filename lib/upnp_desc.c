@@ -287,7 +287,7 @@ NATT_API int natt_upnp_scan(const char *search_target, const struct in_addr *ifa
 	};
 	if (!sc.locations)
 		return -ENOMEM;
-	int rc = natt_ssdp_search(search_target ? search_target : NATT_SSDP_ST_ALL, iface, timeout_ms, scan_reply,
+	int rc = natt_ssdp_search(search_target ? search_target : NATT_SSDP_ST_ROOT, iface, timeout_ms, scan_reply,
 	                          &sc);
 	free(sc.locations);
 	if (sc.error < 0 || (rc < 0 && sc.count == 0)) {

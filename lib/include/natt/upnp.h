@@ -156,7 +156,9 @@ NATT_API int natt_upnp_describe(const char *location, int timeout_ms, struct nat
 /* natt_upnp_scan - finds the UPnP services on the network: an SSDP search, then the description of
  * every device that answered.
  *
- * search_target: the ST searched for; NULL means NATT_SSDP_ST_ALL (every device).
+ * search_target: the ST searched for; NULL means NATT_SSDP_ST_ROOT: every root device must answer it
+ *   once, and its description lists the services of its embedded devices too. (NATT_SSDP_ST_ALL makes
+ *   a device answer once per device and service type; miniupnpd spaces those answers ~66 ms apart.)
  * iface: as for natt_ssdp_search().
  * timeout_ms: the scan's whole duration, fetching descriptions included (> 0). Without stop_at_type
  *   the scan listens for the whole time, since it cannot know when the last device has answered.
@@ -175,7 +177,8 @@ NATT_API int natt_upnp_describe(const char *location, int timeout_ms, struct nat
 NATT_API int natt_upnp_scan(const char *search_target, const struct in_addr *iface, int timeout_ms,
                             const char *stop_at_type, struct natt_upnp_service **services, size_t *count);
 
-/* natt_upnp_services_free - frees an array returned by the functions above. NULL is fine. */
+/* natt_upnp_services_free - frees an array returned by the functions above, with the count they
+ * returned. services may be NULL. No errors. Thread-safe (each array belongs to one caller). */
 NATT_API void natt_upnp_services_free(struct natt_upnp_service *services, size_t count);
 
 /* natt_upnp_service_type_matches - whether a service (or device) of type `have` can serve a request
@@ -233,11 +236,13 @@ NATT_API int natt_upnp_parse_scpd(const char *xml, size_t len, struct natt_upnp_
 NATT_API int natt_upnp_get_actions(const struct natt_upnp_service *service, int timeout_ms,
                                    struct natt_upnp_action **actions, size_t *count);
 
-/* natt_upnp_find_action - the action called `name` in an array, or NULL. Thread-safe. */
+/* natt_upnp_find_action - the action called `name` (compared exactly) in an array of `count` actions,
+ * or NULL (also when actions or name is NULL). Thread-safe. */
 NATT_API const struct natt_upnp_action *natt_upnp_find_action(const struct natt_upnp_action *actions,
                                                               size_t count, const char *name);
 
-/* natt_upnp_actions_free - frees an array returned by the functions above. NULL is fine. */
+/* natt_upnp_actions_free - frees an array returned by the functions above, with the count they
+ * returned. actions may be NULL. No errors. Thread-safe (each array belongs to one caller). */
 NATT_API void natt_upnp_actions_free(struct natt_upnp_action *actions, size_t count);
 
 /* ---------------------------------------------------------------------------------------------------
@@ -287,11 +292,14 @@ NATT_API int natt_upnp_call(const char *control_url, const char *service_type, c
                             const struct natt_upnp_arg *args, size_t nargs, int timeout_ms,
                             struct natt_upnp_value **results, size_t *nresults, struct natt_upnp_error *error);
 
-/* natt_upnp_value_get - the value of the result called `name`, or NULL. Thread-safe. */
+/* natt_upnp_value_get - the value of the result called `name` (compared exactly; the first when a
+ * device sent it twice) among `nresults` results, or NULL (also when results or name is NULL).
+ * Thread-safe. */
 NATT_API const char *natt_upnp_value_get(const struct natt_upnp_value *results, size_t nresults,
                                          const char *name);
 
-/* natt_upnp_values_free - frees an array returned by natt_upnp_call(). NULL is fine. */
+/* natt_upnp_values_free - frees an array returned by natt_upnp_call(), with the count it returned.
+ * results may be NULL. No errors. Thread-safe (each array belongs to one caller). */
 NATT_API void natt_upnp_values_free(struct natt_upnp_value *results, size_t nresults);
 
 #ifdef __cplusplus

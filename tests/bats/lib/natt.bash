@@ -3,6 +3,7 @@
 # stdout/stderr of every program it started; natt_test_teardown kills what is still running.
 
 natt_test_setup() {
+	lab_setup
 	NATT_TEST_DIR=$(mktemp -d "${BATS_TEST_TMPDIR:-/tmp}/natt.XXXXXX")
 	chmod 755 "$NATT_TEST_DIR"
 	NATT_STATUS=$NATT_TEST_DIR/status.json
@@ -10,6 +11,7 @@ natt_test_setup() {
 }
 
 natt_test_teardown() {
+	lab_teardown
 	local pidfile
 	for pidfile in "$NATT_TEST_DIR"/*.pid; do
 		[ -e "$pidfile" ] || continue
@@ -122,4 +124,30 @@ wait_rule_gone() {
 # on_host_wait_port HOST PORT: waits until something listens on PORT in HOST.
 on_host_wait_port() {
 	wait_until 10 ip netns exec "natt-$LAB_ID-$1" sh -c "ss -Htln 'sport = :$2' | grep -q ."
+}
+
+# publish_round_trip TECHNIQUE PORT [natt-run options]: a TCP and a UDP server under natt-run on lan1
+# are published with TECHNIQUE at the router's address, answer from the internet host, and leave nothing
+# at the router once they got SIGTERM.
+publish_round_trip() {
+	local technique=$1 port=$2
+	shift 2
+	natt_start tcp lan1 "$@" -- python3 -m http.server "$port"
+	natt_start udp lan1 "$@" -- socat UDP4-RECVFROM:"$port",fork EXEC:cat
+	wait_published tcp "$port"
+	wait_published udp "$port"
+	assert_assignment tcp "$port" "$technique" 100.130.0.1 "$port"
+	assert_assignment udp "$port" "$technique" 100.130.0.1 "$port"
+	run on_inet curl -sS --max-time 5 "http://100.130.0.1:$port/"
+	assert_success
+	assert_output --partial "Directory listing"
+	run on_inet sh -c "echo natt-udp-probe | socat -T2 - UDP4:100.130.0.1:$port"
+	assert_success
+	assert_output "natt-udp-probe"
+	natt_signal tcp TERM
+	natt_signal udp TERM
+	natt_wait_exit tcp 10
+	natt_wait_exit udp 10
+	run router_rules
+	assert_output ""
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bats
+# A router with neither UPnP IGD nor NAT-PMP: the program is not held up, serves locally, exits promptly,
+# and the status file says why nothing is public.
+
+load lib/lab
+load lib/natt
+
+setup_file() {
+	require_root
+	lab_up none
+}
+teardown_file() { lab_down; }
+setup() { natt_test_setup; }
+teardown() { natt_test_teardown; }
+
+@test "no IGD: listen() returns at once and the server serves locally" {
+	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
+	natt_send ctl "tcp 0.0.0.0 8300"
+	# Discovery alone may take seconds without a router; a hook that waited for it would miss this.
+	natt_expect ctl "^[0-9]+ 8300$" 1
+	natt_send ctl "udp 0.0.0.0 8301"
+	natt_expect ctl "^[0-9]+ 8301$" 1
+	natt_send ctl "echo"
+	natt_expect ctl "^serving$" 1
+	run on_lan1 socat -T2 - TCP4:10.77.0.2:8300
+	assert_output "hello from sockctl"
+	wait_state tcp 8300 pending
+	wait_state udp 8301 pending
+	run status_query '.sockets[] | select(.local_port == 8300) | .error'
+	assert_output --partial "no UPnP IGD answered"
+	assert_output --partial "no NAT-PMP answer"
+	run status_query '.sockets[] | select(.local_port == 8300) | [.assignments[] | select(.technique != null)] | length'
+	assert_output "0"
+}
+
+@test "no IGD: python http.server exits promptly on SIGTERM" {
+	natt_start web lan1 -- python3 -m http.server 8302
+	wait_state tcp 8302 pending
+	natt_signal web TERM
+	natt_wait_exit web 3
+	run jq -e --argjson pid "$(natt_pid web)" '[.sockets[] | select(.pid == $pid)] | length == 0' "$NATT_STATUS"
+	assert_success
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bats
+# libnatt's UPnP low level (lib/include/natt/upnp.h) against the lab's real miniupnpd, through the
+# example program examples/upnp-services: service scan and SCPD reading, generic action calls, UPnP
+# errors. Every mapping is checked at the router itself (its nft chain), not through natt's output.
+
+load lib/lab
+
+WANIP=urn:schemas-upnp-org:service:WANIPConnection:1
+
+setup_file() { lab_up dual; }
+teardown_file() { lab_down; }
+
+setup() {
+    lab_setup
+    UPNP_SERVICES=$NATT_BUILD/examples/upnp-services
+    [ -x "$UPNP_SERVICES" ] || fail "$UPNP_SERVICES is not built (run make)"
+}
+
+teardown() { lab_teardown; }
+
+# services [OPTIONS] — the example's listing, from lan1.
+services() { on_lan1 "$UPNP_SERVICES" -t 1 "$@"; }
+# call ACTION [NAME=VALUE]... — a generic call of an action of the router's WANIPConnection.
+call() { on_lan1 "$UPNP_SERVICES" -t 2 -c "$WANIP" "$@"; }
+
+# add_mapping PORT [DESCRIPTION] — AddPortMapping TCP PORT -> lan1:PORT, the 8 arguments in SCPD order.
+add_mapping() {
+    call AddPortMapping NewRemoteHost= NewExternalPort="$1" NewProtocol=TCP NewInternalPort="$1" \
+        NewInternalClient=10.77.0.2 NewEnabled=1 NewPortMappingDescription="${2:-natt bats}" \
+        NewLeaseDuration=600
+}
+delete_mapping() { call DeletePortMapping NewRemoteHost= NewExternalPort="$1" NewProtocol=TCP; }
+
+@test "upnp-services lists the router's WANIPConnection with its actions and their arguments" {
+    run services
+    assert_success
+    # The lab's miniupnpd is an IGD:2: WANIPConnection:2 inside WANDevice/WANConnectionDevice.
+    assert_output --partial "service urn:schemas-upnp-org:service:WANIPConnection:"
+    assert_output --partial "  location $(lab_info desc_url)"
+    # Absolute URLs on the router's own HTTP port, resolved from relative ones in the description.
+    assert_output --regexp "  control  http://10\.77\.0\.1:$(lab_info http_port)/[^ ]+"
+    assert_output --partial "  device   urn:schemas-upnp-org:device:WANConnectionDevice:"
+
+    # AddPortMapping: exactly its 8 in arguments, in the SCPD's order, with their state variables.
+    run bash -c "awk '/^service .*WANIPConnection:/ { s = 1; next } /^service / { s = 0 }
+                      s && /^  action / { a = (\$2 == \"AddPortMapping\"); next }
+                      s && a { print }' <<<\"\$0\"" "$output"
+    assert_success
+    assert_equal "$(echo "$output" | wc -l)" 8
+    assert_equal "$(echo "$output" | awk '{ print $1 }' | sort -u)" "in"
+    assert_equal "$(echo "$output" | awk '{ print $2 }' | paste -sd ' ')" \
+        "NewRemoteHost NewExternalPort NewProtocol NewInternalPort NewInternalClient NewEnabled NewPortMappingDescription NewLeaseDuration"
+    assert_line --index 1 "    in  NewExternalPort ui2 (ExternalPort)"
+    assert_line --index 7 "    in  NewLeaseDuration ui4 (PortMappingLeaseDuration)"
+}
+
+@test "upnp-services -s with an IGD search target finds the same services" {
+    run services -n -s urn:schemas-upnp-org:device:InternetGatewayDevice:1
+    assert_success
+    assert_output --partial "service urn:schemas-upnp-org:service:WANIPConnection:"
+    refute_output --partial "  action "
+}
+
+@test "a generic GetExternalIPAddress call returns the router's WAN address" {
+    run call GetExternalIPAddress
+    assert_success
+    assert_output "NewExternalIPAddress=100.130.0.1"
+}
+
+@test "a generic AddPortMapping call creates the rule in the router's chain; DeletePortMapping removes it" {
+    refute router_has_rule 'dport 7401 '
+    run add_mapping 7401 'natt <bats> & "co"'
+    assert_success
+    run router_rules
+    assert_output --partial "th dport 7401 dnat ip to 10.77.0.2:7401"
+
+    # The description went through XML escaping both ways, intact.
+    run call GetSpecificPortMappingEntry NewRemoteHost= NewExternalPort=7401 NewProtocol=TCP
+    assert_success
+    assert_line "NewInternalClient=10.77.0.2"
+    assert_line "NewInternalPort=7401"
+    assert_line 'NewPortMappingDescription=natt <bats> & "co"'
+
+    run delete_mapping 7401
+    assert_success
+    refute router_has_rule 'dport 7401 '
+    run call GetSpecificPortMappingEntry NewRemoteHost= NewExternalPort=7401 NewProtocol=TCP
+    assert_failure
+    assert_output "UPnP error 714: NoSuchEntryInArray"
+}
+
+@test "a call with a bad argument yields the UPnP error code and description, and no rule" {
+    # External port 0 is the wildcard, which IGD AddPortMapping does not allow.
+    run add_mapping 0
+    assert_failure
+    assert_output --regexp '^UPnP error 716: Wildcard not permit+ed in ExtPort$'
+    run router_rules_count
+    assert_output 0
+
+    # Arguments missing: 402 Invalid Args.
+    run call AddPortMapping NewExternalPort=7402
+    assert_failure
+    assert_output "UPnP error 402: Invalid Args"
+    refute router_has_rule 'dport 7402 '
+
+    # An action the service does not have: 401 Invalid Action.
+    run call NoSuchAction
+    assert_failure
+    assert_output "UPnP error 401: Invalid Action"
+}
+
+@test "calls the router's policy refuses yield its codes: 718 for another host, 606 outside the allowed ports" {
+    # secure_mode: lan1 may not map for 10.77.0.99 (miniupnpd answers ConflictInMappingEntry).
+    run call AddPortMapping NewRemoteHost= NewExternalPort=7403 NewProtocol=TCP NewInternalPort=7403 \
+        NewInternalClient=10.77.0.99 NewEnabled=1 NewPortMappingDescription=x NewLeaseDuration=600
+    assert_failure
+    assert_output "UPnP error 718: ConflictInMappingEntry"
+    refute router_has_rule 'dport 7403 '
+    # The lab allows 1024-65535 only.
+    run add_mapping 80
+    assert_failure
+    assert_output "UPnP error 606: Action not authorized"
+    refute router_has_rule 'dport 80 '
+}
