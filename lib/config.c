@@ -27,6 +27,7 @@ void natt_config_defaults(struct natt_config *cfg)
 	cfg->order[0] = NATT_TECH_UPNP;
 	cfg->order[1] = NATT_TECH_NATPMP;
 	cfg->order_count = 2;
+	cfg->verify_interval = NATT_DEFAULT_VERIFY_INTERVAL;
 }
 
 static void bad_value(const char *name, const char *value, const char *why)
@@ -87,6 +88,13 @@ void natt_config_from_env(struct natt_config *cfg)
 			bad_value("NATT_GATEWAY", v, "expected an IPv4 address");
 		else
 			cfg->have_gateway = true;
+	}
+	if ((v = set_value("NATT_VERIFY_INTERVAL"))) {
+		unsigned long seconds;
+		if (natt_parse_ulong(v, 0, 86400, &seconds) < 0)
+			bad_value("NATT_VERIFY_INTERVAL", v, "expected seconds from 0 to 86400");
+		else
+			cfg->verify_interval = (uint32_t)seconds;
 	}
 	if ((v = set_value("NATT_VERBOSE")))
 		cfg->verbose = strcmp(v, "0") != 0;

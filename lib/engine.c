@@ -22,9 +22,32 @@
 #include "log.h"
 #include "natt/natpmp.h"
 #include "natt/net.h"
+#include "gwlock.h"
+#include "sockstate.h"
+#include "spawn.h"
 #include "status.h"
+#include "watch.h"
 
 __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
+void (*natt_engine_fd_hook)(int fd, bool ours);
+static void wake_manager(void);
+
+static int own_fd(int fd)
+{
+	if (fd >= 0 && natt_engine_fd_hook)
+		natt_engine_fd_hook(fd, true);
+	return fd;
+}
+
+static void close_own_fd(int *fd)
+{
+	if (*fd < 0)
+		return;
+	if (natt_engine_fd_hook)
+		natt_engine_fd_hook(*fd, false);
+	close(*fd);
+	*fd = -1;
+}
 
 /* How long one attempt may wait for a router that does not answer. The SSDP answer of a LAN router
  * comes within tens of milliseconds; NAT-PMP retransmits at 250 and 750 ms within this budget. */
@@ -61,11 +84,25 @@ static struct {
 	int64_t upnp_absent_until;
 	int64_t natpmp_absent_until;
 	bool dirty;
+	int ssdp_fd;                /* router announcements; -1 when not open */
+	int natpmp_fd;
+	bool have_epoch;            /* NAT-PMP epoch of the last reply, and when it came */
+	uint32_t epoch;
+	int64_t epoch_at_ms;
+	int64_t verify_due_ms;
+	atomic_bool ever_forked;    /* sockets may be shared with other processes */
+	pid_t pid;                  /* the process the manager runs in */
+	atomic_uint flush_asked;    /* natt_engine_flush: requests and acknowledgements */
+	atomic_uint flush_done;
+	char pending_summaries[16][512]; /* on-change lines waiting for the status file to be written */
+	int pending_count;
 } E = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.start_lock = PTHREAD_MUTEX_INITIALIZER,
 	.changed = PTHREAD_COND_INITIALIZER,
 	.wake_fd = -1,
+	.ssdp_fd = -1,
+	.natpmp_fd = -1,
 };
 
 /* ---------------------------------------------------------------- configuration, start-up */
@@ -95,6 +132,47 @@ bool natt_engine_running(void)
 	return atomic_load(&E.running);
 }
 
+bool natt_engine_running_here(void)
+{
+	return atomic_load(&E.running) && E.pid == getpid();
+}
+
+static bool wait_until_ms(bool (*done)(void), int64_t deadline)
+{
+	pthread_mutex_lock(&E.lock);
+	while (!done()) {
+		int64_t left = deadline - natt_now_ms();
+		if (left <= 0)
+			break;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += left / 1000;
+		until.tv_nsec += (long)(left % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&E.changed, &E.lock, &until);
+	}
+	bool result = done();
+	pthread_mutex_unlock(&E.lock);
+	return result;
+}
+
+static bool flushed(void)
+{
+	return atomic_load(&E.flush_done) >= atomic_load(&E.flush_asked) || atomic_load(&E.stopped);
+}
+
+void natt_engine_flush(int timeout_ms)
+{
+	if (!natt_engine_running_here())
+		return;
+	atomic_fetch_add(&E.flush_asked, 1);
+	wake_manager();
+	wait_until_ms(flushed, natt_now_ms() + timeout_ms);
+}
+
 static void *manager_main(void *arg);
 
 /* Must be called with start_lock held. */
@@ -102,7 +180,7 @@ static int start_manager_locked(void)
 {
 	if (atomic_load(&E.running))
 		return 0;
-	E.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	E.wake_fd = own_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	if (E.wake_fd < 0)
 		return -errno;
 	/* The manager must never take the application's signals: create it with all blocked. */
@@ -116,10 +194,10 @@ static int start_manager_locked(void)
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		close(E.wake_fd);
-		E.wake_fd = -1;
+		close_own_fd(&E.wake_fd);
 		return -rc;
 	}
+	E.pid = getpid();
 	atomic_store(&E.stopped, false);
 	atomic_store(&E.running, true);
 	return 0;
@@ -214,7 +292,7 @@ void natt_engine_request_signal_exit(int sig, void (*after_cleanup)(int sig))
 
 void natt_engine_shutdown(int timeout_ms)
 {
-	if (!atomic_load(&E.running))
+	if (!natt_engine_running_here())
 		return;
 	atomic_store(&E.shutdown, true);
 	wake_manager();
@@ -238,8 +316,7 @@ void natt_engine_shutdown(int timeout_ms)
 	pthread_mutex_unlock(&E.lock);
 	if (stopped) {
 		pthread_join(E.thread, NULL);
-		close(E.wake_fd);
-		E.wake_fd = -1;
+		close_own_fd(&E.wake_fd);
 	} else
 		natt_warn("exiting before the router confirmed the deletions; they expire with their lease");
 }
@@ -254,6 +331,7 @@ void natt_engine_atfork_prepare(void)
 
 void natt_engine_atfork_parent(void)
 {
+	atomic_store(&E.ever_forked, true);
 	pthread_mutex_unlock(&E.lock);
 	pthread_mutex_unlock(&E.start_lock);
 }
@@ -267,9 +345,16 @@ void natt_engine_atfork_child(void)
 	pthread_mutex_init(&E.lock, NULL);
 	pthread_mutex_init(&E.start_lock, NULL);
 	pthread_cond_init(&E.changed, NULL);
-	if (atomic_load(&E.running) && E.wake_fd >= 0)
-		close(E.wake_fd);
-	E.wake_fd = -1;
+	if (atomic_load(&E.running)) {
+		/* Shared with the parent's manager: ours to close, never to use. */
+		close_own_fd(&E.wake_fd);
+		close_own_fd(&E.ssdp_fd);
+		close_own_fd(&E.natpmp_fd);
+	}
+	E.wake_fd = E.ssdp_fd = E.natpmp_fd = -1;
+	E.have_epoch = false;
+	E.pending_count = 0;
+	atomic_store(&E.ever_forked, true);
 	atomic_store(&E.running, false);
 	atomic_store(&E.stopped, false);
 	atomic_store(&E.shutdown, false);
@@ -519,6 +604,31 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	return 0;
 }
 
+/* Makes entries due now: the published ones of technique (NATT_TECH_COUNT: all), and every one that
+ * is waiting for a router. */
+static void mark_due(enum natt_technique technique)
+{
+	for (struct natt_entry *e = E.entries; e; e = e->next) {
+		if (e->due_ms < 0)
+			continue;
+		if (e->state != NATT_STATE_PUBLISHED || technique == NATT_TECH_COUNT || e->technique == technique)
+			e->due_ms = 0;
+	}
+}
+
+/* RFC 6886 3.6: an epoch that fell behind means the gateway lost its mappings. */
+static void note_epoch(uint32_t epoch)
+{
+	int64_t now = natt_now_ms();
+	if (E.have_epoch && natt_natpmp_epoch_lost(E.epoch, epoch, (double)(now - E.epoch_at_ms) / 1000.0)) {
+		natt_info("NAT-PMP epoch went from %u to %u: the router lost its mappings", E.epoch, epoch);
+		mark_due(NATT_TECH_NATPMP);
+	}
+	E.have_epoch = true;
+	E.epoch = epoch;
+	E.epoch_at_ms = now;
+}
+
 static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 {
 	if (natt_now_ms() < E.natpmp_absent_until) {
@@ -527,8 +637,9 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 	}
 	struct natt_mapping m;
 	uint16_t requested = e->external_port ? e->external_port : local_port(e);
+	struct natt_natpmp_info info;
 	int rc = natt_natpmp_map(&E.gateway, e->protocol, local_port(e), requested, E.cfg.lifetime, NATPMP_TIMEOUT_MS,
-	                         &m, NULL);
+	                         &m, &info);
 	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
 		E.natpmp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
 		snprintf(why, len, "no NAT-PMP answer");
@@ -538,6 +649,7 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 		snprintf(why, len, "NAT-PMP: %s", natt_strerror(rc));
 		return rc;
 	}
+	note_epoch(info.epoch);
 	struct in_addr external;
 	rc = natt_natpmp_external_address(&E.gateway, NATPMP_TIMEOUT_MS, &external, NULL);
 	if (rc < 0) {
@@ -650,16 +762,41 @@ static void work_on(struct natt_entry *e)
 	e->due_ms = now + e->backoff_ms;
 }
 
-/* Deletes e's mapping at the router, if we still hold it. */
+/* Whether another entry of ours stands for the same mapping (SO_REUSEPORT groups: several sockets on
+ * one port are one mapping until the last of them goes). */
+static bool mapping_shared(const struct natt_entry *e)
+{
+	for (const struct natt_entry *o = E.entries; o; o = o->next)
+		if (o != e && o->due_ms >= 0 && o->state == NATT_STATE_PUBLISHED && o->protocol == e->protocol &&
+		    o->technique == e->technique && o->external_port == e->external_port &&
+		    local_port(o) == local_port(e))
+			return true;
+	return false;
+}
+
+/* Deletes e's mapping at the router, if we still hold it and nobody else serves on it. */
 static void unpublish(struct natt_entry *e)
 {
-	if (e->state != NATT_STATE_PUBLISHED)
+	if (e->state != NATT_STATE_PUBLISHED || mapping_shared(e))
 		return;
+	if (e->socket_id && atomic_load(&E.ever_forked)) {
+		/* The socket may live on in a child (pre-fork workers, a daemonized server). */
+		pid_t holder = natt_socket_other_holder(e->socket_id);
+		if (holder > 0) {
+			natt_info("%s port %u stays published: pid %d still holds the socket", proto_text(e->protocol),
+			          local_port(e), (int)holder);
+			return;
+		}
+	}
+	int lock = natt_gateway_lock(E.cfg.status_path, &E.gateway);
 	int rc = 0, code = 0;
-	if (e->technique == NATT_TECH_UPNP && E.igd.open) {
+	if (e->technique == NATT_TECH_UPNP) {
+		if (!E.igd.open)
+			ensure_igd((char[64]){ 0 }, 64);
 		/* Never delete what is not ours: the port may have gone to another client since. */
 		struct natt_igd_entry current;
-		rc = natt_igd_get_entry(&E.igd, e->protocol, e->external_port, &current, &code);
+		rc = E.igd.open ? natt_igd_get_entry(&E.igd, e->protocol, e->external_port, &current, &code)
+		                : NATT_ERR_NO_IGD;
 		if (rc == -ECONNREFUSED) {
 			natt_igd_close(&E.igd);
 			if (ensure_igd((char[64]){ 0 }, 64) == 0)
@@ -674,8 +811,17 @@ static void unpublish(struct natt_entry *e)
 	} else if (e->technique == NATT_TECH_NATPMP) {
 		rc = natt_natpmp_delete(&E.gateway, e->protocol, local_port(e), NATPMP_TIMEOUT_MS, NULL);
 	}
+	natt_gateway_unlock(lock);
 	if (rc < 0 && rc != NATT_ERR_NOT_FOUND)
 		natt_info("deleting %s port %u: %s", proto_text(e->protocol), e->external_port, natt_strerror(rc));
+}
+
+static void work_on_serialized(struct natt_entry *e)
+{
+	refresh_gateway();
+	int lock = E.have_gateway ? natt_gateway_lock(E.cfg.status_path, &E.gateway) : -1;
+	work_on(e);
+	natt_gateway_unlock(lock);
 }
 
 /* ---------------------------------------------------------------- telling the world */
@@ -690,29 +836,56 @@ static void describe_local(const struct natt_entry *e, char *buf, size_t len)
 		snprintf(buf, len, "%s %s:%u", proto_text(e->protocol), addr, local_port(e));
 }
 
-static void say_state(struct natt_entry *e, bool retired)
+/* The one-line summary of e's state: printed with -v and given to the on-change command. */
+static void describe_state(const struct natt_entry *e, bool retired, char *line, size_t len)
 {
-	if (!E.cfg.verbose)
-		return;
-	char local[96], line[512], ext[INET_ADDRSTRLEN];
+	char local[96], ext[INET_ADDRSTRLEN];
 	describe_local(e, local, sizeof(local));
 	inet_ntop(AF_INET, &e->external, ext, sizeof(ext));
 	const char *tech = natt_technique_name(e->technique);
-	if (retired) {
-		if (e->state == NATT_STATE_PUBLISHED)
-			snprintf(line, sizeof(line), "%s retired (was %s:%u, %s)", local, ext, e->external_port, tech);
-		else
-			snprintf(line, sizeof(line), "%s retired", local);
-	} else if (e->state == NATT_STATE_PUBLISHED) {
-		snprintf(line, sizeof(line), "%s published as %s:%u (%s%s)", local, ext, e->external_port, tech,
+	if (retired && e->state == NATT_STATE_PUBLISHED)
+		snprintf(line, len, "%s retired (was %s:%u, %s)", local, ext, e->external_port, tech);
+	else if (retired)
+		snprintf(line, len, "%s retired", local);
+	else if (e->state == NATT_STATE_PUBLISHED)
+		snprintf(line, len, "%s published as %s:%u (%s%s)", local, ext, e->external_port, tech,
 		         e->double_nat ? ", double NAT: not reachable from the internet" : "");
-	} else {
-		snprintf(line, sizeof(line), "%s not published: %s", local, e->error);
-	}
-	if (retired || strcmp(line, e->last_said) != 0) {
+	else if (e->state == NATT_STATE_LOCAL_ONLY)
+		snprintf(line, len, "%s local only: %s", local, e->error);
+	else
+		snprintf(line, len, "%s not published: %s", local, e->error);
+}
+
+/* Prints the -v line and queues the on-change command when e's summary changed. */
+static void announce(struct natt_entry *e, bool retired)
+{
+	char line[512];
+	describe_state(e, retired, line, sizeof(line));
+	if (!retired && strcmp(line, e->last_said) == 0)
+		return;
+	snprintf(e->last_said, sizeof(e->last_said), "%s", line);
+	if (E.cfg.verbose)
 		natt_say("%s", line);
-		snprintf(e->last_said, sizeof(e->last_said), "%s", line);
+	if (E.cfg.on_change[0]) {
+		if (E.pending_count < (int)(sizeof(E.pending_summaries) / sizeof(E.pending_summaries[0])))
+			snprintf(E.pending_summaries[E.pending_count++], sizeof(E.pending_summaries[0]), "%s", line);
 	}
+}
+
+/* Runs the on-change command once per queued summary, after the status file says the same. */
+static void run_on_change(void)
+{
+	natt_spawn_reap();
+	for (int i = 0; i < E.pending_count; i++) {
+		char summary[600], status[4200];
+		snprintf(summary, sizeof(summary), "NATT_SUMMARY=%s", E.pending_summaries[i]);
+		snprintf(status, sizeof(status), "NATT_STATUS_FILE=%s", E.cfg.status_path);
+		char *env[] = { summary, status, NULL };
+		int rc = natt_spawn_shell(E.cfg.on_change, env);
+		if (rc < 0)
+			natt_warn("cannot run the on-change command: %s", natt_strerror(rc));
+	}
+	E.pending_count = 0;
 }
 
 static void notify_listener(struct natt_entry *e)
@@ -726,11 +899,126 @@ static void notify_listener(struct natt_entry *e)
 
 static void write_status(void)
 {
-	if (!E.cfg.status_path[0])
+	if (E.cfg.status_path[0]) {
+		int rc = natt_status_write(E.cfg.status_path, E.entries, collect_assignments,
+		                           E.have_gateway ? &E.gateway : NULL);
+		if (rc < 0)
+			natt_warn("cannot write the status file %s: %s", E.cfg.status_path, natt_strerror(rc));
+	}
+	run_on_change();
+}
+
+/* ---------------------------------------------------------------- router events */
+
+/* A cheap check that the router still has our mappings and the same external address, for the
+ * routers whose announcements we missed: one request per technique in use, not one per mapping. */
+static void verify_mappings(void)
+{
+	struct natt_entry *upnp = NULL, *natpmp = NULL;
+	for (struct natt_entry *e = E.entries; e; e = e->next) {
+		if (e->state != NATT_STATE_PUBLISHED || e->due_ms < 0)
+			continue;
+		if (e->technique == NATT_TECH_UPNP && !upnp)
+			upnp = e;
+		if (e->technique == NATT_TECH_NATPMP && !natpmp)
+			natpmp = e;
+	}
+	if (!upnp && !natpmp)
 		return;
-	int rc = natt_status_write(E.cfg.status_path, E.entries, collect_assignments, E.have_gateway ? &E.gateway : NULL);
-	if (rc < 0)
-		natt_warn("cannot write the status file %s: %s", E.cfg.status_path, natt_strerror(rc));
+	refresh_gateway();
+	if (!E.have_gateway) {
+		mark_due(NATT_TECH_COUNT);
+		return;
+	}
+	int lock = natt_gateway_lock(E.cfg.status_path, &E.gateway);
+	if (natpmp) {
+		struct in_addr external;
+		struct natt_natpmp_info info;
+		if (natt_natpmp_external_address(&E.gateway, NATPMP_TIMEOUT_MS, &external, &info) < 0)
+			mark_due(NATT_TECH_NATPMP);
+		else {
+			note_epoch(info.epoch);
+			if (external.s_addr != natpmp->external.s_addr)
+				mark_due(NATT_TECH_NATPMP);
+		}
+	}
+	if (upnp) {
+		struct natt_igd_entry current;
+		struct in_addr external;
+		int rc = E.igd.open ? natt_igd_get_entry(&E.igd, upnp->protocol, upnp->external_port, &current, NULL)
+		                    : -ECONNREFUSED;
+		if (rc == -ECONNREFUSED)
+			natt_igd_close(&E.igd);
+		if (rc < 0 || current.internal_port != local_port(upnp) ||
+		    natt_igd_external_address(&E.igd, &external, NULL) < 0 || external.s_addr != upnp->external.s_addr)
+			mark_due(NATT_TECH_UPNP);
+	}
+	natt_gateway_unlock(lock);
+}
+
+static bool from_gateway(struct in_addr from)
+{
+	return E.have_gateway && from.s_addr == E.gateway.s_addr;
+}
+
+static void on_ssdp_datagrams(void)
+{
+	struct natt_ssdp_reply reply;
+	struct in_addr from;
+	int kind, rc;
+	while ((rc = natt_watch_read_ssdp(E.ssdp_fd, &from, &reply, &kind)) != -EAGAIN && rc > -1000) {
+		if (rc <= 0 || !from_gateway(from))
+			continue;
+		if (kind == NATT_SSDP_BYEBYE) {
+			natt_igd_close(&E.igd);
+			continue;
+		}
+		bool restarted = E.igd.open && (strcmp(reply.location, E.igd.location) != 0 ||
+		                                 (reply.bootid >= 0 && E.igd.bootid >= 0 && reply.bootid != E.igd.bootid));
+		if (restarted) {
+			natt_info("the router's UPnP device restarted (%s)", reply.location);
+			natt_igd_close(&E.igd);
+			mark_due(NATT_TECH_UPNP);
+		} else if (!E.igd.open) {
+			E.upnp_absent_until = 0;
+			mark_due(NATT_TECH_UPNP);
+		}
+	}
+}
+
+static void on_natpmp_announcements(void)
+{
+	struct in_addr from, external;
+	uint32_t epoch;
+	int rc;
+	while ((rc = natt_watch_read_natpmp(E.natpmp_fd, &from, &epoch, &external)) != -EAGAIN && rc > -1000) {
+		if (rc <= 0 || !from_gateway(from))
+			continue;
+		E.natpmp_absent_until = 0;
+		note_epoch(epoch);
+		for (struct natt_entry *e = E.entries; e; e = e->next)
+			if (e->state == NATT_STATE_PUBLISHED && e->external.s_addr != external.s_addr)
+				e->due_ms = 0; /* the external address changed: renewing reads the new one */
+		mark_due(NATT_TECH_NATPMP);
+	}
+}
+
+static void open_watchers(void)
+{
+	struct in_addr any = { .s_addr = htonl(INADDR_ANY) };
+	if (E.ssdp_fd < 0)
+		E.ssdp_fd = own_fd(natt_watch_open_ssdp(any));
+	if (E.natpmp_fd < 0)
+		E.natpmp_fd = own_fd(natt_watch_open_natpmp(any));
+	if (E.ssdp_fd < 0 || E.natpmp_fd < 0)
+		natt_debug("router announcements: ssdp %s, nat-pmp %s", E.ssdp_fd < 0 ? "off" : "on",
+		           E.natpmp_fd < 0 ? "off" : "on");
+}
+
+static void close_watchers(void)
+{
+	close_own_fd(&E.ssdp_fd);
+	close_own_fd(&E.natpmp_fd);
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -773,7 +1061,7 @@ static void take_inbox(void)
 static void retire_entry(struct natt_entry *e)
 {
 	unpublish(e);
-	say_state(e, true);
+	announce(e, true);
 	pthread_mutex_lock(&E.lock);
 	for (struct natt_entry **p = &E.entries; *p; p = &(*p)->next) {
 		if (*p == e) {
@@ -796,7 +1084,7 @@ static void tell_changes(void)
 {
 	for (struct natt_entry *e = E.entries; e; e = e->next) {
 		if (!e->announced) {
-			say_state(e, false);
+			announce(e, false);
 			notify_listener(e);
 			e->announced = true;
 		}
@@ -807,15 +1095,25 @@ static void tell_changes(void)
 
 static void retire_everything(void)
 {
+	/* Retire in a first pass without deleting shared mappings twice: mark all, then go. */
+	for (struct natt_entry *e = E.entries; e; e = e->next)
+		e->due_ms = -1;
 	while (E.entries)
 		retire_entry(E.entries);
 	write_status();
+}
+
+static bool stopping(void)
+{
+	return atomic_load(&E.shutdown) || atomic_load(&E.exit_signal);
 }
 
 static void *manager_main(void *arg)
 {
 	(void)arg;
 	natt_internal_depth = 1;
+	open_watchers();
+	E.verify_due_ms = natt_now_ms() + (int64_t)E.cfg.verify_interval * 1000;
 	for (;;) {
 		take_inbox();
 		int sig = atomic_exchange(&E.exit_signal, 0);
@@ -827,43 +1125,93 @@ static void *manager_main(void *arg)
 			break;
 		}
 		/* Retirements first: they free ports that new entries may want. */
+		unsigned flush_asked = atomic_load(&E.flush_asked);
 		for (struct natt_entry *e = E.entries, *next; e; e = next) {
 			next = e->next;
 			if (e->due_ms < 0)
 				retire_entry(e);
 		}
+		if (flush_asked != atomic_load(&E.flush_done)) {
+			if (E.dirty)
+				tell_changes();
+			pthread_mutex_lock(&E.lock);
+			atomic_store(&E.flush_done, flush_asked);
+			pthread_cond_broadcast(&E.changed);
+			pthread_mutex_unlock(&E.lock);
+		}
 		int64_t now = natt_now_ms();
+		if (E.cfg.verify_interval && now >= E.verify_due_ms) {
+			verify_mappings();
+			E.verify_due_ms = now + (int64_t)E.cfg.verify_interval * 1000;
+		}
 		for (struct natt_entry *e = E.entries; e; e = e->next) {
 			if (e->due_ms >= 0 && e->due_ms <= now) {
-				work_on(e);
+				work_on_serialized(e);
 				take_inbox(); /* a retirement may have come in while we talked to the router */
-				if (atomic_load(&E.shutdown) || atomic_load(&E.exit_signal))
+				if (stopping())
 					break;
 			}
 		}
-		if (atomic_load(&E.shutdown) || atomic_load(&E.exit_signal))
+		if (stopping())
 			continue;
 		if (E.dirty)
 			tell_changes();
 
 		int64_t next_due = INT64_MAX;
-		for (struct natt_entry *e = E.entries; e; e = e->next)
+		bool any_published = false;
+		for (struct natt_entry *e = E.entries; e; e = e->next) {
 			if (e->due_ms < next_due)
 				next_due = e->due_ms;
+			any_published |= e->state == NATT_STATE_PUBLISHED;
+		}
+		if (any_published && E.cfg.verify_interval && E.verify_due_ms < next_due)
+			next_due = E.verify_due_ms;
 		now = natt_now_ms();
-		int timeout = next_due == INT64_MAX ? -1 : next_due <= now ? 0 : (int)(next_due - now > 3600000 ? 3600000 : next_due - now);
-		struct pollfd pfd = { .fd = E.wake_fd, .events = POLLIN };
-		if (poll(&pfd, 1, timeout) > 0) {
-			uint64_t count;
-			ssize_t ignored = read(E.wake_fd, &count, sizeof(count));
-			(void)ignored;
+		int timeout = -1;
+		if (next_due != INT64_MAX)
+			timeout = next_due <= now ? 0 : (int)(next_due - now > 3600000 ? 3600000 : next_due - now);
+		if (natt_spawn_reap() > 0 && (timeout < 0 || timeout > 1000))
+			timeout = 1000; /* an on-change command is still running: reap it soon */
+		struct pollfd pfd[3] = {
+			{ .fd = E.wake_fd, .events = POLLIN },
+			{ .fd = E.ssdp_fd, .events = POLLIN },
+			{ .fd = E.natpmp_fd, .events = POLLIN },
+		};
+		if (poll(pfd, 3, timeout) > 0) {
+			if (pfd[0].revents) {
+				uint64_t count;
+				ssize_t ignored = read(E.wake_fd, &count, sizeof(count));
+				(void)ignored;
+			}
+			if (pfd[1].revents)
+				on_ssdp_datagrams();
+			if (pfd[2].revents)
+				on_natpmp_announcements();
 		}
 	}
 	natt_igd_close(&E.igd);
+	close_watchers();
 	pthread_mutex_lock(&E.lock);
 	atomic_store(&E.stopped, true);
 	atomic_store(&E.running, false);
 	pthread_cond_broadcast(&E.changed);
 	pthread_mutex_unlock(&E.lock);
 	return NULL;
+}
+
+void natt_engine_adopt(struct natt_entry *entry)
+{
+	/* A child whose parent is gone takes over the parent's mapping for the socket it still serves:
+	 * it renews it from now on, and deletes it when the last holder closes it. */
+	entry->owner = getpid();
+	entry->active = false;
+	entry->inbox_next = NULL;
+	atomic_store(&entry->queued, false);
+	atomic_store(&entry->ops, 0);
+	entry->last_said[0] = '\0';
+	pthread_mutex_lock(&E.start_lock);
+	int rc = start_manager_locked();
+	pthread_mutex_unlock(&E.start_lock);
+	if (rc == 0)
+		push_inbox(entry, NATT_OP_PUBLISH);
 }

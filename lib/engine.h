@@ -31,7 +31,11 @@ struct natt_config {
 	struct in_addr gateway;
 	bool verbose;                 /* human lines on stderr for each change */
 	char on_change[1024];         /* command run on each change ("" = none) */
+	uint32_t verify_interval;     /* seconds between checks that the router still has our
+	                                 mappings (0 = only announcements and renewals) */
 };
+
+#define NATT_DEFAULT_VERIFY_INTERVAL 60
 
 /* Fills cfg from NATT_* environment variables; each bad value is reported once on stderr (the user set
  * it, so they asked to hear about it) and replaced by its default. Never fails. */
@@ -122,7 +126,20 @@ void natt_engine_atfork_prepare(void);
 void natt_engine_atfork_parent(void);
 void natt_engine_atfork_child(void);
 
-/* Whether the manager is running (cheap). */
+/* A forked child takes over an inherited entry (its parent is gone, the child still serves on the
+ * socket): the child's manager renews it from now on. */
+void natt_engine_adopt(struct natt_entry *entry);
+
+/* Set by the shim: told of every long-lived fd the manager opens (ours = true) and before it closes
+ * one (ours = false), so a program that closes every descriptor cannot close natt's. */
+extern void (*natt_engine_fd_hook)(int fd, bool ours);
+
+/* Whether the manager is running (cheap), and whether it is this process's (false in a vfork child,
+ * which shares the parent's memory). */
 bool natt_engine_running(void);
+bool natt_engine_running_here(void);
+
+/* Waits (at most timeout_ms) until the manager has handled every retirement asked for so far. */
+void natt_engine_flush(int timeout_ms);
 
 #endif

@@ -274,6 +274,13 @@ static int scan_reply(const struct natt_ssdp_reply *reply, void *ctx)
 NATT_API int natt_upnp_scan(const char *search_target, const struct in_addr *iface, int timeout_ms,
                             const char *stop_at_type, struct natt_upnp_service **services, size_t *count)
 {
+	return natt_upnp_scan_to(NULL, search_target, iface, timeout_ms, stop_at_type, services, count);
+}
+
+int natt_upnp_scan_to(const struct sockaddr_in *dest, const char *search_target, const struct in_addr *iface,
+                      int timeout_ms, const char *stop_at_type, struct natt_upnp_service **services,
+                      size_t *count)
+{
 	if (services)
 		*services = NULL;
 	if (count)
@@ -287,8 +294,10 @@ NATT_API int natt_upnp_scan(const char *search_target, const struct in_addr *ifa
 	};
 	if (!sc.locations)
 		return -ENOMEM;
-	int rc = natt_ssdp_search(search_target ? search_target : NATT_SSDP_ST_ROOT, iface, timeout_ms, scan_reply,
-	                          &sc);
+	if (!search_target)
+		search_target = NATT_SSDP_ST_ROOT;
+	int rc = dest ? natt_ssdp_search_to(dest, search_target, iface, timeout_ms, scan_reply, &sc)
+	              : natt_ssdp_search(search_target, iface, timeout_ms, scan_reply, &sc);
 	free(sc.locations);
 	if (sc.error < 0 || (rc < 0 && sc.count == 0)) {
 		natt_upnp_services_free(sc.list, sc.count);

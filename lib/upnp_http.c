@@ -157,10 +157,10 @@ int natt_http_url_parse(const char *url, struct natt_http_url *out)
 		p++;
 		if (*p >= '0' && *p <= '9') {
 			port = 0;
-			while (*p >= '0' && *p <= '9') {
+			for (int digits = 0; *p >= '0' && *p <= '9'; digits++) {
 				port = port * 10 + (unsigned long)(*p++ - '0');
-				if (port > 65535)
-					return -EINVAL;
+				if (port > 65535 || digits == 5)
+					return -EINVAL; /* also bounds the Host header's length */
 			}
 			if (port == 0)
 				return -EINVAL;

@@ -137,4 +137,9 @@ int natt_ssdp_search_to(const struct sockaddr_in *dest, const char *search_targe
                         int timeout_ms, int (*on_reply)(const struct natt_ssdp_reply *reply, void *ctx),
                         void *ctx);
 
+/* natt_upnp_scan searching at `dest` instead of the multicast group (NULL: the group). (upnp_desc.c) */
+int natt_upnp_scan_to(const struct sockaddr_in *dest, const char *search_target, const struct in_addr *iface,
+                      int timeout_ms, const char *stop_at_type, struct natt_upnp_service **services,
+                      size_t *count);
+
 #endif

@@ -10,6 +10,10 @@
  * new socket, and that one's entry must not be the one we drop. */
 static int nattshim_close(int fd)
 {
+	if (nattshim_tracked(fd) == NATTSHIM_OURS && !natt_internal_depth) {
+		errno = EBADF;
+		return -1;
+	}
 	struct natt_entry *entry = nattshim_fd_exchange(fd, NULL);
 	int rc = libc_close(fd);
 	int saved_errno = errno;
@@ -20,20 +24,22 @@ static int nattshim_close(int fd)
 
 NATT_EXPORT int close(int fd)
 {
+	if (__builtin_expect(atomic_load_explicit(&nattshim_inherited, memory_order_relaxed), 0))
+		nattshim_check_adoption();
 	if (__builtin_expect(nattshim_tracked(fd) == NULL, 1))
 		return libc_close(fd);
 	return nattshim_close(fd);
 }
 
-static void release_range(unsigned first, unsigned last, struct natt_entry **detached, unsigned count)
+static void release_all(struct natt_entry **detached, unsigned *count)
 {
-	(void)first;
-	(void)last;
-	for (unsigned i = 0; i < count; i++)
+	for (unsigned i = 0; i < *count; i++)
 		nattshim_release(detached[i]);
+	*count = 0;
 }
 
-/* Walks [first, last] over allocated chunks only, detaching tracked fds in batches. */
+/* Walks [first, last] over allocated chunks only, detaching tracked fds and closing the range in
+ * pieces around natt's own fds. Detached entries are released once their fds are closed. */
 static int nattshim_close_range(unsigned first, unsigned last, int flags)
 {
 	if (flags & CLOSE_RANGE_CLOEXEC)
@@ -41,32 +47,34 @@ static int nattshim_close_range(unsigned first, unsigned last, int flags)
 	struct natt_entry *detached[64];
 	unsigned count = 0;
 	int rc = 0;
-	for (unsigned fd = first; fd <= last && fd < NATT_FD_CHUNK * NATT_FD_CHUNKS; fd++) {
-		if ((fd & (NATT_FD_CHUNK - 1)) == 0 && !atomic_load(&natt_fd_chunks[fd >> NATT_FD_CHUNK_BITS])) {
-			if (fd + NATT_FD_CHUNK - 1 < fd)
+	unsigned limit = NATT_FD_CHUNK * NATT_FD_CHUNKS;
+	for (unsigned fd = first; fd <= last && fd < limit; fd++) {
+		if (!atomic_load(&natt_fd_chunks[fd >> NATT_FD_CHUNK_BITS])) {
+			fd |= NATT_FD_CHUNK - 1; /* skip the rest of an unused chunk */
+			continue;
+		}
+		struct natt_entry *entry = nattshim_tracked((int)fd);
+		if (!entry)
+			continue;
+		if (entry == NATTSHIM_OURS) {
+			if (fd > first && (rc = libc_close_range(first, fd - 1, flags)) < 0)
 				break;
-			fd += NATT_FD_CHUNK - 1;
-			continue;
-		}
-		if (!nattshim_tracked((int)fd))
-			continue;
-		struct natt_entry *entry = nattshim_fd_exchange((int)fd, NULL);
-		if (entry)
-			detached[count++] = entry;
-		if (count == 64) {
-			/* Close what lies below this point now, so detached entries are never held past
-			 * their fds' end. */
-			rc = libc_close_range(first, fd, flags);
-			release_range(first, fd, detached, count);
-			count = 0;
-			if (rc < 0 || fd == last)
-				return rc;
+			release_all(detached, &count);
 			first = fd + 1;
+			continue;
 		}
+		if (count == 64) {
+			if ((rc = libc_close_range(first, fd - 1, flags)) < 0)
+				break;
+			release_all(detached, &count);
+			first = fd;
+		}
+		detached[count++] = nattshim_fd_exchange((int)fd, NULL);
 	}
-	rc = libc_close_range(first, last, flags);
+	if (rc == 0 && first <= last)
+		rc = libc_close_range(first, last, flags);
 	int saved_errno = errno;
-	release_range(first, last, detached, count);
+	release_all(detached, &count);
 	errno = saved_errno;
 	return rc;
 }

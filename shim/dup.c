@@ -14,7 +14,9 @@ static void nattshim_copied(int oldfd, int newfd)
 		return;
 	int saved_errno = errno;
 	struct natt_entry *entry = nattshim_tracked(oldfd);
-	if (entry)
+	if (!nattshim_is_entry(entry))
+		entry = NULL; /* a copy of natt's own fd is the program's, untracked */
+	else
 		atomic_fetch_add(&entry->holders, 1);
 	nattshim_release(nattshim_fd_exchange(newfd, entry));
 	errno = saved_errno;

@@ -32,7 +32,7 @@ struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry)
 
 void nattshim_release(struct natt_entry *entry)
 {
-	if (entry && atomic_fetch_sub(&entry->holders, 1) == 1)
+	if (nattshim_is_entry(entry) && atomic_fetch_sub(&entry->holders, 1) == 1)
 		natt_engine_retire(entry);
 }
 

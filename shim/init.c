@@ -1,5 +1,6 @@
-/* Load and exit of the preload library. Loading does nothing that costs: resolve the real functions
- * and register the fork handlers. No thread, file or socket exists until something is published. */
+/* Load and exit of the preload library. Loading costs little: resolve the real functions, register
+ * the fork handlers, and look for sockets the process was started with. No thread, file or socket of
+ * natt's exists until something is published. */
 #include <pthread.h>
 
 #include "shim.h"
@@ -21,19 +22,38 @@ static void parent(void)
 static void child(void)
 {
 	natt_engine_atfork_child();
+	nattshim_after_fork_child();
+}
+
+static void mark_ours(int fd, bool ours)
+{
+	struct natt_entry *previous = nattshim_fd_exchange(fd, ours ? NATTSHIM_OURS : NULL);
+	/* A stale entry at a number the kernel just gave us: its socket is gone from that fd. */
+	nattshim_release(previous);
 }
 
 __attribute__((constructor)) static void nattshim_load(void)
 {
 	nattshim_resolve_libc();
+	natt_engine_fd_hook = mark_ours;
 	pthread_atfork(prepare, parent, child);
+	natt_internal_depth++;
+	nattshim_adopt_at_start();
+	natt_internal_depth--;
 }
 
-__attribute__((destructor)) static void nattshim_unload(void)
+void nattshim_before_exit(void)
 {
-	if (natt_engine_running()) {
+	/* natt_engine_running_here() is false in a vfork child, which shares our memory but must not
+	 * end our manager. */
+	if (natt_engine_running_here()) {
 		natt_internal_depth++;
 		natt_engine_shutdown(EXIT_CLEANUP_MS);
 		natt_internal_depth--;
 	}
+}
+
+__attribute__((destructor)) static void nattshim_unload(void)
+{
+	nattshim_before_exit();
 }

@@ -71,6 +71,8 @@ void nattshim_consider(int fd, enum nattshim_event event)
 		return;
 
 	struct natt_entry *known = nattshim_tracked(fd);
+	if (known == NATTSHIM_OURS)
+		return;
 	if (known && known->socket_id == (uint64_t)st.st_ino)
 		return; /* listen() again on a published socket */
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "engine.h"
@@ -38,6 +39,15 @@ sighandler_t bsd_signal(int sig, sighandler_t handler);
 #define NATT_FD_CHUNKS 1024u /* fds below 2^20 are tracked */
 extern _Atomic(struct natt_entry *) *_Atomic natt_fd_chunks[NATT_FD_CHUNKS];
 
+/* Marks natt's own long-lived fds in the table: close() on them fails with EBADF, as if they were
+ * never open, and close_range()/closefrom() step around them. */
+#define NATTSHIM_OURS ((struct natt_entry *)(uintptr_t)1)
+
+static inline bool nattshim_is_entry(const struct natt_entry *entry)
+{
+	return entry != NULL && entry != NATTSHIM_OURS;
+}
+
 /* The close() fast path: one bounds check and at most two loads when nothing is tracked. */
 static inline struct natt_entry *nattshim_tracked(int fd)
 {
@@ -57,6 +67,19 @@ struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry);
 void nattshim_release(struct natt_entry *entry);
 /* Whether any fd in [first, last] is tracked (cheap for sparse tables). */
 bool nattshim_any_tracked(unsigned first, unsigned last);
+
+/* Set in a forked child that holds published sockets of its parent: the child takes them over once
+ * the parent is gone (adopt.c). Checked by close() first: a load and a compare. */
+extern atomic_bool nattshim_inherited;
+void nattshim_check_adoption(void);
+void nattshim_after_fork_child(void);
+/* Publishes the listening sockets a process starts with (exec, inetd, socket activation). */
+void nattshim_adopt_at_start(void);
+/* Before exec: retires what exec will close; if exec fails, publishes it again. */
+void nattshim_before_exec(void);
+void nattshim_after_failed_exec(void);
+/* Before _exit(): the same clean-up as exit(). */
+void nattshim_before_exit(void);
 
 /* ---- publishing (publish.c) */
 enum nattshim_event { NATTSHIM_AFTER_BIND, NATTSHIM_AFTER_LISTEN };

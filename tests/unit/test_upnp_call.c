@@ -300,7 +300,8 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-static void server_start(struct server *sv, enum behaviour b, const struct route *routes, int life_ms)
+static void server_start_at(struct server *sv, const char *ip, enum behaviour b, const struct route *routes,
+                            int life_ms)
 {
 	memset(sv, 0, sizeof(*sv));
 	sv->behaviour = b;
@@ -308,13 +309,18 @@ static void server_start(struct server *sv, enum behaviour b, const struct route
 	sv->life_ms = life_ms;
 	sv->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(sv->fd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = inet_addr(ip) };
 	assert_int_equal(bind(sv->fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(listen(sv->fd, 8), 0);
 	socklen_t alen = sizeof(a);
 	getsockname(sv->fd, (struct sockaddr *)&a, &alen);
 	sv->port = ntohs(a.sin_port);
 	assert_int_equal(pthread_create(&sv->thread, NULL, server_main, sv), 0);
+}
+
+static void server_start(struct server *sv, enum behaviour b, const struct route *routes, int life_ms)
+{
+	server_start_at(sv, "127.0.0.1", b, routes, life_ms);
 }
 
 static void server_stop(struct server *sv)
@@ -502,6 +508,105 @@ static void test_oversized(void **state)
 	free(resp);
 }
 
+/* ---- Scan: SSDP answers from a loopback responder, descriptions from loopback servers ------------- */
+
+struct ssdp_responder {
+	int fd;
+	struct sockaddr_in addr;
+	int port_good, port_other;
+	int life_ms;
+	pthread_t thread;
+};
+
+static void *ssdp_main(void *arg)
+{
+	struct ssdp_responder *rs = arg;
+	long long until = now_ms() + rs->life_ms;
+	while (now_ms() < until) {
+		struct pollfd pfd = { .fd = rs->fd, .events = POLLIN };
+		if (poll(&pfd, 1, (int)(until - now_ms())) <= 0)
+			continue;
+		char buf[1024], out[512];
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		if (recvfrom(rs->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen) <= 0)
+			continue;
+		/* one device answering twice (two USNs, one description), and a forged answer whose
+		 * LOCATION names another host than the one answering */
+		static const char *const usn[2] = { "uuid:a::upnp:rootdevice", "uuid:a::urn:x:device:y:1" };
+		for (int i = 0; i < 2; i++) {
+			snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: %s\r\n"
+			                           "LOCATION: http://127.0.0.1:%d/rootDesc.xml\r\n\r\n", usn[i], rs->port_good);
+			sendto(rs->fd, out, strlen(out), 0, (struct sockaddr *)&from, flen);
+		}
+		snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:b\r\n"
+		                           "LOCATION: http://127.0.0.2:%d/rootDesc.xml\r\n\r\n", rs->port_other);
+		sendto(rs->fd, out, strlen(out), 0, (struct sockaddr *)&from, flen);
+	}
+	return NULL;
+}
+
+static void scan_once(const char *stop_at, int timeout_ms, int *nservices, long long *took, int *fetches_good,
+                      int *fetches_other)
+{
+	make_desc_response();
+	const struct route routes[] = { { "/rootDesc.xml", desc_response }, { NULL, NULL } };
+	struct server good, other;
+	server_start_at(&good, "127.0.0.1", SERVE, routes, timeout_ms + 300);
+	server_start_at(&other, "127.0.0.2", SERVE, routes, timeout_ms + 300);
+	struct ssdp_responder rs = { .port_good = good.port, .port_other = other.port, .life_ms = timeout_ms + 300 };
+	rs.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	rs.addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(rs.fd, (struct sockaddr *)&rs.addr, sizeof(rs.addr)), 0);
+	socklen_t alen = sizeof(rs.addr);
+	getsockname(rs.fd, (struct sockaddr *)&rs.addr, &alen);
+	assert_int_equal(pthread_create(&rs.thread, NULL, ssdp_main, &rs), 0);
+
+	struct natt_upnp_service *s;
+	size_t n;
+	long long t0 = now_ms();
+	int rc = natt_upnp_scan_to(&rs.addr, NULL, NULL, timeout_ms, stop_at, &s, &n);
+	*took = now_ms() - t0;
+	assert_int_equal(rc, (int)n);
+	*nservices = rc;
+	if (n)
+		assert_string_equal(s[0].location, url(&good, "/rootDesc.xml"));
+	natt_upnp_services_free(s, n);
+	pthread_join(rs.thread, NULL);
+	close(rs.fd);
+	server_stop(&good);
+	server_stop(&other);
+	*fetches_good = good.connections;
+	*fetches_other = other.connections;
+}
+
+static void test_scan(void **state)
+{
+	(void)state;
+	int n, good, other;
+	long long took;
+	/* The whole time: two searches (0, 200 ms) answered three times each; one description read. */
+	scan_once(NULL, 500, &n, &took, &good, &other);
+	assert_int_equal(n, 1);
+	assert_true(took >= 490 && took < 600);
+	assert_int_equal(good, 1);
+	assert_int_equal(other, 0); /* the forged LOCATION is never fetched */
+
+	/* Stop at the first matching service: WANIPConnection:1 is there. */
+	scan_once(WANIP, 2000, &n, &took, &good, &other);
+	assert_int_equal(n, 1);
+	assert_true(took < 300);
+
+	/* A :2 is wanted, only a :1 exists: the scan runs its whole time and still returns what it found. */
+	scan_once("urn:schemas-upnp-org:service:WANIPConnection:2", 400, &n, &took, &good, &other);
+	assert_int_equal(n, 1);
+	assert_true(took >= 390);
+
+	struct natt_upnp_service *s;
+	size_t cnt;
+	assert_int_equal(natt_upnp_scan(NULL, NULL, 0, NULL, &s, &cnt), -EINVAL);
+}
+
 static void test_no_fd_leak(void **state)
 {
 	(void)state;
@@ -524,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_slow_pieces),
 		cmocka_unit_test(test_timeouts_and_failures),
 		cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_no_fd_leak),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

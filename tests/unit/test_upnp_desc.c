@@ -285,7 +285,7 @@ static void test_http_url_parse(void **state)
 	static const char *const bad[] = {
 		"https://1.2.3.4/", "http://router.lan/", "http:///x", "http://1.2.3/",     "http://1.2.3.4:0/",
 		"http://1.2.3.4:65536/", "http://1.2.3.4:80x/", "http://1.2.3.4/a b", "http://1.2.3.4/a\r\nX: y",
-		"http://[::1]/", "", "1.2.3.4", "http://1.2.3.4.5/",
+		"http://[::1]/", "", "1.2.3.4", "http://1.2.3.4.5/", "http://1.2.3.4:000080/",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (natt_http_url_parse(bad[i], &u) != -EINVAL)

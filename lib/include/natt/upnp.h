@@ -76,7 +76,8 @@ enum natt_ssdp_kind {
  *   200, 600, 1400, 3000 ms ... (the gap doubles) while time remains, because a multicast datagram can
  *   be lost; 0 sends once and only collects what has already arrived.
  * on_reply: called for every valid search reply (HTTP/1.x 200 with LOCATION and ST), once per sender
- *   and USN (retransmissions make devices answer again; those repeats are dropped). Replies of any ST
+ *   and USN (retransmissions make devices answer again; those repeats are dropped; the first 128
+ *   distinct pairs of a search are remembered, a bound on memory). Replies of any ST
  *   are passed on: check reply->st if it matters. Returning non-zero stops the search at once. The
  *   reply is only valid during the call. on_reply may be NULL (only counts).
  * ctx: passed to on_reply.
@@ -98,8 +99,10 @@ NATT_API int natt_ssdp_search(const char *search_target, const struct in_addr *i
  *
  * Header names are matched case-insensitively, lines may end in LF alone, white space around values is
  * dropped. Required headers: a search reply needs LOCATION and ST; alive and update need LOCATION, NT
- * and USN; byebye needs NT and USN. A LOCATION, ST/NT or USN too long for its field makes the datagram
- * invalid (a cut URL or name would be wrong); SERVER is cut to fit.
+ * and USN; byebye needs NT and USN. A LOCATION, ST/NT or USN too long for its field, or holding control
+ * characters, makes the datagram invalid (a cut or odd URL or name would be wrong); SERVER is cut to
+ * fit and its control characters become '?'. Everything after the blank line ending the headers is
+ * ignored.
  *
  * Returns 0, or -EINVAL when the datagram is none of the four kinds or lacks a required header (the
  * contents of *reply are then unspecified). Thread-safe. */

@@ -59,8 +59,8 @@ require_root() {
 
 # --- the lab of this file -------------------------------------------------------------------
 
-# lab_up MODE [HOSTS] [natt-lab up options...] — for setup_file. Builds a lab and exports
-# LAB_ID. Without root it builds nothing and records why, so that lab_setup skips every test
+# lab_up MODE [HOSTS [natt-lab up options...]] — for setup_file (or a test). Builds a lab and
+# exports LAB_ID; e.g. `lab_up dual 2 --config-extra "deny 8000-8000 10.77.0.3/32 8000-8000"`. Without root it builds nothing and records why, so that lab_setup skips every test
 # (bats 1.8 cannot skip from setup_file).
 lab_up() {
     local mode=${1:-dual} hosts=${2:-1}

@@ -1,0 +1,306 @@
+/* natt-bench floor — the router's own time: a minimal client that does the exchanges natt does, in
+ * the same order, with no waiting between them, and times each one. natt's figures are stated beside
+ * these ("the floor"): whatever natt takes beyond them is natt's.
+ *
+ *   floor upnp [--count N] [--port P] [--url URL] [--mx SECONDS] [--unicast]
+ *       One SSDP M-SEARCH (ST InternetGatewayDevice:1) stopped at the first answer from the gateway,
+ *       UPNP_GetIGDFromUrl (description), UPNP_GetExternalIPAddress, then N AddPortMapping (TCP, ports
+ *       P..P+N-1 to this host), then N DeletePortMapping. --url skips the search (a cached
+ *       description URL). --unicast sends the search to the gateway's port 1900 instead of the
+ *       multicast group (UDA 1.1 allows it; the answer need not wait a random part of MX).
+ *   floor natpmp [--count N] [--port P]
+ *       libnatpmp: external address request, then N TCP map requests, then N deletes (lifetime 0).
+ *
+ * Prints one JSON object on stdout: the CLOCK_MONOTONIC time of each step's end (ns) and each step's
+ * duration (ms). Exit 1 when a step fails. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <natpmp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <miniupnpc/miniupnpc.h>
+#include <miniupnpc/upnpcommands.h>
+
+#include "bench.h"
+
+static const char *prog = "floor";
+
+struct options {
+	int count;
+	int port;
+	const char *url;
+	int mx;
+	bool unicast;
+	int timeout_ms;
+};
+
+/* The IPv4 default gateway, from /proc/net/route (first default route). */
+static int default_gateway(struct in_addr *gw)
+{
+	FILE *f = fopen("/proc/net/route", "r");
+	if (!f)
+		return -1;
+	char line[256];
+	int rc = -1;
+	while (fgets(line, sizeof(line), f)) {
+		char ifname[64];
+		unsigned dest, gateway, flags;
+		if (sscanf(line, "%63s %x %x %x", ifname, &dest, &gateway, &flags) == 4 && dest == 0 && (flags & 2)) {
+			gw->s_addr = gateway; /* the file holds it in network order, as hex of the raw value */
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Copies the value of header `name` (case-insensitive) from an HTTP-like message. */
+static bool header_value(const char *msg, const char *name, char *out, size_t len)
+{
+	size_t nlen = strlen(name);
+	for (const char *line = msg; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+			continue;
+		const char *v = line + nlen + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		size_t vlen = strcspn(v, "\r\n");
+		if (vlen >= len)
+			return false;
+		memcpy(out, v, vlen);
+		out[vlen] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* Sends one M-SEARCH and returns at the first answer from the gateway carrying a LOCATION. */
+static int ssdp_first_answer(const struct options *o, const struct in_addr *gw, char *location, size_t len)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	char msg[256];
+	int mlen = snprintf(msg, sizeof(msg),
+	                    "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n"
+	                    "MX: %d\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n",
+	                    o->mx);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(1900) };
+	if (o->unicast)
+		to.sin_addr = *gw;
+	else
+		inet_pton(AF_INET, "239.255.255.250", &to.sin_addr);
+	int ttl = 2;
+	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
+	if (sendto(fd, msg, (size_t)mlen, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		close(fd);
+		return -1;
+	}
+	int64_t deadline = bench_now_ns() + (int64_t)o->timeout_ms * 1000000;
+	for (;;) {
+		int64_t left = (deadline - bench_now_ns()) / 1000000;
+		if (left <= 0)
+			break;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		char buf[2048];
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &flen);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (from.sin_addr.s_addr == gw->s_addr && header_value(buf, "LOCATION", location, len)) {
+			close(fd);
+			return 0;
+		}
+	}
+	close(fd);
+	return -1;
+}
+
+static void print_steps(const char *name, const int64_t *ends, const double *ms, int n)
+{
+	double *ends_d = calloc((size_t)(n ? n : 1), sizeof(double));
+	if (!ends_d)
+		bench_die(prog, "out of memory");
+	for (int i = 0; i < n; i++)
+		ends_d[i] = (double)ends[i];
+	printf(", ");
+	char key[64];
+	snprintf(key, sizeof(key), "%s_ms", name);
+	bench_json_array(stdout, key, ms, (size_t)n, 3);
+	printf(", ");
+	snprintf(key, sizeof(key), "%s_end_ns", name);
+	bench_json_array(stdout, key, ends_d, (size_t)n, 0);
+	printf(", \"%s_total_ms\": %.3f", name, n ? bench_ms(ends[n - 1]) - (bench_ms(ends[0]) - ms[0]) : 0.0);
+	free(ends_d);
+}
+
+static int run_upnp(const struct options *o)
+{
+	struct in_addr gw;
+	if (default_gateway(&gw) < 0)
+		bench_die(prog, "no default gateway");
+	char location[512];
+	int64_t t_start = bench_now_ns(), t_ssdp = t_start;
+	if (o->url) {
+		snprintf(location, sizeof(location), "%s", o->url);
+	} else {
+		if (ssdp_first_answer(o, &gw, location, sizeof(location)) < 0)
+			bench_die(prog, "no SSDP answer from the gateway");
+		t_ssdp = bench_now_ns();
+	}
+	struct UPNPUrls urls;
+	struct IGDdatas data;
+	char lanaddr[64];
+	if (!UPNP_GetIGDFromUrl(location, &urls, &data, lanaddr, sizeof(lanaddr)))
+		bench_die(prog, "UPNP_GetIGDFromUrl failed");
+	int64_t t_desc = bench_now_ns();
+	char external[40];
+	if (UPNP_GetExternalIPAddress(urls.controlURL, data.first.servicetype, external) != UPNPCOMMAND_SUCCESS)
+		bench_die(prog, "GetExternalIPAddress failed");
+	int64_t t_ext = bench_now_ns();
+
+	int64_t *add_end = calloc((size_t)o->count, sizeof(int64_t)), *del_end = calloc((size_t)o->count, sizeof(int64_t));
+	double *add_ms = calloc((size_t)o->count, sizeof(double)), *del_ms = calloc((size_t)o->count, sizeof(double));
+	if (!add_end || !del_end || !add_ms || !del_ms)
+		bench_die(prog, "out of memory");
+	for (int i = 0; i < o->count; i++) {
+		char port[8];
+		snprintf(port, sizeof(port), "%d", o->port + i);
+		int64_t t = bench_now_ns();
+		int rc = UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, port, port, lanaddr, "natt bench",
+		                             "TCP", NULL, "3600");
+		if (rc != UPNPCOMMAND_SUCCESS) {
+			fprintf(stderr, "%s: AddPortMapping %s: %d\n", prog, port, rc);
+			return 1;
+		}
+		add_end[i] = bench_now_ns();
+		add_ms[i] = bench_ms(add_end[i] - t);
+	}
+	for (int i = 0; i < o->count; i++) {
+		char port[8];
+		snprintf(port, sizeof(port), "%d", o->port + i);
+		int64_t t = bench_now_ns();
+		int rc = UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, port, "TCP", NULL);
+		if (rc != UPNPCOMMAND_SUCCESS) {
+			fprintf(stderr, "%s: DeletePortMapping %s: %d\n", prog, port, rc);
+			return 1;
+		}
+		del_end[i] = bench_now_ns();
+		del_ms[i] = bench_ms(del_end[i] - t);
+	}
+	FreeUPNPUrls(&urls);
+	printf("{\"technique\": \"upnp\", \"location\": \"%s\", \"external\": \"%s\", \"start_ns\": %lld, "
+	       "\"ssdp_ms\": %.3f, \"desc_ms\": %.3f, \"ext_ms\": %.3f",
+	       location, external, (long long)t_start, bench_ms(t_ssdp - t_start), bench_ms(t_desc - t_ssdp),
+	       bench_ms(t_ext - t_desc));
+	print_steps("add", add_end, add_ms, o->count);
+	print_steps("del", del_end, del_ms, o->count);
+	printf("}\n");
+	return 0;
+}
+
+/* One NAT-PMP request already sent: wait for its answer, retransmitting on libnatpmp's schedule. */
+static int natpmp_wait(natpmp_t *n, natpmpresp_t *reply, int timeout_ms)
+{
+	int64_t deadline = bench_now_ns() + (int64_t)timeout_ms * 1000000;
+	for (;;) {
+		struct timeval tv;
+		getnatpmprequesttimeout(n, &tv);
+		int wait = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+		struct pollfd pfd = { .fd = n->s, .events = POLLIN };
+		poll(&pfd, 1, wait);
+		int rc = readnatpmpresponseorretry(n, reply);
+		if (rc != NATPMP_TRYAGAIN)
+			return rc;
+		if (bench_now_ns() > deadline)
+			return -1;
+	}
+}
+
+static int run_natpmp(const struct options *o)
+{
+	struct in_addr gw;
+	if (default_gateway(&gw) < 0)
+		bench_die(prog, "no default gateway");
+	natpmp_t n;
+	natpmpresp_t reply;
+	int64_t t_start = bench_now_ns();
+	if (initnatpmp(&n, 1, gw.s_addr) < 0)
+		bench_die(prog, "initnatpmp failed");
+	if (sendpublicaddressrequest(&n) < 0 || natpmp_wait(&n, &reply, o->timeout_ms) < 0)
+		bench_die(prog, "NAT-PMP external address failed");
+	int64_t t_ext = bench_now_ns();
+	char external[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &reply.pnu.publicaddress.addr, external, sizeof(external));
+
+	int64_t *add_end = calloc((size_t)o->count, sizeof(int64_t)), *del_end = calloc((size_t)o->count, sizeof(int64_t));
+	double *add_ms = calloc((size_t)o->count, sizeof(double)), *del_ms = calloc((size_t)o->count, sizeof(double));
+	if (!add_end || !del_end || !add_ms || !del_ms)
+		bench_die(prog, "out of memory");
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < o->count; i++) {
+			uint16_t port = (uint16_t)(o->port + i);
+			int64_t t = bench_now_ns();
+			if (sendnewportmappingrequest(&n, NATPMP_PROTOCOL_TCP, port, pass ? 0 : port, pass ? 0 : 3600) < 0 ||
+			    natpmp_wait(&n, &reply, o->timeout_ms) < 0) {
+				fprintf(stderr, "%s: NAT-PMP %s of port %u failed\n", prog, pass ? "delete" : "map", port);
+				return 1;
+			}
+			int64_t *end = pass ? del_end : add_end;
+			double *ms = pass ? del_ms : add_ms;
+			end[i] = bench_now_ns();
+			ms[i] = bench_ms(end[i] - t);
+		}
+	}
+	closenatpmp(&n);
+	printf("{\"technique\": \"nat-pmp\", \"external\": \"%s\", \"start_ns\": %lld, \"ext_ms\": %.3f", external,
+	       (long long)t_start, bench_ms(t_ext - t_start));
+	print_steps("add", add_end, add_ms, o->count);
+	print_steps("del", del_end, del_ms, o->count);
+	printf("}\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .count = 1, .port = 30000, .mx = 1, .timeout_ms = 5000 };
+	static const struct option longopts[] = {
+		{ "count", required_argument, NULL, 'n' }, { "port", required_argument, NULL, 'p' },
+		{ "url", required_argument, NULL, 'u' },   { "mx", required_argument, NULL, 'm' },
+		{ "unicast", no_argument, NULL, 'U' },     { 0, 0, 0, 0 },
+	};
+	if (argc < 2)
+		bench_die(prog, "usage: floor upnp|natpmp [--count N] [--port P] [--url URL] [--mx S] [--unicast]");
+	const char *mode = argv[1];
+	optind = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o.count = atoi(optarg); break;
+		case 'p': o.port = atoi(optarg); break;
+		case 'u': o.url = optarg; break;
+		case 'm': o.mx = atoi(optarg); break;
+		case 'U': o.unicast = true; break;
+		default: return 2;
+		}
+	}
+	if (o.count < 1 || o.port < 1 || o.port + o.count > 65536)
+		bench_die(prog, "bad --count/--port");
+	if (strcmp(mode, "upnp") == 0)
+		return run_upnp(&o);
+	if (strcmp(mode, "natpmp") == 0)
+		return run_natpmp(&o);
+	bench_die(prog, "mode must be upnp or natpmp");
+}

@@ -1,0 +1,151 @@
+/* The help texts of natt and of each command (man/natt.1 says the same at length). */
+#include <stdio.h>
+
+#include "cli.h"
+
+static const char overview[] =
+	"Usage: natt COMMAND [OPTIONS] [ARGUMENTS]\n"
+	"Port mappings and more at the home router, through NAT-PMP and UPnP IGD.\n"
+	"\n"
+	"Router commands (the gateway of the default route, or -g GATEWAY):\n"
+	"  external-ip   the router's external (public) IPv4 address\n"
+	"  map           ask for a port mapping: PUBLIC_PORT on the router to PRIVATE_PORT here\n"
+	"  unmap         delete a mapping of this host\n"
+	"  unmap-all     delete every mapping of this host (TCP, or UDP with -u)\n"
+	"  list          the router's UPnP mapping table\n"
+	"UPnP:\n"
+	"  discover      the UPnP services on the network and their actions\n"
+	"  call          call any action of a UPnP service\n"
+	"This host:\n"
+	"  status        what runs under natt-run and its public addresses (the status file)\n"
+	"  gateway       the IPv4 default gateway\n"
+	"  interfaces    the interface addresses, the one toward the gateway marked\n"
+	"Other:\n"
+	"  help [COMMAND]  this text, or a command's help (also: natt COMMAND --help)\n"
+	"  --version       natt's version\n"
+	"\n"
+	"Without --upnp or --nat-pmp a router command tries NAT-PMP first and UPnP IGD when the\n"
+	"router does not answer NAT-PMP.\n"
+	"Exit status: 0 done; 1 no gateway, no answer, or the router refused; 2 bad command line.\n"
+	"Environment: NATT_LOG=debug shows the library's diagnostics. See natt(1).\n";
+
+static const char *const texts[NATT_CLI_COMMAND_COUNT] = {
+	[NATT_CLI_VERSION] =
+	"Usage: natt --version\n"
+	"Prints natt's version.\n",
+
+	[NATT_CLI_EXTERNAL_IP] =
+	"Usage: natt external-ip [-g GATEWAY] [--upnp|--nat-pmp]\n"
+	"Prints the router's external IPv4 address (NAT-PMP, else UPnP GetExternalIPAddress).\n"
+	"\n"
+	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
+	"      --upnp             use UPnP IGD only\n"
+	"      --nat-pmp          use NAT-PMP only\n"
+	"  -h, --help             this help\n",
+
+	[NATT_CLI_MAP] =
+	"Usage: natt map [-u] [-l LIFETIME] [-g GATEWAY] [--upnp|--nat-pmp] PUBLIC_PORT PRIVATE_PORT\n"
+	"Asks the router to forward PUBLIC_PORT of its external address to PRIVATE_PORT of this host,\n"
+	"and prints the mapping granted, e.g.\n"
+	"  tcp 100.130.0.1:60011 -> 10.77.0.2:60022 lifetime 3600 (nat-pmp)\n"
+	"Over NAT-PMP the router may grant another public port than asked; over UPnP the port is\n"
+	"exactly PUBLIC_PORT or the command fails (e.g. UPnP error 718 when another host holds it).\n"
+	"The mapping ends when its lifetime runs out: run map again to renew it.\n"
+	"\n"
+	"  -u, --udp              a UDP mapping (default: TCP)\n"
+	"  -l, --lifetime SECONDS lifetime asked for, 1-604800 (default 3600)\n"
+	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
+	"      --upnp             use UPnP IGD only\n"
+	"      --nat-pmp          use NAT-PMP only (default: NAT-PMP, else UPnP)\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Examples:\n"
+	"  natt map -u -l 1800 60009 60009\n"
+	"  natt map -g 10.0.1.1 60011 60022\n",
+
+	[NATT_CLI_UNMAP] =
+	"Usage: natt unmap [-u] [-g GATEWAY] [--upnp|--nat-pmp] PUBLIC_PORT PRIVATE_PORT\n"
+	"Deletes this host's mapping of PRIVATE_PORT (NAT-PMP) or of PUBLIC_PORT (UPnP; only when the\n"
+	"router maps it to PRIVATE_PORT of this host). Without --upnp/--nat-pmp both are asked: NAT-PMP\n"
+	"cannot delete mappings made through UPnP.\n"
+	"\n"
+	"  -u, --udp              a UDP mapping (default: TCP)\n"
+	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
+	"      --upnp             use UPnP IGD only\n"
+	"      --nat-pmp          use NAT-PMP only\n"
+	"  -h, --help             this help\n",
+
+	[NATT_CLI_UNMAP_ALL] =
+	"Usage: natt unmap-all [-u] [-g GATEWAY] [--upnp|--nat-pmp]\n"
+	"Deletes every TCP (or with -u UDP) mapping of this host: NAT-PMP's delete-all request, and over\n"
+	"UPnP every entry of the router's table whose internal client is this host's address. Other\n"
+	"hosts' mappings stay.\n"
+	"\n"
+	"  -u, --udp              UDP mappings (default: TCP)\n"
+	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
+	"      --upnp             use UPnP IGD only\n"
+	"      --nat-pmp          use NAT-PMP only\n"
+	"  -h, --help             this help\n",
+
+	[NATT_CLI_LIST] =
+	"Usage: natt list [-g GATEWAY]\n"
+	"Prints the router's UPnP port mapping table (GetGenericPortMappingEntry), one line each:\n"
+	"  tcp 8000 -> 10.77.0.2:8000 lease 3517 \"natt tcp pid 4242\"\n"
+	"(NAT-PMP has no way to list mappings.)\n"
+	"\n"
+	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
+	"  -h, --help             this help\n",
+
+	[NATT_CLI_DISCOVER] =
+	"Usage: natt discover [-t SECONDS]\n"
+	"Searches the network for UPnP devices (SSDP) and prints each service with its URLs and its\n"
+	"actions: Action(in arguments) -> out arguments.\n"
+	"\n"
+	"  -t, --timeout SECONDS  how long to listen for answers (default 2; fractions allowed)\n"
+	"  -h, --help             this help\n",
+
+	[NATT_CLI_CALL] =
+	"Usage: natt call [-t SECONDS] SERVICE ACTION [NAME=VALUE]...\n"
+	"Calls ACTION of the first UPnP service of type SERVICE that answers, and prints its results as\n"
+	"NAME=VALUE lines. SERVICE is a service type URN (urn:schemas-upnp-org:service:WANIPConnection:1;\n"
+	"a device of a higher version serves it too) or a short name of the schemas-upnp-org domain\n"
+	"(WANIPConnection: any version). The arguments are sent in the order of the service's\n"
+	"description. A UPnP error prints its code and description and exits 1.\n"
+	"\n"
+	"  -t, --timeout SECONDS  how long to search for the service (default 2; fractions allowed)\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Examples:\n"
+	"  natt call WANIPConnection GetExternalIPAddress\n"
+	"  natt call WANIPConnection GetSpecificPortMappingEntry NewRemoteHost= NewExternalPort=8000 \\\n"
+	"      NewProtocol=TCP\n",
+
+	[NATT_CLI_STATUS] =
+	"Usage: natt status [--json] [FILE]\n"
+	"Shows a natt status file as a table: each published socket's process, protocol, local address,\n"
+	"state, and its public address, technique and expiry (or why it has none).\n"
+	"FILE: default $NATT_STATUS_FILE, else $XDG_RUNTIME_DIR/natt/status.json, else\n"
+	"/tmp/natt-UID/status.json (where natt-run writes it); \"-\" reads standard input.\n"
+	"\n"
+	"      --json             print the file unchanged\n"
+	"  -h, --help             this help\n",
+
+	[NATT_CLI_GATEWAY] =
+	"Usage: natt gateway\n"
+	"Prints the IPv4 default gateway and its interface, from the kernel's routing table.\n",
+
+	[NATT_CLI_INTERFACES] =
+	"Usage: natt interfaces\n"
+	"Lists the addresses of the interfaces that are up: name, address/prefix, flags and class\n"
+	"(loopback, private, shared, link-local, ula, global, reserved). '*' marks the address this\n"
+	"host uses toward the gateway: the one a peer on the LAN sees.\n",
+};
+
+void natt_cli_print_help(enum natt_cli_command topic)
+{
+	if ((unsigned)topic >= NATT_CLI_COMMAND_COUNT || !texts[topic]) {
+		fputs(overview, stdout);
+		return;
+	}
+	fputs(texts[topic], stdout);
+}

@@ -1,0 +1,65 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "sockstate.h"
+
+static bool holds(int proc_fd, const char *pid, const char *wanted)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/fd", pid);
+	int dir_fd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return false; /* gone, or not ours to look at */
+	DIR *fds = fdopendir(dir_fd);
+	if (!fds) {
+		close(dir_fd);
+		return false;
+	}
+	bool found = false;
+	struct dirent *d;
+	while (!found && (d = readdir(fds))) {
+		if (d->d_name[0] == '.')
+			continue;
+		char target[64];
+		ssize_t n = readlinkat(dir_fd, d->d_name, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = strcmp(target, wanted) == 0;
+		}
+	}
+	closedir(fds);
+	return found;
+}
+
+pid_t natt_socket_other_holder(uint64_t inode)
+{
+	char wanted[48];
+	snprintf(wanted, sizeof(wanted), "socket:[%llu]", (unsigned long long)inode);
+	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0)
+		return -errno;
+	DIR *proc = fdopendir(proc_fd);
+	if (!proc) {
+		int rc = -errno;
+		close(proc_fd);
+		return rc;
+	}
+	pid_t self = getpid(), holder = 0;
+	struct dirent *d;
+	while (!holder && (d = readdir(proc))) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		if (holds(proc_fd, d->d_name, wanted))
+			holder = (pid_t)pid;
+	}
+	closedir(proc);
+	return holder;
+}

@@ -1,0 +1,24 @@
+/* Listening for what routers announce: SSDP NOTIFY (239.255.255.250:1900: ssdp:alive with a new
+ * BOOTID or LOCATION after a restart, ssdp:byebye at shutdown) and NAT-PMP's address announcements
+ * (224.0.0.1:5350, sent at start-up and when the external address changes). The manager polls these
+ * sockets next to its wake-up fd; both are optional (a failure to open one only costs latency). */
+#ifndef NATT_WATCH_H
+#define NATT_WATCH_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "natt/upnp.h"
+
+/* Open a non-blocking, CLOEXEC UDP socket bound to the group's port (shared with other listeners on
+ * the host through SO_REUSEADDR) and joined to the group on the interface with address iface
+ * (INADDR_ANY: the kernel's choice). Return the fd or -errno. */
+int natt_watch_open_ssdp(struct in_addr iface);
+int natt_watch_open_natpmp(struct in_addr iface);
+
+/* Read one pending datagram. Return 1 when one was read and understood, 0 when one was read but is
+ * not for us (ignored), -EAGAIN when none is pending. */
+int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind);
+int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external);
+
+#endif

@@ -1,0 +1,194 @@
+/* Sockets that cross process boundaries: inherited by fork (a child takes its parent's mappings over
+ * once the parent is gone), kept across exec (the new image publishes what it starts with), and sockets
+ * that exec closes (their mappings go before the exec). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "shim.h"
+
+atomic_bool nattshim_inherited;
+
+/* Calls fn(fd, entry) for every tracked fd (natt's own fds excluded). */
+static void each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx), void *ctx)
+{
+	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
+		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
+		if (!chunk)
+			continue;
+		for (unsigned i = 0; i < NATT_FD_CHUNK; i++) {
+			struct natt_entry *entry = atomic_load(&chunk[i]);
+			if (nattshim_is_entry(entry))
+				fn((int)(index * NATT_FD_CHUNK + i), entry, ctx);
+		}
+	}
+}
+
+static void note_inherited(int fd, struct natt_entry *entry, void *ctx)
+{
+	(void)fd;
+	(void)entry;
+	*(bool *)ctx = true;
+}
+
+void nattshim_after_fork_child(void)
+{
+	bool any = false;
+	each_tracked(note_inherited, &any);
+	atomic_store(&nattshim_inherited, any);
+}
+
+static int64_t coarse_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct adoption {
+	pid_t self;
+	bool waiting; /* some owner is still alive */
+};
+
+static void adopt_if_orphaned(int fd, struct natt_entry *entry, void *ctx)
+{
+	(void)fd;
+	struct adoption *a = ctx;
+	if (entry->owner == a->self)
+		return;
+	if (kill(entry->owner, 0) == 0 || errno == EPERM) {
+		a->waiting = true; /* the owner still renews it */
+		return;
+	}
+	natt_engine_adopt(entry);
+}
+
+/* Rate-limited: a pre-fork worker whose parent lives on pays one clock read per close(). */
+void nattshim_check_adoption(void)
+{
+	static _Atomic int64_t next_check;
+	int64_t now = coarse_ms();
+	if (now < atomic_load(&next_check))
+		return;
+	atomic_store(&next_check, now + 250);
+	int saved_errno = errno;
+	natt_internal_depth++;
+	struct adoption a = { .self = getpid() };
+	each_tracked(adopt_if_orphaned, &a);
+	if (!a.waiting)
+		atomic_store(&nattshim_inherited, false);
+	natt_internal_depth--;
+	errno = saved_errno;
+}
+
+/* ---- start-up: sockets handed to us already listening (exec of a server that kept its socket,
+ * inetd, systemd socket activation, a supervisor). */
+void nattshim_adopt_at_start(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir)
+		return;
+	int skip = dirfd(dir);
+	struct dirent *d;
+	while ((d = readdir(dir))) {
+		char *end;
+		long fd = strtol(d->d_name, &end, 10);
+		if (*end || fd < 0 || fd == skip || fd > 1 << 20)
+			continue;
+		struct stat st;
+		if (fstat((int)fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		int listening = 0, type = 0;
+		socklen_t len = sizeof(listening);
+		getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+		len = sizeof(type);
+		getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len);
+		if (listening) {
+			nattshim_consider((int)fd, NATTSHIM_AFTER_LISTEN);
+		} else if (type == SOCK_DGRAM) {
+			/* A bound, unconnected UDP socket is a server's; a connected one is a client's. */
+			struct sockaddr_storage peer;
+			len = sizeof(peer);
+			if (getpeername((int)fd, (struct sockaddr *)&peer, &len) < 0 && errno == ENOTCONN)
+				nattshim_consider((int)fd, NATTSHIM_AFTER_BIND);
+		}
+	}
+	closedir(dir);
+}
+
+/* ---- exec */
+
+struct exec_plan {
+	int fds[256];
+	unsigned count;
+};
+
+static bool survives_exec(int fd)
+{
+	int flags = libc_fcntl(fd, F_GETFD, NULL);
+	return flags >= 0 && !(flags & FD_CLOEXEC);
+}
+
+static void mark_cloexec_holders(int fd, struct natt_entry *entry, void *ctx)
+{
+	(void)entry;
+	struct exec_plan *plan = ctx;
+	if (!survives_exec(fd) || plan->count >= sizeof(plan->fds) / sizeof(plan->fds[0]))
+		return;
+	/* This fd survives, so its socket does: keep every entry that has such an fd. */
+	plan->fds[plan->count++] = fd;
+}
+
+static struct exec_plan closing;
+
+static void collect_closing(int fd, struct natt_entry *entry, void *ctx)
+{
+	struct exec_plan *survivors = ctx;
+	for (unsigned i = 0; i < survivors->count; i++)
+		if (nattshim_tracked(survivors->fds[i]) == entry)
+			return;
+	if (closing.count < sizeof(closing.fds) / sizeof(closing.fds[0]))
+		closing.fds[closing.count++] = fd;
+}
+
+void nattshim_before_exec(void)
+{
+	if (!natt_engine_running())
+		return;
+	int saved_errno = errno;
+	natt_internal_depth++;
+	struct exec_plan survivors = { .count = 0 };
+	each_tracked(mark_cloexec_holders, &survivors);
+	closing.count = 0;
+	each_tracked(collect_closing, &survivors);
+	/* The sockets exec closes are gone for good unless exec fails: retire them now, the way close()
+	 * would, and wait (bounded) until the router was told. Surviving sockets keep their mappings; a
+	 * preloaded new image publishes them again at start-up. */
+	for (unsigned i = 0; i < closing.count; i++)
+		nattshim_release(nattshim_fd_exchange(closing.fds[i], NULL));
+	if (closing.count)
+		natt_engine_flush(2000);
+	natt_internal_depth--;
+	errno = saved_errno;
+}
+
+void nattshim_after_failed_exec(void)
+{
+	int saved_errno = errno;
+	natt_internal_depth++;
+	for (unsigned i = 0; i < closing.count; i++) {
+		int type = 0;
+		socklen_t len = sizeof(type);
+		if (getsockopt(closing.fds[i], SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+			nattshim_consider(closing.fds[i], type == SOCK_DGRAM ? NATTSHIM_AFTER_BIND : NATTSHIM_AFTER_LISTEN);
+	}
+	closing.count = 0;
+	natt_internal_depth--;
+	errno = saved_errno;
+}

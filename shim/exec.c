@@ -1,0 +1,129 @@
+/* The exec family: what exec will close is retired first (its mapping would otherwise outlive the
+ * socket until the lease ends); if exec fails, it is published again. glibc's execl*() and execvp*()
+ * do not call execve() through the PLT, so each is hooked. The l-variants are turned into their
+ * v-variants here. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execv_fn)(const char *, char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+
+#define REAL_OR_ENOSYS(var, name)                                                                  \
+	do {                                                                                       \
+		if (!var)                                                                          \
+			*(void **)&var = dlsym(RTLD_NEXT, name);                                   \
+		if (!var) {                                                                        \
+			errno = ENOSYS;                                                            \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+static execve_fn real_execve, real_execvpe;
+static execv_fn real_execv, real_execvp;
+static fexecve_fn real_fexecve;
+
+static int finish(int rc)
+{
+	/* exec returns only on failure: the sockets are still ours. */
+	int saved_errno = errno;
+	nattshim_after_failed_exec();
+	errno = saved_errno;
+	return rc;
+}
+
+NATT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	REAL_OR_ENOSYS(real_execve, "execve");
+	nattshim_before_exec();
+	return finish(real_execve(path, argv, envp));
+}
+
+NATT_EXPORT int execv(const char *path, char *const argv[])
+{
+	REAL_OR_ENOSYS(real_execv, "execv");
+	nattshim_before_exec();
+	return finish(real_execv(path, argv));
+}
+
+NATT_EXPORT int execvp(const char *file, char *const argv[])
+{
+	REAL_OR_ENOSYS(real_execvp, "execvp");
+	nattshim_before_exec();
+	return finish(real_execvp(file, argv));
+}
+
+NATT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	REAL_OR_ENOSYS(real_execvpe, "execvpe");
+	nattshim_before_exec();
+	return finish(real_execvpe(file, argv, envp));
+}
+
+NATT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	REAL_OR_ENOSYS(real_fexecve, "fexecve");
+	nattshim_before_exec();
+	return finish(real_fexecve(fd, argv, envp));
+}
+
+/* Collects execl-style arguments (up to the NULL) into an array on the stack of the caller's size. */
+#define COLLECT_ARGS(arg0, ap, argv, count)                                                        \
+	do {                                                                                       \
+		va_list copy;                                                                      \
+		va_copy(copy, ap);                                                                 \
+		count = 1;                                                                         \
+		while (va_arg(copy, char *))                                                       \
+			count++;                                                                   \
+		va_end(copy);                                                                      \
+	} while (0)
+
+static void fill_args(const char *arg0, va_list ap, char **argv, size_t count)
+{
+	argv[0] = (char *)arg0;
+	for (size_t i = 1; i < count; i++)
+		argv[i] = va_arg(ap, char *);
+	argv[count] = NULL;
+}
+
+NATT_EXPORT int execl(const char *path, const char *arg0, ...)
+{
+	va_list ap;
+	size_t count;
+	va_start(ap, arg0);
+	COLLECT_ARGS(arg0, ap, argv, count);
+	char *argv[count + 1];
+	fill_args(arg0, ap, argv, count);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+NATT_EXPORT int execlp(const char *file, const char *arg0, ...)
+{
+	va_list ap;
+	size_t count;
+	va_start(ap, arg0);
+	COLLECT_ARGS(arg0, ap, argv, count);
+	char *argv[count + 1];
+	fill_args(arg0, ap, argv, count);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+NATT_EXPORT int execle(const char *path, const char *arg0, ...)
+{
+	va_list ap;
+	size_t count;
+	va_start(ap, arg0);
+	COLLECT_ARGS(arg0, ap, argv, count);
+	char *argv[count + 1];
+	fill_args(arg0, ap, argv, count);
+	char *const *envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
