@@ -47,36 +47,47 @@ CLI    := $(BUILD)/natt
 .PHONY: all check unit bats demo install uninstall clean deps check-asan check-tsan valgrind bench
 all: $(SHIM) $(LIBSO) $(BUILD)/libnatt.so $(LIBA) $(CLI) $(BUILD)/natt.pc $(EX_BINS) $(TESTPROG_BINS)
 
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
 $(BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/include/*.h lib/include/natt/*.h shim/*.h cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
 
 $(SHIM): $(SHIM_OBJS) $(LIB_OBJS) shim/exports.map
-	$(CC) $(ALLFLAGS) -shared -o $@ $(SHIM_OBJS) $(LIB_OBJS) -Wl,--version-script=shim/exports.map \
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLFLAGS) -shared -o $@ $(SHIM_OBJS) $(LIB_OBJS) -Wl,--version-script=shim/exports.map \
 	    -Wl,-z,defs -Wl,-z,now $(SHIM_PROTO) -ldl $(LDFLAGS)
 
 $(LIBSO): $(LIB_OBJS)
-	$(CC) $(ALLFLAGS) -shared -Wl,-soname,libnatt.so.$(SOVERSION) -Wl,-z,defs -o $@ $(LIB_OBJS) \
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLFLAGS) -shared -Wl,-soname,libnatt.so.$(SOVERSION) -Wl,-z,defs -o $@ $(LIB_OBJS) \
 	    $(LDLIBS_PROTO) $(LDFLAGS)
 $(BUILD)/libnatt.so: $(LIBSO)
 	ln -sf libnatt.so.$(SOVERSION) $@
 $(LIBA): $(LIB_OBJS)
-	rm -f $@ && ar rcs $@ $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
 $(CLI): $(CLI_OBJS) $(LIBA)
-	$(CC) $(ALLFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(LDLIBS_PROTO) $(LDFLAGS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(LDLIBS_PROTO) $(LDFLAGS)
 
 $(BUILD)/examples/%: examples/%.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -o $@ $< $(LIBA) $(LDLIBS_PROTO) $(LDFLAGS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(LIBA) $(LDLIBS_PROTO) $(LDFLAGS)
 
-$(BUILD)/tests/progs/%: tests/progs/%.c
+# Test programs are ordinary programs; those that include natt.h get libnatt.
+$(BUILD)/tests/progs/%: tests/progs/%.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -o $@ $< $(LDFLAGS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(if $(shell grep -l '<natt.h>' $<),$(LIBA) $(LDLIBS_PROTO)) $(LDFLAGS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -o $@ $< $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
 
 $(BUILD)/natt.pc: natt.pc.in Makefile
 	@mkdir -p $(dir $@)

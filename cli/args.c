@@ -125,7 +125,7 @@ struct parser {
 	bool via_upnp, via_natpmp;
 };
 
-__attribute__((format(printf, 2, 3))) static int fail(struct parser *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int usage_error(struct parser *p, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -141,14 +141,14 @@ __attribute__((format(printf, 2, 3))) static int fail(struct parser *p, const ch
 
 static int unknown_option(struct parser *p, const char *word)
 {
-	return fail(p, "unknown option \"%s\" (see natt %s --help)", word, p->name);
+	return usage_error(p, "unknown option \"%s\" (see natt %s --help)", word, p->name);
 }
 
 static int parse_port(struct parser *p, const char *text, uint16_t *port)
 {
 	unsigned long value;
 	if (natt_parse_ulong(text, 1, 65535, &value) < 0)
-		return fail(p, "\"%s\" is not a port (1-65535)", text);
+		return usage_error(p, "\"%s\" is not a port (1-65535)", text);
 	*port = (uint16_t)value;
 	return 0;
 }
@@ -165,15 +165,15 @@ static int apply_option(struct parser *p, const struct option_spec *opt, const c
 		break;
 	case OPT_LIFETIME:
 		if (natt_parse_ulong(value, 1, NATT_CLI_MAX_LIFETIME, &number) < 0)
-			return fail(p, "\"%s\" is not a lifetime (1-%u seconds)", value, NATT_CLI_MAX_LIFETIME);
+			return usage_error(p, "\"%s\" is not a lifetime (1-%u seconds)", value, NATT_CLI_MAX_LIFETIME);
 		cmd->lifetime = (uint32_t)number;
 		break;
 	case OPT_GATEWAY:
 		if (inet_pton(AF_INET, value, &cmd->gateway) != 1)
-			return fail(p, "\"%s\" is not an IPv4 address (%s GATEWAY)", value, shown);
+			return usage_error(p, "\"%s\" is not an IPv4 address (%s GATEWAY)", value, shown);
 		if (cmd->gateway.s_addr == htonl(INADDR_ANY) || cmd->gateway.s_addr == htonl(INADDR_BROADCAST) ||
 		    IN_MULTICAST(ntohl(cmd->gateway.s_addr)))
-			return fail(p, "\"%s\" cannot be a gateway's address", value);
+			return usage_error(p, "\"%s\" cannot be a gateway's address", value);
 		cmd->have_gateway = true;
 		break;
 	case OPT_UPNP:
@@ -186,7 +186,7 @@ static int apply_option(struct parser *p, const struct option_spec *opt, const c
 		break;
 	case OPT_TIMEOUT:
 		if (natt_cli_parse_seconds(value, NATT_CLI_MAX_TIMEOUT_MS, &cmd->timeout_ms) < 0)
-			return fail(p, "\"%s\" is not a time in seconds (such as 2 or 0.5; at most %d)", value,
+			return usage_error(p, "\"%s\" is not a time in seconds (such as 2 or 0.5; at most %d)", value,
 			            NATT_CLI_MAX_TIMEOUT_MS / 1000);
 		break;
 	case OPT_JSON:
@@ -245,10 +245,10 @@ static int parse_option_word(struct parser *p, int argc, char **argv, int *i, bo
 			} else if (*i + 1 < argc) {
 				value = argv[++*i];
 			} else {
-				return fail(p, "option %s needs a value", shown);
+				return usage_error(p, "option %s needs a value", shown);
 			}
 		} else if (eq) {
-			return fail(p, "option %s takes no value", shown);
+			return usage_error(p, "option %s takes no value", shown);
 		}
 		return apply_option(p, opt, shown, value);
 	}
@@ -273,7 +273,7 @@ static int parse_option_word(struct parser *p, int argc, char **argv, int *i, bo
 		} else if (*i + 1 < argc) {
 			value = argv[++*i];
 		} else {
-			return fail(p, "option %s needs a value", shown);
+			return usage_error(p, "option %s needs a value", shown);
 		}
 		return apply_option(p, opt, shown, value);
 	}
@@ -287,15 +287,15 @@ static int parse_pair(struct parser *p, const char *word)
 	struct natt_cli_cmd *cmd = p->cmd;
 	const char *eq = strchr(word, '=');
 	if (!eq)
-		return fail(p, "\"%s\" is not NAME=VALUE", word);
+		return usage_error(p, "\"%s\" is not NAME=VALUE", word);
 	size_t len = (size_t)(eq - word);
 	if (!natt_cli_is_xml_name(word, len))
-		return fail(p, "\"%.*s\" is not an argument name (in \"%s\")", (int)len, word, word);
+		return usage_error(p, "\"%.*s\" is not an argument name (in \"%s\")", (int)len, word, word);
 	for (size_t i = 0; i < cmd->npairs; i++)
 		if (cmd->pairs[i].name_len == len && memcmp(cmd->pairs[i].name, word, len) == 0)
-			return fail(p, "argument %.*s is given twice", (int)len, word);
+			return usage_error(p, "argument %.*s is given twice", (int)len, word);
 	if (cmd->npairs == NATT_CLI_MAX_PAIRS)
-		return fail(p, "too many arguments (at most %d NAME=VALUE)", NATT_CLI_MAX_PAIRS);
+		return usage_error(p, "too many arguments (at most %d NAME=VALUE)", NATT_CLI_MAX_PAIRS);
 	cmd->pairs[cmd->npairs++] = (struct natt_cli_pair){ .name = word, .name_len = len, .value = eq + 1 };
 	return 0;
 }
@@ -329,23 +329,23 @@ static int parse_operands(struct parser *p, char **words, size_t n)
 	case NATT_CLI_MAP:
 	case NATT_CLI_UNMAP:
 		if (n == 0)
-			return fail(p, "missing PUBLIC_PORT and PRIVATE_PORT (see natt %s --help)", p->name);
+			return usage_error(p, "missing PUBLIC_PORT and PRIVATE_PORT (see natt %s --help)", p->name);
 		if (n == 1)
-			return fail(p, "missing PRIVATE_PORT after PUBLIC_PORT %s (see natt %s --help)", words[0], p->name);
+			return usage_error(p, "missing PRIVATE_PORT after PUBLIC_PORT %s (see natt %s --help)", words[0], p->name);
 		if (parse_port(p, words[0], &cmd->public_port) < 0 || parse_port(p, words[1], &cmd->private_port) < 0)
 			return -EINVAL;
 		max = 2;
 		break;
 	case NATT_CLI_CALL:
 		if (n == 0)
-			return fail(p, "missing SERVICE and ACTION (see natt call --help)");
+			return usage_error(p, "missing SERVICE and ACTION (see natt call --help)");
 		if (n == 1)
-			return fail(p, "missing ACTION after SERVICE %s (see natt call --help)", words[0]);
+			return usage_error(p, "missing ACTION after SERVICE %s (see natt call --help)", words[0]);
 		if (!service_ok(words[0]))
-			return fail(p, "\"%s\" is neither a service type (urn:schemas-upnp-org:service:NAME:VERSION) "
+			return usage_error(p, "\"%s\" is neither a service type (urn:schemas-upnp-org:service:NAME:VERSION) "
 			               "nor a short name such as WANIPConnection", words[0]);
 		if (!natt_cli_is_xml_name(words[1], strlen(words[1])))
-			return fail(p, "\"%s\" is not an action name", words[1]);
+			return usage_error(p, "\"%s\" is not an action name", words[1]);
 		cmd->service = words[0];
 		cmd->action = words[1];
 		for (size_t i = 2; i < n; i++)
@@ -355,7 +355,7 @@ static int parse_operands(struct parser *p, char **words, size_t n)
 	case NATT_CLI_STATUS:
 		if (n >= 1) {
 			if (!words[0][0])
-				return fail(p, "the status file name is empty");
+				return usage_error(p, "the status file name is empty");
 			cmd->status_file = words[0];
 		}
 		max = 1;
@@ -364,7 +364,7 @@ static int parse_operands(struct parser *p, char **words, size_t n)
 		break;
 	}
 	if (n > max)
-		return fail(p, "unexpected argument \"%s\" (see natt %s --help)", words[max], p->name);
+		return usage_error(p, "unexpected argument \"%s\" (see natt %s --help)", words[max], p->name);
 	return 0;
 }
 
@@ -390,34 +390,34 @@ int natt_cli_parse(int argc, char **argv, struct natt_cli_cmd *out, char *err, s
 		err[0] = '\0';
 
 	if (argc < 2 || !argv[1])
-		return fail(&p, "no command given (see natt help)");
+		return usage_error(&p, "no command given (see natt help)");
 	const char *first = argv[1];
 	if (strcmp(first, "-h") == 0 || strcmp(first, "--help") == 0) {
 		if (argc > 2)
-			return fail(&p, "unexpected argument \"%s\" after %s", argv[2], first);
+			return usage_error(&p, "unexpected argument \"%s\" after %s", argv[2], first);
 		return 0;
 	}
 	if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0) {
 		if (argc > 2)
-			return fail(&p, "unexpected argument \"%s\" after %s", argv[2], first);
+			return usage_error(&p, "unexpected argument \"%s\" after %s", argv[2], first);
 		out->command = NATT_CLI_VERSION;
 		return 0;
 	}
 	if (first[0] == '-')
-		return fail(&p, "unknown option \"%s\" (see natt help)", first);
+		return usage_error(&p, "unknown option \"%s\" (see natt help)", first);
 	int command = lookup_command(first);
 	if (command < 0)
-		return fail(&p, "\"%s\" is not a natt command (see natt help)", first);
+		return usage_error(&p, "\"%s\" is not a natt command (see natt help)", first);
 	out->command = (enum natt_cli_command)command;
 	p.name = command_names[command];
 
 	if (out->command == NATT_CLI_HELP) {
 		if (argc > 3)
-			return fail(&p, "unexpected argument \"%s\"", argv[3]);
+			return usage_error(&p, "unexpected argument \"%s\"", argv[3]);
 		if (argc == 3 && strcmp(argv[2], "-h") != 0 && strcmp(argv[2], "--help") != 0) {
 			int topic = lookup_command(argv[2]);
 			if (topic < 0)
-				return fail(&p, "\"%s\" is not a natt command", argv[2]);
+				return usage_error(&p, "\"%s\" is not a natt command", argv[2]);
 			out->topic = (enum natt_cli_command)topic;
 		}
 		return 0;
@@ -454,10 +454,10 @@ int natt_cli_parse(int argc, char **argv, struct natt_cli_cmd *out, char *err, s
 			continue;
 		}
 		if (noperands == sizeof(operands) / sizeof(operands[0]))
-			return fail(&p, "too many arguments");
+			return usage_error(&p, "too many arguments");
 		operands[noperands++] = word;
 	}
 	if (p.via_upnp && p.via_natpmp)
-		return fail(&p, "--upnp and --nat-pmp exclude each other");
+		return usage_error(&p, "--upnp and --nat-pmp exclude each other");
 	return parse_operands(&p, operands, noperands);
 }

@@ -231,6 +231,14 @@ struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct
                                        bool dual_stack, uint64_t socket_id, natt_change_fn on_change, void *ctx,
                                        struct natt_listener *listener)
 {
+	return natt_engine_publish_with(protocol, local, dual_stack, socket_id, on_change, ctx, listener, NULL, NULL);
+}
+
+struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const struct sockaddr_storage *local,
+                                            bool dual_stack, uint64_t socket_id, natt_change_fn on_change,
+                                            void *ctx, struct natt_listener *listener,
+                                            void (*prepare)(struct natt_entry *entry, void *arg), void *arg)
+{
 	natt_engine_config();
 	struct natt_entry *entry = calloc(1, sizeof(*entry));
 	if (!entry)
@@ -245,6 +253,8 @@ struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct
 	entry->state = NATT_STATE_PENDING;
 	entry->technique = NATT_TECH_LOCAL;
 	entry->owner = getpid();
+	if (prepare)
+		prepare(entry, arg);
 
 	pthread_mutex_lock(&E.start_lock);
 	int rc = start_manager_locked();
@@ -256,6 +266,12 @@ struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct
 	}
 	push_inbox(entry, NATT_OP_PUBLISH);
 	return entry;
+}
+
+void natt_engine_refresh(struct natt_entry *entry)
+{
+	if (entry)
+		push_inbox(entry, NATT_OP_REFRESH);
 }
 
 void natt_engine_retire(struct natt_entry *entry)
@@ -452,7 +468,7 @@ static size_t collect_assignments(struct natt_entry *e, struct natt_assignment *
 			inet_ntop(AF_INET, &e->external, a->address, sizeof(a->address));
 			a->port = e->external_port;
 			a->technique = e->technique;
-			a->lifetime = e->lifetime;
+			a->lifetime = e->granted_lifetime;
 			a->expires = e->expires;
 		}
 		n++;
@@ -533,6 +549,19 @@ static void describe_upnp_failure(int rc, int code, char *why, size_t len)
 		snprintf(why, len, "UPnP: %s", natt_strerror(rc));
 }
 
+static uint32_t lifetime_of(const struct natt_entry *e)
+{
+	return e->lifetime ? e->lifetime : E.cfg.lifetime;
+}
+
+/* The port we hold keeps being asked for; before that, the one wished for, else the local port. */
+static uint16_t requested_port(const struct natt_entry *e)
+{
+	if (e->external_port)
+		return e->external_port;
+	return e->requested_port ? e->requested_port : local_port(e);
+}
+
 static int upnp_add(struct natt_entry *e, const char *client, uint16_t requested, uint32_t lease, bool any,
                     uint16_t *granted, int *code)
 {
@@ -556,8 +585,8 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	else
 		snprintf(client, sizeof(client), "%s", E.igd.lan_address);
 
-	uint16_t requested = e->external_port ? e->external_port : local_port(e);
-	uint32_t lease = E.cfg.lifetime;
+	uint16_t requested = requested_port(e);
+	uint32_t lease = lifetime_of(e);
 	uint16_t granted = 0;
 	int code = 0;
 	rc = upnp_add(e, client, requested, lease, false, &granted, &code);
@@ -598,7 +627,7 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	e->technique = NATT_TECH_UPNP;
 	e->external = external;
 	e->external_port = granted;
-	e->lifetime = lease;
+	e->granted_lifetime = lease;
 	snprintf(e->internal_client, sizeof(e->internal_client), "%s", client);
 	pthread_mutex_unlock(&E.lock);
 	return 0;
@@ -636,9 +665,9 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 		return NATT_ERR_UNSUPPORTED;
 	}
 	struct natt_mapping m;
-	uint16_t requested = e->external_port ? e->external_port : local_port(e);
+	uint16_t requested = requested_port(e);
 	struct natt_natpmp_info info;
-	int rc = natt_natpmp_map(&E.gateway, e->protocol, local_port(e), requested, E.cfg.lifetime, NATPMP_TIMEOUT_MS,
+	int rc = natt_natpmp_map(&E.gateway, e->protocol, local_port(e), requested, lifetime_of(e), NATPMP_TIMEOUT_MS,
 	                         &m, &info);
 	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
 		E.natpmp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
@@ -661,7 +690,7 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 	e->technique = NATT_TECH_NATPMP;
 	e->external = external;
 	e->external_port = m.external_port;
-	e->lifetime = m.lifetime;
+	e->granted_lifetime = m.lifetime;
 	if (natt_local_address_toward(&E.gateway, &source) == 0)
 		inet_ntop(AF_INET, &source, e->internal_client, sizeof(e->internal_client));
 	pthread_mutex_unlock(&E.lock);
@@ -704,9 +733,11 @@ static void work_on(struct natt_entry *e)
 		bool renewing = e->state == NATT_STATE_PUBLISHED;
 		if (renewing)
 			order[count++] = e->technique;
-		for (size_t i = 0; i < E.cfg.order_count; i++)
-			if (!renewing || E.cfg.order[i] != e->technique)
-				order[count++] = E.cfg.order[i];
+		const enum natt_technique *preferred = e->order_count ? e->order : E.cfg.order;
+		size_t preferred_count = e->order_count ? e->order_count : E.cfg.order_count;
+		for (size_t i = 0; i < preferred_count; i++)
+			if (!renewing || preferred[i] != e->technique)
+				order[count++] = preferred[i];
 
 		char reasons[192] = "", refusal[192] = "";
 		enum natt_technique previous = e->technique;
@@ -727,7 +758,7 @@ static void work_on(struct natt_entry *e)
 				struct sockaddr_in ext = { .sin_family = AF_INET, .sin_addr = e->external };
 				pthread_mutex_lock(&E.lock);
 				e->double_nat = !natt_addr_is_global((const struct sockaddr *)&ext);
-				e->expires = e->lifetime ? time(NULL) + e->lifetime : 0;
+				e->expires = e->granted_lifetime ? time(NULL) + e->granted_lifetime : 0;
 				if (moved)
 					e->announced = false;
 				pthread_mutex_unlock(&E.lock);
@@ -736,8 +767,9 @@ static void work_on(struct natt_entry *e)
 				e->backoff_ms = 0;
 				/* Renew at half the lease (RFC 6886 recommends it; UPnP leases alike). A
 				 * permanent lease is still verified every half hour. */
-				uint32_t lease = e->lifetime ? e->lifetime : 3600;
-				e->due_ms = natt_now_ms() + (int64_t)lease * 500;
+				uint32_t lease = e->granted_lifetime ? e->granted_lifetime : 3600;
+				int64_t period = e->refresh_interval ? (int64_t)e->refresh_interval * 1000 : (int64_t)lease * 500;
+				e->due_ms = natt_now_ms() + period;
 				return;
 			}
 			size_t used = strlen(reasons);
@@ -1052,6 +1084,8 @@ static void take_inbox(void)
 			E.entries = e;
 			pthread_mutex_unlock(&E.lock);
 		}
+		if ((ops & NATT_OP_REFRESH) && e->due_ms >= 0)
+			e->due_ms = 0;
 		if (ops & NATT_OP_RETIRE)
 			e->due_ms = -1; /* marks "retire now" */
 		e = next;

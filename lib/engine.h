@@ -47,6 +47,7 @@ void natt_default_status_path(char *buf, size_t len);
 enum {
 	NATT_OP_PUBLISH = 1u,
 	NATT_OP_RETIRE = 2u,
+	NATT_OP_REFRESH = 4u,
 };
 
 struct natt_entry {
@@ -59,6 +60,12 @@ struct natt_entry {
 	void *ctx;
 	struct natt_listener *listener; /* handle given to on_change */
 	pid_t owner;                    /* process that published it; a forked child does not own it */
+	/* Per-entry choices of the library API (0 / count 0: the configuration's). */
+	uint32_t lifetime;              /* lease to ask for */
+	uint32_t refresh_interval;      /* seconds between renewals (default: half the lease) */
+	uint16_t requested_port;        /* external port wished for (default: the local port) */
+	enum natt_technique order[NATT_TECH_COUNT];
+	size_t order_count;
 
 	/* Copies of the socket held by this process's fds (maintained by the shim). */
 	atomic_int holders;
@@ -76,7 +83,7 @@ struct natt_entry {
 	enum natt_technique technique;  /* of the current mapping, or LOCAL */
 	struct in_addr external;
 	uint16_t external_port;
-	uint32_t lifetime;              /* granted; 0 = permanent */
+	uint32_t granted_lifetime;      /* granted; 0 = permanent */
 	time_t expires;                 /* wall clock; 0 = never */
 	char internal_client[64];
 	bool double_nat;                /* external address is private or shared: not the internet */
@@ -98,6 +105,23 @@ const struct natt_config *natt_engine_config(void);
 struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct sockaddr_storage *local,
                                        bool dual_stack, uint64_t socket_id, natt_change_fn on_change, void *ctx,
                                        struct natt_listener *listener);
+
+/* Like natt_engine_publish, with the entry's own choices (lifetime, refresh interval, requested
+ * port, techniques) filled in by prepare(entry, ctx) before the manager sees it. */
+struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const struct sockaddr_storage *local,
+                                            bool dual_stack, uint64_t socket_id, natt_change_fn on_change,
+                                            void *ctx, struct natt_listener *listener,
+                                            void (*prepare)(struct natt_entry *entry, void *arg), void *arg);
+
+/* For persistent.c: a listener with per-entry options (listener.c), and an immediate renewal. */
+struct natt_persistent_options;
+int natt_listener_publish_persistent(enum natt_protocol protocol, const struct sockaddr *local,
+                                     const struct natt_persistent_options *options, natt_change_fn on_change,
+                                     void *ctx, struct natt_listener **out);
+void natt_listener_refresh(struct natt_listener *listener);
+
+/* Asks the manager to renew the entry's mapping now. */
+void natt_engine_refresh(struct natt_entry *entry);
 
 /* Asks the manager to delete the entry's mapping and free it. Async-signal-safe. */
 void natt_engine_retire(struct natt_entry *entry);

@@ -8,22 +8,48 @@
 #include "engine.h"
 #include "natt/listener.h"
 #include "natt/net.h"
+#include "natt/persistent.h"
 
 struct natt_listener {
 	struct natt_entry *entry;
 };
 
+static void apply_options(struct natt_entry *entry, void *arg)
+{
+	const struct natt_persistent_options *o = arg;
+	entry->lifetime = o->lifetime;
+	entry->refresh_interval = o->refresh_interval;
+	entry->requested_port = o->requested_port;
+	if (o->technique == NATT_TECH_NATPMP || o->technique == NATT_TECH_UPNP) {
+		entry->order[0] = o->technique;
+		entry->order_count = 1;
+	} else {
+		entry->order[0] = NATT_TECH_NATPMP;
+		entry->order[1] = NATT_TECH_UPNP;
+		entry->order_count = 2;
+	}
+}
+
 static int publish(enum natt_protocol protocol, const struct sockaddr_storage *local, bool dual_stack,
-                   uint64_t socket_id, natt_change_fn on_change, void *ctx, struct natt_listener **out)
+                   uint64_t socket_id, natt_change_fn on_change, void *ctx, struct natt_listener **out,
+                   const struct natt_persistent_options *options)
 {
 	if (!out)
 		return -EINVAL;
 	if (natt_addr_is_loopback((const struct sockaddr *)local))
 		return -EADDRNOTAVAIL;
+	/* A library user gets the NATT_* settings, but a status file only when it names one. */
+	struct natt_config cfg;
+	natt_config_from_env(&cfg);
+	const char *status = getenv("NATT_STATUS_FILE");
+	if (!status || !status[0])
+		cfg.status_path[0] = '\0';
+	natt_engine_configure(&cfg);
 	struct natt_listener *listener = calloc(1, sizeof(*listener));
 	if (!listener)
 		return -ENOMEM;
-	listener->entry = natt_engine_publish(protocol, local, dual_stack, socket_id, on_change, ctx, listener);
+	listener->entry = natt_engine_publish_with(protocol, local, dual_stack, socket_id, on_change, ctx, listener,
+	                                           options ? apply_options : NULL, (void *)options);
 	if (!listener->entry) {
 		free(listener);
 		return -ENOMEM;
@@ -67,7 +93,7 @@ NATT_API int natt_listener_publish_socket(int fd, natt_change_fn on_change, void
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	return publish(protocol, &local, dual_stack, (uint64_t)st.st_ino, on_change, ctx, out);
+	return publish(protocol, &local, dual_stack, (uint64_t)st.st_ino, on_change, ctx, out, NULL);
 }
 
 NATT_API int natt_listener_publish(enum natt_protocol protocol, const struct sockaddr *local, natt_change_fn on_change,
@@ -86,7 +112,21 @@ NATT_API int natt_listener_publish(enum natt_protocol protocol, const struct soc
 		return -EINVAL;
 	/* Without a socket there is no IPV6_V6ONLY to read: [::] means both, as Linux's default. */
 	bool dual_stack = ss.ss_family == AF_INET6 && natt_addr_is_wildcard(local);
-	return publish(protocol, &ss, dual_stack, 0, on_change, ctx, out);
+	return publish(protocol, &ss, dual_stack, 0, on_change, ctx, out, NULL);
+}
+
+int natt_listener_publish_persistent(enum natt_protocol protocol, const struct sockaddr *local,
+                                     const struct natt_persistent_options *options, natt_change_fn on_change,
+                                     void *ctx, struct natt_listener **out)
+{
+	struct sockaddr_storage ss = { 0 };
+	memcpy(&ss, local, sizeof(struct sockaddr_in));
+	return publish(protocol, &ss, false, 0, on_change, ctx, out, options);
+}
+
+void natt_listener_refresh(struct natt_listener *listener)
+{
+	natt_engine_refresh(listener->entry);
 }
 
 NATT_API size_t natt_listener_assignments(struct natt_listener *listener, struct natt_assignment *list, size_t max)

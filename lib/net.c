@@ -45,8 +45,9 @@ static void fill_ifname(const struct natt_route_pick *pick, char *ifname)
 	}
 }
 
-/* One RTM_GETROUTE dump of the main IPv4 table into *pick, using buf (NETLINK_BUFSIZE bytes). */
-static int netlink_dump_once(struct natt_route_pick *pick, void *buf, uint32_t seq)
+/* One RTM_GETROUTE dump of the main IPv4 table into *pick, using buf (NETLINK_BUFSIZE bytes), ending
+ * by the monotonic time deadline (ms). */
+static int netlink_dump_once(struct natt_route_pick *pick, void *buf, uint32_t seq, int64_t deadline)
 {
 	struct sockaddr_nl local = { .nl_family = AF_NETLINK }, kernel = { .nl_family = AF_NETLINK };
 	socklen_t alen = sizeof(local);
@@ -54,7 +55,6 @@ static int netlink_dump_once(struct natt_route_pick *pick, void *buf, uint32_t s
 		struct nlmsghdr nh;
 		struct rtmsg rt;
 	} req;
-	int64_t deadline = natt_now_ms() + NETLINK_TIMEOUT_MS;
 	unsigned datagrams = 0;
 	int fd, r, one = 1;
 
@@ -138,6 +138,8 @@ int natt_gateway_ipv4_netlink(struct in_addr *gateway, char *ifname)
 	/* A fresh socket per call, so any number is unique on it; varying it still makes an answer to an
 	 * earlier request recognisable in a capture. */
 	uint32_t seq = (uint32_t)natt_now_ms();
+	/* One deadline for all attempts: the whole lookup stays within NETLINK_TIMEOUT_MS. */
+	int64_t deadline = natt_now_ms() + NETLINK_TIMEOUT_MS;
 
 	if (!gateway)
 		return -EINVAL;
@@ -148,7 +150,7 @@ int natt_gateway_ipv4_netlink(struct in_addr *gateway, char *ifname)
 	 * a new dump gives a consistent answer. */
 	for (attempt = 0; attempt < NETLINK_ATTEMPTS && (r == -EAGAIN || r == -ENOBUFS); attempt++) {
 		memset(&pick, 0, sizeof(pick));
-		r = netlink_dump_once(&pick, buf, seq + (uint32_t)attempt);
+		r = netlink_dump_once(&pick, buf, seq + (uint32_t)attempt, deadline);
 	}
 	free(buf);
 	/* The kernel filtering by table answers ENOENT when the main table does not exist yet: a fresh

@@ -99,8 +99,9 @@ struct natt_route_pick {
  * Returns 0 (pick->found tells whether a default route was seen). Never fails on any input. */
 int natt_route_proc_parse(const char *text, size_t len, struct natt_route_pick *pick);
 
-/* natt_route_netlink_parse - processes one datagram of the kernel's answer to an RTM_GETROUTE dump
- * request sent with sequence number seq from port id portid. Messages with another seq or portid are
+/* natt_route_netlink_parse - processes one datagram (len bytes at buf, aligned to 4 bytes as any
+ * malloc'd buffer is) of the kernel's answer to an RTM_GETROUTE dump request sent with sequence number
+ * seq from port id portid. Messages with another seq or portid are
  * skipped (they are not ours). An IPv4 route counts when it is in the main table, of type unicast,
  * with destination length 0 and a gateway (RTA_GATEWAY, or the first next hop of RTA_MULTIPATH that has
  * one); its metric is RTA_PRIORITY (0 when absent).

@@ -2,11 +2,14 @@
  * range edge, address text, interfaces, the "best" local address, and the IPv4 default gateway through
  * both kernel sources — on sample tables, on this machine, and in network namespaces made here. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -895,6 +900,96 @@ static void test_gateway_this_machine(void **state)
 	assert_int_equal(natt_gateway_ipv4_netlink(NULL, NULL), -EINVAL);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Inside someone else's program nothing may stay open: every path closes what it opened. */
+static void test_no_descriptor_left_open(void **state)
+{
+	struct natt_interface *list;
+	struct in_addr gw, local, peer = { htonl(INADDR_LOOPBACK) };
+	char ifname[IF_NAMESIZE];
+	size_t n;
+	int before = count_fds(), i;
+
+	(void)state;
+	for (i = 0; i < 50; i++) {
+		natt_gateway_ipv4(&gw, ifname);
+		natt_gateway_ipv4_netlink(&gw, ifname);
+		natt_gateway_ipv4_procfs("/proc/net/route", &gw, ifname);
+		natt_gateway_ipv4_procfs("/nonexistent", &gw, ifname);
+		natt_local_address_toward(&peer, &local);
+		if (natt_interfaces(&list, &n) == 0)
+			natt_interfaces_free(list);
+	}
+	assert_int_equal(count_fds(), before);
+}
+
+/* In a sandbox that forbids netlink sockets (seccomp, as some services run), the lookup falls back on
+ * /proc/net/route and still finds the same gateway. The sandbox is made in a child process. */
+static void test_gateway_fallback_without_netlink(void **state)
+{
+#ifdef __NR_socket
+	struct {
+		int r_nl, r_any, r_proc;
+		struct in_addr g_any, g_proc;
+	} res;
+	int p[2], status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sock_filter code[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+		memset(&res, 0, sizeof(res));
+		close(p[0]);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+			_exit(3);
+		res.r_nl = natt_gateway_ipv4_netlink(&res.g_any, NULL);
+		res.r_any = natt_gateway_ipv4(&res.g_any, NULL);
+		res.r_proc = natt_gateway_ipv4_procfs("/proc/net/route", &res.g_proc, NULL);
+		_exit(write(p[1], &res, sizeof(res)) == (ssize_t)sizeof(res) ? 0 : 4);
+	}
+	close(p[1]);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(read(p[0], &res, sizeof(res)), sizeof(res));
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 3)
+		skip(); /* no seccomp here */
+	assert_int_equal(res.r_nl, -EPERM); /* the sandbox works */
+	assert_int_equal(res.r_any, res.r_proc);
+	assert_true(res.r_any == 0 || res.r_any == NATT_ERR_NO_GATEWAY);
+	if (res.r_any == 0)
+		assert_int_equal(res.g_any.s_addr, res.g_proc.s_addr);
+#else
+	(void)state;
+	skip();
+#endif
+}
+
 /* ---- Network namespaces made for the test ---- */
 
 struct ns_result {
@@ -1032,6 +1127,8 @@ int main(void)
 		cmocka_unit_test(test_netlink_parse_errors),
 		cmocka_unit_test(test_netlink_parse_fuzz),
 		cmocka_unit_test(test_gateway_this_machine),
+		cmocka_unit_test(test_no_descriptor_left_open),
+		cmocka_unit_test(test_gateway_fallback_without_netlink),
 		cmocka_unit_test(test_gateway_empty_namespace),
 		cmocka_unit_test(test_gateway_namespace_routes),
 		cmocka_unit_test(test_gateway_namespace_nexthop_objects),

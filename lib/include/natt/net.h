@@ -30,7 +30,8 @@ extern "C" {
  * ifname:  may be NULL; otherwise receives the outgoing interface's name, NUL-terminated, in
  *          IF_NAMESIZE bytes ("" if the interface vanished meanwhile).
  * Returns 0; NATT_ERR_NO_GATEWAY when there is no IPv4 default route through a gateway; -EINVAL when
- * gateway is NULL; another -errno when neither source could be read. Waits at most about one second.
+ * gateway is NULL; another -errno when neither source could be read. Takes a few milliseconds; waits
+ * at most one second for a kernel that does not answer.
  * Thread-safe: uses only a socket and a file of its own. */
 NATT_API int natt_gateway_ipv4(struct in_addr *gateway, char *ifname);
 

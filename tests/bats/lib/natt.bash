@@ -151,3 +151,16 @@ publish_round_trip() {
 	run router_rules
 	assert_output ""
 }
+
+# plain_start NAME HOST command [args]: like natt_start, without natt-run (for libnatt programs).
+plain_start() {
+	local name=$1 host=$2
+	shift 2
+	local dir=$NATT_TEST_DIR
+	mkfifo "$dir/$name.in"
+	ip netns exec "natt-$LAB_ID-$host" env NATT_STATUS_FILE="$NATT_STATUS" "$@" \
+		<"$dir/$name.in" >"$dir/$name.out" 2>"$dir/$name.err" &
+	echo $! >"$dir/$name.pid"
+	eval "exec {NATT_FIFO_$name}>\"$dir/$name.in\""
+	echo 0 >"$dir/$name.consumed"
+}

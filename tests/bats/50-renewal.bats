@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# Issue 4, behaviour 1 — renewal: a mapping asked with a 10 s lease stays at the router for more than
+# three leases, renewed at half the lease (about 5 s before it would expire), through UPnP IGD and
+# NAT-PMP alike, and the status file's "expires" follows each renewal.
+
+load lib/lab
+load lib/natt
+load lib/resilience
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+teardown_file() { lab_down; }
+setup() { natt_test_setup; }
+teardown() { natt_test_teardown; }
+
+LEASE=10
+WATCH=32 # seconds: more than three leases
+
+@test "renewal: --lifetime 10 keeps UPnP and NAT-PMP mappings alive for 32 s, renewed at half the lease" {
+	natt_start up lan1 --lifetime $LEASE --protocols upnp -- "$SOCKCTL"
+	natt_start pmp lan1 --lifetime $LEASE --protocols nat-pmp -- "$SOCKCTL"
+	sockctl_open up tcp 8501
+	sockctl_open up udp 8501
+	sockctl_open pmp tcp 8502
+	sockctl_open pmp udp 8502
+	wait_published tcp 8501
+	wait_published udp 8501
+	wait_published tcp 8502
+	wait_published udp 8502
+	assert_equal "$(status_public tcp 8501 technique)" upnp
+	assert_equal "$(status_public tcp 8502 technique)" nat-pmp
+	assert_equal "$(status_public tcp 8501 lifetime)" $LEASE
+	assert_equal "$(status_public udp 8502 lifetime)" $LEASE
+
+	local start=$SECONDS key lease rules now_epoch exp
+	declare -A min_lease last_lease raises expires_seen last_expires
+	local keys="tcp:8501 udp:8501 tcp:8502 udp:8502"
+	for key in $keys; do
+		min_lease[$key]=999 last_lease[$key]=0 raises[$key]=0 expires_seen[$key]=""
+	done
+	while [ $((SECONDS - start)) -lt $WATCH ]; do
+		rules=$(router_rules)
+		mappings=$(router_mappings)
+		now_epoch=$(date -u +%s)
+		for key in $keys; do
+			local proto=${key%%:*} port=${key##*:} code=0x6
+			[ "$proto" = udp ] && code=0x11
+			# the router forwards the port the whole time
+			grep -qE "@nh,72,8 $code th dport $port dnat ip to 10.77.0.2:$port\$" <<<"$rules" ||
+				fail "after $((SECONDS - start)) s, no rule for $key at the router: $rules"
+			lease=$(awk -v p="${proto^^}" -v port="$port" '$1 == p && $2 == port { print $4 }' <<<"$mappings")
+			[ -n "$lease" ] || fail "after $((SECONDS - start)) s, the router lists no $key mapping: $mappings"
+			[ "$lease" -le $LEASE ] || fail "$key: the router shows a lease of $lease s, more than asked"
+			[ "$lease" -ge "${min_lease[$key]}" ] || min_lease[$key]=$lease
+			[ "$lease" -le "${last_lease[$key]}" ] || [ "${last_lease[$key]}" = 0 ] || raises[$key]=$((raises[$key] + 1))
+			last_lease[$key]=$lease
+			# the status file never claims a lease that has already run out
+			exp=$(status_public "$proto" "$port" expires)
+			[ -n "$exp" ] || fail "$key has no public assignment in the status file"
+			[ "$(date -u -d "$exp" +%s)" -ge "$now_epoch" ] || fail "$key: status says it expired at $exp"
+			[ "$exp" = "${last_expires[$key]:-}" ] || expires_seen[$key]+="$(date -u -d "$exp" +%s) "
+			last_expires[$key]=$exp
+		done
+		sleep 0.5
+	done
+
+	for key in $keys; do
+		# 32 s with a 10 s lease renewed every 5 s: about 6 renewals; fewer than 4 is no renewal at half
+		[ "${raises[$key]}" -ge 4 ] || fail "$key: the router's lease was refreshed only ${raises[$key]} times in ${WATCH} s"
+		# renewed when about half the lease is left, not at the last second
+		[ "${min_lease[$key]}" -ge 3 ] ||
+			fail "$key: the lease at the router fell to ${min_lease[$key]} s before renewal (expected about 5)"
+		# consecutive expiry times in the status file are about half a lease apart
+		local prev="" gaps="" e
+		for e in ${expires_seen[$key]}; do
+			if [ -n "$prev" ]; then
+				gaps+="$((e - prev)) "
+				[ $((e - prev)) -ge 4 ] && [ $((e - prev)) -le 6 ] ||
+					fail "$key: expiry moved by $((e - prev)) s at a renewal (all moves: $gaps); expected 5 (half of $LEASE)"
+			fi
+			prev=$e
+		done
+		[ "$(wc -w <<<"${expires_seen[$key]}")" -ge 5 ] ||
+			fail "$key: the status file's expiry changed only $(($(wc -w <<<"${expires_seen[$key]}") - 1)) times"
+		tap_note "renewal $key: lowest lease left at the router ${min_lease[$key]} s, refreshed ${raises[$key]} times in ${WATCH} s, expiry steps: $gaps"
+	done
+
+	natt_signal up TERM
+	natt_signal pmp TERM
+	natt_wait_exit up 10
+	natt_wait_exit pmp 10
+	run router_rules
+	assert_output ""
+}

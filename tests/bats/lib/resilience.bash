@@ -1,0 +1,127 @@
+# Helpers for the resilience suites (tests/bats/5*-*.bats, issue 4): routers that reboot, vanish,
+# renumber, refuse or hand ports to others, and programs that end in every possible way.
+# Load after lib/lab and lib/natt.
+
+SOCKCTL=$NATT_BUILD/tests/progs/sockctl
+LISTEN_EXEC=$NATT_BUILD/tests/progs/listen_exec
+export SOCKCTL LISTEN_EXEC
+
+# A line in the TAP output (bats shows what goes to fd 3 as is): measured figures, observations.
+tap_note() { echo "# $*" >&3; }
+
+# Seconds since the epoch with microseconds, and the difference of two such values ("1.234").
+now_s() { echo "$EPOCHREALTIME"; }
+elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+# --- upnpc against the lab router -----------------------------------------------------------
+
+# upnpc_on HOST ARGS... — upnpc without discovery (-u), at the router's current description URL
+# (it changes at every router start).
+upnpc_on() {
+	local host=$1 url
+	shift
+	url=$(lab_info desc_url)
+	[ -n "$url" ] || { echo "upnpc_on: the router offers no UPnP now" >&2; return 1; }
+	on_host "$host" timeout 10 upnpc -u "$url" "$@"
+}
+
+# The router's port mapping list as "PROTO EXTPORT CLIENT:PORT LEASE" lines (all mappings, also those
+# made through NAT-PMP, which miniupnpd lists too).
+router_mappings() {
+	upnpc_on lan1 -l 2>/dev/null |
+		awk '$1 ~ /^[0-9]+$/ && ($2 == "TCP" || $2 == "UDP") {
+			split($3, a, "->"); print $2, a[1], a[2], $NF }'
+}
+
+# router_lease PROTO EXTPORT — remaining lease (seconds) the router shows for that mapping; fails when
+# there is none.
+router_lease() {
+	local proto=${1^^}
+	router_mappings | awk -v p="$proto" -v port="$2" '$1 == p && $2 == port { print $4; found = 1 }
+		END { exit !found }'
+}
+
+# router_rule_to PORT TARGET — a dnat rule for external PORT goes to TARGET (e.g. 10.77.0.3:8530).
+router_rule_to() { router_rules | grep -qE "dport $1 dnat ip to $2\$"; }
+
+# rules_for PROTO PORT — the dnat rules for external PORT of PROTO (tcp 0x6, udp 0x11).
+rule_present_proto() {
+	local code=0x6
+	[ "$1" = udp ] && code=0x11
+	router_rules | grep -qE "@nh,72,8 $code th dport $2 "
+}
+rule_absent_proto() { ! rule_present_proto "$@"; }
+
+# --- miniupnpd's log ------------------------------------------------------------------------
+
+# How many lines of miniupnpd's log (all starts of this lab) match the extended REGEX.
+router_log_count() { lab log 2>/dev/null | grep -cE -- "$1" || true; }
+# Lines after line N that match REGEX.
+router_log_since() { lab log 2>/dev/null | tail -n "+$(($1 + 1))" | grep -E -- "$2" || true; }
+router_log_lines() { lab log 2>/dev/null | wc -l; }
+
+# --- the status file ------------------------------------------------------------------------
+
+# status_public PROTO LOCAL_PORT FIELD — FIELD (address, port, technique, lifetime, expires, ...) of the
+# socket's public assignment (technique not null); empty when it has none.
+status_public() {
+	status_query --arg p "$1" --argjson port "$2" --arg f "$3" \
+		'.sockets[] | select(.protocol == $p and .local_port == $port) | .assignments[]
+		 | select(.technique != null) | .[$f]' 2>/dev/null | head -n 1
+}
+
+# status_field PROTO LOCAL_PORT FIELD — a field of the socket entry itself (state, error, warning, ...).
+status_field() {
+	status_query --arg p "$1" --argjson port "$2" --arg f "$3" \
+		'.sockets[] | select(.protocol == $p and .local_port == $port) | .[$f] // ""' 2>/dev/null | head -n 1
+}
+
+# status_public_is PROTO LOCAL_PORT ADDRESS — published, and the public assignment names ADDRESS.
+status_public_is() {
+	status_has "$1" "$2" published && [ "$(status_public "$1" "$2" address)" = "$3" ]
+}
+
+# No entry of the process NAME (natt_start) is left in the status file.
+status_has_no_pid() {
+	local pid
+	pid=$(natt_pid "$1")
+	[ ! -s "$NATT_STATUS" ] ||
+		jq -e --argjson pid "$pid" '[.sockets[] | select(.pid == $pid)] | length == 0' "$NATT_STATUS" >/dev/null
+}
+
+# --- processes ------------------------------------------------------------------------------
+
+# utime + stime of every thread of PID, in clock ticks (sysconf CLK_TCK, 100 on Linux).
+cpu_ticks() {
+	local stat
+	stat=$(cat "/proc/$1/stat") || return 1
+	stat=${stat##*") "}
+	# shellcheck disable=SC2086
+	set -- $stat
+	echo $(($12 + $13))
+}
+
+# natt_close_stdin NAME — end of input for a program started with natt_start (sockctl then returns
+# from main).
+natt_close_stdin() {
+	local var="NATT_FIFO_$1"
+	eval "exec ${!var}>&-"
+}
+
+# natt_reap NAME TIMEOUT — waits for the process (started by this test with natt_start) to end and
+# sets NATT_EXIT_STATUS to its wait status (128 + N for signal N). Not in $(...): a subshell cannot
+# wait for the test's children.
+natt_reap() {
+	local pid
+	NATT_EXIT_STATUS=
+	natt_wait_exit "$1" "$2" || return 1
+	pid=$(natt_pid "$1")
+	NATT_EXIT_STATUS=0
+	wait "$pid" 2>/dev/null || NATT_EXIT_STATUS=$?
+}
+
+# sockctl_open NAME PROTO PORT — asks a sockctl started with natt_start for a socket on 0.0.0.0:PORT.
+sockctl_open() {
+	natt_send "$1" "$2 0.0.0.0 $3"
+	natt_expect "$1" "^[0-9]+ $3\$"
+}
