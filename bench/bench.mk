@@ -11,10 +11,15 @@ ALLFLAGS := -std=gnu11 -Wall -Wextra -Werror -pthread -D_GNU_SOURCE \
 LDLIBS_PROTO := $(shell pkg-config --libs miniupnpc 2>/dev/null || echo -lminiupnpc) \
                 $(shell pkg-config --libs natpmp 2>/dev/null || echo -lnatpmp)
 
-PROGS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+PROGS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/preload_%.c,$(wildcard bench/*.c)))
+LIBS  := $(BUILD)/bench/libpreload_empty.so
 
 .PHONY: all
-all: $(PROGS)
+all: $(PROGS) $(LIBS)
+
+$(BUILD)/bench/lib%.so: bench/%.c bench/bench.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
 
 $(BUILD)/bench/floor: LDLIBS := $(LDLIBS_PROTO)
 

@@ -55,7 +55,7 @@ static void close_own_fd(int *fd)
 #define NATPMP_TIMEOUT_MS 1800
 /* After a technique found nothing, wait this long before asking the same gateway again (other
  * techniques are still tried at once). */
-#define ABSENT_RECHECK_MS 20000
+#define ABSENT_RECHECK_MS 3000
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 60000
 /* A bounded, deterministic search when an IGDv1 says the external port is taken. */
@@ -1028,8 +1028,9 @@ static void on_natpmp_announcements(void)
 			continue;
 		E.natpmp_absent_until = 0;
 		note_epoch(epoch);
+		bool address_known = external.s_addr != htonl(INADDR_ANY);
 		for (struct natt_entry *e = E.entries; e; e = e->next)
-			if (e->state == NATT_STATE_PUBLISHED && e->external.s_addr != external.s_addr)
+			if (e->state == NATT_STATE_PUBLISHED && address_known && e->external.s_addr != external.s_addr)
 				e->due_ms = 0; /* the external address changed: renewing reads the new one */
 		mark_due(NATT_TECH_NATPMP);
 	}

@@ -257,6 +257,7 @@ NATT_API int natt_local_sockaddr_toward(const struct sockaddr *peer, socklen_t p
 	if (!peer || !local)
 		return -EINVAL;
 	memset(&dst, 0, sizeof(dst));
+	memset(&src, 0, sizeof(src));
 	if (peer->sa_family == AF_INET && peerlen >= sizeof(struct sockaddr_in)) {
 		dlen = sizeof(struct sockaddr_in);
 		memcpy(&dst, peer, dlen);

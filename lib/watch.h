@@ -17,7 +17,8 @@ int natt_watch_open_ssdp(struct in_addr iface);
 int natt_watch_open_natpmp(struct in_addr iface);
 
 /* Read one pending datagram. Return 1 when one was read and understood, 0 when one was read but is
- * not for us (ignored), -EAGAIN when none is pending. */
+ * not for us (ignored), -EAGAIN when none is pending. A PCP ANNOUNCE counts as a NAT-PMP announcement
+ * whose external address is unknown (INADDR_ANY). */
 int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind);
 int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external);
 

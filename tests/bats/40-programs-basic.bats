@@ -35,7 +35,7 @@ teardown() {
 	assert_output natt-tcp-probe-1
 	# the child that served the connection closed its copy of the listening socket and exited:
 	# the socket still lives in the parent, so the mapping stays
-	wait_until 5 eval '[ -z "$(children_of "$(natt_pid socat)")" ]'
+	wait_until 5 no_children "$(natt_pid socat)"
 	sleep 1
 	assert_rule_present 8101
 	run inet_tcp_echo 8101 natt-tcp-probe-2
@@ -56,7 +56,7 @@ teardown() {
 	run inet_udp_echo 8102 natt-udp-probe-1
 	assert_success
 	assert_output natt-udp-probe-1
-	wait_until 5 eval '[ -z "$(children_of "$(natt_pid socat)")" ]'
+	wait_until 5 no_children "$(natt_pid socat)"
 	sleep 1
 	assert_rule_present 8102
 	run inet_udp_echo 8102 natt-udp-probe-2

@@ -50,7 +50,9 @@ WATCH=32 # seconds: more than three leases
 			# the router forwards the port the whole time
 			grep -qE "@nh,72,8 $code th dport $port dnat ip to 10.77.0.2:$port\$" <<<"$rules" ||
 				fail "after $((SECONDS - start)) s, no rule for $key at the router: $rules"
-			lease=$(awk -v p="${proto^^}" -v port="$port" '$1 == p && $2 == port { print $4 }' <<<"$mappings")
+			# (upnpc lists by index while renewals reorder the router's list: a mapping may show twice)
+			lease=$(awk -v p="${proto^^}" -v port="$port" '$1 == p && $2 == port && $4 > max { max = $4 }
+				END { if (max != "") print max }' <<<"$mappings")
 			[ -n "$lease" ] || fail "after $((SECONDS - start)) s, the router lists no $key mapping: $mappings"
 			[ "$lease" -le $LEASE ] || fail "$key: the router shows a lease of $lease s, more than asked"
 			[ "$lease" -ge "${min_lease[$key]}" ] || min_lease[$key]=$lease
@@ -67,8 +69,8 @@ WATCH=32 # seconds: more than three leases
 	done
 
 	for key in $keys; do
-		# 32 s with a 10 s lease renewed every 5 s: about 6 renewals; fewer than 4 is no renewal at half
-		[ "${raises[$key]}" -ge 4 ] || fail "$key: the router's lease was refreshed only ${raises[$key]} times in ${WATCH} s"
+		# 32 s with a 10 s lease renewed every 5 s: about 6 renewals (sampling every second or so sees at least 3 of them)
+		[ "${raises[$key]}" -ge 3 ] || fail "$key: the router's lease was refreshed only ${raises[$key]} times in ${WATCH} s"
 		# renewed when about half the lease is left, not at the last second
 		[ "${min_lease[$key]}" -ge 3 ] ||
 			fail "$key: the lease at the router fell to ${min_lease[$key]} s before renewal (expected about 5)"

@@ -11,6 +11,25 @@
  *   exit CODE | _exit CODE   end the process
  *   sleep SECONDS            sleep, then "ok"
  *   echo                     serve: accept TCP / answer UDP on all sockets made so far (forever)
+ *
+ * More commands, for the semantics suites (tests/bats/6*-*.bats):
+ *   option reuseport|cloexec on|off   for the sockets made from now on: SO_REUSEPORT (default off),
+ *                            SOCK_CLOEXEC (default on) -> "ok"
+ *   cloexec FD on|off        sets or clears FD_CLOEXEC on FD -> "ok"
+ *   sys-close FD             closes FD with syscall(SYS_close): a path no hook sees -> "ok"
+ *   open PATH                open(PATH, O_RDONLY) (no O_CLOEXEC) -> "FD"
+ *   close-each A B           close() on every fd from A to B -> "ok CLOSED" (how many were open)
+ *   fds                      the process's open fds, ascending, space-separated
+ *   adopt FD                 serve FD too (one the process started with) -> "ok"
+ *   exec PATH [ARGS...]      execv(PATH, {PATH, ARGS}); nothing on success, "ERR exec ..." if it failed
+ *   vfork-exec PATH [ARGS...]  vfork(), the child execv()s (or _exit(127)s); -> "ok STATUS"
+ *   spawn PATH [ARGS...]     posix_spawn() and wait -> "ok STATUS"
+ *   fork-hold FD SECONDS     a child keeps its copy of every fd, sleeps SECONDS, closes FD and exits
+ *                            through exit(); the parent does not wait -> "child PID"
+ *   reap                     waits for every child started by fork-hold -> "ok N"
+ *   pid                      -> "PID"
+ *
+ * Started as `sockctl --banner`, it first prints "ready PID" (so a test sees that an exec happened).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,15 +37,25 @@
 #include <linux/close_range.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char **environ;
+/* <spawn.h> is shadowed by lib/spawn.h on the test programs' include path (-Ilib): declare it here,
+ * with no file actions and no attributes. */
+int posix_spawn(pid_t *pid, const char *path, const void *file_actions, const void *attrp, char *const argv[],
+                char *const envp[]);
+
 static int made[256];
 static int made_count;
+static int opt_reuseport;
+static int opt_cloexec = 1;
 
 static void reply_errno(const char *what)
 {
@@ -54,11 +83,13 @@ static int make_socket(int type, const char *addr, int port, int v6only, int do_
 			return errno = EINVAL, -1;
 		len = sizeof(*sin6);
 	}
-	int fd = socket(family, type | SOCK_CLOEXEC | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0);
+	int fd = socket(family, type | (opt_cloexec ? SOCK_CLOEXEC : 0) | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return -1;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (opt_reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || (do_listen && listen(fd, 16) < 0)) {
@@ -120,9 +151,162 @@ static void serve(void)
 	}
 }
 
-int main(void)
+/* Splits the words after the command into argv (at most 15); returns how many. */
+static int split_args(char *line, char **argv)
+{
+	int n = 0;
+	char *save = NULL;
+	char *word = strtok_r(line, " \t\n", &save); /* the command itself */
+	while (word && n < 15 && (word = strtok_r(NULL, " \t\n", &save)))
+		argv[n++] = word;
+	argv[n] = NULL;
+	return n;
+}
+
+static void print_fds(void)
+{
+	char out[4096] = "";
+	size_t used = 0;
+	int list[1024], count = 0;
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir) {
+		reply_errno("fds");
+		return;
+	}
+	struct dirent *d;
+	while ((d = readdir(dir)) && count < 1024) {
+		if (d->d_name[0] == '.' || atoi(d->d_name) == dirfd(dir))
+			continue;
+		list[count++] = atoi(d->d_name);
+	}
+	closedir(dir);
+	for (int i = 1; i < count; i++) /* insertion sort: few fds */
+		for (int j = i; j > 0 && list[j - 1] > list[j]; j--) {
+			int t = list[j];
+			list[j] = list[j - 1];
+			list[j - 1] = t;
+		}
+	for (int i = 0; i < count && used < sizeof(out) - 16; i++)
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%d", i ? " " : "", list[i]);
+	printf("%s\n", out);
+}
+
+static pid_t held[64];
+static int held_count;
+
+/* The commands added for the semantics suites; returns 0 when cmd is none of them. */
+static int more_commands(const char *cmd, char *line, int x, int y, const char *b)
+{
+	char *argv[16];
+	int rc;
+	if (!strcmp(cmd, "option")) {
+		char name[32] = "", value[8] = "";
+		sscanf(line, "%*s %31s %7s", name, value);
+		int on = !strcmp(value, "on");
+		if (!strcmp(name, "reuseport"))
+			opt_reuseport = on;
+		else if (!strcmp(name, "cloexec"))
+			opt_cloexec = on;
+		else {
+			printf("ERR unknown option %s\n", name);
+			return 1;
+		}
+		printf("ok\n");
+	} else if (!strcmp(cmd, "cloexec")) {
+		rc = fcntl(x, F_SETFD, !strcmp(b, "on") ? FD_CLOEXEC : 0);
+		rc < 0 ? reply_errno(cmd) : (void)printf("ok\n");
+	} else if (!strcmp(cmd, "sys-close")) {
+		rc = (int)syscall(SYS_close, x);
+		rc < 0 ? reply_errno(cmd) : (void)printf("ok\n");
+	} else if (!strcmp(cmd, "open")) {
+		if (split_args(line, argv) < 1) {
+			printf("ERR open needs a path\n");
+			return 1;
+		}
+		rc = open(argv[0], O_RDONLY);
+		rc < 0 ? reply_errno(cmd) : (void)printf("%d\n", rc);
+	} else if (!strcmp(cmd, "close-each")) {
+		int closed = 0;
+		for (int fd = x; fd <= y; fd++)
+			if (close(fd) == 0)
+				closed++;
+		printf("ok %d\n", closed);
+	} else if (!strcmp(cmd, "fds")) {
+		print_fds();
+	} else if (!strcmp(cmd, "adopt")) {
+		remember(x);
+		printf("ok\n");
+	} else if (!strcmp(cmd, "exec")) {
+		if (split_args(line, argv) < 1) {
+			printf("ERR exec needs a path\n");
+			return 1;
+		}
+		fflush(stdout);
+		execv(argv[0], argv);
+		reply_errno(cmd);
+	} else if (!strcmp(cmd, "vfork-exec") || !strcmp(cmd, "spawn")) {
+		if (split_args(line, argv) < 1) {
+			printf("ERR %s needs a path\n", cmd);
+			return 1;
+		}
+		fflush(stdout);
+		pid_t pid;
+		if (!strcmp(cmd, "spawn")) {
+			rc = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+			if (rc != 0) {
+				errno = rc;
+				reply_errno(cmd);
+				return 1;
+			}
+		} else {
+			pid = vfork();
+			if (pid == 0) {
+				execv(argv[0], argv);
+				_exit(127);
+			}
+			if (pid < 0) {
+				reply_errno(cmd);
+				return 1;
+			}
+		}
+		int status = 0;
+		waitpid(pid, &status, 0);
+		printf("ok %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	} else if (!strcmp(cmd, "fork-hold")) {
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			sleep((unsigned)y);
+			close(x);
+			exit(0);
+		}
+		if (pid < 0) {
+			reply_errno(cmd);
+			return 1;
+		}
+		if (held_count < 64)
+			held[held_count++] = pid;
+		printf("child %d\n", (int)pid);
+	} else if (!strcmp(cmd, "reap")) {
+		int n = 0;
+		for (int i = 0; i < held_count; i++)
+			if (waitpid(held[i], NULL, 0) == held[i])
+				n++;
+		held_count = 0;
+		printf("ok %d\n", n);
+	} else if (!strcmp(cmd, "pid")) {
+		printf("%d\n", (int)getpid());
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "--banner"))
+		printf("ready %d\n", (int)getpid());
 	char line[256];
 	while (fgets(line, sizeof(line), stdin)) {
 		char cmd[32] = "", a[64] = "", b[64] = "", c[64] = "";
@@ -187,7 +371,7 @@ int main(void)
 		} else if (!strcmp(cmd, "echo")) {
 			printf("serving\n");
 			serve();
-		} else {
+		} else if (!more_commands(cmd, line, x, y, b)) {
 			printf("ERR unknown command %s\n", cmd);
 		}
 	}

@@ -121,6 +121,9 @@ children_of() {
 	return 0
 }
 
+# no_children PID: PID has no living child (left).
+no_children() { [ -z "$(children_of "$1")" ]; }
+
 # --- reaching a server from the internet host ------------------------------------------------
 
 # inet_http PORT [PATH]: GET http://100.130.0.1:PORT/PATH from the internet host; prints the body.
@@ -183,13 +186,15 @@ assert_status_gone() {
 
 # --- the router ------------------------------------------------------------------------------
 
+router_empty() { [ -z "$(router_rules)" ]; }
+
 # assert_router_empty: the router forwards nothing any more, right now (call it once the program
 # and all its processes have ended). On failure it also tells whether the rules went away later.
 assert_router_empty() {
 	local rules late
 	rules=$(router_rules)
 	[ -n "$rules" ] || return 0
-	if wait_until 10 eval '[ -z "$(router_rules)" ]' 2>/dev/null; then
+	if wait_until 10 router_empty 2>/dev/null; then
 		late="they were deleted later, within 10 s"
 	else
 		late="still there 10 s later"

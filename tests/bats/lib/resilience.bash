@@ -37,8 +37,11 @@ router_mappings() {
 # there is none.
 router_lease() {
 	local proto=${1^^}
-	router_mappings | awk -v p="$proto" -v port="$2" '$1 == p && $2 == port { print $4; found = 1 }
-		END { exit !found }'
+	# upnpc lists by index; a renewal in between reorders miniupnpd's list, so a mapping may show
+	# twice: the larger lease is the newer.
+	router_mappings | awk -v p="$proto" -v port="$2" '$1 == p && $2 == port && (!found || $4 > max) {
+			max = $4; found = 1 }
+		END { if (found) print max; exit !found }'
 }
 
 # router_rule_to PORT TARGET — a dnat rule for external PORT goes to TARGET (e.g. 10.77.0.3:8530).

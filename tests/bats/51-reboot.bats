@@ -1,0 +1,163 @@
+#!/usr/bin/env bats
+# Issue 4, behaviour 2 — router reboot: miniupnpd stops, its chains are flushed, it starts again with a
+# new epoch, a new HTTP port and a new BOOTID. Every mapping (TCP and UDP) must be back within 10 s of
+# the router answering again, on UPnP-only, NAT-PMP-only and dual routers, without the program
+# noticing. Also: a router that stays down for 5 s, and a reboot whose announcements never reach the
+# host (only the periodic verification can notice it). The restore time per case goes to the TAP output.
+
+load lib/lab
+load lib/natt
+load lib/resilience
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+teardown_file() { lab_down; }
+setup() { natt_test_setup; }
+teardown() {
+	on_lan1 nft delete table inet natt_test 2>/dev/null || true
+	natt_test_teardown
+}
+
+RESTORE_BOUND=10
+
+# serve NAME PORT [natt-run options] — sockctl on lan1 with a TCP and a UDP socket on PORT, serving,
+# both published.
+serve() {
+	local name=$1 port=$2
+	shift 2
+	natt_start "$name" lan1 --log info "$@" -- "$SOCKCTL"
+	sockctl_open "$name" tcp "$port"
+	sockctl_open "$name" udp "$port"
+	natt_send "$name" echo
+	natt_expect "$name" '^serving$'
+	wait_published tcp "$port"
+	wait_published udp "$port"
+}
+
+both_rules() { rule_present_proto tcp "$1" && rule_present_proto udp "$1"; }
+
+# Both mappings at the router, the status file says published, and its expiry was set after T0 (the
+# mapping was made again, not merely still listed).
+restored() {
+	local port=$1 t0=$2 proto exp
+	both_rules "$port" || return 1
+	for proto in tcp udp; do
+		status_has "$proto" "$port" published || return 1
+		exp=$(status_public "$proto" "$port" expires)
+		[ -n "$exp" ] && [ "$(date -u -d "$exp" +%s)" -ge "$t0" ] || return 1
+	done
+}
+
+# reachable PORT — from the internet host, through the router's public address.
+reachable() {
+	run on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/null
+	assert_success
+	assert_output "hello from sockctl"
+	run on_inet sh -c "echo natt-udp-probe | socat -T2 - UDP4:100.130.0.1:$1"
+	assert_success
+	assert_output "natt-udp-probe"
+}
+
+# reboot_round MODE TECHNIQUE PORT — the router (re)started in MODE; a program published through
+# TECHNIQUE; `natt-lab reboot`; both mappings back within RESTORE_BOUND s.
+reboot_round() {
+	local mode=$1 technique=$2 port=$3 t0 t0_epoch took
+	lab router-stop --flush
+	lab router-start --mode "$mode"
+	serve srv "$port"
+	assert_equal "$(status_public tcp "$port" technique)" "$technique"
+	assert_equal "$(status_public udp "$port" technique)" "$technique"
+	reachable "$port"
+
+	lab reboot
+	t0=$(now_s)
+	t0_epoch=$(date -u +%s)
+	run rule_present_proto tcp "$port"
+	assert_failure # the reboot emptied the router's table
+	wait_until $RESTORE_BOUND restored "$port" "$t0_epoch" ||
+		fail "$mode router: mappings of port $port not restored within ${RESTORE_BOUND}s of the reboot"
+	took=$(elapsed_since "$t0")
+	tap_note "restore after reboot ($mode router, $technique): $took s"
+	assert_equal "$(status_public tcp "$port" port)" "$port"
+	assert_equal "$(status_public udp "$port" port)" "$port"
+	assert_equal "$(status_public tcp "$port" technique)" "$technique"
+	reachable "$port"
+	# the program never noticed: still the same process, still serving
+	kill -0 "$(natt_pid srv)"
+
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	run router_rules
+	assert_output ""
+}
+
+@test "reboot of a UPnP-only router: TCP and UDP mappings back within 10 s" {
+	reboot_round upnp upnp 8510
+}
+
+@test "reboot of a NAT-PMP-only router: TCP and UDP mappings back within 10 s" {
+	reboot_round natpmp nat-pmp 8511
+}
+
+@test "reboot of a dual router: TCP and UDP mappings back within 10 s" {
+	reboot_round dual upnp 8512
+}
+
+@test "a router that stays down for 5 s (table lost): mappings back within 10 s of its start" {
+	local t0 took
+	serve srv 8513
+	lab router-stop --flush
+	sleep 5
+	lab router-start
+	t0=$(now_s)
+	wait_until $RESTORE_BOUND restored 8513 "$(date -u +%s -d '-1 sec')" ||
+		fail "mappings of port 8513 not restored within ${RESTORE_BOUND}s of the router's start"
+	took=$(elapsed_since "$t0")
+	tap_note "restore after 5 s down (dual router, upnp): $took s"
+	reachable 8513
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	run router_rules
+	assert_output ""
+}
+
+@test "reboot unannounced (SSDP and NAT-PMP multicast dropped at the host): verification restores it" {
+	# The host hears no ssdp:alive/byebye and no 224.0.0.1:5350 announcement; only the periodic check
+	# (NATT_VERIFY_INTERVAL, 3 s here) can find out that the router lost its table.
+	local verify=3 t0 took
+	NATT_VERIFY_INTERVAL=$verify serve up 8514 --protocols upnp
+	NATT_VERIFY_INTERVAL=$verify serve pmp 8515 --protocols nat-pmp
+	on_lan1 nft -f - <<-'EOF'
+		table inet natt_test {
+			chain input {
+				type filter hook input priority -10; policy accept;
+				ip daddr { 239.255.255.250, 224.0.0.1 } counter drop
+			}
+		}
+	EOF
+	lab reboot
+	t0=$(now_s)
+	local t0_epoch
+	t0_epoch=$(date -u +%s)
+	wait_until $((verify + RESTORE_BOUND)) restored 8514 "$t0_epoch" ||
+		fail "UPnP mappings not restored within $((verify + RESTORE_BOUND))s of an unannounced reboot"
+	took=$(elapsed_since "$t0")
+	tap_note "restore after unannounced reboot (upnp, verify every ${verify} s): $took s"
+	wait_until $((verify + RESTORE_BOUND)) restored 8515 "$t0_epoch" ||
+		fail "NAT-PMP mappings not restored within $((verify + RESTORE_BOUND))s of an unannounced reboot"
+	took=$(elapsed_since "$t0")
+	tap_note "restore after unannounced reboot (nat-pmp, verify every ${verify} s): $took s"
+	# the drop rule did see the router's announcements: they were really lost
+	run on_lan1 nft list table inet natt_test
+	refute_output --partial "packets 0 "
+	reachable 8514
+	reachable 8515
+	natt_signal up TERM
+	natt_signal pmp TERM
+	natt_wait_exit up 10
+	natt_wait_exit pmp 10
+	run router_rules
+	assert_output ""
+}
