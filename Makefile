@@ -107,6 +107,9 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/natt-demo
 
+bench: all
+	@NATT_BUILD=$(BUILD) bench/run
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/natt $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR)/natt \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man1

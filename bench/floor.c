@@ -8,6 +8,9 @@
  *       P..P+N-1 to this host), then N DeletePortMapping. --url skips the search (a cached
  *       description URL). --unicast sends the search to the gateway's port 1900 instead of the
  *       multicast group (UDA 1.1 allows it; the answer need not wait a random part of MX).
+ *       --natt-sequence: the requests natt makes per mapping instead of the minimum: each
+ *       AddPortMapping followed by GetExternalIPAddress, each DeletePortMapping preceded by
+ *       GetSpecificPortMappingEntry (so a gap between natt and this is natt's own time).
  *   floor natpmp [--count N] [--port P]
  *       libnatpmp: external address request, then N TCP map requests, then N deletes (lifetime 0).
  *
@@ -38,6 +41,7 @@ struct options {
 	const char *url;
 	int mx;
 	bool unicast;
+	bool natt_sequence;
 	int timeout_ms;
 };
 
@@ -185,6 +189,9 @@ static int run_upnp(const struct options *o)
 			fprintf(stderr, "%s: AddPortMapping %s: %d\n", prog, port, rc);
 			return 1;
 		}
+		if (o->natt_sequence &&
+		    UPNP_GetExternalIPAddress(urls.controlURL, data.first.servicetype, external) != UPNPCOMMAND_SUCCESS)
+			bench_die(prog, "GetExternalIPAddress failed");
 		add_end[i] = bench_now_ns();
 		add_ms[i] = bench_ms(add_end[i] - t);
 	}
@@ -192,6 +199,12 @@ static int run_upnp(const struct options *o)
 		char port[8];
 		snprintf(port, sizeof(port), "%d", o->port + i);
 		int64_t t = bench_now_ns();
+		if (o->natt_sequence) {
+			char client[64], inport[8], desc[96], enabled[8], duration[16];
+			if (UPNP_GetSpecificPortMappingEntry(urls.controlURL, data.first.servicetype, port, "TCP", NULL, client,
+			                                     inport, desc, enabled, duration) != UPNPCOMMAND_SUCCESS)
+				bench_die(prog, "GetSpecificPortMappingEntry failed");
+		}
 		int rc = UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, port, "TCP", NULL);
 		if (rc != UPNPCOMMAND_SUCCESS) {
 			fprintf(stderr, "%s: DeletePortMapping %s: %d\n", prog, port, rc);
@@ -279,7 +292,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "count", required_argument, NULL, 'n' }, { "port", required_argument, NULL, 'p' },
 		{ "url", required_argument, NULL, 'u' },   { "mx", required_argument, NULL, 'm' },
-		{ "unicast", no_argument, NULL, 'U' },     { 0, 0, 0, 0 },
+		{ "unicast", no_argument, NULL, 'U' },     { "natt-sequence", no_argument, NULL, 'N' },
+		{ 0, 0, 0, 0 },
 	};
 	if (argc < 2)
 		bench_die(prog, "usage: floor upnp|natpmp [--count N] [--port P] [--url URL] [--mx S] [--unicast]");
@@ -293,6 +307,7 @@ int main(int argc, char **argv)
 		case 'u': o.url = optarg; break;
 		case 'm': o.mx = atoi(optarg); break;
 		case 'U': o.unicast = true; break;
+		case 'N': o.natt_sequence = true; break;
 		default: return 2;
 		}
 	}

@@ -5,7 +5,8 @@
  * Variants: "plain" (no LD_PRELOAD) and one per --preload. Each round starts CMD K times per variant
  * (the order of the variants rotates from round to round), each start being posix_spawn() + wait4();
  * a variant's time in a round divided by K is one sample. Prints, per variant, the median of its R
- * samples in microseconds and the ratio to plain: wall-clock time, and CPU time (the children's user
+ * samples in microseconds and the median over the rounds of its ratio to plain in the same round
+ * (paired, so a change of the machine's load between rounds cancels out): wall-clock time, and CPU time (the children's user
  * + system time from wait4() plus this process's own for spawning them: on a busy machine, time spent
  * waiting for a CPU does not count), and the children's minor page faults per start. CMD must exit 0. */
 #include <getopt.h>
@@ -132,14 +133,21 @@ int main(int argc, char **argv)
 			faults[v][r] = s.faults;
 		}
 	}
-	double plain_wall = bench_median(wall[0], (size_t)rounds), plain_cpu = bench_median(cpu[0], (size_t)rounds);
+	double *wr = calloc((size_t)rounds, sizeof(double)), *cr = calloc((size_t)rounds, sizeof(double));
+	if (!wr || !cr)
+		bench_die(prog, "out of memory");
 	printf("{\"command\": \"%s\", \"rounds\": %d, \"count\": %d, \"variants\": [", cmd[0], rounds, count);
 	for (int v = 0; v < variants; v++) {
+		for (int r = 0; r < rounds; r++) {
+			wr[r] = wall[v][r] / wall[0][r];
+			cr[r] = cpu[v][r] / cpu[0][r];
+		}
 		double w = bench_median(wall[v], (size_t)rounds), cp = bench_median(cpu[v], (size_t)rounds);
 		printf("%s{\"preload\": %s%s%s, \"wall_us\": %.2f, \"wall_ratio\": %.4f, \"cpu_us\": %.2f, "
 		       "\"cpu_ratio\": %.4f, \"minflt\": %.1f, ",
-		       v ? ", " : "", v ? "\"" : "", v ? libs[v - 1] : "null", v ? "\"" : "", w, w / plain_wall, cp,
-		       cp / plain_cpu, bench_median(faults[v], (size_t)rounds));
+		       v ? ", " : "", v ? "\"" : "", v ? libs[v - 1] : "null", v ? "\"" : "", w,
+		       bench_median(wr, (size_t)rounds), cp, bench_median(cr, (size_t)rounds),
+		       bench_median(faults[v], (size_t)rounds));
 		bench_json_array(stdout, "wall_rounds_us", wall[v], (size_t)rounds, 1);
 		printf(", ");
 		bench_json_array(stdout, "cpu_rounds_us", cpu[v], (size_t)rounds, 1);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "igd.h"
 #include "natt/natpmp.h"
 #include "natt/net.h"
@@ -78,6 +79,18 @@ static void router_close(struct router *r)
 static bool natpmp_absent(int rc)
 {
 	return rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED;
+}
+
+/* natpmp_result - the code of a NAT-PMP call that started at started_ms, corrected: libnatpmp reports
+ * an ICMP "port unreachable" (the gateway is there but serves no NAT-PMP) as NATPMP_ERR_NOGATEWAYSUPPORT,
+ * which lib/natpmp.c passes on as NATT_ERR_NO_GATEWAY — the code of a timeout too. The gateway is
+ * always named here, and a timeout only ends at the deadline, so a NO_GATEWAY that comes well before
+ * it can only be that refusal. */
+static int natpmp_result(int rc, int64_t started_ms)
+{
+	if (rc == NATT_ERR_NO_GATEWAY && natt_now_ms() - started_ms < NATPMP_TIMEOUT_MS - 100)
+		return NATT_ERR_UNSUPPORTED;
+	return rc;
 }
 
 static void natpmp_failure(struct router *r, int rc)
@@ -162,7 +175,9 @@ int natt_cli_external_ip(const struct natt_cli_cmd *cmd)
 	struct in_addr external;
 	int rc = 0, code = 0, status = NATT_EXIT_FAILED;
 	if (cmd->via != NATT_CLI_VIA_UPNP) {
+		int64_t started = natt_now_ms();
 		rc = natt_natpmp_external_address(&r.gateway, NATPMP_TIMEOUT_MS, &external, NULL);
+		rc = natpmp_result(rc, started);
 		if (rc == 0)
 			goto found;
 		if (cmd->via == NATT_CLI_VIA_NATPMP || !natpmp_absent(rc)) {
@@ -206,13 +221,15 @@ static int map_natpmp(struct router *r, struct granted *g)
 {
 	const struct natt_cli_cmd *cmd = r->cmd;
 	struct natt_mapping m;
+	int64_t started = natt_now_ms();
 	int rc = natt_natpmp_map(&r->gateway, cmd->protocol, cmd->private_port, cmd->public_port, cmd->lifetime,
 	                         NATPMP_TIMEOUT_MS, &m, NULL);
 	if (rc < 0)
-		return rc;
+		return natpmp_result(rc, started);
+	started = natt_now_ms();
 	rc = natt_natpmp_external_address(&r->gateway, NATPMP_TIMEOUT_MS, &g->external, NULL);
 	if (rc < 0)
-		return rc;
+		return natpmp_result(rc, started);
 	/* NAT-PMP maps whoever sent the request: that is our source address toward the gateway. */
 	struct in_addr local;
 	if (natt_local_address_toward(&r->gateway, &local) == 0)
@@ -428,7 +445,9 @@ int natt_cli_unmap(const struct natt_cli_cmd *cmd)
 		return NATT_EXIT_FAILED;
 	int status = NATT_EXIT_FAILED, rc = 0;
 	if (cmd->via != NATT_CLI_VIA_UPNP) {
+		int64_t started = natt_now_ms();
 		rc = natt_natpmp_delete(&r.gateway, cmd->protocol, cmd->private_port, NATPMP_TIMEOUT_MS, NULL);
+		rc = natpmp_result(rc, started);
 		if (cmd->via == NATT_CLI_VIA_NATPMP || (rc < 0 && !natpmp_absent(rc))) {
 			if (rc < 0)
 				natpmp_failure(&r, rc);
@@ -500,7 +519,9 @@ int natt_cli_unmap_all(const struct natt_cli_cmd *cmd)
 		return NATT_EXIT_FAILED;
 	int status = NATT_EXIT_FAILED, rc = 0;
 	if (cmd->via != NATT_CLI_VIA_UPNP) {
+		int64_t started = natt_now_ms();
 		rc = natt_natpmp_unmap_all(&r.gateway, cmd->protocol, NATPMP_TIMEOUT_MS, NULL);
+		rc = natpmp_result(rc, started);
 		if (rc < 0 && (cmd->via == NATT_CLI_VIA_NATPMP || !natpmp_absent(rc))) {
 			natpmp_failure(&r, rc);
 			goto out;

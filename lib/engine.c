@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -31,6 +32,7 @@
 __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 void (*natt_engine_fd_hook)(int fd, bool ours);
 static void wake_manager(void);
+static bool stopping(void);
 
 static int own_fd(int fd)
 {
@@ -94,6 +96,12 @@ static struct {
 	pid_t pid;                  /* the process the manager runs in */
 	atomic_uint flush_asked;    /* natt_engine_flush: requests and acknowledgements */
 	atomic_uint flush_done;
+	struct pid_watch {
+		pid_t pid;
+		int fd;                          /* pidfd, or -1: polled with kill(pid, 0) */
+		void (*on_exit)(pid_t pid);      /* NULL: a holder of a lingering entry */
+	} watches[32];
+	int watch_count;                         /* guarded by start_lock */
 	char pending_summaries[16][512]; /* on-change lines waiting for the status file to be written */
 	int pending_count;
 } E = {
@@ -368,6 +376,9 @@ void natt_engine_atfork_child(void)
 		close_own_fd(&E.natpmp_fd);
 	}
 	E.wake_fd = E.ssdp_fd = E.natpmp_fd = -1;
+	for (int i = 0; i < E.watch_count; i++)
+		close_own_fd(&E.watches[i].fd);
+	E.watch_count = 0;
 	E.have_epoch = false;
 	E.pending_count = 0;
 	atomic_store(&E.ever_forked, true);
@@ -806,20 +817,25 @@ static bool mapping_shared(const struct natt_entry *e)
 	return false;
 }
 
+/* Another process holding e's socket (pre-fork workers, a daemonized child), or 0. */
+static pid_t other_holder(const struct natt_entry *e)
+{
+	if (!e->socket_id || !atomic_load(&E.ever_forked))
+		return 0; /* only fork shares a socket between processes, in practice */
+	pid_t holder = natt_socket_other_holder(e->socket_id);
+	if (holder > 0)
+		natt_info("%s port %u: pid %d still holds the socket", proto_text(e->protocol), local_port(e),
+		          (int)holder);
+	return holder > 0 ? holder : 0;
+}
+
 /* Deletes e's mapping at the router, if we still hold it and nobody else serves on it. */
 static void unpublish(struct natt_entry *e)
 {
 	if (e->state != NATT_STATE_PUBLISHED || mapping_shared(e))
 		return;
-	if (e->socket_id && atomic_load(&E.ever_forked)) {
-		/* The socket may live on in a child (pre-fork workers, a daemonized server). */
-		pid_t holder = natt_socket_other_holder(e->socket_id);
-		if (holder > 0) {
-			natt_info("%s port %u stays published: pid %d still holds the socket", proto_text(e->protocol),
-			          local_port(e), (int)holder);
-			return;
-		}
-	}
+	if (other_holder(e) > 0)
+		return; /* at exit: the holder (a daemon child) takes the mapping over */
 	int lock = natt_gateway_lock(E.cfg.status_path, &E.gateway);
 	int rc = 0, code = 0;
 	if (e->technique == NATT_TECH_UPNP) {
@@ -1093,8 +1109,106 @@ static void take_inbox(void)
 	}
 }
 
+/* ---------------------------------------------------------------- processes we wait for */
+
+static int add_watch_locked(pid_t pid, void (*on_exit)(pid_t))
+{
+	for (int i = 0; i < E.watch_count; i++)
+		if (E.watches[i].pid == pid && E.watches[i].on_exit == on_exit)
+			return 0;
+	if (E.watch_count == (int)(sizeof(E.watches) / sizeof(E.watches[0])))
+		return -ENOSPC;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0 && errno == ESRCH)
+		return -ESRCH;
+	if (fd >= 0) {
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		own_fd(fd);
+	}
+	E.watches[E.watch_count++] = (struct pid_watch){ .pid = pid, .fd = fd, .on_exit = on_exit };
+	return 0;
+}
+
+int natt_engine_watch_pid(pid_t pid, void (*on_exit)(pid_t pid))
+{
+	natt_engine_config();
+	pthread_mutex_lock(&E.start_lock);
+	int rc = start_manager_locked();
+	if (rc == 0)
+		rc = add_watch_locked(pid, on_exit);
+	pthread_mutex_unlock(&E.start_lock);
+	if (rc == -ESRCH && on_exit)
+		on_exit(pid); /* already gone */
+	else if (rc == 0)
+		wake_manager();
+	return rc == -ESRCH ? 0 : rc;
+}
+
+static void holder_gone(pid_t pid)
+{
+	for (struct natt_entry *e = E.entries; e; e = e->next) {
+		if (e->lingering_holder != pid)
+			continue;
+		pid_t next = natt_socket_other_holder(e->socket_id);
+		pthread_mutex_lock(&E.start_lock);
+		bool watching = next > 0 && add_watch_locked(next, NULL) == 0;
+		pthread_mutex_unlock(&E.start_lock);
+		e->lingering_holder = watching ? next : 0;
+		if (!watching)
+			e->due_ms = -1; /* the last holder is gone: retire it now */
+	}
+}
+
+/* Handles watched processes that ended; returns the poll timeout they need (-1: none). */
+static int check_watches(struct pollfd *fds, int nfds_used)
+{
+	int timeout = -1;
+	for (int i = 0; i < E.watch_count;) {
+		struct pid_watch *w = &E.watches[i];
+		bool ended;
+		if (w->fd >= 0) {
+			ended = false;
+			for (int j = 0; j < nfds_used; j++)
+				if (fds[j].fd == w->fd && fds[j].revents)
+					ended = true;
+		} else {
+			ended = kill(w->pid, 0) < 0 && errno == ESRCH;
+			timeout = 1000;
+		}
+		if (!ended) {
+			i++;
+			continue;
+		}
+		struct pid_watch done = *w;
+		pthread_mutex_lock(&E.start_lock);
+		close_own_fd(&w->fd);
+		E.watches[i] = E.watches[--E.watch_count];
+		pthread_mutex_unlock(&E.start_lock);
+		if (done.on_exit)
+			done.on_exit(done.pid);
+		else
+			holder_gone(done.pid);
+	}
+	return timeout;
+}
+
 static void retire_entry(struct natt_entry *e)
 {
+	/* Closed here, still open in another process: keep it published (and renewed) until that
+	 * process lets go too. Not at exit: then a daemon child takes it over (unpublish leaves it). */
+	if (e->state == NATT_STATE_PUBLISHED && !stopping()) {
+		pid_t holder = other_holder(e);
+		if (holder > 0) {
+			pthread_mutex_lock(&E.start_lock);
+			int rc = add_watch_locked(holder, NULL);
+			pthread_mutex_unlock(&E.start_lock);
+			if (rc == 0) {
+				e->lingering_holder = holder;
+				e->due_ms = natt_now_ms() + 1000;
+				return;
+			}
+		}
+	}
 	unpublish(e);
 	announce(e, true);
 	pthread_mutex_lock(&E.lock);
@@ -1207,12 +1321,23 @@ static void *manager_main(void *arg)
 			timeout = next_due <= now ? 0 : (int)(next_due - now > 3600000 ? 3600000 : next_due - now);
 		if (natt_spawn_reap() > 0 && (timeout < 0 || timeout > 1000))
 			timeout = 1000; /* an on-change command is still running: reap it soon */
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[3 + 32] = {
 			{ .fd = E.wake_fd, .events = POLLIN },
 			{ .fd = E.ssdp_fd, .events = POLLIN },
 			{ .fd = E.natpmp_fd, .events = POLLIN },
 		};
-		if (poll(pfd, 3, timeout) > 0) {
+		int nfds = 3;
+		pthread_mutex_lock(&E.start_lock);
+		for (int i = 0; i < E.watch_count; i++) {
+			if (E.watches[i].fd >= 0)
+				pfd[nfds++] = (struct pollfd){ .fd = E.watches[i].fd, .events = POLLIN };
+			else if (timeout < 0 || timeout > 1000)
+				timeout = 1000; /* no pidfd: look again in a second */
+		}
+		pthread_mutex_unlock(&E.start_lock);
+		int ready = poll(pfd, (nfds_t)nfds, timeout);
+		check_watches(pfd, ready > 0 ? nfds : 0);
+		if (ready > 0) {
 			if (pfd[0].revents) {
 				uint64_t count;
 				ssize_t ignored = read(E.wake_fd, &count, sizeof(count));

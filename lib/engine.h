@@ -92,6 +92,10 @@ struct natt_entry {
 	bool announced;                 /* -v line printed for the current mapping */
 	char last_said[512];
 
+	/* Closed here but still held by another process (a worker, a daemon child): we keep renewing it
+	 * until that process lets go too. 0 when not lingering. */
+	pid_t lingering_holder;
+
 	/* Completion of a stop request from the listener API. */
 	atomic_bool retired;
 };
@@ -157,6 +161,11 @@ void natt_engine_adopt(struct natt_entry *entry);
 /* Set by the shim: told of every long-lived fd the manager opens (ours = true) and before it closes
  * one (ours = false), so a program that closes every descriptor cannot close natt's. */
 extern void (*natt_engine_fd_hook)(int fd, bool ours);
+
+/* Calls on_exit(pid) from the manager thread when process pid has ended (pidfd, else polled), starting
+ * the manager if needed. A forked child uses it to take its parent's mappings over when the parent
+ * goes. Returns 0 or -errno. */
+int natt_engine_watch_pid(pid_t pid, void (*on_exit)(pid_t pid));
 
 /* Whether the manager is running (cheap), and whether it is this process's (false in a vfork child,
  * which shares the parent's memory). */

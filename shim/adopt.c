@@ -30,18 +30,36 @@ static void each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx)
 	}
 }
 
-static void note_inherited(int fd, struct natt_entry *entry, void *ctx)
+struct owners {
+	pid_t pids[8];
+	int count;
+};
+
+static void note_owner(int fd, struct natt_entry *entry, void *ctx)
 {
 	(void)fd;
-	(void)entry;
-	*(bool *)ctx = true;
+	struct owners *o = ctx;
+	for (int i = 0; i < o->count; i++)
+		if (o->pids[i] == entry->owner)
+			return;
+	if (o->count < 8)
+		o->pids[o->count++] = entry->owner;
 }
 
+static void owner_gone(pid_t pid);
+
+/* A child that inherited published sockets watches their owners: when an owner ends (a server that
+ * daemonized, a master killed under its workers) the child takes the mappings over at once, whether
+ * or not it ever calls a hooked function again. */
 void nattshim_after_fork_child(void)
 {
-	bool any = false;
-	each_tracked(note_inherited, &any);
-	atomic_store(&nattshim_inherited, any);
+	struct owners o = { .count = 0 };
+	each_tracked(note_owner, &o);
+	atomic_store(&nattshim_inherited, o.count > 0);
+	natt_internal_depth++;
+	for (int i = 0; i < o.count; i++)
+		natt_engine_watch_pid(o.pids[i], owner_gone);
+	natt_internal_depth--;
 }
 
 static int64_t coarse_ms(void)
@@ -53,6 +71,7 @@ static int64_t coarse_ms(void)
 
 struct adoption {
 	pid_t self;
+	pid_t gone;   /* an owner known to have ended (its pidfd said so; kill() would still see a zombie) */
 	bool waiting; /* some owner is still alive */
 };
 
@@ -62,7 +81,7 @@ static void adopt_if_orphaned(int fd, struct natt_entry *entry, void *ctx)
 	struct adoption *a = ctx;
 	if (entry->owner == a->self)
 		return;
-	if (kill(entry->owner, 0) == 0 || errno == EPERM) {
+	if (entry->owner != a->gone && (kill(entry->owner, 0) == 0 || errno == EPERM)) {
 		a->waiting = true; /* the owner still renews it */
 		return;
 	}
@@ -85,6 +104,15 @@ void nattshim_check_adoption(void)
 		atomic_store(&nattshim_inherited, false);
 	natt_internal_depth--;
 	errno = saved_errno;
+}
+
+/* From the manager thread, when a watched owner ended. */
+static void owner_gone(pid_t pid)
+{
+	struct adoption a = { .self = getpid(), .gone = pid };
+	each_tracked(adopt_if_orphaned, &a);
+	if (!a.waiting)
+		atomic_store(&nattshim_inherited, false);
 }
 
 /* ---- start-up: sockets handed to us already listening (exec of a server that kept its socket,

@@ -19,9 +19,24 @@ static void parent(void)
 	natt_engine_atfork_parent();
 }
 
+/* The manager's sockets of an exchange under way at the fork are copies the child has no use for. */
+static void close_inherited_own_fds(void)
+{
+	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
+		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
+		for (unsigned i = 0; chunk && i < NATT_FD_CHUNK; i++) {
+			if (atomic_load(&chunk[i]) == NATTSHIM_OURS) {
+				atomic_store(&chunk[i], NULL);
+				libc_close((int)(index * NATT_FD_CHUNK + i));
+			}
+		}
+	}
+}
+
 static void child(void)
 {
-	natt_engine_atfork_child();
+	natt_engine_atfork_child(); /* closes the manager's long-lived fds */
+	close_inherited_own_fds();
 	nattshim_after_fork_child();
 }
 

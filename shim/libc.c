@@ -27,6 +27,9 @@ DECLARE_REAL(int, sigaction, int, const struct sigaction *, struct sigaction *);
 DECLARE_REAL(sighandler_t, signal, int, sighandler_t);
 DECLARE_REAL(sighandler_t, sysv_signal, int, sighandler_t);
 DECLARE_REAL(sighandler_t, bsd_signal, int, sighandler_t);
+DECLARE_REAL(int, raise, int);
+DECLARE_REAL(int, kill, pid_t, int);
+DECLARE_REAL(int, socket, int, int, int);
 
 /* dlsym could in theory hand back our own symbol (a broken link order); calling it would recurse
  * forever, so such a result counts as "not found". */
@@ -55,6 +58,9 @@ void nattshim_resolve_libc(void)
 	RESOLVE(signal);
 	RESOLVE(sysv_signal);
 	RESOLVE(bsd_signal);
+	RESOLVE(raise);
+	RESOLVE(kill);
+	RESOLVE(socket);
 }
 
 /* Where libc lacks a function (close_range before glibc 2.34), the system call does the same. */
@@ -155,4 +161,24 @@ sighandler_t libc_bsd_signal(int sig, sighandler_t handler)
 {
 	RESOLVE(bsd_signal);
 	return REAL(bsd_signal) ? REAL(bsd_signal)(sig, handler) : libc_signal(sig, handler);
+}
+
+int libc_raise(int sig)
+{
+	RESOLVE(raise);
+	if (REAL(raise))
+		return REAL(raise)(sig);
+	return (int)syscall(SYS_tgkill, getpid(), gettid(), sig);
+}
+
+int libc_kill(pid_t pid, int sig)
+{
+	RESOLVE(kill);
+	return REAL(kill) ? REAL(kill)(pid, sig) : (int)syscall(SYS_kill, pid, sig);
+}
+
+int libc_socket(int domain, int type, int protocol)
+{
+	RESOLVE(socket);
+	return REAL(socket) ? REAL(socket)(domain, type, protocol) : (int)syscall(SYS_socket, domain, type, protocol);
 }

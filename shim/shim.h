@@ -29,6 +29,9 @@ int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 sighandler_t libc_signal(int sig, sighandler_t handler);
 sighandler_t libc_sysv_signal(int sig, sighandler_t handler);
 sighandler_t libc_bsd_signal(int sig, sighandler_t handler);
+int libc_raise(int sig);
+int libc_kill(pid_t pid, int sig);
+int libc_socket(int domain, int type, int protocol);
 void nattshim_resolve_libc(void);
 /* POSIX dropped bsd_signal and glibc no longer declares it, but still exports it. */
 sighandler_t bsd_signal(int sig, sighandler_t handler);

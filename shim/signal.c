@@ -64,10 +64,37 @@ static void default_action(struct sigaction *old)
 	sigemptyset(&old->sa_mask);
 }
 
+static bool is_termination_signal(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
+}
+
+static bool wants_default(const struct sigaction *act)
+{
+	return act && act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO);
+}
+
+/* A program that puts a termination signal back to SIG_DFL, often to re-raise it from its own
+ * handler (node does), would end without clean-up: we hold the signal for it again instead. It still
+ * sees SIG_DFL whenever it asks. */
+static int hold_again(int sig, struct sigaction *old)
+{
+	struct sigaction ours = { .sa_handler = on_termination_signal, .sa_flags = SA_RESTART };
+	sigemptyset(&ours.sa_mask);
+	int rc = libc_sigaction(sig, &ours, old);
+	if (rc == 0)
+		atomic_store(&held[sig], true);
+	return rc;
+}
+
 NATT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (__builtin_expect(!is_held(sig), 1))
+	if (__builtin_expect(!is_held(sig), 1)) {
+		if (atomic_load(&taken_once) && is_termination_signal(sig) && wants_default(act) &&
+		    natt_engine_running_here())
+			return hold_again(sig, old);
 		return libc_sigaction(sig, act, old);
+	}
 	int rc = 0;
 	if (act) {
 		rc = libc_sigaction(sig, act, NULL);
@@ -89,8 +116,11 @@ static sighandler_t hand_back(signal_fn real, int sig, sighandler_t handler)
 		return previous;
 	if (was_held) {
 		atomic_store(&held[sig], false);
-		return SIG_DFL;
+		previous = SIG_DFL;
 	}
+	if (handler == SIG_DFL && is_termination_signal(sig) && atomic_load(&taken_once) &&
+	    natt_engine_running_here())
+		hold_again(sig, NULL);
 	return previous;
 }
 
@@ -107,4 +137,35 @@ NATT_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
 NATT_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
 {
 	return hand_back(libc_bsd_signal, sig, handler);
+}
+
+/* raise() and kill() of a termination signal whose action is SIG_DFL by now. Programs that reset
+ * their handler on delivery (SA_RESETHAND — node does) and then re-raise from it never call
+ * sigaction() again; holding the signal at this last moment gives the manager its chance to delete
+ * the mappings before the signal ends the process. */
+static void hold_if_default(int sig)
+{
+	if (!is_termination_signal(sig) || !atomic_load(&taken_once) || !natt_engine_running_here())
+		return;
+	struct sigaction current;
+	if (libc_sigaction(sig, NULL, &current) == 0 && current.sa_handler == SIG_DFL)
+		hold_again(sig, NULL);
+}
+
+NATT_EXPORT int raise(int sig)
+{
+	int saved_errno = errno;
+	hold_if_default(sig);
+	errno = saved_errno;
+	return libc_raise(sig);
+}
+
+NATT_EXPORT int kill(pid_t pid, int sig)
+{
+	if (pid == getpid() || pid == 0 || pid == -getpgrp()) {
+		int saved_errno = errno;
+		hold_if_default(sig);
+		errno = saved_errno;
+	}
+	return libc_kill(pid, sig);
 }

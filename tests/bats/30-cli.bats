@@ -45,7 +45,7 @@ no_rule() {
 }
 
 # upnpc_lan2 ARGS... — miniupnpc's own client on lan2: an independent UPnP client.
-upnpc_lan2() { upnpc_lan2 -u "$LAB_DESC_URL" "$@"; }
+upnpc_lan2() { on_lan2 upnpc -u "$LAB_DESC_URL" "$@"; }
 # upnpc_table — the router's table as upnpc lists it.
 upnpc_table() { upnpc_lan2 -l 2>/dev/null | grep -E '^ *[0-9]+ (TCP|UDP) '; }
 

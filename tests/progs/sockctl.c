@@ -17,6 +17,7 @@
  *                            SOCK_CLOEXEC (default on) -> "ok"
  *   cloexec FD on|off        sets or clears FD_CLOEXEC on FD -> "ok"
  *   sys-close FD             closes FD with syscall(SYS_close): a path no hook sees -> "ok"
+ *   fclose FD                fdopen(FD) then fclose(): glibc closes FD internally -> "ok"
  *   open PATH                open(PATH, O_RDONLY) (no O_CLOEXEC) -> "FD"
  *   close-each A B           close() on every fd from A to B -> "ok CLOSED" (how many were open)
  *   fds                      the process's open fds, ascending, space-separated
@@ -218,6 +219,14 @@ static int more_commands(const char *cmd, char *line, int x, int y, const char *
 	} else if (!strcmp(cmd, "sys-close")) {
 		rc = (int)syscall(SYS_close, x);
 		rc < 0 ? reply_errno(cmd) : (void)printf("ok\n");
+	} else if (!strcmp(cmd, "fclose")) {
+		FILE *f = fdopen(x, "r");
+		if (!f) {
+			reply_errno(cmd);
+			return 1;
+		}
+		rc = fclose(f);
+		rc != 0 ? reply_errno(cmd) : (void)printf("ok\n");
 	} else if (!strcmp(cmd, "open")) {
 		if (split_args(line, argv) < 1) {
 			printf("ERR open needs a path\n");

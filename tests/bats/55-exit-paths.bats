@@ -1,0 +1,119 @@
+#!/usr/bin/env bats
+# Issue 4, behaviour 11 — clean-up on every exit path short of SIGKILL: return from main, exit(),
+# _exit(), SIGTERM/SIGINT/SIGHUP left at their default action (the exit status stays the signal's),
+# exec of another program (the CLOEXEC sockets' mappings go, though the process lives on). Each time
+# the router's rules for the program's TCP and UDP ports are gone by the time the process has ended (or
+# exec'd), and the status file no longer lists them. After SIGKILL nothing can clean up: the mapping
+# expires with its lease (--lifetime 10), and miniupnpd removes it on its own schedule.
+
+load lib/lab
+load lib/natt
+load lib/resilience
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+teardown_file() { lab_down; }
+setup() { natt_test_setup; }
+teardown() { natt_test_teardown; }
+
+# published_pair NAME PORT — sockctl NAME opens TCP and UDP sockets on PORT; both get published.
+published_pair() {
+	sockctl_open "$1" tcp "$2"
+	sockctl_open "$1" udp "$2"
+	wait_published tcp "$2"
+	wait_published udp "$2"
+	rule_present_proto tcp "$2"
+	rule_present_proto udp "$2"
+}
+
+# gone_at_exit NAME PORT — checked right after the process ended: no rule left, no status entry.
+gone_at_exit() {
+	run rule_present_proto tcp "$2"
+	assert_failure
+	run rule_present_proto udp "$2"
+	assert_failure
+	status_has_no_pid "$1" || fail "the status file still lists $1: $(cat "$NATT_STATUS")"
+}
+
+@test "return from main: mappings deleted by the time the process ends, exit status 0" {
+	natt_start srv lan1 -- "$SOCKCTL"
+	published_pair srv 8550
+	natt_close_stdin srv # end of input: sockctl returns from main
+	natt_reap srv 10
+	assert_equal "$NATT_EXIT_STATUS" 0
+	gone_at_exit srv 8550
+}
+
+@test "exit(3): mappings deleted by the time the process ends, exit status 3" {
+	natt_start srv lan1 -- "$SOCKCTL"
+	published_pair srv 8551
+	natt_send srv "exit 3"
+	natt_reap srv 10
+	assert_equal "$NATT_EXIT_STATUS" 3
+	gone_at_exit srv 8551
+}
+
+@test "_exit(4): mappings deleted by the time the process ends, exit status 4" {
+	natt_start srv lan1 -- "$SOCKCTL"
+	published_pair srv 8552
+	natt_send srv "_exit 4"
+	natt_reap srv 10
+	assert_equal "$NATT_EXIT_STATUS" 4
+	gone_at_exit srv 8552
+}
+
+@test "SIGTERM, SIGINT, SIGHUP at their default action: mappings deleted, exit status 143, 130, 129" {
+	local sig port status
+	# (a background job of a script starts with SIGINT ignored: give the programs the defaults back)
+	natt_start term lan1 -- env --default-signal=TERM,INT,HUP "$SOCKCTL"
+	natt_start int lan1 -- env --default-signal=TERM,INT,HUP "$SOCKCTL"
+	natt_start hup lan1 -- env --default-signal=TERM,INT,HUP "$SOCKCTL"
+	published_pair term 8553
+	published_pair int 8554
+	published_pair hup 8555
+	natt_signal term TERM
+	natt_signal int INT
+	natt_signal hup HUP
+	for sig in term:8553:143 int:8554:130 hup:8555:129; do
+		IFS=: read -r name port status <<<"$sig"
+		natt_reap "$name" 10
+		assert_equal "SIG${name^^} exit status $NATT_EXIT_STATUS" "SIG${name^^} exit status $status"
+		gone_at_exit "$name" "$port"
+	done
+}
+
+@test "exec of another program: the CLOEXEC sockets' mappings go, the process lives on as the new program" {
+	natt_start srv lan1 --log info -- "$LISTEN_EXEC" 8556 /bin/sleep 30
+	natt_expect srv '^listening 8556$'
+	wait_published tcp 8556
+	wait_published udp 8556
+	local pid
+	pid=$(natt_pid srv)
+	natt_send srv go
+	wait_until 5 eval "[ \"\$(cat /proc/$pid/comm)\" = sleep ]" || fail "the program did not exec sleep"
+	# exec closed the sockets: their mappings must be gone, at most a moment after exec
+	wait_until 3 eval 'rule_absent_proto tcp 8556 && rule_absent_proto udp 8556' ||
+		fail "the router still forwards port 8556 to a process that closed it at exec: $(router_rules)"
+	wait_until 3 status_has_no_pid srv || fail "the status file still lists the exec'd process: $(cat "$NATT_STATUS")"
+	# the new program runs undisturbed
+	bg_alive "$pid"
+	kill -TERM "$pid"
+	natt_reap srv 5
+	assert_equal "$NATT_EXIT_STATUS" 143
+}
+
+@test "SIGKILL: no clean-up possible; the mappings expire at the router within the lease (--lifetime 10)" {
+	natt_start srv lan1 --lifetime 10 -- "$SOCKCTL"
+	published_pair srv 8557
+	local t0 took bound=15
+	natt_signal srv KILL
+	natt_reap srv 5
+	assert_equal "$NATT_EXIT_STATUS" 137
+	t0=$(now_s)
+	wait_until $bound eval 'rule_absent_proto tcp 8557 && rule_absent_proto udp 8557' ||
+		fail "port 8557 still forwarded ${bound} s after SIGKILL with a 10 s lease"
+	took=$(elapsed_since "$t0")
+	tap_note "after SIGKILL (lease 10 s, renewed at 5 s): gone at the router $took s later"
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bats
+# Issue 4, behaviours 10 and 4 — the on-change command (natt-run --on-change CMD) runs once per change
+# of the public addresses, with NATT_SUMMARY (one line) and NATT_STATUS_FILE in its environment, after
+# the status file says the same; and an external address change at the router shows in the status file
+# and reaches the on-change command.
+
+load lib/lab
+load lib/natt
+load lib/resilience
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+teardown_file() { lab_down; }
+setup() {
+	natt_test_setup
+	HOOK_LOG=$NATT_TEST_DIR/on-change.log
+	# One line per run: the summary | the status file's path | the states the status file gave at that
+	# moment for the ports under test.
+	cat >"$NATT_TEST_DIR/hook.sh" <<-'EOF'
+		snapshot=$(jq -c '[.sockets[] | select(.local_port >= 8560 and .local_port <= 8569)
+			| "\(.protocol)/\(.local_port)=\(.state)@\([.assignments[] | select(.technique != null) | .address][0])"]' \
+			"$NATT_STATUS_FILE" 2>&1)
+		printf '%s|%s|%s\n' "$NATT_SUMMARY" "$NATT_STATUS_FILE" "$snapshot" >>"$HOOK_LOG"
+	EOF
+	export HOOK_LOG
+}
+teardown() {
+	natt_test_teardown
+	[ -z "${LAB_ID:-}" ] || [ "$(lab_info ext_ip)" = 100.130.0.1 ] || lab set-ext-addr 100.130.0.1/24
+}
+
+hook_lines() { [ -s "$HOOK_LOG" ] && wc -l <"$HOOK_LOG" || echo 0; }
+
+@test "on-change: one line when published, one when retired, with NATT_STATUS_FILE set and already up to date" {
+	natt_start srv lan1 --on-change "sh $NATT_TEST_DIR/hook.sh" -- "$SOCKCTL"
+	sockctl_open srv tcp 8560
+	wait_published tcp 8560
+	wait_until 5 eval '[ "$(hook_lines)" -ge 1 ]' || fail "the on-change command did not run"
+	sleep 0.5 # nothing more should come
+	run cat "$HOOK_LOG"
+	tap_note "on-change after publishing: $output"
+	assert_equal "$(hook_lines)" 1
+	IFS='|' read -r summary file snapshot <"$HOOK_LOG"
+	assert_equal "$summary" "tcp 0.0.0.0:8560 published as 100.130.0.1:8560 (upnp)"
+	assert_equal "$file" "$NATT_STATUS"
+	assert_equal "$snapshot" '["tcp/8560=published@100.130.0.1"]'
+
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	wait_until 5 eval '[ "$(hook_lines)" -ge 2 ]' || fail "the on-change command did not run at retirement"
+	sleep 0.5
+	run cat "$HOOK_LOG"
+	tap_note "on-change after exit: $(tail -n 1 "$HOOK_LOG")"
+	assert_equal "$(hook_lines)" 2
+	IFS='|' read -r summary file snapshot < <(tail -n 1 "$HOOK_LOG")
+	assert_equal "$summary" "tcp 0.0.0.0:8560 retired (was 100.130.0.1:8560, upnp)"
+	assert_equal "$file" "$NATT_STATUS"
+	assert_equal "$snapshot" '[]'
+}
+
+@test "external address change: the status file and the on-change command show the new address" {
+	local t0 took
+	natt_start up lan1 --on-change "sh $NATT_TEST_DIR/hook.sh" --protocols upnp -- "$SOCKCTL"
+	natt_start pmp lan1 --on-change "sh $NATT_TEST_DIR/hook.sh" --protocols nat-pmp -- "$SOCKCTL"
+	sockctl_open up tcp 8561
+	sockctl_open pmp tcp 8562
+	natt_send up echo
+	natt_expect up '^serving$'
+	wait_published tcp 8561
+	wait_published tcp 8562
+	assert_equal "$(status_public tcp 8561 address)" 100.130.0.1
+	wait_until 5 eval '[ "$(hook_lines)" -ge 2 ]'
+
+	lab set-ext-addr 100.131.0.1/24
+	t0=$(now_s)
+	wait_until 10 status_public_is tcp 8561 100.131.0.1 ||
+		fail "status file still says $(status_public tcp 8561 address) for the UPnP mapping"
+	took=$(elapsed_since "$t0")
+	tap_note "external address change seen in the status file (upnp): $took s"
+	wait_until 10 status_public_is tcp 8562 100.131.0.1 ||
+		fail "status file still says $(status_public tcp 8562 address) for the NAT-PMP mapping"
+	took=$(elapsed_since "$t0")
+	tap_note "external address change seen in the status file (nat-pmp): $took s"
+	wait_until 5 grep -qF "tcp 0.0.0.0:8561 published as 100.131.0.1:8561" "$HOOK_LOG" ||
+		fail "no on-change run with the new address for 8561: $(cat "$HOOK_LOG")"
+	wait_until 5 grep -qF "tcp 0.0.0.0:8562 published as 100.131.0.1:8562" "$HOOK_LOG" ||
+		fail "no on-change run with the new address for 8562: $(cat "$HOOK_LOG")"
+	run grep -F "published as 100.131.0.1:8561" "$HOOK_LOG"
+	tap_note "on-change: $output"
+	# the status file already said so when the command ran
+	assert_output --partial "tcp/8561=published@100.131.0.1"
+	# and the internet reaches the server at the new address
+	run on_inet socat -T2 - TCP:100.131.0.1:8561,connect-timeout=2 </dev/null
+	assert_output "hello from sockctl"
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env bats
+# Issue 5, semantics 1 and 3 — a mapping belongs to a socket, not to an fd or a process: a forked child
+# closing its inherited copy retires nothing; a server that listens and then daemonizes (the parent
+# exits, the child serves) stays published, renewed by the child; a child that keeps the socket after
+# the parent closed its copy keeps it published; the last holder's close deletes it. vfork + exec and
+# posix_spawn in a program with published sockets are safe: no crash, and the mappings stay.
+
+load lib/lab
+load lib/natt
+load lib/programs
+
+SOCKCTL=$NATT_BUILD/tests/progs/sockctl
+DAEMONIZE=$NATT_BUILD/tests/progs/daemonize
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+teardown_file() { lab_down; }
+setup() { programs_setup; }
+teardown() { programs_teardown; }
+
+# has_rule PROTO PORT: the router forwards PORT for PROTO (rule_present does not tell TCP from UDP).
+has_rule() {
+	local code=0x6
+	[ "$1" = udp ] && code=0x11
+	router_rules | grep -q "@nh,72,8 $code th dport $2 "
+}
+
+ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
+
+sock() {
+	ctl "$1" "$2 0.0.0.0 $3" "^[0-9]+ $3\$"
+	FD=${NATT_LAST_REPLY%% *}
+}
+
+still_published() {
+	sleep "${3:-1.5}"
+	has_rule "$1" "$2" ||
+		fail "$(printf 'the router no longer forwards %s port %s; rules:
+%s
+status:
+%s' "$1" "$2" "$(router_rules)" "$(cat "$NATT_STATUS" 2>/dev/null)")"
+	status_has "$1" "$2" published ||
+		fail "$(printf '%s port %s is no longer published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
+}
+
+gone() {
+	wait_until "${3:-10}" eval "! has_rule $1 $2" ||
+		fail "$(printf 'the router still forwards %s port %s:\n%s' "$1" "$2" "$(router_rules)")"
+	wait_until 5 eval "! status_has $1 $2 published" ||
+		fail "$(printf 'the status file still lists %s port %s as published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
+	assert_status_gone "$1" "$2"
+}
+
+end_program() {
+	natt_send "$1" "exit 0"
+	natt_wait_exit "$1" 10
+	assert_router_empty
+}
+
+# published_by PROTO PORT PID: the status file's published entries for PORT all name PID (and some do).
+published_by() {
+	local pids
+	pids=$(jq -r --arg p "$1" --argjson port "$2" \
+		'.sockets[] | select(.protocol == $p and .local_port == $port and .state == "published") | .pid' \
+		"$NATT_STATUS" 2>/dev/null | sort -u)
+	[ "$pids" = "$3" ]
+}
+
+# stays_up_for SECONDS PROTO PORT: the router forwards PORT at every check (each second) for SECONDS.
+stays_up_for() {
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -lt $end ]; do
+		has_rule "$2" "$3" ||
+			fail "$(printf 'the router stopped forwarding %s port %s (%s s before the end of the watch):\n%s\nstatus:\n%s' \
+				"$2" "$3" $((end - SECONDS)) "$(router_rules)" "$(cat "$NATT_STATUS" 2>/dev/null)")"
+		sleep 1
+	done
+}
+
+@test "a forked child closing its inherited copies retires nothing; the parent's close does" {
+	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	sock a tcp 8630
+	local t=$FD
+	sock a udp 8630
+	local u=$FD
+	wait_published tcp 8630
+	wait_published udp 8630
+	ctl a "fork-close $t" '^ok$'
+	ctl a "fork-close $u" '^ok$'
+	still_published tcp 8630
+	still_published udp 8630 0
+	published_by tcp 8630 "$(natt_pid a)"
+	ctl a "close $t" '^ok$'
+	gone tcp 8630
+	ctl a "close $u" '^ok$'
+	gone udp 8630
+}
+
+@test "a socket kept by a child after the parent closed its copy stays published (renewed) until the child closes it" {
+	natt_start a lan1 "${NATT_OPTS[@]}" --lifetime 10 -- "$SOCKCTL"
+	sock a tcp 8631
+	local t=$FD
+	wait_published tcp 8631
+	# the child holds every fd for 24 s, then closes the socket and exits through exit()
+	ctl a "fork-hold $t 24" '^child [0-9]+$'
+	local child=${NATT_LAST_REPLY#child }
+	ctl a "close $t" '^ok$'
+	# more than two 10 s leases: someone must renew it while the child holds the socket
+	stays_up_for 20 tcp 8631
+	alive "$child"
+	ctl a "reap" '^ok 1$'
+	gone tcp 8631 12
+	end_program a
+}
+
+@test "listen, then daemonize: the child takes the mapping over, renews it, and deletes it at SIGTERM" {
+	local pidfile=$NATT_TEST_DIR/daemon.pid
+	natt_start d lan1 "${NATT_OPTS[@]}" --lifetime 10 -- "$DAEMONIZE" "$pidfile" 8632
+	natt_expect d '^listening 8632$'
+	wait_file "$pidfile"
+	local daemon
+	daemon=$(cat "$pidfile")
+	natt_wait_exit d 10
+	# the daemon's pid replaces the parent's in the status file within a few seconds
+	wait_until 5 published_by tcp 8632 "$daemon" ||
+		fail "$(printf 'the status file does not name the daemon (pid %s) for port 8632:\n%s' "$daemon" "$(cat "$NATT_STATUS")")"
+	has_rule tcp 8632
+	# renewed by the daemon: more than two 10 s leases
+	stays_up_for 22 tcp 8632
+	run inet_http 8632
+	assert_success
+	assert_output "daemon $daemon"
+	published_by tcp 8632 "$daemon"
+	kill -TERM "$daemon"
+	wait_until 10 eval "! alive $daemon"
+	gone tcp 8632
+}
+
+@test "listen, then daemonize closing every other fd: the daemon still takes the mapping over" {
+	local pidfile=$NATT_TEST_DIR/daemon.pid
+	natt_start d lan1 "${NATT_OPTS[@]}" --lifetime 10 -- "$DAEMONIZE" --close-fds "$pidfile" 8633
+	natt_expect d '^listening 8633$'
+	wait_file "$pidfile"
+	local daemon
+	daemon=$(cat "$pidfile")
+	natt_wait_exit d 10
+	wait_until 5 published_by tcp 8633 "$daemon" ||
+		fail "$(printf 'the status file does not name the daemon (pid %s) for port 8633:\n%s' "$daemon" "$(cat "$NATT_STATUS")")"
+	stays_up_for 22 tcp 8633
+	run inet_http 8633
+	assert_success
+	assert_output "daemon $daemon"
+	kill -TERM "$daemon"
+	wait_until 10 eval "! alive $daemon"
+	gone tcp 8633
+}
+
+# spawn_keeps NAME COMMAND PORT CLOEXEC: a program with published TCP and UDP sockets (FD_CLOEXEC on or
+# off) runs a child with COMMAND (vfork-exec or spawn): no crash, the mappings stay, and they still go
+# when the program closes the sockets.
+spawn_keeps() {
+	local name=$1 cmd=$2 port=$3 cloexec=$4 t u
+	natt_start "$name" lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	ctl "$name" "option cloexec $cloexec" '^ok$'
+	sock "$name" tcp "$port"
+	t=$FD
+	sock "$name" udp "$port"
+	u=$FD
+	wait_published tcp "$port"
+	wait_published udp "$port"
+	# a child that runs and exits (the preload library is loaded into it too), one whose exec fails
+	# (it leaves through _exit), and a shell
+	ctl "$name" "$cmd /bin/true" '^ok 0$'
+	# (vfork: the child's exec fails and it leaves through _exit(127); posix_spawn reports ENOENT)
+	ctl "$name" "$cmd /nonexistent/program" '^(ok 127|ERR spawn ENOENT)$'
+	ctl "$name" "$cmd /bin/sh -c exit" '^ok 0$'
+	still_published tcp "$port"
+	still_published udp "$port" 0
+	published_by tcp "$port" "$(natt_pid "$name")"
+	# natt in the program still follows its sockets
+	ctl "$name" "close $t" '^ok$'
+	gone tcp "$port"
+	still_published udp "$port" 0
+	ctl "$name" "close $u" '^ok$'
+	gone udp "$port"
+	end_program "$name"
+}
+
+@test "vfork + exec in a program with published (CLOEXEC) sockets: no crash, the mappings stay" {
+	spawn_keeps a vfork-exec 8634 on
+}
+
+@test "vfork + exec in a program with published sockets the child inherits: the mappings stay" {
+	spawn_keeps a vfork-exec 8635 off
+}
+
+@test "posix_spawn in a program with published (CLOEXEC) sockets: no crash, the mappings stay" {
+	spawn_keeps a spawn 8636 on
+}
+
+@test "posix_spawn in a program with published sockets the child inherits: the mappings stay" {
+	spawn_keeps a spawn 8637 off
+}
