@@ -33,6 +33,7 @@ __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 void (*natt_engine_fd_hook)(int fd, bool ours);
 static void wake_manager(void);
 static bool stopping(void);
+static void announce(struct natt_entry *e, bool retired);
 
 static int own_fd(int fd)
 {
@@ -727,9 +728,22 @@ static void set_outcome(struct natt_entry *e, enum natt_listener_state state, co
 
 /* Publishes or renews e with the techniques in order of preference; a renewal first asks the technique
  * that made the current mapping, so the external port stays where it is. */
+static void unpublish(struct natt_entry *e);
+
 static void work_on(struct natt_entry *e)
 {
 	int64_t now = natt_now_ms();
+	if (e->state == NATT_STATE_PUBLISHED && e->socket_id && natt_socket_exists(e->socket_id) == 0) {
+		/* Closed where we could not see it: renewing would keep a dead port forwarded. */
+		natt_info("%s port %u: the socket is gone; deleting its mapping", proto_text(e->protocol), local_port(e));
+		unpublish(e);
+		announce(e, true);
+		set_outcome(e, NATT_STATE_PENDING, "the socket was closed");
+		e->vanished = true;
+		e->due_ms = INT64_MAX;
+		E.dirty = true;
+		return;
+	}
 	if (!has_ipv4_side(e)) {
 		set_outcome(e, NATT_STATE_LOCAL_ONLY, "IPv6-only socket: no IPv4 router mapping applies");
 		e->due_ms = INT64_MAX;
@@ -1232,7 +1246,7 @@ static void retire_entry(struct natt_entry *e)
 static void tell_changes(void)
 {
 	for (struct natt_entry *e = E.entries; e; e = e->next) {
-		if (!e->announced) {
+		if (!e->announced && !e->vanished) {
 			announce(e, false);
 			notify_listener(e);
 			e->announced = true;

@@ -95,6 +95,9 @@ struct natt_entry {
 	/* Closed here but still held by another process (a worker, a daemon child): we keep renewing it
 	 * until that process lets go too. 0 when not lingering. */
 	pid_t lingering_holder;
+	/* The kernel no longer has the socket (closed behind our back): mapping deleted, left out of the
+	 * status file, kept in memory until the shim lets go of it. */
+	bool vanished;
 
 	/* Completion of a stop request from the listener API. */
 	atomic_bool retired;

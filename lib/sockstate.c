@@ -63,3 +63,35 @@ pid_t natt_socket_other_holder(uint64_t inode)
 	closedir(proc);
 	return holder;
 }
+
+/* /proc/net/{tcp,udp}{,6}: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ..." */
+static int listed_in(const char *path, unsigned long long inode)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char line[512];
+	int found = 0;
+	if (!fgets(line, sizeof(line), f)) { /* header */
+		fclose(f);
+		return 0;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long long ino;
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &ino) == 1 && ino == inode)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+int natt_socket_exists(uint64_t inode)
+{
+	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6" };
+	if (access("/proc/net/tcp", R_OK) != 0)
+		return -ENOENT; /* no /proc: cannot tell */
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		if (listed_in(tables[i], (unsigned long long)inode))
+			return 1;
+	return 0;
+}

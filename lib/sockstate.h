@@ -12,4 +12,9 @@
  * process's fds: call it on the rare path only. */
 pid_t natt_socket_other_holder(uint64_t inode);
 
+/* Whether the kernel still has a TCP or UDP socket with this inode in our network namespace: 1, 0, or
+ * -errno when /proc cannot tell. A socket closed behind natt's back (glibc-internal closes, a raw
+ * system call) shows here as gone. */
+int natt_socket_exists(uint64_t inode);
+
 #endif

@@ -228,6 +228,8 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	}
 	natt_buf_free(&others);
 	for (struct natt_entry *e = entries; e; e = e->next) {
+		if (e->vanished)
+			continue;
 		natt_buf_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
 		first = false;
 		put_entry(&b, e, collect, command, gateway ? gw_text : NULL);

@@ -34,7 +34,7 @@ teardown() {
 hook_lines() { [ -s "$HOOK_LOG" ] && wc -l <"$HOOK_LOG" || echo 0; }
 
 @test "on-change: one line when published, one when retired, with NATT_STATUS_FILE set and already up to date" {
-	natt_start srv lan1 --on-change "sh $NATT_TEST_DIR/hook.sh" -- "$SOCKCTL"
+	natt_start srv lan1 --log debug --on-change "sh $NATT_TEST_DIR/hook.sh" -- "$SOCKCTL"
 	sockctl_open srv tcp 8560
 	wait_published tcp 8560
 	wait_until 5 eval '[ "$(hook_lines)" -ge 1 ]' || fail "the on-change command did not run"

@@ -170,9 +170,10 @@ spawn_keeps() {
 	u=$FD
 	wait_published tcp "$port"
 	wait_published udp "$port"
-	# a child that runs and exits (the preload library is loaded into it too), one whose exec fails
-	# (it leaves through _exit), and a shell
+	# children that run and exit (the preload library is loaded into them too: one that lives long
+	# enough for its natt to act), one whose exec fails (it leaves through _exit), and a shell
 	ctl "$name" "$cmd /bin/true" '^ok 0$'
+	ctl "$name" "$cmd /bin/sleep 2" '^ok 0$'
 	# (vfork: the child's exec fails and it leaves through _exit(127); posix_spawn reports ENOENT)
 	ctl "$name" "$cmd /nonexistent/program" '^(ok 127|ERR spawn ENOENT)$'
 	ctl "$name" "$cmd /bin/sh -c exit" '^ok 0$'

@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# Issue 5, semantics 4 — exec. A listening socket without FD_CLOEXEC survives exec: the new image
+# (still preloaded) takes it over at start-up, keeps it published (renewals) and follows its close; a
+# CLOEXEC one is closed by exec, so its mapping goes at exec; a failed exec changes nothing. More
+# generally, sockets a process starts with already listening (systemd socket activation, inetd, a
+# supervisor) are published at start.
+
+load lib/lab
+load lib/natt
+load lib/programs
+
+SOCKCTL=$NATT_BUILD/tests/progs/sockctl
+ACTIVATE=$NATT_BUILD/tests/progs/activate
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+teardown_file() { lab_down; }
+setup() { programs_setup; }
+teardown() { programs_teardown; }
+
+# has_rule PROTO PORT: the router forwards PORT for PROTO (rule_present does not tell TCP from UDP).
+has_rule() {
+	local code=0x6
+	[ "$1" = udp ] && code=0x11
+	router_rules | grep -q "@nh,72,8 $code th dport $2 "
+}
+
+ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
+
+sock() {
+	ctl "$1" "$2 0.0.0.0 $3" "^[0-9]+ $3\$"
+	FD=${NATT_LAST_REPLY%% *}
+}
+
+still_published() {
+	sleep "${3:-1.5}"
+	has_rule "$1" "$2" ||
+		fail "$(printf 'the router no longer forwards %s port %s; rules:\n%s\nstatus:\n%s' "$1" "$2" "$(router_rules)" "$(cat "$NATT_STATUS" 2>/dev/null)")"
+	status_has "$1" "$2" published ||
+		fail "$(printf '%s port %s is no longer published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
+}
+
+gone() {
+	wait_until "${3:-10}" eval "! has_rule $1 $2" ||
+		fail "$(printf 'the router still forwards %s port %s:\n%s' "$1" "$2" "$(router_rules)")"
+	wait_until 5 eval "! status_has $1 $2 published" ||
+		fail "$(printf 'the status file still lists %s port %s as published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
+	assert_status_gone "$1" "$2"
+}
+
+published_by() {
+	local pids
+	pids=$(jq -r --arg p "$1" --argjson port "$2" \
+		'.sockets[] | select(.protocol == $p and .local_port == $port and .state == "published") | .pid' \
+		"$NATT_STATUS" 2>/dev/null | sort -u)
+	[ "$pids" = "$3" ]
+}
+
+stays_up_for() {
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -lt $end ]; do
+		has_rule "$2" "$3" ||
+			fail "$(printf 'the router stopped forwarding %s port %s (%s s before the end of the watch):\n%s\nstatus:\n%s' \
+				"$2" "$3" $((end - SECONDS)) "$(router_rules)" "$(cat "$NATT_STATUS" 2>/dev/null)")"
+		sleep 1
+	done
+}
+
+# exec_self NAME: sockctl NAME execs itself (/proc/self/exe) and the new image says it is ready, with the
+# same pid.
+exec_self() {
+	local pid
+	pid=$(natt_pid "$1")
+	ctl "$1" "exec /proc/self/exe --banner" "^ready $pid\$"
+}
+
+@test "exec: sockets without CLOEXEC stay published under the new image, renewed, reachable, and retired at SIGTERM" {
+	natt_start a lan1 "${NATT_OPTS[@]}" --lifetime 10 -- "$SOCKCTL"
+	ctl a "option cloexec off" '^ok$'
+	sock a tcp 8640
+	local t=$FD
+	sock a udp 8640
+	local u=$FD
+	wait_published tcp 8640
+	wait_published udp 8640
+	exec_self a
+	still_published tcp 8640
+	still_published udp 8640 0
+	# the new image renews them: more than two 10 s leases
+	stays_up_for 22 tcp 8640
+	has_rule udp 8640
+	published_by tcp 8640 "$(natt_pid a)"
+	published_by udp 8640 "$(natt_pid a)"
+	ctl a "adopt $t" '^ok$'
+	ctl a "adopt $u" '^ok$'
+	ctl a "echo" '^serving$'
+	run inet_tcp_echo 8640 natt-exec-probe
+	assert_success
+	assert_output "hello from sockctl"
+	run inet_udp_echo 8640 natt-exec-probe
+	assert_success
+	assert_output "natt-exec-probe"
+	natt_signal a TERM
+	natt_wait_exit a 10
+	assert_router_empty
+	assert_status_gone tcp 8640
+	assert_status_gone udp 8640
+}
+
+@test "exec: the new image follows the inherited sockets' close; CLOEXEC sockets' mappings go at exec" {
+	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	sock a tcp 8641 # CLOEXEC (sockctl's default)
+	local gone_at_exec=$FD
+	ctl a "option cloexec off" '^ok$'
+	sock a tcp 8642
+	local kept=$FD
+	sock a udp 8643
+	local kept_udp=$FD
+	wait_published tcp 8641
+	wait_published tcp 8642
+	wait_published udp 8643
+	exec_self a
+	# the CLOEXEC socket was deleted before exec returned in the new image (not some time later)
+	has_rule tcp 8641 && fail "$(printf 'tcp port 8641 (CLOEXEC) still forwarded right after exec:\n%s' "$(router_rules)")"
+	gone tcp 8641 1
+	still_published tcp 8642
+	still_published udp 8643 0
+	ctl a "fds" '.'
+	[[ " $NATT_LAST_REPLY " != *" $gone_at_exec "* ]] || fail "fd $gone_at_exec survived exec: $NATT_LAST_REPLY"
+	ctl a "close $kept" '^ok$'
+	gone tcp 8642
+	still_published udp 8643 0
+	ctl a "close $kept_udp" '^ok$'
+	gone udp 8643
+	# the new image's natt publishes new sockets too
+	sock a tcp 8644
+	wait_published tcp 8644
+	ctl a "close $FD" '^ok$'
+	gone tcp 8644
+}
+
+@test "exec: a CLOEXEC socket with a copy that survives exec stays published" {
+	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	sock a tcp 8645
+	local s=$FD
+	wait_published tcp 8645
+	# dup() gives a copy without FD_CLOEXEC: the socket survives exec through it
+	ctl a "dup $s" '^[0-9]+$'
+	local copy=$NATT_LAST_REPLY
+	exec_self a
+	still_published tcp 8645
+	ctl a "close $copy" '^ok$'
+	gone tcp 8645
+}
+
+@test "exec that fails keeps every mapping, CLOEXEC or not" {
+	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	sock a tcp 8646
+	local c=$FD
+	ctl a "option cloexec off" '^ok$'
+	sock a udp 8646
+	local k=$FD
+	wait_published tcp 8646
+	wait_published udp 8646
+	ctl a "exec /nonexistent/program" '^ERR exec ENOENT$'
+	# (natt may retire the CLOEXEC one before exec and publish it again when exec fails)
+	wait_published tcp 8646
+	still_published tcp 8646
+	still_published udp 8646 0
+	ctl a "close $c" '^ok$'
+	gone tcp 8646
+	ctl a "close $k" '^ok$'
+	gone udp 8646
+}
+
+# start_activated NAME PORT LAUNCHER...: LAUNCHER (outside natt-run) makes the socket on PORT and starts
+# natt-run sockctl --banner with it on fd 3.
+start_activated() {
+	local name=$1 port=$2
+	shift 2
+	plain_start "$name" lan1 "$@" -- "$NATT_RUN" --status "$NATT_STATUS" "${NATT_OPTS[@]}" "$SOCKCTL" --banner
+}
+
+@test "socket activation (systemd-socket-activate): the server starts with a listening socket and it is published" {
+	require_program systemd-socket-activate systemd
+	start_activated act 8647 systemd-socket-activate -l 0.0.0.0:8647
+	# systemd-socket-activate starts the service at the first connection
+	wait_until 10 host_listens lan1 tcp 8647
+	on_lan1 timeout 3 socat -u /dev/null TCP4:10.77.0.2:8647
+	natt_expect act "^ready $(natt_pid act)\$"
+	wait_published tcp 8647
+	assert_assignment tcp 8647 upnp "$PUBLIC_ADDR" 8647
+	published_by tcp 8647 "$(natt_pid act)"
+	ctl act "adopt 3" '^ok$'
+	ctl act "echo" '^serving$'
+	run inet_tcp_echo 8647 natt-activation-probe
+	assert_success
+	assert_output "hello from sockctl"
+	natt_signal act TERM
+	natt_wait_exit act 10
+	assert_router_empty
+	assert_status_gone tcp 8647
+}
+
+@test "socket activation by a launcher (TCP): published at start, followed to its close" {
+	start_activated act 8648 "$ACTIVATE" 8648
+	natt_expect act "^ready $(natt_pid act)\$"
+	wait_published tcp 8648
+	published_by tcp 8648 "$(natt_pid act)"
+	ctl act "close 3" '^ok$'
+	gone tcp 8648
+}
+
+@test "socket activation by a launcher (UDP): published at start, reachable, retired at exit" {
+	start_activated act 8649 "$ACTIVATE" --udp 8649
+	natt_expect act "^ready $(natt_pid act)\$"
+	wait_published udp 8649
+	ctl act "adopt 3" '^ok$'
+	ctl act "echo" '^serving$'
+	run inet_udp_echo 8649 natt-activation-probe
+	assert_success
+	assert_output "natt-activation-probe"
+	natt_signal act TERM
+	natt_wait_exit act 10
+	assert_router_empty
+}
