@@ -89,6 +89,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBA)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
 
+# test_cli includes the command's parsing code itself.
+$(BUILD)/tests/test_cli: cli/args.c cli/classify.c cli/cli.h
+
 $(BUILD)/natt.pc: natt.pc.in Makefile
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \

@@ -24,8 +24,8 @@ static const char overview[] =
 	"  help [COMMAND]  this text, or a command's help (also: natt COMMAND --help)\n"
 	"  --version       natt's version\n"
 	"\n"
-	"Without --upnp or --nat-pmp a router command tries NAT-PMP first and UPnP IGD when the\n"
-	"router does not answer NAT-PMP.\n"
+	"Without --upnp or --nat-pmp, external-ip and map try NAT-PMP first and UPnP IGD when the\n"
+	"router does not answer NAT-PMP; unmap and unmap-all ask both.\n"
 	"Exit status: 0 done; 1 no gateway, no answer, or the router refused; 2 bad command line.\n"
 	"Environment: NATT_LOG=debug shows the library's diagnostics. See natt(1).\n";
 

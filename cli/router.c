@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -228,8 +229,11 @@ static int map_natpmp(struct router *r, struct granted *g)
 		return natpmp_result(rc, started);
 	started = natt_now_ms();
 	rc = natt_natpmp_external_address(&r->gateway, NATPMP_TIMEOUT_MS, &g->external, NULL);
-	if (rc < 0)
-		return natpmp_result(rc, started);
+	if (rc < 0) {
+		/* The mapping exists: this is no absent NAT-PMP, and UPnP must not map the port again. */
+		rc = natpmp_result(rc, started);
+		return natpmp_absent(rc) ? -ETIMEDOUT : rc;
+	}
 	/* NAT-PMP maps whoever sent the request: that is our source address toward the gateway. */
 	struct in_addr local;
 	if (natt_local_address_toward(&r->gateway, &local) == 0)
@@ -315,20 +319,36 @@ out:
 /* ---- the UPnP table: list, and what unmap/unmap-all delete ---- */
 
 /* Reads the whole table (GetGenericPortMappingEntry 0, 1, ... until the router says there is no
- * more). Returns the number of entries, or a negative code (*code: the UPnP error). */
-static int read_table(struct router *r, struct natt_igd_entry *entries, size_t max, int *code)
+ * more, at most MAX_ENTRIES) into *entries (free() it). Returns the number of entries, or a negative
+ * code (*code: the UPnP error). */
+static int read_table(struct router *r, struct natt_igd_entry **entries, int *code)
 {
-	size_t n = 0;
+	struct natt_igd_entry *list = NULL;
+	size_t n = 0, cap = 0;
+	*entries = NULL;
 	for (;;) {
-		if (n == max)
-			return (int)n;
-		int rc = natt_igd_get_entry_at(&r->igd, (unsigned)n, &entries[n], code);
+		if (n == MAX_ENTRIES)
+			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			struct natt_igd_entry *grown = realloc(list, cap * sizeof(*list));
+			if (!grown) {
+				free(list);
+				return -ENOMEM;
+			}
+			list = grown;
+		}
+		int rc = natt_igd_get_entry_at(&r->igd, (unsigned)n, &list[n], code);
 		if (rc == NATT_ERR_NOT_FOUND)
-			return (int)n;
-		if (rc < 0)
+			break;
+		if (rc < 0) {
+			free(list);
 			return rc;
+		}
 		n++;
 	}
+	*entries = list;
+	return (int)n;
 }
 
 static void print_entry(const char *verb, const struct natt_igd_entry *e, const char *technique, bool details)
@@ -358,17 +378,16 @@ static void print_entry(const char *verb, const struct natt_igd_entry *e, const 
 	printf("\n");
 }
 
-static struct natt_igd_entry table[MAX_ENTRIES];
-
 int natt_cli_list(const struct natt_cli_cmd *cmd)
 {
 	struct router r;
 	if (router_open(cmd, &r) < 0)
 		return NATT_EXIT_FAILED;
 	int code = 0, status = NATT_EXIT_FAILED;
+	struct natt_igd_entry *table = NULL;
 	int rc = igd_open(&r, IGD_TIMEOUT_MS);
 	if (rc == 0)
-		rc = read_table(&r, table, MAX_ENTRIES, &code);
+		rc = read_table(&r, &table, &code);
 	if (rc < 0) {
 		upnp_failure(&r, rc, code);
 		goto out;
@@ -379,6 +398,7 @@ int natt_cli_list(const struct natt_cli_cmd *cmd)
 		natt_cli_error(cmd, "note: only the first %d entries are shown", MAX_ENTRIES);
 	status = NATT_EXIT_OK;
 out:
+	free(table);
 	router_close(&r);
 	return status;
 }
@@ -484,7 +504,8 @@ static int unmap_all_upnp(struct router *r, bool report_none)
 {
 	const struct natt_cli_cmd *cmd = r->cmd;
 	int code = 0;
-	int n = read_table(r, table, MAX_ENTRIES, &code);
+	struct natt_igd_entry *table;
+	int n = read_table(r, &table, &code);
 	if (n < 0) {
 		upnp_failure(r, n, code);
 		return NATT_EXIT_FAILED;
@@ -509,6 +530,7 @@ static int unmap_all_upnp(struct router *r, bool report_none)
 	}
 	if (deleted == 0 && report_none && status == NATT_EXIT_OK)
 		printf("no %s mapping of %s (upnp)\n", proto_text(cmd->protocol), r->igd.lan_address);
+	free(table);
 	return status;
 }
 

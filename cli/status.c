@@ -240,6 +240,8 @@ static int add_socket(struct table *t, const struct natt_json *sock, time_t now)
 	const char *state = string_or(natt_json_get(sock, "state"), "?");
 	const char *error = natt_json_string(natt_json_get(sock, "error"), NULL);
 	const char *warning = natt_json_string(natt_json_get(sock, "warning"), NULL);
+	if (warning && strcmp(warning, "double-nat") == 0)
+		warning = "double NAT: not reachable from the internet";
 	const struct natt_json *assignments = natt_json_get(sock, "assignments");
 	size_t n = natt_json_array_len(assignments), first = 0;
 	while (first < n && !is_public(natt_json_array_at(assignments, first)))

@@ -14,7 +14,9 @@ static int from_natpmp_error(int rc, int saved_errno)
 {
 	switch (rc) {
 	case NATPMP_ERR_CANNOTGETGATEWAY: return NATT_ERR_NO_GATEWAY;
-	case NATPMP_ERR_NOGATEWAYSUPPORT: return NATT_ERR_NO_GATEWAY;
+	/* libnatpmp says this for ICMP port unreachable (the gateway serves no NAT-PMP); after its nine
+	 * tries too, but our deadline ends the exchange long before. */
+	case NATPMP_ERR_NOGATEWAYSUPPORT: return NATT_ERR_UNSUPPORTED;
 	case NATPMP_ERR_UNSUPPORTEDVERSION:
 	case NATPMP_ERR_UNSUPPORTEDOPCODE: return NATT_ERR_UNSUPPORTED;
 	case NATPMP_ERR_NOTAUTHORIZED: return NATT_ERR_REFUSED;

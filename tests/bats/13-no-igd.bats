@@ -16,12 +16,12 @@ teardown() { natt_test_teardown; }
 @test "no IGD: listen() returns at once and the server serves locally" {
 	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
 	natt_send ctl "tcp 0.0.0.0 8300"
-	# Discovery alone may take seconds without a router; a hook that waited for it would miss this.
-	natt_expect ctl "^[0-9]+ 8300$" 1
+	# Discovery takes 3 s without a router (1.2 s SSDP + 1.8 s NAT-PMP); a hook that waited would miss this.
+	natt_expect ctl "^[0-9]+ 8300$" 2
 	natt_send ctl "udp 0.0.0.0 8301"
-	natt_expect ctl "^[0-9]+ 8301$" 1
+	natt_expect ctl "^[0-9]+ 8301$" 2
 	natt_send ctl "echo"
-	natt_expect ctl "^serving$" 1
+	natt_expect ctl "^serving$" 2
 	run on_lan1 socat -T2 - TCP4:10.77.0.2:8300
 	assert_output "hello from sockctl"
 	wait_state tcp 8300 pending

@@ -1,6 +1,6 @@
 /* sigclose — hooks called from signal handlers, and hooks interrupted by signals:
  *
- *   sigclose ADDR ROUNDS
+ *   sigclose ADDR ROUNDS [--bind-in-handler]
  *
  * The main thread does ROUNDS rounds of: a TCP socket bound to ADDR port 0 and listening (published
  * by natt), handed to the SIGUSR1 handler as its "victim", a dup() of it, then close() of whatever
@@ -8,6 +8,11 @@
  * signals land everywhere: inside bind(), listen(), dup() and close() and inside natt's own work.
  * The handler close()s the victim (a published socket: the last holder's close retires its mapping)
  * and also close()s a dup of it made by the main thread, and calls dup()/close() on a plain pipe.
+ *
+ * With --bind-in-handler the handler also makes a socket of its own, binds it to ADDR port 0 and
+ * listens (bind() and listen() are async-signal-safe, so a handler may: natt publishes it from inside
+ * the handler, possibly while the interrupted main thread is inside natt's own publishing), then
+ * closes it.
  *
  * Prints "done ROUNDS SIGNALS HANDLER_CLOSES" and exits 0. A deadlock shows as a hang: run it under
  * timeout(1).
@@ -32,6 +37,8 @@ static atomic_int handled, handler_closes;
 static atomic_bool finished;
 static int pipe_fds[2];
 static pthread_t main_thread;
+static int bind_in_handler;
+static struct in_addr addr;
 
 static void on_usr1(int sig)
 {
@@ -47,6 +54,15 @@ static void on_usr1(int sig)
 	int copy = dup(pipe_fds[0]);
 	if (copy >= 0)
 		close(copy);
+	if (bind_in_handler) {
+		int own = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = addr };
+		if (own >= 0) {
+			if (bind(own, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+				listen(own, 4);
+			close(own);
+		}
+	}
 	errno = saved;
 }
 
@@ -68,11 +84,12 @@ static void fail(const char *what)
 
 int main(int argc, char **argv)
 {
-	struct in_addr addr;
-	if (argc != 3 || inet_pton(AF_INET, argv[1], &addr) != 1) {
-		fprintf(stderr, "usage: sigclose ADDR ROUNDS\n");
+	if (argc < 3 || argc > 4 || inet_pton(AF_INET, argv[1], &addr) != 1 ||
+	    (argc == 4 && strcmp(argv[3], "--bind-in-handler") != 0)) {
+		fprintf(stderr, "usage: sigclose ADDR ROUNDS [--bind-in-handler]\n");
 		return 2;
 	}
+	bind_in_handler = argc == 4;
 	int rounds = atoi(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (pipe(pipe_fds) < 0)

@@ -1,0 +1,190 @@
+#!/usr/bin/env bats
+# Issue 5, semantics 5 — natt's own descriptors. Daemons close every fd at start-up (one close() each,
+# close_range(3, ~0U, 0), closefrom(3)) and put descriptors on fixed numbers with dup2; natt's manager
+# must survive all of it: its fds are protected (close() on them fails with EBADF, as if they were never
+# open, and the range calls step around them) or it recovers, and sockets published afterwards are
+# published and retired as before. natt's own fds are always CLOEXEC.
+
+load lib/lab
+load lib/natt
+load lib/programs
+
+SOCKCTL=$NATT_BUILD/tests/progs/sockctl
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+teardown_file() { lab_down; }
+setup() { programs_setup; }
+teardown() { programs_teardown; }
+
+has_rule() {
+	local code=0x6
+	[ "$1" = udp ] && code=0x11
+	router_rules | grep -q "@nh,72,8 $code th dport $2 "
+}
+
+ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
+
+sock() {
+	ctl "$1" "$2 0.0.0.0 $3" "^[0-9]+ $3\$"
+	FD=${NATT_LAST_REPLY%% *}
+}
+
+gone() {
+	wait_until "${3:-10}" eval "! has_rule $1 $2" ||
+		fail "$(printf 'the router still forwards %s port %s:\n%s' "$1" "$2" "$(router_rules)")"
+	wait_until 5 eval "! status_has $1 $2 published" ||
+		fail "$(printf 'the status file still lists %s port %s as published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
+}
+
+# start_ctl NAME [natt-run options]: sockctl under natt-run; BASE_FDS are the fds it started with
+# (stdio, and whatever the test harness leaks into it), before natt opened any.
+start_ctl() {
+	local name=$1
+	shift
+	natt_start "$name" lan1 "${NATT_OPTS[@]}" "$@" -- "$SOCKCTL"
+	ctl "$name" "fds" '^[0-9 ]+$'
+	BASE_FDS=$NATT_LAST_REPLY
+}
+
+# natt_fds NAME APP_FDS...: the fds of sockctl NAME that are natt's (not in BASE_FDS, not one of APP_FDS).
+natt_fds() {
+	local name=$1 fd out=()
+	shift
+	ctl "$name" "fds" '^[0-9 ]+$'
+	for fd in $NATT_LAST_REPLY; do
+		[[ " $BASE_FDS $* " == *" $fd "* ]] && continue
+		out+=("$fd")
+	done
+	echo "${out[*]}"
+}
+
+# fd_target PID FD: what /proc/PID/fd/FD points to.
+fd_target() { readlink "/proc/$1/fd/$2"; }
+
+# publishes_again NAME PORT: after whatever the program did, natt still publishes a new socket, and
+# retires it when it closes.
+publishes_again() {
+	sock "$1" tcp "$2"
+	wait_published tcp "$2" 10
+	ctl "$1" "close $FD" '^ok$'
+	gone tcp "$2"
+}
+
+@test "natt's own fds are CLOEXEC, and close() on them fails with EBADF and leaves them open" {
+	start_ctl a
+	sock a tcp 8660
+	local s=$FD
+	wait_published tcp 8660
+	local pid ours fd flags
+	pid=$(natt_pid a)
+	ours=$(natt_fds a "$s")
+	[ -n "$ours" ] || fail "no fd of natt's found in the process (fds: $NATT_LAST_REPLY)"
+	for fd in $ours; do
+		flags=$(awk '/^flags:/ { print $2 }' "/proc/$pid/fdinfo/$fd")
+		(( 8#$flags & 8#2000000 )) || fail "natt's fd $fd ($(fd_target "$pid" "$fd")) is not CLOEXEC (flags $flags)"
+	done
+	for fd in $ours; do
+		local before
+		before=$(fd_target "$pid" "$fd")
+		ctl a "close $fd" '^ERR close EBADF$'
+		[ "$(fd_target "$pid" "$fd")" = "$before" ] || fail "natt's fd $fd ($before) was closed"
+	done
+	publishes_again a 8661
+	ctl a "close $s" '^ok$'
+	gone tcp 8660
+}
+
+@test "close() on every fd from 3 to 1023 after publishing: natt's fds survive, later sockets are published" {
+	start_ctl a
+	sock a tcp 8662
+	wait_published tcp 8662
+	# only the program's own fds were open for it (its socket, and those it started with): natt's
+	# fds are not there as far as it can tell
+	local fd expected=1
+	for fd in $BASE_FDS; do
+		[ "$fd" -lt 3 ] || [ "$fd" -gt 1023 ] || expected=$((expected + 1))
+	done
+	ctl a "close-each 3 1023" "^ok $expected\$"
+	gone tcp 8662
+	publishes_again a 8663
+}
+
+@test "close_range(3, ~0U, 0) after publishing: the manager survives, later sockets are published" {
+	start_ctl a
+	sock a tcp 8664
+	local s=$FD
+	sock a udp 8665
+	local u=$FD
+	wait_published tcp 8664
+	wait_published udp 8665
+	local pid ours
+	pid=$(natt_pid a)
+	ours=$(natt_fds a "$s" "$u")
+	ctl a "close-range 3 4294967295" '^ok$'
+	gone tcp 8664
+	gone udp 8665
+	[ "$(natt_fds a)" = "$ours" ] || fail "natt's fds were '$ours', now '$(natt_fds a)'"
+	publishes_again a 8666
+	# and once more: the whole range again, with natt's fds in it
+	sock a udp 8667
+	wait_published udp 8667
+	ctl a "close-range 3 4294967295" '^ok$'
+	gone udp 8667
+	publishes_again a 8668
+}
+
+@test "closefrom(3) after publishing: the manager survives, later sockets are published" {
+	start_ctl a
+	sock a tcp 8669
+	wait_published tcp 8669
+	ctl a "closefrom 3" '^ok$'
+	gone tcp 8669
+	publishes_again a 8670
+}
+
+@test "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) leaves natt working and the mapping in place" {
+	start_ctl a
+	sock a tcp 8671
+	local s=$FD
+	wait_published tcp 8671
+	ctl a "close-range 3 4294967295 cloexec" '^ok$'
+	sleep 1
+	has_rule tcp 8671
+	publishes_again a 8672
+	ctl a "close $s" '^ok$'
+	gone tcp 8671
+}
+
+@test "dup2 of a file onto natt's own fd numbers: natt keeps publishing and retiring" {
+	start_ctl a
+	sock a tcp 8673
+	local s=$FD
+	wait_published tcp 8673
+	local ours fd null
+	ours=$(natt_fds a "$s")
+	ctl a "open /dev/null" '^[0-9]+$'
+	null=$NATT_LAST_REPLY
+	# a program that puts its own descriptors on fixed numbers (as supervisors do for their children)
+	for fd in $ours; do
+		[ "$fd" != "$null" ] || continue
+		ctl a "dup2 $null $fd" "^$fd\$"
+	done
+	sleep 0.5
+	sock a tcp 8674
+	local t=$FD
+	wait_published tcp 8674 10
+	ctl a "close $s" '^ok$'
+	gone tcp 8673
+	ctl a "close $t" '^ok$'
+	gone tcp 8674
+	# and the manager is not left spinning on a descriptor that is no longer its own
+	local pid ticks1 ticks2
+	pid=$(natt_pid a)
+	ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+	sleep 2
+	ticks2=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+	[ $((ticks2 - ticks1)) -lt 50 ] || fail "the process used $((ticks2 - ticks1)) ticks of CPU in 2 s while idle"
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# Issue 5, semantics 3 and 6 — threads and signals. Many threads binding, listening, copying and closing
+# at once (while another thread forks) are safe: no crash, no hang, and nothing left at the router. A
+# hook called from a signal handler (close() of a published socket in a SIGUSR1 handler, while the
+# main thread is inside bind/listen/dup/close) or interrupted by one never deadlocks. Each program runs
+# under a time limit: a deadlock shows as a time-out.
+# `make check-tsan` runs this suite with ThreadSanitizer builds of the shim and the programs.
+
+load lib/lab
+load lib/natt
+load lib/programs
+
+BINDSTORM=$NATT_BUILD/tests/progs/bindstorm
+SIGCLOSE=$NATT_BUILD/tests/progs/sigclose
+LAN_ADDR=10.77.0.2
+# Sanitizer runs are several times slower.
+TIME_LIMIT=${NATT_TEST_TIME_LIMIT:-120}
+
+setup_file() {
+	require_root
+	lab_up dual
+}
+teardown_file() { lab_down; }
+setup() { programs_setup; }
+teardown() { programs_teardown; }
+
+# finishes NAME: the program ends by itself within TIME_LIMIT with exit status 0; its last line is in
+# LAST_LINE.
+finishes() {
+	local pid status=0
+	pid=$(natt_pid "$1")
+	if ! wait_until "$TIME_LIMIT" eval "! alive $pid"; then
+		{ echo "# $1 (pid $pid) still running after ${TIME_LIMIT}s: threads:"
+		  for t in /proc/"$pid"/task/*; do echo "#   ${t##*/} $(cat "$t/wchan" 2>/dev/null) $(cat "$t/comm")"; done; } >&3
+		fail "$1 did not finish within ${TIME_LIMIT}s (deadlock?)"
+	fi
+	wait "$pid" || status=$?
+	[ "$status" = 0 ] || fail "$(printf '%s exited with status %s; stderr:\n%s' "$1" "$status" "$(tail -n 30 "$(natt_stderr "$1")")")"
+	LAST_LINE=$(tail -n 1 "$(natt_stdout "$1")")
+}
+
+@test "close() of published sockets in a SIGUSR1 handler while the main thread binds, listens, dups and closes: no deadlock" {
+	natt_start sig lan1 -- timeout -s KILL "$TIME_LIMIT" "$SIGCLOSE" "$LAN_ADDR" 20000
+	finishes sig
+	[[ $LAST_LINE =~ ^done\ 20000\ ([0-9]+)\ ([0-9]+)$ ]] || fail "unexpected output: $LAST_LINE"
+	local signals=${BASH_REMATCH[1]} handler_closes=${BASH_REMATCH[2]}
+	echo "# $signals signals, $handler_closes published sockets closed in the handler" >&3
+	[ "$handler_closes" -gt 100 ] || fail "only $handler_closes closes happened in the signal handler"
+	wait_host_idle lan1
+	assert_router_empty
+}
+
+@test "SIGTERM (default action) while hooks run in a tight loop and in signal handlers: clean exit, nothing left" {
+	natt_start sig lan1 -- "$SIGCLOSE" "$LAN_ADDR" 100000000
+	local pid
+	pid=$(natt_pid sig)
+	# let it publish a while (the manager is busy), then stop it mid-flight
+	sleep 2
+	alive "$pid"
+	kill -TERM "$pid"
+	wait_until 10 eval "! alive $pid" || fail "the program did not end within 10 s of SIGTERM"
+	local status=0
+	wait "$pid" || status=$?
+	# it died of SIGTERM, as it would have without natt (128 + 15)
+	[ "$status" = 143 ] || fail "exit status $status, expected 143 (killed by SIGTERM)"
+	assert_router_empty
+}
+
+@test "8 threads x 100 rounds of socket/bind/listen/dup/close (TCP and UDP) with a forking thread: no crash, nothing left" {
+	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --forker --hold 10
+	finishes storm
+	[ "$LAST_LINE" = "done 800" ] || fail "unexpected output: $LAST_LINE"
+	wait_host_idle lan1
+	assert_router_empty
+}
+
+@test "16 threads x 300 rounds, sockets closed at once: no crash, nothing left" {
+	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 16 300
+	finishes storm
+	[ "$LAST_LINE" = "done 4800" ] || fail "unexpected output: $LAST_LINE"
+	wait_host_idle lan1
+	assert_router_empty
+}
+
+@test "threads storm while published sockets are in place: those stay published and the storm leaves nothing" {
+	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
+	natt_send ctl "tcp 0.0.0.0 8680"
+	natt_expect ctl '^[0-9]+ 8680$'
+	wait_published tcp 8680
+	# a second process storms on the same host (its own natt), then exits
+	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --hold 5
+	finishes storm
+	wait_until 10 eval '[ "$(router_rules | grep -vc "dport 8680 ")" = 0 ]' ||
+		fail "$(printf 'rules left by the storm:\n%s' "$(router_rules)")"
+	rule_present 8680
+	status_has tcp 8680 published
+	natt_signal ctl TERM
+	natt_wait_exit ctl 10
+	assert_router_empty
+}
