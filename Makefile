@@ -122,7 +122,8 @@ install: all
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
 	install -m 644 lib/include/natt.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 lib/include/natt/*.h $(DESTDIR)$(INCLUDEDIR)/natt/
-	install -m 644 $(BUILD)/natt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	    natt.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/natt.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/natt
 	sed -e 's|^NATT_INSTALLED_SHIM=.*|NATT_INSTALLED_SHIM=$(LIBDIR)/natt/libnattpreload.so|' \
 	    scripts/natt-run > $(DESTDIR)$(BINDIR)/natt-run

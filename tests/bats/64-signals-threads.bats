@@ -50,6 +50,15 @@ finishes() {
 	assert_router_empty
 }
 
+@test "bind() and listen() (published by natt) inside a signal handler that interrupts natt's own publishing: no deadlock" {
+	natt_start sig lan1 -- timeout -s KILL "$TIME_LIMIT" "$SIGCLOSE" "$LAN_ADDR" 20000 --bind-in-handler
+	finishes sig
+	[[ $LAST_LINE =~ ^done\ 20000\ ([0-9]+)\ ([0-9]+)$ ]] || fail "unexpected output: $LAST_LINE"
+	[ "${BASH_REMATCH[1]}" -gt 100 ] || fail "only ${BASH_REMATCH[1]} signals were handled"
+	wait_host_idle lan1
+	assert_router_empty
+}
+
 @test "SIGTERM (default action) while hooks run in a tight loop and in signal handlers: clean exit, nothing left" {
 	natt_start sig lan1 -- "$SIGCLOSE" "$LAN_ADDR" 100000000
 	local pid

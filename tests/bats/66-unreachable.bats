@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# Issue 5, semantics 8 — what the shim cannot reach, natt-run says: setuid/setgid programs and those
+# with file capabilities (the loader ignores LD_PRELOAD for them) and static binaries (no dynamic loader
+# at all) get a warning on stderr, and still run; ordinary programs get none. A bad option is an error
+# of natt-run itself: exit status 2, before anything runs. (Only the last test needs the lab.)
+
+bats_require_minimum_version 1.5.0
+
+load lib/lab
+load lib/natt
+load lib/programs
+
+SOCKCTL=$NATT_BUILD/tests/progs/sockctl
+SOCKCTL_SRC=$NATT_ROOT/tests/progs/sockctl.c
+
+setup_file() {
+	lab_up dual
+}
+teardown_file() { lab_down; }
+
+setup() {
+	BIN=$BATS_TEST_TMPDIR/bin
+	mkdir -p "$BIN"
+	chmod 755 "$BATS_TEST_TMPDIR" "$BIN"
+}
+
+teardown() {
+	[ -z "${NATT_TEST_DIR:-}" ] || programs_teardown
+}
+
+# static_build OUT [cc flags]: sockctl linked statically, or skip when the C library has no static archive.
+static_build() {
+	local out=$1
+	shift
+	[ -n "$(${CC:-cc} -print-file-name=libc.a)" ] && [ -f "$(${CC:-cc} -print-file-name=libc.a)" ] ||
+		skip "no static C library (libc.a) to link a static test program"
+	${CC:-cc} -std=gnu11 -D_GNU_SOURCE -O1 "$@" -o "$out" "$SOCKCTL_SRC" ||
+		skip "cannot link a static program here ($*)"
+}
+
+# run_natt PROGRAM: natt-run PROGRAM with no input (sockctl ends at end of input); stderr separate.
+run_natt() {
+	run --separate-stderr "$NATT_RUN" "$@" </dev/null
+}
+
+warns() {
+	[[ $stderr == *"natt-run: warning: "*"$1"* ]] ||
+		fail "$(printf 'natt-run printed no warning "%s"; stderr was:\n%s' "$1" "$stderr")"
+}
+
+@test "natt-run warns that a setuid program is out of reach, and still runs it" {
+	cp "$SOCKCTL" "$BIN/suid"
+	chmod 4755 "$BIN/suid"
+	run_natt "$BIN/suid" --banner
+	assert_success
+	assert_output --regexp '^ready [0-9]+$'
+	warns "$BIN/suid is setuid/setgid"
+	warns "nothing will be published"
+}
+
+@test "natt-run warns for a setgid program" {
+	cp "$SOCKCTL" "$BIN/sgid"
+	chmod 2755 "$BIN/sgid"
+	run_natt "$BIN/sgid"
+	assert_success
+	warns "$BIN/sgid is setuid/setgid"
+}
+
+@test "natt-run warns for a program with file capabilities" {
+	command -v setcap >/dev/null || skip "setcap (package libcap2-bin) is not installed"
+	cp "$SOCKCTL" "$BIN/caps"
+	setcap cap_net_bind_service+ep "$BIN/caps" 2>/dev/null || skip "cannot set file capabilities here"
+	run_natt "$BIN/caps"
+	assert_success
+	warns "$BIN/caps has file capabilities"
+}
+
+@test "natt-run finds a setuid program on PATH and warns for it too" {
+	cp "$SOCKCTL" "$BIN/suid-on-path"
+	chmod 4755 "$BIN/suid-on-path"
+	PATH=$BIN:$PATH run_natt suid-on-path
+	assert_success
+	warns "$BIN/suid-on-path is setuid/setgid"
+}
+
+@test "natt-run warns that a static binary is out of reach, and still runs it" {
+	static_build "$BIN/static" -static
+	run_natt "$BIN/static" --banner
+	assert_success
+	assert_output --regexp '^ready [0-9]+$'
+	warns "$BIN/static is statically linked"
+	warns "nothing will be published"
+}
+
+@test "natt-run warns for a static-pie binary" {
+	static_build "$BIN/static-pie" -static-pie
+	run_natt "$BIN/static-pie"
+	assert_success
+	warns "$BIN/static-pie is statically linked"
+}
+
+@test "natt-run prints no warning for an ordinary dynamic program" {
+	run_natt "$SOCKCTL" --banner
+	assert_success
+	assert_output --regexp '^ready [0-9]+$'
+	[ -z "$stderr" ] || fail "unexpected stderr: $stderr"
+}
+
+@test "natt-run with a bad option exits 2 before running anything" {
+	local marker=$BATS_TEST_TMPDIR/ran
+	local bad
+	for bad in "--bogus" "-x" "--lifetime 0" "--lifetime 604801" "--lifetime ten" "--ports 0" "--ports 70000" \
+		"--ports 9000-8000" "--protocols carrier-pigeon" "--protocols upnp,upnp" "--gateway 10.0.0" \
+		"--gateway 10.0.0.256" "--log loud"; do
+		# shellcheck disable=SC2086  # the option and its value are two words
+		run --separate-stderr "$NATT_RUN" $bad -- touch "$marker"
+		[ "$status" = 2 ] || fail "natt-run $bad: exit status $status, expected 2 (stderr: $stderr)"
+		[ -n "$stderr" ] || fail "natt-run $bad: exit status 2 without a word on stderr"
+		[ ! -e "$marker" ] || fail "natt-run $bad ran the command"
+	done
+	# an option without its value, an empty status file name, no command at all
+	run --separate-stderr "$NATT_RUN" --lifetime
+	assert_equal "$status" 2
+	run --separate-stderr "$NATT_RUN" --status "" touch "$marker"
+	assert_equal "$status" 2
+	run --separate-stderr "$NATT_RUN" --lifetime 60
+	assert_equal "$status" 2
+	[ ! -e "$marker" ]
+	# and a good option still runs it
+	run "$NATT_RUN" --lifetime 60 -- touch "$marker"
+	assert_success
+	[ -e "$marker" ]
+}
+
+@test "a static server under natt-run gets nothing published (as the warning said), and is not disturbed" {
+	lab_setup
+	natt_test_setup
+	static_build "$BIN/static" -static
+	natt_start st lan1 "${NATT_OPTS[@]}" -- "$BIN/static"
+	natt_send st "tcp 0.0.0.0 8695"
+	natt_expect st '^[0-9]+ 8695$'
+	grep -q "statically linked" "$(natt_stderr st)"
+	sleep 2
+	run router_rules
+	assert_output ""
+	[ ! -s "$NATT_STATUS" ] || ! status_has tcp 8695 published
+}
