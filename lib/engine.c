@@ -146,10 +146,11 @@ bool natt_engine_running_here(void)
 	return atomic_load(&E.running) && E.pid == getpid();
 }
 
-static bool wait_until_ms(bool (*done)(void), int64_t deadline)
+/* Waits on E.changed until done(arg) holds or the monotonic deadline passes; returns done(arg). */
+static bool wait_until_ms(bool (*done)(const void *arg), const void *arg, int64_t deadline)
 {
 	pthread_mutex_lock(&E.lock);
-	while (!done()) {
+	while (!done(arg)) {
 		int64_t left = deadline - natt_now_ms();
 		if (left <= 0)
 			break;
@@ -163,13 +164,14 @@ static bool wait_until_ms(bool (*done)(void), int64_t deadline)
 		}
 		pthread_cond_timedwait(&E.changed, &E.lock, &until);
 	}
-	bool result = done();
+	bool result = done(arg);
 	pthread_mutex_unlock(&E.lock);
 	return result;
 }
 
-static bool flushed(void)
+static bool flushed(const void *arg)
 {
+	(void)arg;
 	return atomic_load(&E.flush_done) >= atomic_load(&E.flush_asked) || atomic_load(&E.stopped);
 }
 
@@ -179,7 +181,7 @@ void natt_engine_flush(int timeout_ms)
 		return;
 	atomic_fetch_add(&E.flush_asked, 1);
 	wake_manager();
-	wait_until_ms(flushed, natt_now_ms() + timeout_ms);
+	wait_until_ms(flushed, NULL, natt_now_ms() + timeout_ms);
 }
 
 static void *manager_main(void *arg);
@@ -289,23 +291,16 @@ void natt_engine_retire(struct natt_entry *entry)
 		push_inbox(entry, NATT_OP_RETIRE);
 }
 
+static bool entry_retired(const void *arg)
+{
+	const struct natt_entry *entry = arg;
+	return atomic_load(&entry->retired) || atomic_load(&E.stopped);
+}
+
 int natt_engine_wait_retired(struct natt_entry *entry, int timeout_ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	int rc = 0;
-	pthread_mutex_lock(&E.lock);
-	while (!atomic_load(&entry->retired) && !atomic_load(&E.stopped) && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&E.changed, &E.lock, &until);
-	bool done = atomic_load(&entry->retired);
-	pthread_mutex_unlock(&E.lock);
-	return done ? 0 : -ETIMEDOUT;
+	wait_until_ms(entry_retired, entry, natt_now_ms() + timeout_ms);
+	return atomic_load(&entry->retired) ? 0 : -ETIMEDOUT;
 }
 
 void natt_engine_request_signal_exit(int sig, void (*after_cleanup)(int sig))
@@ -315,30 +310,19 @@ void natt_engine_request_signal_exit(int sig, void (*after_cleanup)(int sig))
 	wake_manager();
 }
 
+static bool manager_stopped(const void *arg)
+{
+	(void)arg;
+	return atomic_load(&E.stopped);
+}
+
 void natt_engine_shutdown(int timeout_ms)
 {
 	if (!natt_engine_running_here())
 		return;
 	atomic_store(&E.shutdown, true);
 	wake_manager();
-	int64_t deadline = natt_now_ms() + timeout_ms;
-	pthread_mutex_lock(&E.lock);
-	while (!atomic_load(&E.stopped)) {
-		int64_t left = deadline - natt_now_ms();
-		if (left <= 0)
-			break;
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += left / 1000;
-		until.tv_nsec += (long)(left % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&E.changed, &E.lock, &until);
-	}
-	bool stopped = atomic_load(&E.stopped);
-	pthread_mutex_unlock(&E.lock);
+	bool stopped = wait_until_ms(manager_stopped, NULL, natt_now_ms() + timeout_ms);
 	if (stopped) {
 		pthread_join(E.thread, NULL);
 		close_own_fd(&E.wake_fd);
