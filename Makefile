@@ -139,3 +139,68 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---------------------------------------------------------------- sanitizers and valgrind (issue 5)
+# make check-asan   ASan+UBSan build of everything in $(BUILD)/asan; runs every unit test (leak checks on)
+#                   and every bats suite with that shim preloaded into the programs natt-run starts.
+# make check-tsan   ThreadSanitizer build in $(BUILD)/tsan; runs the thread and signal suite (64-*).
+# make valgrind     memcheck on every unit test binary of $(BUILD); any error or definite/indirect leak fails.
+# SAN_PATTERN=GLOB  restricts the suites of check-asan/check-tsan (as tests/run-all PATTERN does).
+# Reports of the sanitizers go to $(BUILD)/{asan,tsan}/reports/; any report fails the target (the files
+# are printed), as does any failed test.
+ASAN_BUILD  := $(BUILD)/asan
+TSAN_BUILD  := $(BUILD)/tsan
+# (Sanitizers change inlining, and with it what GCC's flow warnings see: they stay warnings there.)
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Wno-error
+TSAN_CFLAGS := -fsanitize=thread -fno-omit-frame-pointer -Wno-error
+ASAN_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
+TSAN_RUNTIME = $(shell $(CC) -print-file-name=libtsan.so)
+SAN_COMMON_OPTIONS := halt_on_error=1:verify_asan_link_order=0
+VALGRIND_FLAGS := -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+                  --errors-for-leak-kinds=definite,indirect --track-origins=yes
+
+# An instrumented shim preloaded into an uninstrumented program (python, nginx...) needs the sanitizer's
+# runtime first in LD_PRELOAD, before libc (else its malloc is not the one used, and ASan refuses to
+# run). natt-run puts $NATT_PRELOAD_LIBRARY first itself, and ld.so splits LD_PRELOAD at ':' as well as
+# at spaces: so NATT_PRELOAD_LIBRARY is set to the path "DIR/preload/rt:DIR/libnattpreload.so", made to
+# exist as a file (a directory named "rt:" holding a link to the shim) for natt-run's check, which ld.so
+# reads as two libraries: DIR/preload/rt (a link to the runtime), then the shim.
+# $(call san_env,RUNTIME,BUILDDIR): shell commands exporting NATT_BUILD and NATT_PRELOAD_LIBRARY.
+define san_env
+d=$$(cd $(2) && pwd) && rt=$$d/preload/rt && mkdir -p "$$rt:$$d" && ln -sfn "$(1)" "$$rt" && \
+ln -sfn "$$d/libnattpreload.so" "$$rt:$$d/libnattpreload.so" && rm -rf "$$d/reports" && mkdir -p "$$d/reports" && \
+export NATT_BUILD=$$d NATT_PRELOAD_LIBRARY="$$rt:$$d/libnattpreload.so" NATT_TEST_TIME_LIMIT=600
+endef
+# $(call san_verdict,BUILDDIR): fails (printing them) when the sanitizers wrote reports.
+define san_verdict
+if [ -n "$$(ls -A $(1)/reports)" ]; then \
+    for f in $(1)/reports/*; do echo "# ---- sanitizer report $$f"; sed 's/^/# /' "$$f"; done; \
+    echo "sanitizer reports: $$(ls $(1)/reports | wc -l) (in $(1)/reports)"; exit 1; \
+else echo "sanitizer reports: none"; fi
+endef
+
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS="-O1 -g" EXTRA_CFLAGS="$(ASAN_CFLAGS)" all unit
+	@$(call san_env,$(ASAN_RUNTIME),$(ASAN_BUILD)) && \
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$$d/reports/ubsan && \
+	ASAN_OPTIONS=$(SAN_COMMON_OPTIONS):detect_leaks=1:log_path=$$d/reports/asan tests/run-all test_; units=$$?; \
+	ASAN_OPTIONS=$(SAN_COMMON_OPTIONS):detect_leaks=0:log_path=$$d/reports/asan \
+	    tests/run-all $(or $(SAN_PATTERN),.bats); suites=$$?; \
+	$(call san_verdict,$(ASAN_BUILD)); [ $$units = 0 ] && [ $$suites = 0 ]
+
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CFLAGS="-O1 -g" EXTRA_CFLAGS="$(TSAN_CFLAGS)" all
+	@$(call san_env,$(TSAN_RUNTIME),$(TSAN_BUILD)) && \
+	export TSAN_OPTIONS=halt_on_error=0:die_after_fork=0:second_deadlock_stack=1:report_signal_unsafe=1:log_path=$$d/reports/tsan && \
+	tests/run-all $(or $(SAN_PATTERN),64-); suites=$$?; \
+	$(call san_verdict,$(TSAN_BUILD)); [ $$suites = 0 ]
+
+valgrind: $(UNIT_BINS)
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed (Debian package valgrind)" >&2; exit 2; }
+	@mkdir -p $(BUILD)/valgrind; failed=0; n=0; \
+	for t in $(UNIT_BINS); do \
+	    n=$$((n + 1)); log=$(BUILD)/valgrind/$${t##*/}.log; \
+	    if valgrind $(VALGRIND_FLAGS) --log-file=$$log $$t >$$log.out 2>&1; then echo "ok $$n - valgrind $${t##*/}"; \
+	    else failed=$$((failed + 1)); echo "not ok $$n - valgrind $${t##*/} (exit $$?)"; \
+	        sed 's/^/# /' $$log $$log.out | tail -n 60; fi; \
+	done; echo "1..$$n"; echo "$$((n - failed)) passed, $$failed failed"; [ $$failed = 0 ]

@@ -31,6 +31,7 @@
 
 __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 void (*natt_engine_fd_hook)(int fd, bool ours);
+void (*natt_engine_started_hook)(void);
 static void wake_manager(void);
 static bool stopping(void);
 static void announce(struct natt_entry *e, bool retired);
@@ -85,6 +86,8 @@ static struct {
 	struct in_addr gateway;
 	struct natt_igd igd;
 	int64_t upnp_absent_until;
+	struct in_addr upnp_external;  /* GetExternalIPAddress, reused for a few seconds */
+	int64_t upnp_external_at;
 	int64_t natpmp_absent_until;
 	bool dirty;
 	int ssdp_fd;                /* router announcements; -1 when not open */
@@ -141,8 +144,19 @@ bool natt_engine_running(void)
 	return atomic_load(&E.running);
 }
 
+/* getpid() is a system call; hooks ask often. Set again in the fork child handler. */
+static pid_t self_pid;
+
+pid_t natt_self_pid(void)
+{
+	if (!self_pid)
+		self_pid = getpid();
+	return self_pid;
+}
+
 bool natt_engine_running_here(void)
 {
+	/* A vfork child shares our memory, self_pid included: only the system call can tell. */
 	return atomic_load(&E.running) && E.pid == getpid();
 }
 
@@ -235,7 +249,10 @@ static void push_inbox(struct natt_entry *entry, unsigned op)
 	do
 		entry->inbox_next = head;
 	while (!atomic_compare_exchange_weak(&E.inbox, &head, entry));
-	wake_manager();
+	/* A non-empty inbox already has a wake-up on its way: whoever pushed first wrote it, and the
+	 * manager takes the whole list when it reads. */
+	if (!head)
+		wake_manager();
 }
 
 struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct sockaddr_storage *local,
@@ -263,7 +280,7 @@ struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const s
 	entry->listener = listener;
 	entry->state = NATT_STATE_PENDING;
 	entry->technique = NATT_TECH_LOCAL;
-	entry->owner = getpid();
+	entry->owner = natt_self_pid();
 	if (prepare)
 		prepare(entry, arg);
 
@@ -347,6 +364,7 @@ void natt_engine_atfork_parent(void)
 
 void natt_engine_atfork_child(void)
 {
+	self_pid = getpid();
 	/* The child has the parent's memory but not its thread. The inherited entries describe the
 	 * parent's mappings: the child neither renews nor deletes them (its copies of the sockets are
 	 * tracked by the shim, which decides what to do with them). The wake-up eventfd is shared with the
@@ -528,7 +546,18 @@ static int ensure_igd(char *why, size_t len)
 		snprintf(why, len, "no UPnP IGD answered");
 		return NATT_ERR_NO_IGD;
 	}
-	int rc = natt_igd_discover(&E.gateway, DISCOVERY_TIMEOUT_MS, &E.igd);
+	E.upnp_external_at = 0;
+	/* Another natt process of this host may have found the IGD already: its description URL is
+	 * beside the status file. A stale one (router restarted) fails fast and we discover again. */
+	char cached[512];
+	int rc = -ENOENT;
+	if (natt_igd_cache_read(E.cfg.status_path, &E.gateway, cached, sizeof(cached)) == 0)
+		rc = natt_igd_open_url(cached, &E.igd);
+	if (rc < 0) {
+		rc = natt_igd_discover(&E.gateway, DISCOVERY_TIMEOUT_MS, &E.igd);
+		if (rc == 0)
+			natt_igd_cache_write(E.cfg.status_path, &E.gateway, E.igd.location);
+	}
 	if (rc < 0) {
 		E.upnp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
 		snprintf(why, len, "no UPnP IGD answered");
@@ -613,11 +642,16 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 		describe_upnp_failure(rc, code, why, len);
 		return rc == -ECONNREFUSED ? NATT_ERR_NO_IGD : rc;
 	}
-	struct in_addr external;
-	rc = natt_igd_external_address(&E.igd, &external, &code);
-	if (rc < 0) {
-		describe_upnp_failure(rc, code, why, len);
-		return rc;
+	/* Ask for the external address once per burst of mappings, not once per mapping. */
+	struct in_addr external = E.upnp_external;
+	if (!E.upnp_external_at || natt_now_ms() - E.upnp_external_at > 5000) {
+		rc = natt_igd_external_address(&E.igd, &external, &code);
+		if (rc < 0) {
+			describe_upnp_failure(rc, code, why, len);
+			return rc;
+		}
+		E.upnp_external = external;
+		E.upnp_external_at = natt_now_ms();
 	}
 	pthread_mutex_lock(&E.lock);
 	e->technique = NATT_TECH_UPNP;
@@ -633,6 +667,7 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
  * is waiting for a router. */
 static void mark_due(enum natt_technique technique)
 {
+	E.upnp_external_at = 0; /* whatever made us look again may have changed the address too */
 	for (struct natt_entry *e = E.entries; e; e = e->next) {
 		if (e->due_ms < 0)
 			continue;
@@ -1259,6 +1294,9 @@ static void *manager_main(void *arg)
 {
 	(void)arg;
 	natt_internal_depth = 1;
+	pthread_setname_np(pthread_self(), "natt");
+	if (natt_engine_started_hook)
+		natt_engine_started_hook(); /* work the first hook need not do itself */
 	open_watchers();
 	E.verify_due_ms = natt_now_ms() + (int64_t)E.cfg.verify_interval * 1000;
 	for (;;) {

@@ -35,7 +35,7 @@ struct natt_config {
 	                                 mappings (0 = only announcements and renewals) */
 };
 
-#define NATT_DEFAULT_VERIFY_INTERVAL 60
+#define NATT_DEFAULT_VERIFY_INTERVAL 300
 
 /* Fills cfg from NATT_* environment variables; each bad value is reported once on stderr (the user set
  * it, so they asked to hear about it) and replaced by its default. Never fails. */
@@ -164,6 +164,12 @@ void natt_engine_adopt(struct natt_entry *entry);
 /* Set by the shim: told of every long-lived fd the manager opens (ours = true) and before it closes
  * one (ours = false), so a program that closes every descriptor cannot close natt's. */
 extern void (*natt_engine_fd_hook)(int fd, bool ours);
+/* Set by the shim: run by the manager thread when it starts (taking the termination signals there
+ * keeps that work out of the program's first listen()). */
+extern void (*natt_engine_started_hook)(void);
+
+/* This process's pid, without a system call after the first. */
+pid_t natt_self_pid(void);
 
 /* Calls on_exit(pid) from the manager thread when process pid has ended (pidfd, else polled), starting
  * the manager if needed. A forked child uses it to take its parent's mappings over when the parent

@@ -3,16 +3,20 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "gwlock.h"
+#include "igd.h"
 
-int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
+/* "<status dir>/.natt-gateway-A.B.C.D<suffix>": the host's shared files about one gateway. */
+static void gateway_file(const char *status_path, const struct in_addr *gateway, const char *suffix, char *path,
+                         size_t len)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 64], gw[INET_ADDRSTRLEN];
+	char dir[PATH_MAX], gw[INET_ADDRSTRLEN];
 	if (status_path && status_path[0])
 		snprintf(dir, sizeof(dir), "%s", status_path);
 	else
@@ -25,7 +29,13 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 	else
 		*slash = '\0';
 	inet_ntop(AF_INET, gateway, gw, sizeof(gw));
-	snprintf(path, sizeof(path), "%s/.natt-gateway-%s.lock", dir, gw);
+	snprintf(path, len, "%s/.natt-gateway-%s%s", dir, gw, suffix);
+}
+
+int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
+{
+	char path[PATH_MAX + 64];
+	gateway_file(status_path, gateway, ".lock", path, sizeof(path));
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
@@ -42,4 +52,41 @@ void natt_gateway_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd); /* closing drops the flock */
+}
+
+int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len)
+{
+	char path[PATH_MAX + 64];
+	gateway_file(status_path, gateway, ".igd", path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, location, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	location[n] = '\0';
+	location[strcspn(location, "\n")] = '\0';
+	/* Only a plain http URL of the gateway itself is worth trying. */
+	char prefix[32];
+	char gw[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, gateway, gw, sizeof(gw));
+	snprintf(prefix, sizeof(prefix), "http://%s:", gw);
+	return strncmp(location, prefix, strlen(prefix)) == 0 ? 0 : -EINVAL;
+}
+
+void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location)
+{
+	char path[PATH_MAX + 64], tmp[PATH_MAX + 96];
+	gateway_file(status_path, gateway, ".igd", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	size_t len = strlen(location);
+	bool written = write(fd, location, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+	if (close(fd) == 0 && written)
+		rename(tmp, path);
+	else
+		unlink(tmp);
 }

@@ -78,6 +78,11 @@ int natt_igd_get_entry(struct natt_igd *igd, enum natt_protocol protocol, uint16
 int natt_igd_get_entry_at(struct natt_igd *igd, unsigned index, struct natt_igd_entry *entry,
                           int *upnp_code);
 
+/* The host-wide cache of the IGD's description URL, a file beside the status file named after the
+ * gateway, so a second natt process skips discovery. read: 0 or -errno; write: best effort. */
+int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len);
+void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location);
+
 /* A short English meaning of a UPnP IGD error code ("ConflictInMappingEntry: ..."). */
 const char *natt_upnp_error_text(int upnp_code);
 

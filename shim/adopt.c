@@ -117,8 +117,40 @@ static void owner_gone(pid_t pid)
 
 /* ---- start-up: sockets handed to us already listening (exec of a server that kept its socket,
  * inetd, systemd socket activation, a supervisor). */
+static void adopt_fd(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	int listening = 0, type = 0;
+	socklen_t len = sizeof(listening);
+	getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+	len = sizeof(type);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	if (listening) {
+		nattshim_consider(fd, NATTSHIM_AFTER_LISTEN);
+	} else if (type == SOCK_DGRAM) {
+		/* A bound, unconnected UDP socket is a server's; a connected one is a client's. */
+		struct sockaddr_storage peer;
+		len = sizeof(peer);
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 && errno == ENOTCONN)
+			nattshim_consider(fd, NATTSHIM_AFTER_BIND);
+	}
+}
+
+/* Every process of a wrapped tree loads us, so the common case must stay cheap: the full walk over
+ * /proc/self/fd happens only where sockets can have been handed over — after the exec of a process
+ * that had published sockets (our exec hook sets NATT_INHERITED) or under systemd socket activation
+ * (LISTEN_FDS). inetd hands its socket over as standard input: fd 0 alone is always looked at. */
 void nattshim_adopt_at_start(void)
 {
+	bool inherited = getenv("NATT_INHERITED") != NULL;
+	if (!inherited && !getenv("LISTEN_FDS")) {
+		adopt_fd(0);
+		return;
+	}
+	if (inherited)
+		unsetenv("NATT_INHERITED"); /* ours, not the program's; its own children start afresh */
 	DIR *dir = opendir("/proc/self/fd");
 	if (!dir)
 		return;
@@ -129,23 +161,7 @@ void nattshim_adopt_at_start(void)
 		long fd = strtol(d->d_name, &end, 10);
 		if (*end || fd < 0 || fd == skip || fd > 1 << 20)
 			continue;
-		struct stat st;
-		if (fstat((int)fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-			continue;
-		int listening = 0, type = 0;
-		socklen_t len = sizeof(listening);
-		getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
-		len = sizeof(type);
-		getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len);
-		if (listening) {
-			nattshim_consider((int)fd, NATTSHIM_AFTER_LISTEN);
-		} else if (type == SOCK_DGRAM) {
-			/* A bound, unconnected UDP socket is a server's; a connected one is a client's. */
-			struct sockaddr_storage peer;
-			len = sizeof(peer);
-			if (getpeername((int)fd, (struct sockaddr *)&peer, &len) < 0 && errno == ENOTCONN)
-				nattshim_consider((int)fd, NATTSHIM_AFTER_BIND);
-		}
+		adopt_fd((int)fd);
 	}
 	closedir(dir);
 }
@@ -185,14 +201,18 @@ static void collect_closing(int fd, struct natt_entry *entry, void *ctx)
 		closing.fds[closing.count++] = fd;
 }
 
+bool nattshim_exec_passes_sockets;
+
 void nattshim_before_exec(void)
 {
-	if (!natt_engine_running())
+	struct exec_plan survivors = { .count = 0 };
+	each_tracked(mark_cloexec_holders, &survivors);
+	/* Tell the new image to look for them (see nattshim_adopt_at_start). */
+	nattshim_exec_passes_sockets = survivors.count > 0;
+	if (!natt_engine_running_here())
 		return;
 	int saved_errno = errno;
 	natt_internal_depth++;
-	struct exec_plan survivors = { .count = 0 };
-	each_tracked(mark_cloexec_holders, &survivors);
 	closing.count = 0;
 	each_tracked(collect_closing, &survivors);
 	/* The sockets exec closes are gone for good unless exec fails: retire them now, the way close()

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -28,6 +29,39 @@ static execve_fn real_execve, real_execvpe;
 static execv_fn real_execv, real_execvp;
 static fexecve_fn real_fexecve;
 
+static const char inherited_marker[] = "NATT_INHERITED=1";
+
+/* envp with the marker added when published sockets survive the exec, else envp itself. */
+/* A vfork child shares our memory (self_pid included, which is how it shows): no malloc or setenv
+ * there. */
+static bool marker_wanted(void)
+{
+	return nattshim_exec_passes_sockets && getpid() == natt_self_pid();
+}
+
+static char *const *with_marker(char *const envp[])
+{
+	if (!marker_wanted() || !envp)
+		return envp;
+	size_t n = 0;
+	while (envp[n])
+		n++;
+	char **copy = malloc((n + 2) * sizeof(*copy));
+	if (!copy)
+		return envp;
+	for (size_t i = 0; i < n; i++)
+		copy[i] = envp[i];
+	copy[n] = (char *)inherited_marker;
+	copy[n + 1] = NULL;
+	return copy;
+}
+
+static void drop_marker(char *const *used, char *const envp[])
+{
+	if (used != envp)
+		free((void *)used);
+}
+
 static int finish(int rc)
 {
 	/* exec returns only on failure: the sockets are still ours. */
@@ -41,35 +75,65 @@ NATT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	REAL_OR_ENOSYS(real_execve, "execve");
 	nattshim_before_exec();
-	return finish(real_execve(path, argv, envp));
+	char *const *env = with_marker(envp);
+	int rc = real_execve(path, argv, env);
+	drop_marker(env, envp);
+	return finish(rc);
+}
+
+/* The variants that take the process's environment: the marker goes there for the exec. */
+static bool marker_set;
+
+static void set_marker(void)
+{
+	marker_set = marker_wanted() && setenv("NATT_INHERITED", "1", 1) == 0;
+}
+
+static void clear_marker(void)
+{
+	if (marker_set)
+		unsetenv("NATT_INHERITED");
+	marker_set = false;
 }
 
 NATT_EXPORT int execv(const char *path, char *const argv[])
 {
 	REAL_OR_ENOSYS(real_execv, "execv");
 	nattshim_before_exec();
-	return finish(real_execv(path, argv));
+	set_marker();
+	int rc = real_execv(path, argv);
+	clear_marker();
+	return finish(rc);
 }
 
 NATT_EXPORT int execvp(const char *file, char *const argv[])
 {
 	REAL_OR_ENOSYS(real_execvp, "execvp");
 	nattshim_before_exec();
-	return finish(real_execvp(file, argv));
+	set_marker();
+	int rc = real_execvp(file, argv);
+	clear_marker();
+	return finish(rc);
 }
 
 NATT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	REAL_OR_ENOSYS(real_execvpe, "execvpe");
 	nattshim_before_exec();
-	return finish(real_execvpe(file, argv, envp));
+	char *const *env = with_marker(envp);
+	int rc = real_execvpe(file, argv, env);
+	drop_marker(env, envp);
+	return finish(rc);
 }
 
 NATT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	REAL_OR_ENOSYS(real_fexecve, "fexecve");
 	nattshim_before_exec();
-	return finish(real_fexecve(fd, argv, envp));
+	char *const *env = with_marker(envp);
+	int rc = real_fexecve(fd, argv, env);
+	drop_marker(env, envp);
+	return finish(rc);
 }
 
 /* Collects execl-style arguments (up to the NULL) into an array on the stack of the caller's size. */

@@ -50,7 +50,9 @@ static void mark_ours(int fd, bool ours)
 __attribute__((constructor)) static void nattshim_load(void)
 {
 	nattshim_resolve_libc();
+	natt_self_pid(); /* cached now, so a vfork child can tell itself from us */
 	natt_engine_fd_hook = mark_ours;
+	natt_engine_started_hook = nattshim_take_termination_signals;
 	pthread_atfork(prepare, parent, child);
 	natt_internal_depth++;
 	nattshim_adopt_at_start();

@@ -11,23 +11,19 @@
 #define IPPROTO_MPTCP 262
 #endif
 
+/* One getsockopt: SO_PROTOCOL tells TCP (or MPTCP) from UDP, which fixes the socket type too; and
+ * SOCK_CLOEXEC/SOCK_NONBLOCK, which live on the fd, never get in the way. */
 static bool socket_kind(int fd, enum nattshim_event event, enum natt_protocol *protocol)
 {
-	int type = 0, proto = 0;
-	socklen_t len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-		return false; /* not a socket */
-	len = sizeof(proto);
+	int proto = 0;
+	socklen_t len = sizeof(proto);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
-		return false;
-	/* SO_TYPE has no SOCK_CLOEXEC/SOCK_NONBLOCK bits: those live on the fd, so every modern
-	 * program's sockets compare equal here. */
-	if (event == NATTSHIM_AFTER_LISTEN && type == SOCK_STREAM &&
-	    (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP)) {
+		return false; /* not a socket */
+	if (event == NATTSHIM_AFTER_LISTEN && (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP)) {
 		*protocol = NATT_TCP;
 		return true;
 	}
-	if (event == NATTSHIM_AFTER_BIND && type == SOCK_DGRAM && proto == IPPROTO_UDP) {
+	if (event == NATTSHIM_AFTER_BIND && proto == IPPROTO_UDP) {
 		*protocol = NATT_UDP;
 		return true;
 	}
@@ -84,5 +80,4 @@ void nattshim_consider(int fd, enum nattshim_event event)
 	/* A stale entry at this fd number belongs to a socket closed behind our back (a path we do not
 	 * hook): it is gone from this fd, so this fd's hold on it ends. */
 	nattshim_release(nattshim_fd_exchange(fd, entry));
-	nattshim_take_termination_signals();
 }

@@ -80,6 +80,8 @@ void nattshim_after_fork_child(void);
 void nattshim_adopt_at_start(void);
 /* Before exec: retires what exec will close; if exec fails, publishes it again. */
 void nattshim_before_exec(void);
+/* Set by nattshim_before_exec: published sockets survive this exec. */
+extern bool nattshim_exec_passes_sockets;
 void nattshim_after_failed_exec(void);
 /* Before _exit(): the same clean-up as exit(). */
 void nattshim_before_exit(void);

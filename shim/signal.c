@@ -22,7 +22,7 @@ static void restore_and_reraise(int sig)
 	atomic_store(&held[sig], false);
 	libc_sigaction(sig, &dfl, NULL);
 	/* The manager thread blocks every signal, so the signal goes to a thread of the program's. */
-	kill(getpid(), sig);
+	libc_kill(getpid(), sig);
 }
 
 static void on_termination_signal(int sig)

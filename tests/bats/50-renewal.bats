@@ -16,9 +16,9 @@ setup() { natt_test_setup; }
 teardown() { natt_test_teardown; }
 
 LEASE=10
-WATCH=32 # seconds: more than three leases
+WATCH=31 # seconds: more than three leases
 
-@test "renewal: --lifetime 10 keeps UPnP and NAT-PMP mappings alive for 32 s, renewed at half the lease" {
+@test "renewal: --lifetime 10 keeps UPnP and NAT-PMP mappings alive for 31 s, renewed at half the lease" {
 	natt_start up lan1 --lifetime $LEASE --protocols upnp -- "$SOCKCTL"
 	natt_start pmp lan1 --lifetime $LEASE --protocols nat-pmp -- "$SOCKCTL"
 	sockctl_open up tcp 8501
@@ -89,8 +89,8 @@ WATCH=32 # seconds: more than three leases
 		tap_note "renewal $key: lowest lease left at the router ${min_lease[$key]} s, refreshed ${raises[$key]} times in ${WATCH} s, expiry steps: $gaps"
 	done
 
-	natt_signal up TERM
-	natt_signal pmp TERM
+	natt_send up "exit 0"
+	natt_send pmp "exit 0"
 	natt_wait_exit up 10
 	natt_wait_exit pmp 10
 	run router_rules

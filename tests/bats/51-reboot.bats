@@ -22,18 +22,12 @@ teardown() {
 
 RESTORE_BOUND=10
 
-# serve NAME PORT [natt-run options] — sockctl on lan1 with a TCP and a UDP socket on PORT, serving,
+# serve_pair NAME PORT [natt-run options] — echoserv on lan1 with a TCP and a UDP socket on PORT,
 # both published.
-serve() {
-	local name=$1 port=$2
-	shift 2
-	natt_start "$name" lan1 --log info "$@" -- "$SOCKCTL"
-	sockctl_open "$name" tcp "$port"
-	sockctl_open "$name" udp "$port"
-	natt_send "$name" echo
-	natt_expect "$name" '^serving$'
-	wait_published tcp "$port"
-	wait_published udp "$port"
+serve_pair() {
+	serve "$1" lan1 "$2" --log info "${@:3}"
+	wait_published tcp "$2"
+	wait_published udp "$2"
 }
 
 both_rules() { rule_present_proto tcp "$1" && rule_present_proto udp "$1"; }
@@ -51,6 +45,12 @@ restored() {
 	done
 }
 
+# past_second EXPIRY LIFETIME — waits until the wall clock is past the second the mapping expiring at
+# EXPIRY was made, so that a mapping made again has a later expiry (the status file counts seconds).
+past_second() {
+	while [ "$(date -u +%s)" -le $(($1 - $2)) ]; do sleep 0.1; done
+}
+
 # latest_expiry PORT — the later expiry (seconds since the epoch) of PORT's TCP and UDP mappings.
 latest_expiry() {
 	local a b
@@ -61,10 +61,10 @@ latest_expiry() {
 
 # reachable PORT — from the internet host, through the router's public address.
 reachable() {
-	run on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/null
+	run reach_tcp 100.130.0.1 "$1"
 	assert_success
-	assert_output "hello from sockctl"
-	run on_inet sh -c "echo natt-udp-probe | socat -T2 - UDP4:100.130.0.1:$1"
+	assert_output "hello from echoserv"
+	run reach_udp 100.130.0.1 "$1"
 	assert_success
 	assert_output "natt-udp-probe"
 }
@@ -75,13 +75,13 @@ reboot_round() {
 	local mode=$1 technique=$2 port=$3 t0 before took
 	lab router-stop --flush
 	lab router-start --mode "$mode"
-	serve srv "$port"
+	serve_pair srv "$port"
 	assert_equal "$(status_public tcp "$port" technique)" "$technique"
 	assert_equal "$(status_public udp "$port" technique)" "$technique"
 	reachable "$port"
 
 	before=$(latest_expiry "$port")
-	sleep 1.1 # so that a new mapping has a later expiry, to the second
+	past_second "$before" "$(status_public tcp "$port" lifetime)"
 	lab reboot
 	t0=$(now_s)
 	wait_until $RESTORE_BOUND restored "$port" "$before" ||
@@ -95,8 +95,7 @@ reboot_round() {
 	# the program never noticed: still the same process, still serving
 	kill -0 "$(natt_pid srv)"
 
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	run router_rules
 	assert_output ""
 }
@@ -115,8 +114,9 @@ reboot_round() {
 
 @test "a router that stays down for 5 s (table lost): mappings back within 10 s of its start" {
 	local t0 took before
-	serve srv 8513
+	serve_pair srv 8513
 	before=$(latest_expiry 8513)
+	past_second "$before" "$(status_public tcp 8513 lifetime)"
 	lab router-stop --flush
 	sleep 5
 	lab router-start
@@ -126,8 +126,7 @@ reboot_round() {
 	took=$(elapsed_since "$t0")
 	tap_note "restore after 5 s down (dual router, upnp): $took s"
 	reachable 8513
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	run router_rules
 	assert_output ""
 }
@@ -136,8 +135,8 @@ reboot_round() {
 	# The host hears no ssdp:alive/byebye and no 224.0.0.1:5350 announcement; only the periodic check
 	# (NATT_VERIFY_INTERVAL, 3 s here) can find out that the router lost its table.
 	local verify=3 t0 took before_up before_pmp
-	NATT_VERIFY_INTERVAL=$verify serve up 8514 --protocols upnp
-	NATT_VERIFY_INTERVAL=$verify serve pmp 8515 --protocols nat-pmp
+	NATT_VERIFY_INTERVAL=$verify serve_pair up 8514 --protocols upnp
+	NATT_VERIFY_INTERVAL=$verify serve_pair pmp 8515 --protocols nat-pmp
 	on_lan1 nft -f - <<-'EOF'
 		table inet natt_test {
 			chain input {
@@ -148,7 +147,8 @@ reboot_round() {
 	EOF
 	before_up=$(latest_expiry 8514)
 	before_pmp=$(latest_expiry 8515)
-	sleep 1.1
+	past_second "$before_up" "$(status_public tcp 8514 lifetime)"
+	past_second "$before_pmp" "$(status_public tcp 8515 lifetime)"
 	lab reboot
 	t0=$(now_s)
 	wait_until $((verify + RESTORE_BOUND)) restored 8514 "$before_up" ||
@@ -164,10 +164,8 @@ reboot_round() {
 	refute_output --partial "packets 0 "
 	reachable 8514
 	reachable 8515
-	natt_signal up TERM
-	natt_signal pmp TERM
-	natt_wait_exit up 10
-	natt_wait_exit pmp 10
+	serve_stop up
+	serve_stop pmp
 	run router_rules
 	assert_output ""
 }

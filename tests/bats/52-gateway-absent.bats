@@ -44,11 +44,7 @@ requests_seen() {
 
 @test "gateway absent at start: pending with the reason, serving locally, idle, published within 5 s of its appearance" {
 	lab router-stop --flush
-	natt_start srv lan1 --log debug -- "$SOCKCTL"
-	sockctl_open srv tcp 8520
-	sockctl_open srv udp 8520
-	natt_send srv echo
-	natt_expect srv '^serving$'
+	serve srv lan1 8520 --log debug
 	wait_state tcp 8520 pending
 	wait_state udp 8520 pending
 	run status_field tcp 8520 error
@@ -58,7 +54,7 @@ requests_seen() {
 	assert_output "0"
 	# the program is not held up: it serves on the LAN
 	run on_lan1 socat -T2 - TCP4:10.77.0.2:8520
-	assert_output "hello from sockctl"
+	assert_output "hello from echoserv"
 
 	# no busy loop while the router is away: CPU time and requests over IDLE_WINDOW seconds
 	count_requests
@@ -92,18 +88,16 @@ requests_seen() {
 	assert_equal "$(status_field tcp 8520 error)" ""
 	[ "$(natt_pid srv)" = "$pid" ] && kill -0 "$pid"
 	run on_inet socat -T2 - TCP:100.130.0.1:8520,connect-timeout=2 </dev/null
-	assert_output "hello from sockctl"
+	assert_output "hello from echoserv"
 
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	run router_rules
 	assert_output ""
 }
 
 @test "gateway gone: published turns into pending with a reason; back when the router returns" {
 	local verify=3 t0 took
-	NATT_VERIFY_INTERVAL=$verify natt_start srv lan1 --log debug -- "$SOCKCTL"
-	sockctl_open srv tcp 8521
+	NATT_VERIFY_INTERVAL=$verify serve srv lan1 8521 --log debug
 	wait_published tcp 8521
 	lab router-stop --flush
 	t0=$(now_s)
@@ -122,8 +116,7 @@ requests_seen() {
 		fail "not published again within ${APPEAR_BOUND}s of the router's return"
 	took=$(elapsed_since "$t0")
 	tap_note "published again $took s after the router returned"
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	run router_rules
 	assert_output ""
 }

@@ -31,10 +31,7 @@ from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/n
 	assert_success
 	router_rule_to $port 10.77.0.3:$port
 
-	natt_start srv lan1 --log info --protocols upnp -- "$SOCKCTL"
-	sockctl_open srv tcp $port
-	natt_send srv echo
-	natt_expect srv '^serving$'
+	serve srv lan1 $port --log info --protocols upnp
 	wait_published tcp $port
 	ext=$(status_public tcp $port port)
 	tap_note "UPnP conflict on $port: natt was granted external port $ext"
@@ -45,12 +42,11 @@ from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/n
 	router_rule_to "$ext" 10.77.0.2:$port
 	router_rule_to $port 10.77.0.3:$port
 	run from_inet "$ext"
-	assert_output "hello from sockctl"
+	assert_output "hello from echoserv"
 	run from_inet $port
 	assert_output "lan2"
 
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	run rule_present_proto tcp "$ext"
 	assert_failure
 	router_rule_to $port 10.77.0.3:$port
@@ -67,10 +63,7 @@ from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/n
 	assert_success
 	router_rule_to $port 10.77.0.3:$port
 
-	natt_start srv lan1 --log info --protocols nat-pmp -- "$SOCKCTL"
-	sockctl_open srv tcp $port
-	natt_send srv echo
-	natt_expect srv '^serving$'
+	serve srv lan1 $port --log info --protocols nat-pmp
 	wait_published tcp $port
 	ext=$(status_public tcp $port port)
 	tap_note "NAT-PMP conflict on $port: the router granted external port $ext"
@@ -79,12 +72,11 @@ from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/n
 	router_rule_to "$ext" 10.77.0.2:$port
 	router_rule_to $port 10.77.0.3:$port
 	run from_inet "$ext"
-	assert_output "hello from sockctl"
+	assert_output "hello from echoserv"
 	run from_inet $port
 	assert_output "lan2"
 
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	run rule_present_proto tcp "$ext"
 	assert_failure
 	router_rule_to $port 10.77.0.3:$port
@@ -96,8 +88,7 @@ from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/n
 
 @test "never delete what is not ours: the port went to lan2 behind natt's back; natt's exit leaves it alone" {
 	local port=8532 lines
-	natt_start srv lan1 --log info --protocols upnp -- "$SOCKCTL"
-	sockctl_open srv tcp $port
+	serve srv lan1 $port --log info --protocols upnp
 	wait_published tcp $port
 	router_rule_to $port 10.77.0.2:$port
 	# a router that gave the port away: natt's mapping disappears, lan2 takes the port
@@ -108,8 +99,7 @@ from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/n
 	router_rule_to $port 10.77.0.3:$port
 	lines=$(router_log_lines)
 
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	# lan2's mapping is still there...
 	router_rule_to $port 10.77.0.3:$port
 	run router_lease TCP $port
@@ -117,7 +107,7 @@ from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/n
 	# ...and natt did not even ask to delete it. (This lab's miniupnpd runs in secure mode, which
 	# would refuse lan1 deleting lan2's mapping with 606 anyway: the router's log is what shows
 	# whether natt checked first.)
-	run router_log_since "$lines" "DeletePortMapping: external port: $port,"
+	run router_log_since "$lines" "DeletePortMapping: external port: $port, protocol: TCP"
 	assert_output ""
 	grep -q "not deleting tcp port $port" "$(natt_stderr srv)" ||
 		fail "natt did not say why it left port $port alone: $(cat "$(natt_stderr srv)")"

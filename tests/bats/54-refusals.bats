@@ -32,12 +32,7 @@ teardown() {
 }
 
 @test "deny rule (UPnP): state failed with the reason in words, retried, the program serves locally, other ports published" {
-	natt_start srv lan1 --log info --protocols upnp -- "$SOCKCTL"
-	sockctl_open srv tcp 8540
-	sockctl_open srv udp 8540
-	sockctl_open srv tcp 8640 # outside the denied range
-	natt_send srv echo
-	natt_expect srv '^serving$'
+	serve srv lan1 "8540 8640" --log info --protocols upnp # 8640: outside the denied range
 	wait_state tcp 8540 failed
 	wait_state udp 8540 failed
 	wait_published tcp 8640
@@ -51,9 +46,9 @@ teardown() {
 	assert_failure
 	# the program is unaffected: it answers on the LAN, and its other port is public
 	run on_lan1 socat -T2 - TCP4:10.77.0.2:8540
-	assert_output "hello from sockctl"
+	assert_output "hello from echoserv"
 	run on_inet socat -T2 - TCP:100.130.0.1:8640,connect-timeout=2 </dev/null
-	assert_output "hello from sockctl"
+	assert_output "hello from echoserv"
 	# retried later (back-off), not given up and not hammered
 	local first later
 	first=$(router_log_count "AddPortMapping: ext port 8540 to 10.77.0.2:8540 protocol TCP")
@@ -62,17 +57,13 @@ teardown() {
 	tap_note "deny rule: AddPortMapping for tcp 8540 asked $first times in the first seconds, $later after 4 s more"
 	[ "$later" -gt "$first" ] || fail "no new attempt for the refused port within 4 s"
 	[ "$later" -le 12 ] || fail "$later attempts for a refused port within seconds: no back-off"
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	run router_rules
 	assert_output ""
 }
 
 @test "deny rule, dual: UPnP refuses, NAT-PMP grants another port (8600): published there and reachable" {
-	natt_start srv lan1 --log info -- "$SOCKCTL"
-	sockctl_open srv tcp 8541
-	natt_send srv echo
-	natt_expect srv '^serving$'
+	serve srv lan1 8541 --log info
 	wait_published tcp 8541
 	local ext
 	ext=$(status_public tcp 8541 port)
@@ -81,19 +72,15 @@ teardown() {
 	[ "$ext" -lt 8500 ] || [ "$ext" -gt 8599 ] || fail "natt claims denied external port $ext"
 	router_rule_to "$ext" 10.77.0.2:8541
 	run on_inet socat -T2 - TCP:100.130.0.1:"$ext",connect-timeout=2 </dev/null
-	assert_output "hello from sockctl"
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	assert_output "hello from echoserv"
+	serve_stop srv
 	run router_rules
 	assert_output ""
 }
 
 @test "router with a reserved WAN address (double NAT): state failed with the router's reason" {
 	lab set-ext-addr 100.64.0.1/24
-	natt_start srv lan1 --log debug -- "$SOCKCTL"
-	sockctl_open srv tcp 8650
-	natt_send srv echo
-	natt_expect srv '^serving$'
+	serve srv lan1 8650 --log debug
 	wait_until 15 eval 'status_has tcp 8650 failed || status_has tcp 8650 pending' ||
 		fail "no verdict for tcp 8650: $(cat "$NATT_STATUS" 2>/dev/null)"
 	run status_field tcp 8650 error
@@ -103,7 +90,7 @@ teardown() {
 	run rule_present_proto tcp 8650
 	assert_failure
 	run on_lan1 socat -T2 - TCP4:10.77.0.2:8650
-	assert_output "hello from sockctl"
+	assert_output "hello from echoserv"
 
 	# the WAN address turns public again: the same process is published
 	lab set-ext-addr 100.130.0.1/24
@@ -111,8 +98,7 @@ teardown() {
 	assert_equal "$(status_public tcp 8650 address)" 100.130.0.1
 	run status_field tcp 8650 warning
 	assert_output ""
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 }
 
 @test "725 OnlyPermanentLeasesSupported → lease 0, deleted at exit" {

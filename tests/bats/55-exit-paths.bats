@@ -64,6 +64,22 @@ gone_at_exit() {
 	gone_at_exit srv 8552
 }
 
+@test "return from main with 20 published sockets: all 20 mappings deleted by the time it ends" {
+	local i t0
+	natt_start srv lan1 --log info -- "$SOCKCTL"
+	for i in $(seq 0 19); do natt_send srv "tcp 0.0.0.0 $((8580 + i))"; done
+	for i in $(seq 0 19); do natt_expect srv "^[0-9]+ $((8580 + i))\$"; done
+	for i in $(seq 0 19); do wait_published tcp $((8580 + i)) 20; done
+	t0=$(now_s)
+	natt_close_stdin srv
+	natt_reap srv 15
+	tap_note "20 sockets: the process took $(elapsed_since "$t0") s to end after its input closed"
+	assert_equal "$NATT_EXIT_STATUS" 0
+	local left
+	left=$(router_rules_count)
+	[ "$left" = 0 ] || fail "$left of 20 mappings left at the router (default lease: an hour): $(cat "$(natt_stderr srv)")"
+}
+
 @test "SIGTERM, SIGINT, SIGHUP at their default action: mappings deleted, exit status 143, 130, 129" {
 	local sig port status
 	# (a background job of a script starts with SIGINT ignored: give the programs the defaults back)
@@ -81,6 +97,31 @@ gone_at_exit() {
 		natt_reap "$name" 10
 		assert_equal "SIG${name^^} exit status $NATT_EXIT_STATUS" "SIG${name^^} exit status $status"
 		gone_at_exit "$name" "$port"
+	done
+}
+
+@test "SIGTERM to five servers at once: every one ends with status 143 (the re-raised signal is not caught again)" {
+	# The clean-up ends by restoring SIG_DFL and sending the signal again; if that second signal were
+	# held again, the process would outlive its SIGTERM. A race, so five tries.
+	local i
+	for i in 1 2 3 4 5; do
+		natt_start "t$i" lan1 -- "$SOCKCTL"
+		sockctl_open "t$i" tcp $((8570 + i))
+	done
+	for i in 1 2 3 4 5; do wait_published tcp $((8570 + i)); done
+	for i in 1 2 3 4 5; do natt_signal "t$i" TERM; done
+	local survivors=""
+	for i in 1 2 3 4 5; do
+		if natt_reap "t$i" 3; then
+			[ "$NATT_EXIT_STATUS" = 143 ] || survivors+=" t$i(status $NATT_EXIT_STATUS)"
+		else
+			survivors+=" t$i(still running)"
+		fi
+	done
+	[ -z "$survivors" ] || fail "after SIGTERM:$survivors"
+	for i in 1 2 3 4 5; do
+		run rule_present_proto tcp $((8570 + i))
+		assert_failure
 	done
 }
 

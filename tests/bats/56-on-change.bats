@@ -34,8 +34,8 @@ teardown() {
 hook_lines() { [ -s "$HOOK_LOG" ] && wc -l <"$HOOK_LOG" || echo 0; }
 
 @test "on-change: one line when published, one when retired, with NATT_STATUS_FILE set and already up to date" {
-	natt_start srv lan1 --on-change "sh $NATT_TEST_DIR/hook.sh" -- "$SOCKCTL"
-	sockctl_open srv tcp 8560
+	natt_start srv lan1 --on-change "sh $NATT_TEST_DIR/hook.sh" -- "$ECHOSERV" tcp:8560
+	natt_expect srv '^serving$'
 	wait_published tcp 8560
 	wait_until 5 eval '[ "$(hook_lines)" -ge 1 ]' || fail "the on-change command did not run"
 	sleep 0.5 # nothing more should come
@@ -47,8 +47,7 @@ hook_lines() { [ -s "$HOOK_LOG" ] && wc -l <"$HOOK_LOG" || echo 0; }
 	assert_equal "$file" "$NATT_STATUS"
 	assert_equal "$snapshot" '["tcp/8560=published@100.130.0.1"]'
 
-	natt_signal srv TERM
-	natt_wait_exit srv 10
+	serve_stop srv
 	wait_until 5 eval '[ "$(hook_lines)" -ge 2 ]' || fail "the on-change command did not run at retirement"
 	sleep 0.5
 	run cat "$HOOK_LOG"
@@ -76,14 +75,12 @@ change_address_and_wait() {
 	tap_note "external address change seen in the status file (nat-pmp): $took s"
 }
 
-# start_pair [natt-run options] — sockctl "up" (UPnP, tcp 8561, serving) and "pmp" (NAT-PMP, tcp 8562).
+# start_pair [natt-run options] — echoserv "up" (UPnP, tcp 8561) and "pmp" (NAT-PMP, tcp 8562).
 start_pair() {
-	natt_start up lan1 "$@" --protocols upnp -- "$SOCKCTL"
-	natt_start pmp lan1 "$@" --protocols nat-pmp -- "$SOCKCTL"
-	sockctl_open up tcp 8561
-	sockctl_open pmp tcp 8562
-	natt_send up echo
+	natt_start up lan1 "$@" --protocols upnp -- "$ECHOSERV" tcp:8561
+	natt_start pmp lan1 "$@" --protocols nat-pmp -- "$ECHOSERV" tcp:8562
 	natt_expect up '^serving$'
+	natt_expect pmp '^serving$'
 	wait_published tcp 8561
 	wait_published tcp 8562
 	assert_equal "$(status_public tcp 8561 address)" 100.130.0.1
@@ -94,7 +91,7 @@ start_pair() {
 	start_pair
 	change_address_and_wait
 	run on_inet socat -T2 - TCP:100.131.0.1:8561,connect-timeout=2 </dev/null
-	assert_output "hello from sockctl"
+	assert_output "hello from echoserv"
 	rule_present_proto tcp 8561
 	rule_present_proto tcp 8562
 }

@@ -47,7 +47,7 @@ router_lease() {
 # router_rule_to PORT TARGET — a dnat rule for external PORT goes to TARGET (e.g. 10.77.0.3:8530).
 router_rule_to() { router_rules | grep -qE "dport $1 dnat ip to $2\$"; }
 
-# rules_for PROTO PORT — the dnat rules for external PORT of PROTO (tcp 0x6, udp 0x11).
+# rule_present_proto PROTO PORT — some dnat rule for external PORT of PROTO (tcp 0x6, udp 0x11).
 rule_present_proto() {
 	local code=0x6
 	[ "$1" = udp ] && code=0x11
@@ -105,7 +105,7 @@ cpu_ticks() {
 }
 
 # natt_close_stdin NAME — end of input for a program started with natt_start (sockctl then returns
-# from main).
+# from main). Only when no program started after it still runs: each holds a copy of the fifo's write end.
 natt_close_stdin() {
 	local var="NATT_FIFO_$1"
 	eval "exec ${!var}>&-"
@@ -128,3 +128,30 @@ sockctl_open() {
 	natt_send "$1" "$2 0.0.0.0 $3"
 	natt_expect "$1" "^[0-9]+ $3\$"
 }
+
+# --- a server that stops at the end of its input ------------------------------------------------
+
+ECHOSERV=$NATT_BUILD/tests/progs/echoserv
+export ECHOSERV
+
+# serve NAME HOST PORTS [natt-run options] — echoserv under natt-run on HOST with a TCP and a UDP socket
+# on each of PORTS (space-separated), serving. It answers TCP with "hello from echoserv" and echoes UDP.
+serve() {
+	local name=$1 host=$2 ports=$3 p args=()
+	shift 3
+	for p in $ports; do args+=("tcp:$p" "udp:$p"); done
+	natt_start "$name" "$host" "$@" -- "$ECHOSERV" "${args[@]}"
+	natt_expect "$name" '^serving$'
+}
+
+# serve_stop NAME — "quit": echoserv returns from main (the plainest exit path, so that a test of
+# something else does not hang on how signals are handled); waits for it to end. (Not end of input:
+# every program natt_start started later holds a copy of the fifo's write end.)
+serve_stop() {
+	natt_send "$1" quit
+	natt_wait_exit "$1" 10
+}
+
+# reach_tcp ADDRESS PORT / reach_udp ADDRESS PORT — from the internet host: the TCP greeting, the UDP echo.
+reach_tcp() { on_inet socat -T2 - TCP:"$1":"$2",connect-timeout=2 </dev/null; }
+reach_udp() { on_inet sh -c "echo natt-udp-probe | socat -T2 - UDP4:$1:$2"; }
