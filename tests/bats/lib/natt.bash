@@ -15,7 +15,8 @@ natt_test_teardown() {
 	local pidfile
 	for pidfile in "$NATT_TEST_DIR"/*.pid; do
 		[ -e "$pidfile" ] || continue
-		kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+		# waiting here, with stderr closed, keeps bash's "Killed" job notice out of the TAP stream
+		{ kill -KILL "$(cat "$pidfile")" && wait "$(cat "$pidfile")"; } 2>/dev/null || true
 	done
 	if [ -n "${NATT_TEST_DIR:-}" ] && [ "${BATS_TEST_COMPLETED:-}" != 1 ]; then
 		for f in "$NATT_TEST_DIR"/*.err "$NATT_TEST_DIR"/status.json; do
@@ -123,7 +124,7 @@ wait_rule_gone() {
 
 # on_host_wait_port HOST PORT: waits until something listens on PORT in HOST.
 on_host_wait_port() {
-	wait_until 10 ip netns exec "natt-$LAB_ID-$1" sh -c "ss -Htln 'sport = :$2' | grep -q ."
+	wait_until 20 ip netns exec "natt-$LAB_ID-$1" sh -c "ss -Htln 'sport = :$2' | grep -q ."
 }
 
 # publish_round_trip TECHNIQUE PORT [natt-run options]: a TCP and a UDP server under natt-run on lan1
