@@ -838,6 +838,27 @@ static void work_on(struct natt_entry *e)
 	e->due_ms = now + e->backoff_ms;
 }
 
+/* The host-wide gateway lock, taken once however deep the manager's calls nest: a record lock is the
+ * process's, and closing a second fd of the lock file would drop the first one's lock. */
+static int gateway_lock_fd = -1;
+static int gateway_lock_depth;
+
+static int lock_gateway(void)
+{
+	if (gateway_lock_depth++ == 0)
+		gateway_lock_fd = natt_gateway_lock(E.cfg.status_path, &E.gateway);
+	return gateway_lock_fd;
+}
+
+static void unlock_gateway(int fd)
+{
+	(void)fd;
+	if (--gateway_lock_depth == 0) {
+		natt_gateway_unlock(gateway_lock_fd);
+		gateway_lock_fd = -1;
+	}
+}
+
 /* Whether another entry of ours stands for the same mapping (SO_REUSEPORT groups: several sockets on
  * one port are one mapping until the last of them goes). */
 static bool mapping_shared(const struct natt_entry *e)
@@ -869,7 +890,7 @@ static void unpublish(struct natt_entry *e)
 		return;
 	if (other_holder(e) > 0)
 		return; /* at exit: the holder (a daemon child) takes the mapping over */
-	int lock = natt_gateway_lock(E.cfg.status_path, &E.gateway);
+	int lock = lock_gateway();
 	int rc = 0, code = 0;
 	if (e->technique == NATT_TECH_UPNP) {
 		if (!E.igd.open)
@@ -892,7 +913,7 @@ static void unpublish(struct natt_entry *e)
 	} else if (e->technique == NATT_TECH_NATPMP) {
 		rc = natt_natpmp_delete(&E.gateway, e->protocol, local_port(e), NATPMP_TIMEOUT_MS, NULL);
 	}
-	natt_gateway_unlock(lock);
+	unlock_gateway(lock);
 	if (rc < 0 && rc != NATT_ERR_NOT_FOUND)
 		natt_info("deleting %s port %u: %s", proto_text(e->protocol), e->external_port, natt_strerror(rc));
 }
@@ -900,9 +921,11 @@ static void unpublish(struct natt_entry *e)
 static void work_on_serialized(struct natt_entry *e)
 {
 	refresh_gateway();
-	int lock = E.have_gateway ? natt_gateway_lock(E.cfg.status_path, &E.gateway) : -1;
+	bool locked = E.have_gateway;
+	int lock = locked ? lock_gateway() : -1;
 	work_on(e);
-	natt_gateway_unlock(lock);
+	if (locked)
+		unlock_gateway(lock);
 }
 
 /* ---------------------------------------------------------------- telling the world */
@@ -1011,7 +1034,7 @@ static void verify_mappings(void)
 		mark_due(NATT_TECH_COUNT);
 		return;
 	}
-	int lock = natt_gateway_lock(E.cfg.status_path, &E.gateway);
+	int lock = lock_gateway();
 	if (natpmp) {
 		struct in_addr external;
 		struct natt_natpmp_info info;
@@ -1034,7 +1057,7 @@ static void verify_mappings(void)
 		    natt_igd_external_address(&E.igd, &external, NULL) < 0 || external.s_addr != upnp->external.s_addr)
 			mark_due(NATT_TECH_UPNP);
 	}
-	natt_gateway_unlock(lock);
+	unlock_gateway(lock);
 }
 
 static bool from_gateway(struct in_addr from)

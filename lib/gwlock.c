@@ -32,6 +32,15 @@ static void gateway_file(const char *status_path, const struct in_addr *gateway,
 	snprintf(path, len, "%s/.natt-gateway-%s%s", dir, gw, suffix);
 }
 
+int natt_lock_file(int fd)
+{
+	struct flock whole = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	while (fcntl(fd, F_SETLKW, &whole) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
 int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 {
 	char path[PATH_MAX + 64];
@@ -39,11 +48,9 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			close(fd);
-			return -1;
-		}
+	if (natt_lock_file(fd) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -51,7 +58,7 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 void natt_gateway_unlock(int fd)
 {
 	if (fd >= 0)
-		close(fd); /* closing drops the flock */
+		close(fd); /* closing drops the lock */
 }
 
 int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "gwlock.h"
 #include "json.h"
 #include "natt/net.h"
 #include "status.h"
@@ -202,12 +203,9 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lock_fd < 0)
 		return -errno;
-	while (flock(lock_fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			rc = -errno;
-			close(lock_fd);
-			return rc;
-		}
+	if ((rc = natt_lock_file(lock_fd)) < 0) {
+		close(lock_fd);
+		return rc;
 	}
 
 	char command[32], gw_text[INET_ADDRSTRLEN], now_text[32];
@@ -253,7 +251,6 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 		}
 	}
 	natt_buf_free(&b);
-	flock(lock_fd, LOCK_UN);
-	close(lock_fd);
+	close(lock_fd); /* drops the lock */
 	return rc;
 }

@@ -1,5 +1,5 @@
 /* The status file: the engine's state written out for other programs. One file may be shared by
- * every process of a wrapped tree; each process replaces only its own entries, under an flock on
+ * every process of a wrapped tree; each process replaces only its own entries, under a lock on
  * "<file>.lock", and drops entries of processes that no longer exist. The file is replaced by
  * rename(), so a reader never sees a partial file. */
 #ifndef NATT_STATUS_H
