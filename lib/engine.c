@@ -890,6 +890,19 @@ static void unpublish(struct natt_entry *e)
 		return;
 	if (other_holder(e) > 0)
 		return; /* at exit: the holder (a daemon child) takes the mapping over */
+	uint64_t mine[64];
+	size_t count = 0;
+	for (const struct natt_entry *o = E.entries; o && count < 64; o = o->next)
+		if (o->socket_id && o->protocol == e->protocol && local_port(o) == local_port(e))
+			mine[count++] = o->socket_id;
+	if (e->socket_id && count < 64 && (count == 0 || mine[count - 1] != e->socket_id))
+		mine[count++] = e->socket_id;
+	if (e->socket_id && natt_port_served_elsewhere(e->protocol == NATT_TCP, local_port(e), mine, count)) {
+		/* Another socket serves this port (SO_REUSEPORT in another process): it keeps the mapping. */
+		natt_info("%s port %u is still served by another socket: mapping kept", proto_text(e->protocol),
+		          local_port(e));
+		return;
+	}
 	int lock = lock_gateway();
 	int rc = 0, code = 0;
 	if (e->technique == NATT_TECH_UPNP) {

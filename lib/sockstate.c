@@ -95,3 +95,46 @@ int natt_socket_exists(uint64_t inode)
 			return 1;
 	return 0;
 }
+
+/* Local port field "ADDR:PORT" (hex) and inode of each line; state 0A = LISTEN for TCP. */
+static bool excluded(unsigned long long ino, const uint64_t *mine, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (mine[i] == ino)
+			return true;
+	return false;
+}
+
+static int other_on_port(const char *path, bool tcp, unsigned port, const uint64_t *mine, size_t count)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char line[512];
+	int found = 0;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return 0;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		char local[80];
+		unsigned st;
+		unsigned long long ino;
+		if (sscanf(line, "%*s %79s %*s %x %*s %*s %*s %*s %*s %llu", local, &st, &ino) != 3)
+			continue;
+		char *colon = strrchr(local, ':');
+		if (!colon || strtoul(colon + 1, NULL, 16) != port || ino == 0 || excluded(ino, mine, count))
+			continue;
+		if (!tcp || st == 0x0A)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count)
+{
+	const char *v4 = tcp ? "/proc/net/tcp" : "/proc/net/udp";
+	const char *v6 = tcp ? "/proc/net/tcp6" : "/proc/net/udp6";
+	return other_on_port(v4, tcp, port, mine, count) || other_on_port(v6, tcp, port, mine, count);
+}

@@ -4,6 +4,8 @@
 #ifndef NATT_SOCKSTATE_H
 #define NATT_SOCKSTATE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,5 +18,9 @@ pid_t natt_socket_other_holder(uint64_t inode);
  * -errno when /proc cannot tell. A socket closed behind natt's back (glibc-internal closes, a raw
  * system call) shows here as gone. */
 int natt_socket_exists(uint64_t inode);
+
+/* Whether a socket other than ours (the inodes in mine) listens on the port (TCP) or is bound to it
+ * (UDP): SO_REUSEPORT groups spread over processes share one mapping until the last socket goes. */
+int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count);
 
 #endif

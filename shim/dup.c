@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -14,6 +15,13 @@ static void nattshim_copied(int oldfd, int newfd)
 		return;
 	int saved_errno = errno;
 	struct natt_entry *entry = nattshim_tracked(oldfd);
+	struct stat st;
+	if (nattshim_is_entry(entry) && (fstat(newfd, &st) < 0 || (uint64_t)st.st_ino != entry->socket_id)) {
+		/* oldfd was closed behind our back (a raw close, glibc's own) and its number reused for
+		 * something else: neither number holds the socket. */
+		nattshim_release(nattshim_fd_exchange(oldfd, NULL));
+		entry = NULL;
+	}
 	if (!nattshim_is_entry(entry))
 		entry = NULL; /* a copy of natt's own fd is the program's, untracked */
 	else
