@@ -1198,6 +1198,24 @@ static int add_watch_locked(pid_t pid, void (*on_exit)(pid_t))
 	return 0;
 }
 
+bool natt_engine_fd_moved(int from, int to)
+{
+	int *fds[] = { &E.wake_fd, &E.ssdp_fd, &E.natpmp_fd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] == from) {
+			*fds[i] = to;
+			return true;
+		}
+	}
+	for (int i = 0; i < E.watch_count; i++) {
+		if (E.watches[i].fd == from) {
+			E.watches[i].fd = to;
+			return true;
+		}
+	}
+	return false;
+}
+
 int natt_engine_watch_pid(pid_t pid, void (*on_exit)(pid_t pid))
 {
 	natt_engine_config();

@@ -168,6 +168,10 @@ extern void (*natt_engine_fd_hook)(int fd, bool ours);
  * keeps that work out of the program's first listen()). */
 extern void (*natt_engine_started_hook)(void);
 
+/* One of the manager's long-lived fds now lives at another number (the shim moved it out of the way
+ * of a dup2() onto it). False when from is none of them. */
+bool natt_engine_fd_moved(int from, int to);
+
 /* This process's pid, without a system call after the first. */
 pid_t natt_self_pid(void);
 

@@ -38,8 +38,29 @@ NATT_EXPORT int dup(int fd)
 	return rc;
 }
 
+/* dup2/dup3 onto one of natt's own fds: the program believes that number free. Move ours away first,
+ * so the program gets its number and natt keeps its descriptor. */
+static void make_way(int oldfd, int newfd)
+{
+	if (oldfd == newfd || nattshim_tracked(newfd) != NATTSHIM_OURS)
+		return;
+	int saved_errno = errno;
+	int moved = libc_fcntl(newfd, F_DUPFD_CLOEXEC, (void *)(long)(newfd + 1));
+	if (moved >= 0) {
+		nattshim_fd_exchange(moved, NATTSHIM_OURS);
+		if (natt_engine_fd_moved(newfd, moved))
+			nattshim_fd_exchange(newfd, NULL);
+		else {
+			nattshim_fd_exchange(moved, NULL);
+			libc_close(moved); /* an exchange's socket: nothing to move it for */
+		}
+	}
+	errno = saved_errno;
+}
+
 NATT_EXPORT int dup2(int oldfd, int newfd)
 {
+	make_way(oldfd, newfd);
 	int rc = libc_dup2(oldfd, newfd);
 	if (rc >= 0 && (nattshim_tracked(oldfd) || nattshim_tracked(newfd)))
 		nattshim_copied(oldfd, rc);
@@ -48,6 +69,7 @@ NATT_EXPORT int dup2(int oldfd, int newfd)
 
 NATT_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	make_way(oldfd, newfd);
 	int rc = libc_dup3(oldfd, newfd, flags);
 	if (rc >= 0 && (nattshim_tracked(oldfd) || nattshim_tracked(newfd)))
 		nattshim_copied(oldfd, rc);
