@@ -155,7 +155,9 @@ ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno
 TSAN_CFLAGS := -fsanitize=thread -fno-omit-frame-pointer -Wno-error
 ASAN_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
 TSAN_RUNTIME = $(shell $(CC) -print-file-name=libtsan.so)
-SAN_COMMON_OPTIONS := halt_on_error=1:verify_asan_link_order=0
+# symbolize=0: a report is written at once, not after minutes of addr2line calls during which a test's
+# clean-up may kill the process; the reports are symbolized afterwards (SAN_SYMBOLIZE).
+SAN_COMMON_OPTIONS := halt_on_error=1:verify_asan_link_order=0:symbolize=0
 VALGRIND_FLAGS := -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
                   --errors-for-leak-kinds=definite,indirect --track-origins=yes
 
@@ -171,10 +173,15 @@ d=$$(cd $(2) && pwd) && rt=$$d/preload/rt && mkdir -p "$$rt:$$d" && ln -sfn "$(1
 ln -sfn "$$d/libnattpreload.so" "$$rt:$$d/libnattpreload.so" && rm -rf "$$d/reports" && mkdir -p "$$d/reports" && \
 export NATT_BUILD=$$d NATT_PRELOAD_LIBRARY="$$rt:$$d/libnattpreload.so" NATT_TEST_TIME_LIMIT=600
 endef
-# $(call san_verdict,BUILDDIR): fails (printing them) when the sanitizers wrote reports.
+# Adds, under each stack frame "(MODULE+0xOFFSET)" of a report, what addr2line says of it.
+SAN_SYMBOLIZE := awk '{ print; if (match($$0, /\([^()+ ]+\+0x[0-9a-f]+\)/)) { \
+    s = substr($$0, RSTART + 1, RLENGTH - 2); i = index(s, "+"); \
+    cmd = "addr2line -f -i -p -C -e \"" substr(s, 1, i - 1) "\" " substr(s, i + 1) " 2>/dev/null"; \
+    while ((cmd | getline r) > 0) print "        " r; close(cmd) } }'
+# $(call san_verdict,BUILDDIR): fails (printing them, symbolized) when the sanitizers wrote reports.
 define san_verdict
 if [ -n "$$(ls -A $(1)/reports)" ]; then \
-    for f in $(1)/reports/*; do echo "# ---- sanitizer report $$f"; sed 's/^/# /' "$$f"; done; \
+    for f in $(1)/reports/*; do echo "# ---- sanitizer report $$f"; $(SAN_SYMBOLIZE) "$$f" | sed 's/^/# /'; done; \
     echo "sanitizer reports: $$(ls $(1)/reports | wc -l) (in $(1)/reports)"; exit 1; \
 else echo "sanitizer reports: none"; fi
 endef
@@ -191,7 +198,7 @@ check-asan:
 check-tsan:
 	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CFLAGS="-O1 -g" EXTRA_CFLAGS="$(TSAN_CFLAGS)" all
 	@$(call san_env,$(TSAN_RUNTIME),$(TSAN_BUILD)) && \
-	export TSAN_OPTIONS=halt_on_error=0:die_after_fork=0:second_deadlock_stack=1:report_signal_unsafe=1:log_path=$$d/reports/tsan && \
+	export TSAN_OPTIONS=symbolize=0:halt_on_error=0:die_after_fork=0:second_deadlock_stack=1:report_signal_unsafe=1:log_path=$$d/reports/tsan && \
 	tests/run-all $(or $(SAN_PATTERN),64-); suites=$$?; \
 	$(call san_verdict,$(TSAN_BUILD)); [ $$suites = 0 ]
 
@@ -200,7 +207,8 @@ valgrind: $(UNIT_BINS)
 	@mkdir -p $(BUILD)/valgrind; failed=0; n=0; \
 	for t in $(UNIT_BINS); do \
 	    n=$$((n + 1)); log=$(BUILD)/valgrind/$${t##*/}.log; \
-	    if valgrind $(VALGRIND_FLAGS) --log-file=$$log $$t >$$log.out 2>&1; then echo "ok $$n - valgrind $${t##*/}"; \
-	    else failed=$$((failed + 1)); echo "not ok $$n - valgrind $${t##*/} (exit $$?)"; \
+	    valgrind $(VALGRIND_FLAGS) --log-file=$$log $$t >$$log.out 2>&1; rc=$$?; \
+	    if [ $$rc = 0 ]; then echo "ok $$n - valgrind $${t##*/}"; \
+	    else failed=$$((failed + 1)); echo "not ok $$n - valgrind $${t##*/} (exit status $$rc)"; \
 	        sed 's/^/# /' $$log $$log.out | tail -n 60; fi; \
 	done; echo "1..$$n"; echo "$$((n - failed)) passed, $$failed failed"; [ $$failed = 0 ]

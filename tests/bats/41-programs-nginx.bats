@@ -77,7 +77,7 @@ nginx_start() {
 	[ $rc = 0 ] || fail "nginx exited with status $rc: $(cat "$(natt_stderr nginx)" "$NGX/error.log" 2>/dev/null)"
 	wait_file "$NGX/nginx.pid"
 	NGINX_MASTER=$(cat "$NGX/nginx.pid")
-	wait_until 10 nginx_has_workers "$NGINX_MASTER" 2
+	wait_until 20 nginx_has_workers "$NGINX_MASTER" 2
 }
 
 # nginx_has_workers MASTER N [OLD_WORKERS...]: MASTER has N living workers, none of them in OLD_WORKERS.
