@@ -1449,11 +1449,15 @@ static void *manager_main(void *arg)
 	return NULL;
 }
 
-void natt_engine_adopt(struct natt_entry *entry)
+void natt_engine_adopt(struct natt_entry *entry, pid_t from)
 {
 	/* A child whose parent is gone takes over the parent's mapping for the socket it still serves:
-	 * it renews it from now on, and deletes it when the last holder closes it. */
-	entry->owner = getpid();
+	 * it renews it from now on, and deletes it when the last holder closes it. close() and the
+	 * manager's owner watch may both get here: only the one that changes the owner goes on. */
+	pid_t expected = from;
+	if (!__atomic_compare_exchange_n(&entry->owner, &expected, natt_self_pid(), false, __ATOMIC_SEQ_CST,
+	                                 __ATOMIC_SEQ_CST))
+		return;
 	entry->active = false;
 	entry->inbox_next = NULL;
 	atomic_store(&entry->queued, false);

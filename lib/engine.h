@@ -159,7 +159,7 @@ void natt_engine_atfork_child(void);
 
 /* A forked child takes over an inherited entry (its parent is gone, the child still serves on the
  * socket): the child's manager renews it from now on. */
-void natt_engine_adopt(struct natt_entry *entry);
+void natt_engine_adopt(struct natt_entry *entry, pid_t from);
 
 /* Set by the shim: told of every long-lived fd the manager opens (ours = true) and before it closes
  * one (ours = false), so a program that closes every descriptor cannot close natt's. */

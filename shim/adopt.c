@@ -79,13 +79,14 @@ static void adopt_if_orphaned(int fd, struct natt_entry *entry, void *ctx)
 {
 	(void)fd;
 	struct adoption *a = ctx;
-	if (entry->owner == a->self)
+	pid_t owner = __atomic_load_n(&entry->owner, __ATOMIC_SEQ_CST);
+	if (owner == a->self)
 		return;
-	if (entry->owner != a->gone && (kill(entry->owner, 0) == 0 || errno == EPERM)) {
+	if (owner != a->gone && (kill(owner, 0) == 0 || errno == EPERM)) {
 		a->waiting = true; /* the owner still renews it */
 		return;
 	}
-	natt_engine_adopt(entry);
+	natt_engine_adopt(entry, owner);
 }
 
 /* Rate-limited: a pre-fork worker whose parent lives on pays one clock read per close(). */
