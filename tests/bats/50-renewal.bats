@@ -40,7 +40,9 @@ WATCH=31 # seconds: more than three leases
 	for key in $keys; do
 		min_lease[$key]=999 last_lease[$key]=0 raises[$key]=0 expires_seen[$key]=""
 	done
+	local samples=0
 	while [ $((SECONDS - start)) -lt $WATCH ]; do
+		samples=$((samples + 1))
 		rules=$(router_rules)
 		mappings=$(router_mappings)
 		now_epoch=$(date -u +%s)
@@ -69,8 +71,14 @@ WATCH=31 # seconds: more than three leases
 	done
 
 	for key in $keys; do
-		# 32 s with a 10 s lease renewed every 5 s: about 6 renewals (sampling every second or so sees at least 3 of them)
-		[ "${raises[$key]}" -ge 3 ] || fail "$key: the router's lease was refreshed only ${raises[$key]} times in ${WATCH} s"
+		# 32 s with a 10 s lease renewed every 5 s: about 6 renewals. Sampling every second or so sees
+		# at least 3 of them; on a loaded machine a sample (upnpc -l) can take several seconds, and
+		# fewer samples see fewer raises — the mapping outliving its 10 s lease three times over
+		# (checked at every sample above) is the proof of renewal either way.
+		local want=3
+		[ "$samples" -ge 12 ] || want=1
+		[ "${raises[$key]}" -ge $want ] ||
+			fail "$key: the router's lease was refreshed only ${raises[$key]} times in ${WATCH} s ($samples samples)"
 		# renewed when about half the lease is left, not at the last second
 		[ "${min_lease[$key]}" -ge 3 ] ||
 			fail "$key: the lease at the router fell to ${min_lease[$key]} s before renewal (expected about 5)"
