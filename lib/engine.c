@@ -30,6 +30,7 @@
 #include "watch.h"
 
 __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
+__thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 void (*natt_engine_fd_hook)(int fd, bool ours);
 void (*natt_engine_started_hook)(void);
 static void wake_manager(void);
@@ -680,7 +681,10 @@ static void mark_due(enum natt_technique technique)
 static void note_epoch(uint32_t epoch)
 {
 	int64_t now = natt_now_ms();
-	if (E.have_epoch && natt_natpmp_epoch_lost(E.epoch, epoch, (double)(now - E.epoch_at_ms) / 1000.0)) {
+	double elapsed = (double)(now - E.epoch_at_ms) / 1000.0;
+	if (E.have_epoch)
+		natt_debug("NAT-PMP epoch %u, was %u %.1f s ago", epoch, E.epoch, elapsed);
+	if (E.have_epoch && natt_natpmp_epoch_behind(E.epoch, epoch, elapsed, NATT_EPOCH_SLACK)) {
 		natt_info("NAT-PMP epoch went from %u to %u: the router lost its mappings", E.epoch, epoch);
 		mark_due(NATT_TECH_NATPMP);
 	}
@@ -1348,6 +1352,7 @@ static void *manager_main(void *arg)
 {
 	(void)arg;
 	natt_internal_depth = 1;
+	natt_manager_thread = true;
 	pthread_setname_np(pthread_self(), "natt");
 	if (natt_engine_started_hook)
 		natt_engine_started_hook(); /* work the first hook need not do itself */

@@ -103,6 +103,14 @@ struct natt_entry {
 	atomic_bool retired;
 };
 
+/* The epoch rule of RFC 6886 3.6 with the given slack in seconds (the RFC's is 2): true when new_epoch
+ * is below previous_epoch + elapsed_seconds * 7/8 - slack. */
+int natt_natpmp_epoch_behind(uint32_t previous_epoch, uint32_t new_epoch, double elapsed_seconds, double slack);
+/* The engine's slack: epochs are whole seconds (readings of a steady router differ from the elapsed
+ * time by less than 1 s) and a LAN router answers within milliseconds. The RFC's 2 s misses a reboot
+ * that comes within about 3 s of the router's previous start; a false alarm costs one renewal. */
+#define NATT_EPOCH_SLACK 1.1
+
 /* Set the configuration; called before the first publish (later calls are ignored). */
 void natt_engine_configure(const struct natt_config *cfg);
 const struct natt_config *natt_engine_config(void);
@@ -151,6 +159,10 @@ enum natt_listener_state natt_engine_state(struct natt_entry *entry, char *error
 /* True in the manager thread and wherever natt itself is working: the shim passes such calls
  * straight through (miniupnpc's own bind()/close() must not be taken for the application's). */
 extern __thread int natt_internal_depth;
+/* True only in the manager thread, which runs with every signal blocked. The sockets natt's libraries
+ * open are the manager's; natt_internal_depth alone cannot tell them apart, because a signal handler
+ * that interrupts an application thread inside natt runs at that thread's depth. */
+extern __thread bool natt_manager_thread;
 
 /* fork handling, called by the shim's pthread_atfork handlers (and by the engine's own). */
 void natt_engine_atfork_prepare(void);

@@ -172,8 +172,13 @@ NATT_API int natt_natpmp_unmap_all(const struct in_addr *gateway, enum natt_prot
 	return rc;
 }
 
+int natt_natpmp_epoch_behind(uint32_t previous_epoch, uint32_t new_epoch, double elapsed_seconds, double slack)
+{
+	double expected = (double)previous_epoch + elapsed_seconds * 7.0 / 8.0 - slack;
+	return (double)new_epoch < expected;
+}
+
 NATT_API int natt_natpmp_epoch_lost(uint32_t previous_epoch, uint32_t new_epoch, double elapsed_seconds)
 {
-	double expected = (double)previous_epoch + elapsed_seconds * 7.0 / 8.0 - 2.0;
-	return (double)new_epoch < expected;
+	return natt_natpmp_epoch_behind(previous_epoch, new_epoch, elapsed_seconds, 2.0);
 }

@@ -10,7 +10,9 @@
  * new socket, and that one's entry must not be the one we drop. */
 static int nattshim_close(int fd)
 {
-	if (nattshim_tracked(fd) == NATTSHIM_OURS && !natt_internal_depth) {
+	/* natt's own code unmarks its fds before closing them; only its libraries, in the manager,
+	 * close marked ones. */
+	if (nattshim_tracked(fd) == NATTSHIM_OURS && !natt_manager_thread) {
 		errno = EBADF;
 		return -1;
 	}
@@ -24,7 +26,9 @@ static int nattshim_close(int fd)
 
 NATT_EXPORT int close(int fd)
 {
-	if (__builtin_expect(atomic_load_explicit(&nattshim_inherited, memory_order_relaxed), 0))
+	/* Not from natt's own closes: the manager may hold the lock adoption takes. */
+	if (__builtin_expect(atomic_load_explicit(&nattshim_inherited, memory_order_relaxed), 0) &&
+	    !natt_internal_depth)
 		nattshim_check_adoption();
 	if (__builtin_expect(nattshim_tracked(fd) == NULL, 1))
 		return libc_close(fd);

@@ -11,10 +11,12 @@
  *
  * With --bind-in-handler the handler also makes a socket of its own, binds it to ADDR port 0 and
  * listens (bind() and listen() are async-signal-safe, so a handler may: natt publishes it from inside
- * the handler, possibly while the interrupted main thread is inside natt's own publishing), then
- * closes it.
+ * the handler, possibly while the interrupted main thread is inside natt's own publishing); the main
+ * thread closes it in its next round (or the next handler does).
  *
- * Prints "done ROUNDS SIGNALS HANDLER_CLOSES" and exits 0. A deadlock shows as a hang: run it under
+ * Prints "done ROUNDS SIGNALS HANDLER_CLOSES ERRORS" and exits 0. ERRORS counts the close() calls on
+ * the program's own fds that failed: each was open, so a failure means natt took the program's fd for
+ * one of its own (and the program leaks it); 0 unless something is wrong. A deadlock shows as a hang: run it under
  * timeout(1).
  */
 #include <arpa/inet.h>
@@ -33,7 +35,8 @@
 
 static atomic_int victim = -1;
 static atomic_int victim_copy = -1;
-static atomic_int handled, handler_closes;
+static atomic_int handler_socket = -1;
+static atomic_int handled, handler_closes, errors;
 static atomic_bool finished;
 static int pipe_fds[2];
 static pthread_t main_thread;
@@ -46,21 +49,28 @@ static void on_usr1(int sig)
 	int saved = errno;
 	atomic_fetch_add(&handled, 1);
 	int fd = atomic_exchange(&victim, -1);
-	if (fd >= 0 && close(fd) == 0)
-		atomic_fetch_add(&handler_closes, 1);
+	if (fd >= 0) {
+		if (close(fd) == 0)
+			atomic_fetch_add(&handler_closes, 1);
+		else
+			atomic_fetch_add(&errors, 1);
+	}
 	fd = atomic_exchange(&victim_copy, -1);
-	if (fd >= 0)
-		close(fd);
+	if (fd >= 0 && close(fd) < 0)
+		atomic_fetch_add(&errors, 1);
 	int copy = dup(pipe_fds[0]);
-	if (copy >= 0)
-		close(copy);
+	if (copy >= 0 && close(copy) < 0)
+		atomic_fetch_add(&errors, 1);
 	if (bind_in_handler) {
 		int own = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = addr };
 		if (own >= 0) {
 			if (bind(own, (struct sockaddr *)&sin, sizeof(sin)) == 0)
 				listen(own, 4);
-			close(own);
+			/* The main thread closes it later (or the next handler does). */
+			int older = atomic_exchange(&handler_socket, own);
+			if (older >= 0 && close(older) < 0)
+				atomic_fetch_add(&errors, 1);
 		}
 	}
 	errno = saved;
@@ -130,14 +140,20 @@ int main(int argc, char **argv)
 			sched_yield();
 		/* Whatever the handler has not taken, we close. */
 		int mine = atomic_exchange(&victim, -1);
-		if (mine >= 0)
-			close(mine);
+		if (mine >= 0 && close(mine) < 0)
+			atomic_fetch_add(&errors, 1);
 		mine = atomic_exchange(&victim_copy, -1);
-		if (mine >= 0)
-			close(mine);
+		if (mine >= 0 && close(mine) < 0)
+			atomic_fetch_add(&errors, 1);
+		mine = atomic_exchange(&handler_socket, -1);
+		if (mine >= 0 && close(mine) < 0)
+			atomic_fetch_add(&errors, 1);
 	}
 	atomic_store(&finished, true);
 	pthread_join(tid, NULL);
-	printf("done %d %d %d\n", rounds, atomic_load(&handled), atomic_load(&handler_closes));
+	int last = atomic_exchange(&handler_socket, -1);
+	if (last >= 0 && close(last) < 0)
+		atomic_fetch_add(&errors, 1);
+	printf("done %d %d %d %d\n", rounds, atomic_load(&handled), atomic_load(&handler_closes), atomic_load(&errors));
 	return 0;
 }
