@@ -162,16 +162,20 @@ VALGRIND_FLAGS := -q --error-exitcode=99 --leak-check=full --show-leak-kinds=def
                   --errors-for-leak-kinds=definite,indirect --track-origins=yes
 
 # An instrumented shim preloaded into an uninstrumented program (python, nginx...) needs the sanitizer's
-# runtime first in LD_PRELOAD, before libc (else its malloc is not the one used, and ASan refuses to
-# run). natt-run puts $NATT_PRELOAD_LIBRARY first itself, and ld.so splits LD_PRELOAD at ':' as well as
-# at spaces: so NATT_PRELOAD_LIBRARY is set to the path "DIR/preload/rt:DIR/libnattpreload.so", made to
-# exist as a file (a directory named "rt:" holding a link to the shim) for natt-run's check, which ld.so
-# reads as two libraries: DIR/preload/rt (a link to the runtime), then the shim.
-# $(call san_env,RUNTIME,BUILDDIR): shell commands exporting NATT_BUILD and NATT_PRELOAD_LIBRARY.
+# runtime in LD_PRELOAD too, before libc (else libc's malloc is the one used, and ASan refuses to run).
+# natt-run puts $NATT_PRELOAD_LIBRARY first itself, and ld.so splits LD_PRELOAD at ':' as well as at
+# spaces: so NATT_PRELOAD_LIBRARY is set to a path "A:B", made to exist as a file for natt-run's check
+# (a directory named "A:" holding B, a link), which ld.so reads as two libraries, A then B. ASan wants
+# its runtime first (A = DIR/preload/rt, a link to it; B = the shim). TSan must come after the shim:
+# its runtime resolves the real functions with dlsym(RTLD_NEXT), and would otherwise call the shim's
+# instrumented hooks before it is initialized (A = the shim, B = the runtime).
+# $(call san_env,RUNTIME,BUILDDIR,rt|shim): shell commands exporting NATT_BUILD and NATT_PRELOAD_LIBRARY
+# (and the variable d, BUILDDIR's absolute path); sanitizer runs take one suite at a time.
 define san_env
-d=$$(cd $(2) && pwd) && rt=$$d/preload/rt && mkdir -p "$$rt:$$d" && ln -sfn "$(1)" "$$rt" && \
-ln -sfn "$$d/libnattpreload.so" "$$rt:$$d/libnattpreload.so" && rm -rf "$$d/reports" && mkdir -p "$$d/reports" && \
-export NATT_BUILD=$$d NATT_PRELOAD_LIBRARY="$$rt:$$d/libnattpreload.so" NATT_TEST_TIME_LIMIT=600
+d=$$(cd $(2) && pwd) && mkdir -p "$$d/preload" && ln -sfn "$(1)" "$$d/preload/rt" && \
+if [ "$(3)" = rt ]; then a=$$d/preload/rt b=$$d/libnattpreload.so; else a=$$d/libnattpreload.so b=$$d/preload/rt; fi && \
+mkdir -p "$$a:$$(dirname "$$b")" && ln -sfn "$$b" "$$a:$$b" && rm -rf "$$d/reports" && mkdir -p "$$d/reports" && \
+export NATT_BUILD=$$d NATT_PRELOAD_LIBRARY="$$a:$$b" NATT_TEST_TIME_LIMIT=600 NATT_TEST_JOBS=$${NATT_TEST_JOBS:-1}
 endef
 # Adds, under each stack frame "(MODULE+0xOFFSET)" of a report, what addr2line says of it.
 SAN_SYMBOLIZE := awk '{ print; if (match($$0, /\([^()+ ]+\+0x[0-9a-f]+\)/)) { \
@@ -188,7 +192,7 @@ endef
 
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS="-O1 -g" EXTRA_CFLAGS="$(ASAN_CFLAGS)" all unit
-	@$(call san_env,$(ASAN_RUNTIME),$(ASAN_BUILD)) && \
+	@$(call san_env,$(ASAN_RUNTIME),$(ASAN_BUILD),rt) && \
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$$d/reports/ubsan && \
 	ASAN_OPTIONS=$(SAN_COMMON_OPTIONS):detect_leaks=1:log_path=$$d/reports/asan tests/run-all test_; units=$$?; \
 	ASAN_OPTIONS=$(SAN_COMMON_OPTIONS):detect_leaks=0:log_path=$$d/reports/asan \
@@ -197,8 +201,9 @@ check-asan:
 
 check-tsan:
 	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CFLAGS="-O1 -g" EXTRA_CFLAGS="$(TSAN_CFLAGS)" all
-	@$(call san_env,$(TSAN_RUNTIME),$(TSAN_BUILD)) && \
-	export TSAN_OPTIONS=symbolize=0:halt_on_error=0:die_after_fork=0:second_deadlock_stack=1:report_signal_unsafe=1:log_path=$$d/reports/tsan && \
+	@# (TSan names modules by their base name only in unsymbolized frames: it symbolizes itself.)
+	@$(call san_env,$(TSAN_RUNTIME),$(TSAN_BUILD),shim) && \
+	export TSAN_OPTIONS=halt_on_error=0:die_after_fork=0:second_deadlock_stack=1:report_signal_unsafe=1:log_path=$$d/reports/tsan && \
 	tests/run-all $(or $(SAN_PATTERN),64-); suites=$$?; \
 	$(call san_verdict,$(TSAN_BUILD)); [ $$suites = 0 ]
 

@@ -25,7 +25,8 @@ setup_file() {
 }
 
 @test "install: natt-run preloads the installed shim and keeps an existing LD_PRELOAD" {
-	run env LD_PRELOAD=/nonexistent-keep-me.so "$PREFIX_DIR/bin/natt-run" -- sh -c 'echo "$LD_PRELOAD"'
+	# (NATT_PRELOAD_LIBRARY, which the sanitizer runs set, would choose another shim)
+	run env -u NATT_PRELOAD_LIBRARY LD_PRELOAD=/nonexistent-keep-me.so "$PREFIX_DIR/bin/natt-run" -- sh -c 'echo "$LD_PRELOAD"'
 	assert_output --partial "$PREFIX_DIR/lib/natt/libnattpreload.so /nonexistent-keep-me.so"
 	run "$PREFIX_DIR/bin/natt" --version
 	assert_success

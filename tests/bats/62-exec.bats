@@ -186,7 +186,13 @@ start_activated() {
 
 @test "socket activation (systemd-socket-activate): the server starts with a listening socket and it is published" {
 	require_program systemd-socket-activate systemd
-	start_activated act 8647 systemd-socket-activate -l 0.0.0.0:8647
+	# it starts the service with a clean environment: pass on what chooses the shim under test (and the
+	# sanitizers' settings, for make check-asan)
+	local var pass=()
+	for var in PATH NATT_PRELOAD_LIBRARY ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS LD_PRELOAD; do
+		[ -z "${!var:-}" ] || pass+=(-E "$var")
+	done
+	start_activated act 8647 systemd-socket-activate "${pass[@]}" -l 0.0.0.0:8647
 	# systemd-socket-activate starts the service at the first connection
 	wait_until 10 host_listens lan1 tcp 8647
 	on_lan1 timeout 3 socat -u /dev/null TCP4:10.77.0.2:8647
