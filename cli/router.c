@@ -130,7 +130,7 @@ static void upnp_failure(struct router *r, int rc, int code)
 	else if (rc == NATT_ERR_NO_IGD)
 		natt_cli_error(cmd, "no UPnP IGD answered at %s within %d s", r->gateway_text, IGD_TIMEOUT_MS / 1000);
 	else if (rc == -ECONNREFUSED)
-		natt_cli_error(cmd, "the router's UPnP control URL %s does not answer", r->igd.urls.controlURL);
+		natt_cli_error(cmd, "the router's UPnP control URL %s does not answer", r->igd.control_url);
 	else
 		natt_cli_error(cmd, "UPnP: %s", natt_strerror(rc));
 }
@@ -255,14 +255,10 @@ static int map_upnp(struct router *r, struct granted *g, int *code)
 		return rc;
 	uint32_t lease = cmd->lifetime;
 	uint16_t port = 0;
-	/* The exact port: over UPnP, map asks for PUBLIC_PORT and fails when another host holds it. */
-	rc = natt_igd_add(&r->igd, cmd->protocol, cmd->public_port, r->igd.lan_address, cmd->private_port, lease,
+	/* The exact port: over UPnP, map asks for PUBLIC_PORT and fails when another host holds it. The
+	 * lease may come back changed (725: permanent; 402 to a permanent one: bounded). */
+	rc = natt_igd_map(&r->igd, cmd->protocol, cmd->public_port, r->igd.lan_address, cmd->private_port, &lease,
 	                  MAPPING_DESCRIPTION, false, &port, code);
-	if (rc == NATT_ERR_UPNP && *code == NATT_UPNP_ONLY_PERMANENT) {
-		lease = 0; /* an IGDv1 router that only keeps permanent mappings */
-		rc = natt_igd_add(&r->igd, cmd->protocol, cmd->public_port, r->igd.lan_address, cmd->private_port,
-		                  lease, MAPPING_DESCRIPTION, false, &port, code);
-	}
 	if (rc < 0)
 		return rc;
 	rc = natt_igd_external_address(&r->igd, &g->external, code);
@@ -318,39 +314,6 @@ out:
 
 /* ---- the UPnP table: list, and what unmap/unmap-all delete ---- */
 
-/* Reads the whole table (GetGenericPortMappingEntry 0, 1, ... until the router says there is no
- * more, at most MAX_ENTRIES) into *entries (free() it). Returns the number of entries, or a negative
- * code (*code: the UPnP error). */
-static int read_table(struct router *r, struct natt_igd_entry **entries, int *code)
-{
-	struct natt_igd_entry *list = NULL;
-	size_t n = 0, cap = 0;
-	*entries = NULL;
-	for (;;) {
-		if (n == MAX_ENTRIES)
-			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			struct natt_igd_entry *grown = realloc(list, cap * sizeof(*list));
-			if (!grown) {
-				free(list);
-				return -ENOMEM;
-			}
-			list = grown;
-		}
-		int rc = natt_igd_get_entry_at(&r->igd, (unsigned)n, &list[n], code);
-		if (rc == NATT_ERR_NOT_FOUND)
-			break;
-		if (rc < 0) {
-			free(list);
-			return rc;
-		}
-		n++;
-	}
-	*entries = list;
-	return (int)n;
-}
-
 static void print_entry(const char *verb, const struct natt_igd_entry *e, const char *technique, bool details)
 {
 	if (verb)
@@ -387,7 +350,7 @@ int natt_cli_list(const struct natt_cli_cmd *cmd)
 	struct natt_igd_entry *table = NULL;
 	int rc = igd_open(&r, IGD_TIMEOUT_MS);
 	if (rc == 0)
-		rc = read_table(&r, &table, &code);
+		rc = natt_igd_read_table(&r.igd, MAX_ENTRIES, &table, &code);
 	if (rc < 0) {
 		upnp_failure(&r, rc, code);
 		goto out;
@@ -411,30 +374,25 @@ static void print_natpmp_unmapped(const struct natt_cli_cmd *cmd)
 }
 
 /* The UPnP half of unmap: the entry of PUBLIC_PORT, if it is this host's PRIVATE_PORT, is deleted.
- * quiet_mismatch: NAT-PMP has already answered, so a missing or foreign entry is no error. */
+ * natpmp_answered: NAT-PMP has already answered, so a missing or foreign entry is no error. */
 static int unmap_upnp(struct router *r, bool natpmp_answered)
 {
 	const struct natt_cli_cmd *cmd = r->cmd;
 	struct natt_igd_entry e;
 	int code = 0;
-	int rc = natt_igd_get_entry(&r->igd, cmd->protocol, cmd->public_port, &e, &code);
+	int rc = natt_igd_delete_own(&r->igd, cmd->protocol, cmd->public_port, r->igd.lan_address, cmd->private_port,
+	                             &e, &code);
+	if (rc == 0) {
+		print_entry("unmapped", &e, "upnp", false);
+		return NATT_EXIT_OK;
+	}
+	if ((rc == NATT_ERR_NOT_FOUND || rc == -EPERM) && natpmp_answered) {
+		print_natpmp_unmapped(cmd);
+		return NATT_EXIT_OK;
+	}
 	if (rc == NATT_ERR_NOT_FOUND) {
-		if (natpmp_answered) {
-			print_natpmp_unmapped(cmd);
-			return NATT_EXIT_OK;
-		}
 		natt_cli_error(cmd, "the router has no %s mapping of port %u", proto_text(cmd->protocol), cmd->public_port);
-		return NATT_EXIT_FAILED;
-	}
-	if (rc < 0) {
-		upnp_failure(r, rc, code);
-		return NATT_EXIT_FAILED;
-	}
-	if (strcmp(e.internal_client, r->igd.lan_address) != 0 || e.internal_port != cmd->private_port) {
-		if (natpmp_answered) {
-			print_natpmp_unmapped(cmd);
-			return NATT_EXIT_OK;
-		}
+	} else if (rc == -EPERM) {
 		char shown[sizeof(e.internal_client)];
 		snprintf(shown, sizeof(shown), "%s", e.internal_client);
 		for (char *c = shown; *c; c++)
@@ -447,15 +405,10 @@ static int unmap_upnp(struct router *r, bool natpmp_answered)
 		else
 			natt_cli_error(cmd, "%s port %u is mapped to %s:%u, not to port %u", proto_text(cmd->protocol),
 			               cmd->public_port, shown, e.internal_port, cmd->private_port);
-		return NATT_EXIT_FAILED;
-	}
-	rc = natt_igd_delete(&r->igd, cmd->protocol, cmd->public_port, &code);
-	if (rc < 0) {
+	} else {
 		upnp_failure(r, rc, code);
-		return NATT_EXIT_FAILED;
 	}
-	print_entry("unmapped", &e, "upnp", false);
-	return NATT_EXIT_OK;
+	return NATT_EXIT_FAILED;
 }
 
 int natt_cli_unmap(const struct natt_cli_cmd *cmd)
@@ -505,7 +458,7 @@ static int unmap_all_upnp(struct router *r, bool report_none)
 	const struct natt_cli_cmd *cmd = r->cmd;
 	int code = 0;
 	struct natt_igd_entry *table;
-	int n = read_table(r, &table, &code);
+	int n = natt_igd_read_table(&r->igd, MAX_ENTRIES, &table, &code);
 	if (n < 0) {
 		upnp_failure(r, n, code);
 		return NATT_EXIT_FAILED;
@@ -518,7 +471,7 @@ static int unmap_all_upnp(struct router *r, bool report_none)
 		if (e->protocol != cmd->protocol || strcmp(e->internal_client, r->igd.lan_address) != 0)
 			continue;
 		int rc = natt_igd_delete(&r->igd, e->protocol, e->external_port, &code);
-		if (rc == NATT_ERR_UPNP && (code == NATT_UPNP_NO_SUCH_ENTRY || code == 713))
+		if (rc == NATT_ERR_UPNP && (code == NATT_UPNP_NO_SUCH_ENTRY || code == NATT_UPNP_BAD_INDEX))
 			continue; /* gone meanwhile (expired, or deleted by its owner) */
 		if (rc < 0) {
 			upnp_failure(r, rc, code);

@@ -249,12 +249,8 @@ int natt_cli_call(const struct natt_cli_cmd *cmd)
 		goto out;
 	}
 	if (rc == NATT_ERR_BAD_REPLY) {
-		if (error.http_status)
-			natt_cli_error(cmd, "%s failed: the device answered HTTP %d (%s), not a SOAP reply", cmd->action,
-			               error.http_status, error.description[0] ? error.description : "no reason");
-		else
-			natt_cli_error(cmd, "%s failed: the device's answer is not a SOAP reply%s%s", cmd->action,
-			               error.description[0] ? ": " : "", error.description);
+		natt_cli_error(cmd, "%s failed: the device's answer is not a SOAP reply%s%s", cmd->action,
+		               error.description[0] ? ": " : "", error.description);
 		goto out;
 	}
 	if (rc < 0) {

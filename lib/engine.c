@@ -23,15 +23,16 @@
 #include "log.h"
 #include "natt/natpmp.h"
 #include "natt/net.h"
+#include "entry_pool.h"
 #include "gwlock.h"
 #include "sockstate.h"
-#include "spawn.h"
+#include "run_command.h"
 #include "status.h"
 #include "watch.h"
 
 __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 __thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
-void (*natt_engine_fd_hook)(int fd, bool ours);
+void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
 void (*natt_engine_started_hook)(void);
 static void wake_manager(void);
 static bool stopping(void);
@@ -40,17 +41,19 @@ static void announce(struct natt_entry *e, bool retired);
 static int own_fd(int fd)
 {
 	if (fd >= 0 && natt_engine_fd_hook)
-		natt_engine_fd_hook(fd, true);
+		natt_engine_fd_hook(fd, NATT_FD_MARK);
 	return fd;
 }
 
+/* Under the shim, close() unmarks the fd before closing it, and lets natt close what it marked only
+ * at natt_internal_depth > 0. */
 static void close_own_fd(int *fd)
 {
 	if (*fd < 0)
 		return;
-	if (natt_engine_fd_hook)
-		natt_engine_fd_hook(*fd, false);
+	natt_internal_depth++;
 	close(*fd);
+	natt_internal_depth--;
 	*fd = -1;
 }
 
@@ -65,6 +68,19 @@ static void close_own_fd(int *fd)
 #define BACKOFF_MAX_MS 60000
 /* A bounded, deterministic search when an IGDv1 says the external port is taken. */
 #define CONFLICT_SEARCH_PORTS 16
+/* A retired entry is freed this long after the manager let go of it: a hook in another thread (or a
+ * signal handler) that read the entry from the fd table just before its last fd closed may still be
+ * looking at it, for the few instructions a hook takes. */
+#define ENTRY_GRACE_MS 10000
+/* Clean-up at exit or at a termination signal goes on while the router answers, for at most
+ * CLEANUP_CAP_MS in all; a router silent for CLEANUP_IDLE_MS is left to the leases. */
+#define CLEANUP_IDLE_MS 3000
+#define CLEANUP_CAP_MS 30000
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
 
 static struct {
 	pthread_mutex_t lock;       /* entry fields read by other threads; see engine.h */
@@ -83,6 +99,7 @@ static struct {
 
 	/* Manager-only state. */
 	struct natt_entry *entries;
+	struct natt_entry *limbo;   /* retired, freed at their free_at_ms (linked by next) */
 	bool have_gateway;
 	struct in_addr gateway;
 	struct natt_igd igd;
@@ -97,6 +114,10 @@ static struct {
 	uint32_t epoch;
 	int64_t epoch_at_ms;
 	int64_t verify_due_ms;
+	int64_t status_retry_ms;    /* when to write the status file again after a failure (0: no) */
+	int64_t cleanup_deadline_ms; /* at a termination signal: no router request after this */
+	int64_t cleanup_cap_ms;
+	atomic_uint cleanup_progress; /* deletions the router answered */
 	atomic_bool ever_forked;    /* sockets may be shared with other processes */
 	pid_t pid;                  /* the process the manager runs in */
 	atomic_uint flush_asked;    /* natt_engine_flush: requests and acknowledgements */
@@ -138,6 +159,11 @@ const struct natt_config *natt_engine_config(void)
 		natt_engine_configure(&cfg);
 	}
 	return &E.cfg;
+}
+
+void natt_engine_note_shared(void)
+{
+	atomic_store(&E.ever_forked, true);
 }
 
 bool natt_engine_running(void)
@@ -269,7 +295,7 @@ struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const s
                                             void (*prepare)(struct natt_entry *entry, void *arg), void *arg)
 {
 	natt_engine_config();
-	struct natt_entry *entry = calloc(1, sizeof(*entry));
+	struct natt_entry *entry = natt_entry_alloc();
 	if (!entry)
 		return NULL;
 	entry->protocol = protocol;
@@ -285,12 +311,17 @@ struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const s
 	if (prepare)
 		prepare(entry, arg);
 
-	pthread_mutex_lock(&E.start_lock);
-	int rc = start_manager_locked();
-	pthread_mutex_unlock(&E.start_lock);
+	/* Once the manager runs, publishing takes no lock (it may happen in a signal handler that
+	 * interrupted a thread holding one, e.g. in a fork handler). */
+	int rc = 0;
+	if (!atomic_load(&E.running)) {
+		pthread_mutex_lock(&E.start_lock);
+		rc = start_manager_locked();
+		pthread_mutex_unlock(&E.start_lock);
+	}
 	if (rc < 0) {
 		natt_warn("cannot start the manager thread: %s", natt_strerror(rc));
-		free(entry);
+		natt_entry_free(entry);
 		return NULL;
 	}
 	push_inbox(entry, NATT_OP_PUBLISH);
@@ -340,7 +371,20 @@ void natt_engine_shutdown(int timeout_ms)
 		return;
 	atomic_store(&E.shutdown, true);
 	wake_manager();
-	bool stopped = wait_until_ms(manager_stopped, NULL, natt_now_ms() + timeout_ms);
+	int64_t start = natt_now_ms();
+	unsigned seen = atomic_load(&E.cleanup_progress);
+	bool stopped;
+	/* Wait on while the router keeps answering deletions: many mappings take long on a slow router,
+	 * a silent one gets timeout_ms. */
+	for (;;) {
+		int64_t until = min64(natt_now_ms() + timeout_ms, start + CLEANUP_CAP_MS);
+		if ((stopped = wait_until_ms(manager_stopped, NULL, until)))
+			break;
+		unsigned progress = atomic_load(&E.cleanup_progress);
+		if (progress == seen || natt_now_ms() >= start + CLEANUP_CAP_MS)
+			break;
+		seen = progress;
+	}
 	if (stopped) {
 		pthread_join(E.thread, NULL);
 		close_own_fd(&E.wake_fd);
@@ -392,9 +436,11 @@ void natt_engine_atfork_child(void)
 	atomic_store(&E.exit_signal, 0);
 	atomic_store(&E.inbox, NULL);
 	E.entries = NULL;
+	E.limbo = NULL; /* the parent frees its own */
 	E.have_gateway = false;
-	memset(&E.igd, 0, sizeof(E.igd)); /* its URL strings belong to the parent's heap copy: leak, not free */
+	memset(&E.igd, 0, sizeof(E.igd)); /* the parent's IGD: the child finds its own */
 	E.upnp_absent_until = E.natpmp_absent_until = 0;
+	E.status_retry_ms = E.cleanup_deadline_ms = E.cleanup_cap_ms = 0;
 	E.dirty = false;
 }
 
@@ -588,12 +634,14 @@ static uint16_t requested_port(const struct natt_entry *e)
 	return e->requested_port ? e->requested_port : local_port(e);
 }
 
-static int upnp_add(struct natt_entry *e, const char *client, uint16_t requested, uint32_t lease, bool any,
+/* *lease: the lease asked for, and on success the one granted (natt_igd_map's lease policy: 725 →
+ * permanent, 402 to a permanent one → a bounded lease). */
+static int upnp_add(struct natt_entry *e, const char *client, uint16_t requested, uint32_t *lease, bool any,
                     uint16_t *granted, int *code)
 {
 	char description[64];
 	snprintf(description, sizeof(description), "natt %s pid %d", proto_text(e->protocol), (int)getpid());
-	return natt_igd_add(&E.igd, e->protocol, requested, client, local_port(e), lease, description, any,
+	return natt_igd_map(&E.igd, e->protocol, requested, client, local_port(e), lease, description, any,
 	                    granted, code);
 }
 
@@ -615,27 +663,23 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	uint32_t lease = lifetime_of(e);
 	uint16_t granted = 0;
 	int code = 0;
-	rc = upnp_add(e, client, requested, lease, false, &granted, &code);
+	rc = upnp_add(e, client, requested, &lease, false, &granted, &code);
 	if (rc == -ECONNREFUSED) {
 		/* The cached control URL no longer answers: the router restarted (new HTTP port). */
 		natt_igd_close(&E.igd);
 		if (ensure_igd(why, len) < 0)
 			return NATT_ERR_NO_IGD;
-		rc = upnp_add(e, client, requested, lease, false, &granted, &code);
-	}
-	if (rc == NATT_ERR_UPNP && code == NATT_UPNP_ONLY_PERMANENT) {
-		lease = 0;
-		rc = upnp_add(e, client, requested, lease, false, &granted, &code);
+		rc = upnp_add(e, client, requested, &lease, false, &granted, &code);
 	}
 	if (rc == NATT_ERR_UPNP && (code == NATT_UPNP_CONFLICT || code == NATT_UPNP_CONFLICT_OTHER)) {
 		if (E.igd.v2) {
-			rc = upnp_add(e, client, requested, lease, true, &granted, &code);
+			rc = upnp_add(e, client, requested, &lease, true, &granted, &code);
 		} else {
 			for (unsigned i = 1; i <= CONFLICT_SEARCH_PORTS && rc == NATT_ERR_UPNP &&
 			                     (code == NATT_UPNP_CONFLICT || code == NATT_UPNP_CONFLICT_OTHER);
 			     i++) {
 				uint16_t next = (uint16_t)(1024 + (requested - 1024 + i) % (65536 - 1024));
-				rc = upnp_add(e, client, next, lease, false, &granted, &code);
+				rc = upnp_add(e, client, next, &lease, false, &granted, &code);
 			}
 		}
 	}
@@ -892,6 +936,8 @@ static void unpublish(struct natt_entry *e)
 {
 	if (e->state != NATT_STATE_PUBLISHED || mapping_shared(e))
 		return;
+	if (E.cleanup_deadline_ms && natt_now_ms() > E.cleanup_deadline_ms)
+		return; /* out of time at a termination signal: the lease ends it */
 	if (other_holder(e) > 0)
 		return; /* at exit: the holder (a daemon child) takes the mapping over */
 	uint64_t mine[64];
@@ -931,8 +977,15 @@ static void unpublish(struct natt_entry *e)
 		rc = natt_natpmp_delete(&E.gateway, e->protocol, local_port(e), NATPMP_TIMEOUT_MS, NULL);
 	}
 	unlock_gateway(lock);
-	if (rc < 0 && rc != NATT_ERR_NOT_FOUND)
+	if (rc < 0 && rc != NATT_ERR_NOT_FOUND) {
 		natt_info("deleting %s port %u: %s", proto_text(e->protocol), e->external_port, natt_strerror(rc));
+		return;
+	}
+	/* The router answers: whoever waits for the clean-up (exit, a termination signal) gives it more
+	 * time, however many mappings there are (see natt_engine_shutdown). */
+	atomic_fetch_add(&E.cleanup_progress, 1);
+	if (E.cleanup_deadline_ms)
+		E.cleanup_deadline_ms = min64(natt_now_ms() + CLEANUP_IDLE_MS, E.cleanup_cap_ms);
 }
 
 static void work_on_serialized(struct natt_entry *e)
@@ -1011,20 +1064,33 @@ static void run_on_change(void)
 
 static void notify_listener(struct natt_entry *e)
 {
-	if (!e->on_change)
+	/* The callback is read under the lock and marked running: a stop detaches it and waits for the
+	 * call to return (natt_engine_release), so it never runs on a listener that is gone. */
+	natt_change_fn on_change;
+	void *ctx;
+	struct natt_listener *listener;
+	if (!natt_engine_callback_begin(e, &on_change, &ctx, &listener))
 		return;
 	struct natt_assignment list[64];
 	size_t n = natt_engine_assignments(e, list, 64);
-	e->on_change(e->listener, list, n < 64 ? n : 64, e->ctx);
+	on_change(listener, list, n < 64 ? n : 64, ctx);
+	natt_engine_callback_end();
 }
+
+/* A status file that could not be written is tried again this long after (not at once: the cause,
+ * a full disk or a stuck lock holder, rarely goes away in a moment). */
+#define STATUS_RETRY_MS 5000
 
 static void write_status(void)
 {
 	if (E.cfg.status_path[0]) {
 		int rc = natt_status_write(E.cfg.status_path, E.entries, collect_assignments,
 		                           E.have_gateway ? &E.gateway : NULL);
-		if (rc < 0)
+		E.status_retry_ms = 0;
+		if (rc < 0) {
 			natt_warn("cannot write the status file %s: %s", E.cfg.status_path, natt_strerror(rc));
+			E.status_retry_ms = natt_now_ms() + STATUS_RETRY_MS;
+		}
 	}
 	run_on_change();
 }
@@ -1145,6 +1211,31 @@ static void close_watchers(void)
 
 /* ---------------------------------------------------------------- the loop */
 
+static void free_later(struct natt_entry *e)
+{
+	e->free_at_ms = natt_now_ms() + ENTRY_GRACE_MS;
+	e->next = E.limbo;
+	E.limbo = e;
+}
+
+/* Frees the entries whose grace has ended; returns when the next one is due (INT64_MAX: none). */
+static int64_t free_expired(int64_t now)
+{
+	int64_t next = INT64_MAX;
+	for (struct natt_entry **p = &E.limbo; *p;) {
+		struct natt_entry *e = *p;
+		if (e->free_at_ms <= now) {
+			*p = e->next;
+			natt_entry_free(e);
+			continue;
+		}
+		if (e->free_at_ms < next)
+			next = e->free_at_ms;
+		p = &e->next;
+	}
+	return next;
+}
+
 static void take_inbox(void)
 {
 	struct natt_entry *list = atomic_exchange(&E.inbox, NULL);
@@ -1162,7 +1253,7 @@ static void take_inbox(void)
 		if (e->owner != getpid()) {
 			/* Inherited across fork: the parent's mapping, not ours to delete. */
 			if ((ops & NATT_OP_RETIRE) && !e->listener)
-				free(e);
+				free_later(e);
 			e = next;
 			continue;
 		}
@@ -1317,7 +1408,7 @@ static void retire_entry(struct natt_entry *e)
 	pthread_mutex_unlock(&E.lock);
 	E.dirty = true;
 	if (!owned_by_listener)
-		free(e);
+		free_later(e);
 }
 
 static void tell_changes(void)
@@ -1362,6 +1453,12 @@ static void *manager_main(void *arg)
 		take_inbox();
 		int sig = atomic_exchange(&E.exit_signal, 0);
 		if (sig || atomic_load(&E.shutdown)) {
+			/* The signal must end the process soon: the same time as at exit (see
+			 * natt_engine_shutdown), then the leases take over. */
+			if (sig) {
+				E.cleanup_deadline_ms = natt_now_ms() + CLEANUP_IDLE_MS;
+				E.cleanup_cap_ms = natt_now_ms() + CLEANUP_CAP_MS;
+			}
 			take_inbox();
 			retire_everything();
 			if (sig && E.after_signal)
@@ -1401,7 +1498,11 @@ static void *manager_main(void *arg)
 		if (E.dirty)
 			tell_changes();
 
-		int64_t next_due = INT64_MAX;
+		int64_t next_due = free_expired(natt_now_ms());
+		if (E.status_retry_ms && E.status_retry_ms <= natt_now_ms())
+			tell_changes();
+		else if (E.status_retry_ms)
+			next_due = E.status_retry_ms;
 		bool any_published = false;
 		for (struct natt_entry *e = E.entries; e; e = e->next) {
 			if (e->due_ms < next_due)
@@ -1473,4 +1574,87 @@ void natt_engine_adopt(struct natt_entry *entry, pid_t from)
 	pthread_mutex_unlock(&E.start_lock);
 	if (rc == 0)
 		push_inbox(entry, NATT_OP_PUBLISH);
+}
+
+/* ---------------------------------------------------------------- the library's listeners */
+
+/* The entry whose callback the manager is running, or NULL, and the process it runs in (a child forked
+ * meanwhile has no such call under way). Guarded by E.lock. */
+static struct natt_entry *calling;
+static pid_t calling_pid;
+
+bool natt_engine_callback_begin(struct natt_entry *e, natt_change_fn *on_change, void **ctx,
+                                struct natt_listener **listener)
+{
+	pthread_mutex_lock(&E.lock);
+	*on_change = e->on_change;
+	*ctx = e->ctx;
+	*listener = e->listener;
+	if (*on_change) {
+		calling = e;
+		calling_pid = natt_self_pid();
+	}
+	pthread_mutex_unlock(&E.lock);
+	return *on_change != NULL;
+}
+
+void natt_engine_callback_end(void)
+{
+	pthread_mutex_lock(&E.lock);
+	calling = NULL;
+	pthread_cond_broadcast(&E.changed);
+	pthread_mutex_unlock(&E.lock);
+}
+
+void natt_engine_release(struct natt_entry *e)
+{
+	pthread_mutex_lock(&E.lock);
+	e->on_change = NULL;
+	e->ctx = NULL;
+	while (calling == e && calling_pid == natt_self_pid())
+		pthread_cond_wait(&E.changed, &E.lock);
+	/* retire_entry decides under this lock whether the entry is still owned: once it has run, the
+	 * entry is ours to free; before, an entry without listener is the manager's to free. */
+	bool retired = atomic_load(&e->retired);
+	if (!retired)
+		e->listener = NULL;
+	pthread_mutex_unlock(&E.lock);
+	if (retired)
+		natt_entry_free(e);
+}
+
+/* natt_engine_end asked the manager to end and it had not ended in time: the next start joins it.
+ * Callers are serialized (listener.c's lock). */
+static bool end_pending;
+
+static void join_ended_manager(void)
+{
+	pthread_join(E.thread, NULL);
+	close_own_fd(&E.wake_fd);
+	atomic_store(&E.shutdown, false); /* the next publish starts a manager that stays */
+	end_pending = false;
+}
+
+int natt_engine_end(int timeout_ms)
+{
+	if (!natt_engine_running_here())
+		return 0;
+	atomic_store(&E.shutdown, true);
+	wake_manager();
+	if (!wait_until_ms(manager_stopped, NULL, natt_now_ms() + (timeout_ms > 0 ? timeout_ms : 0))) {
+		end_pending = true;
+		return -ETIMEDOUT;
+	}
+	join_ended_manager();
+	return 0;
+}
+
+void natt_engine_prepare_start(void)
+{
+	if (!end_pending)
+		return;
+	/* Still deleting at a slow router: each of its exchanges is bounded, so this ends. */
+	while (!wait_until_ms(manager_stopped, NULL, natt_now_ms() + 60000))
+		;
+	join_ended_manager();
 }

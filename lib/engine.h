@@ -98,6 +98,8 @@ struct natt_entry {
 	/* The kernel no longer has the socket (closed behind our back): mapping deleted, left out of the
 	 * status file, kept in memory until the shim lets go of it. */
 	bool vanished;
+	/* Retired: freed at this time (see ENTRY_GRACE_MS in engine.c). */
+	int64_t free_at_ms;
 
 	/* Completion of a stop request from the listener API. */
 	atomic_bool retired;
@@ -145,7 +147,8 @@ void natt_engine_retire(struct natt_entry *entry);
  * caller afterwards. 0 or -ETIMEDOUT. */
 int natt_engine_wait_retired(struct natt_entry *entry, int timeout_ms);
 
-/* Deletes every mapping and stops the manager, waiting at most timeout_ms. Used at process exit. */
+/* Deletes every mapping and stops the manager. Waits as long as the router keeps answering the
+ * deletions, but no more than timeout_ms without an answer, and 30 s in all. Used at process exit. */
 void natt_engine_shutdown(int timeout_ms);
 
 /* Async-signal-safe: asks the manager to delete every mapping, then call after_cleanup(sig) from the
@@ -173,9 +176,14 @@ void natt_engine_atfork_child(void);
  * socket): the child's manager renews it from now on. */
 void natt_engine_adopt(struct natt_entry *entry, pid_t from);
 
-/* Set by the shim: told of every long-lived fd the manager opens (ours = true) and before it closes
- * one (ours = false), so a program that closes every descriptor cannot close natt's. */
-extern void (*natt_engine_fd_hook)(int fd, bool ours);
+/* How natt tells the shim about its own fds, so that a program closing every descriptor cannot close
+ * natt's (close() on them fails with EBADF, as if never open):
+ * MARK: a long-lived fd of natt's; CLAIM: natt's if the check that follows says so, meanwhile the
+ * program's close() of that number waits (the program may have closed it and opened its own between
+ * natt's open() and the claim); CONFIRM or DISOWN: that check's outcome (claims are made and settled
+ * by one thread, one at a time); UNMARK: natt is about to close it. */
+enum natt_fd_mark { NATT_FD_MARK, NATT_FD_CLAIM, NATT_FD_CONFIRM, NATT_FD_DISOWN, NATT_FD_UNMARK };
+extern void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
 /* Set by the shim: run by the manager thread when it starts (taking the termination signals there
  * keeps that work out of the program's first listen()). */
 extern void (*natt_engine_started_hook)(void);
@@ -183,6 +191,10 @@ extern void (*natt_engine_started_hook)(void);
 /* One of the manager's long-lived fds now lives at another number (the shim moved it out of the way
  * of a dup2() onto it). False when from is none of them. */
 bool natt_engine_fd_moved(int from, int to);
+
+/* Another process may hold our sockets from now on (the shim saw an exec or spawn with sockets that
+ * survive it, in a child that the fork handlers never saw). Async-signal-safe. */
+void natt_engine_note_shared(void);
 
 /* This process's pid, without a system call after the first. */
 pid_t natt_self_pid(void);
@@ -199,5 +211,24 @@ bool natt_engine_running_here(void);
 
 /* Waits (at most timeout_ms) until the manager has handled every retirement asked for so far. */
 void natt_engine_flush(int timeout_ms);
+
+/* For the library (listener.c): notify_listener takes the entry's callback under the lock and marks it
+ * running (false: no callback), then says when it returned. */
+bool natt_engine_callback_begin(struct natt_entry *entry, natt_change_fn *on_change, void **ctx,
+                                struct natt_listener **listener);
+void natt_engine_callback_end(void);
+
+/* After natt_engine_retire (and natt_engine_wait_retired, whatever it returned): detaches the entry's
+ * callback, waits for a call of it under way to return, and lets go of the entry: freed now when the
+ * manager is done with it, else by the manager when it retires it. The entry must not be used
+ * afterwards. Not from the manager thread. */
+void natt_engine_release(struct natt_entry *entry);
+
+/* Ends the manager (its thread and sockets) of a process where nothing is published any more,
+ * deleting whatever is left; waits at most timeout_ms (0 or -ETIMEDOUT: then it ends on its own).
+ * natt_engine_prepare_start must run before the next natt_engine_publish*, so that it starts a new
+ * manager. Both for the library only (the shim's entries have no listener), serialized by the caller. */
+int natt_engine_end(int timeout_ms);
+void natt_engine_prepare_start(void);
 
 #endif

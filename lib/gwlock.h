@@ -9,10 +9,11 @@
  * (then the exchange goes ahead unserialized: a missing directory must not stop publishing). */
 int natt_gateway_lock(const char *status_path, const struct in_addr *gateway);
 
-/* Waits for a whole-file write lock on fd. POSIX record locks, not flock(): they belong to the
- * process, so a child forked while natt holds one does not keep holding it (an flock would stay
- * with the child's inherited copy of the fd and block every natt process of the host). 0 or -errno. */
-int natt_lock_file(int fd);
+/* Waits at most timeout_ms for a whole-file write lock on fd. POSIX record locks, not flock(): they
+ * belong to the process, so a child forked while natt holds one does not keep holding it (an flock
+ * would stay with the child's inherited copy of the fd and block every natt process of the host).
+ * Bounded, because the holder may be a stopped process. 0, -ETIMEDOUT or -errno. */
+int natt_lock_file(int fd, int timeout_ms);
 void natt_gateway_unlock(int fd);
 
 #endif

@@ -1,18 +1,37 @@
-/* The high-level API: a listener is an engine entry owned by the caller. */
+/* The high-level API: a listener is an engine entry owned by the caller.
+ *
+ * Lifetime: natt_listener_stop detaches the callback (waiting for a call under way) before it returns,
+ * whatever its timeout, and leaves an entry the manager still uses to the manager, which frees it. The
+ * manager thread of a process that uses the library ends with its last listener, and a program that
+ * exits with listeners still published has their mappings deleted at exit (bounded, as the shim's). */
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "natt/listener.h"
 #include "natt/net.h"
 #include "natt/persistent.h"
 
+/* Time the manager gets at exit to delete the mappings of listeners nobody stopped (as the shim's). */
+#define EXIT_CLEANUP_MS 3000
+#define DEFAULT_STOP_MS 5000
+
 struct natt_listener {
 	struct natt_entry *entry;
 };
+
+/* Listeners published and not stopped, changed under listeners_lock, which serializes publishing with
+ * ending the manager when the count falls to 0: a publish never hands its entry to a manager that is
+ * ending. (Atomic for the exit handler, which must not wait for the lock.) In the shim, which links
+ * this file too, no listener ever exists: the count stays 0. */
+static pthread_mutex_t listeners_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_size_t live_listeners;
 
 static void apply_options(struct natt_entry *entry, void *arg)
 {
@@ -34,8 +53,6 @@ static int publish(enum natt_protocol protocol, const struct sockaddr_storage *l
                    uint64_t socket_id, natt_change_fn on_change, void *ctx, struct natt_listener **out,
                    const struct natt_persistent_options *options)
 {
-	if (!out)
-		return -EINVAL;
 	if (natt_addr_is_loopback((const struct sockaddr *)local))
 		return -EADDRNOTAVAIL;
 	/* A library user gets the NATT_* settings, but a status file only when it names one. */
@@ -48,8 +65,13 @@ static int publish(enum natt_protocol protocol, const struct sockaddr_storage *l
 	struct natt_listener *listener = calloc(1, sizeof(*listener));
 	if (!listener)
 		return -ENOMEM;
+	pthread_mutex_lock(&listeners_lock);
+	natt_engine_prepare_start();
 	listener->entry = natt_engine_publish_with(protocol, local, dual_stack, socket_id, on_change, ctx, listener,
 	                                           options ? apply_options : NULL, (void *)options);
+	if (listener->entry)
+		live_listeners++;
+	pthread_mutex_unlock(&listeners_lock);
 	if (!listener->entry) {
 		free(listener);
 		return -ENOMEM;
@@ -66,10 +88,12 @@ static uint16_t port_of(const struct sockaddr_storage *ss)
 
 NATT_API int natt_listener_publish_socket(int fd, natt_change_fn on_change, void *ctx, struct natt_listener **out)
 {
+	if (!out)
+		return -EINVAL;
 	int type = 0;
 	socklen_t len = sizeof(type);
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-		return -errno;
+		return -errno; /* -EBADF, -ENOTSOCK */
 	struct sockaddr_storage local;
 	len = sizeof(local);
 	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
@@ -77,12 +101,18 @@ NATT_API int natt_listener_publish_socket(int fd, natt_change_fn on_change, void
 	if ((local.ss_family != AF_INET && local.ss_family != AF_INET6) || port_of(&local) == 0)
 		return -EINVAL;
 	enum natt_protocol protocol;
-	if (type == SOCK_STREAM)
+	if (type == SOCK_STREAM) {
+		/* A TCP socket that does not listen cannot be reached: nothing to publish. */
+		int listening = 0;
+		len = sizeof(listening);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+			return -EINVAL;
 		protocol = NATT_TCP;
-	else if (type == SOCK_DGRAM)
+	} else if (type == SOCK_DGRAM) {
 		protocol = NATT_UDP;
-	else
+	} else {
 		return -EINVAL;
+	}
 	bool dual_stack = false;
 	if (local.ss_family == AF_INET6 && natt_addr_is_wildcard((const struct sockaddr *)&local)) {
 		int v6only = 1;
@@ -99,7 +129,7 @@ NATT_API int natt_listener_publish_socket(int fd, natt_change_fn on_change, void
 NATT_API int natt_listener_publish(enum natt_protocol protocol, const struct sockaddr *local, natt_change_fn on_change,
                                    void *ctx, struct natt_listener **out)
 {
-	if (!local || (protocol != NATT_TCP && protocol != NATT_UDP))
+	if (!local || !out || (protocol != NATT_TCP && protocol != NATT_UDP))
 		return -EINVAL;
 	struct sockaddr_storage ss = { 0 };
 	if (local->sa_family == AF_INET)
@@ -131,23 +161,44 @@ void natt_listener_refresh(struct natt_listener *listener)
 
 NATT_API size_t natt_listener_assignments(struct natt_listener *listener, struct natt_assignment *list, size_t max)
 {
-	return listener ? natt_engine_assignments(listener->entry, list, max) : 0;
+	if (!listener)
+		return 0;
+	return natt_engine_assignments(listener->entry, list, list ? max : 0);
 }
 
-NATT_API enum natt_listener_state natt_listener_state(struct natt_listener *listener, char *error, size_t len)
+NATT_API int natt_listener_state(struct natt_listener *listener, char *error, size_t len)
 {
-	return natt_engine_state(listener->entry, error, len);
+	if (!listener) {
+		if (error && len)
+			error[0] = '\0';
+		return -EINVAL;
+	}
+	return (int)natt_engine_state(listener->entry, error, len);
 }
 
 NATT_API int natt_listener_stop(struct natt_listener *listener, int timeout_ms)
 {
 	if (!listener)
 		return -EINVAL;
+	if (natt_manager_thread)
+		return -EDEADLK; /* from a callback: the manager cannot retire while it waits for us */
+	int64_t deadline = natt_now_ms() + (timeout_ms > 0 ? timeout_ms : DEFAULT_STOP_MS);
 	natt_engine_retire(listener->entry);
-	int rc = natt_engine_wait_retired(listener->entry, timeout_ms > 0 ? timeout_ms : 5000);
-	if (rc == 0)
-		free(listener->entry);
-	/* On time-out the manager may still touch the entry: leaking it is the safe choice. */
+	int rc = natt_engine_wait_retired(listener->entry, (int)(deadline - natt_now_ms()));
+	natt_engine_release(listener->entry);
 	free(listener);
+	pthread_mutex_lock(&listeners_lock);
+	if (--live_listeners == 0)
+		natt_engine_end((int)(deadline - natt_now_ms()));
+	pthread_mutex_unlock(&listeners_lock);
 	return rc;
+}
+
+/* A program that returns from main or calls exit() with listeners still published: delete their
+ * mappings now rather than leave them at the router until the lease runs out. Nothing in the shim
+ * (no listener there; its own destructor shuts its engine down). */
+__attribute__((destructor)) static void stop_listeners_at_exit(void)
+{
+	if (atomic_load(&live_listeners))
+		natt_engine_shutdown(EXIT_CLEANUP_MS);
 }

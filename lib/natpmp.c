@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "natt/natpmp.h"
+#include "natt/net.h"
 #include "clock.h"
 
 static int from_natpmp_error(int rc, int saved_errno)
@@ -38,7 +39,16 @@ static int from_natpmp_error(int rc, int saved_errno)
 
 static int open_session(natpmp_t *session, const struct in_addr *gateway)
 {
-	int rc = gateway ? initnatpmp(session, 1, gateway->s_addr) : initnatpmp(session, 0, 0);
+	/* The default gateway as natt finds it everywhere else (rtnetlink, lowest metric), not through
+	 * libnatpmp's own lookup. */
+	struct in_addr found;
+	if (!gateway) {
+		int rc = natt_gateway_ipv4(&found, NULL);
+		if (rc < 0)
+			return rc;
+		gateway = &found;
+	}
+	int rc = initnatpmp(session, 1, gateway->s_addr);
 	if (rc < 0)
 		return from_natpmp_error(rc, errno);
 	/* libnatpmp does not ask for CLOEXEC; a program that execs must not inherit our socket. */

@@ -2,11 +2,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <netpacket/packet.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +12,11 @@
 
 #include "clock.h"
 #include "natt/net.h"
+#include "netlink.h"
 #include "parse.h"
-
-#ifndef NETLINK_GET_STRICT_CHK
-#define NETLINK_GET_STRICT_CHK 12
-#endif
 
 /* The whole gateway lookup must stay short: it runs in the manager thread, between other work. */
 #define NETLINK_TIMEOUT_MS 1000
-/* Dump datagrams are at most a page or two; 32 KiB leaves room and MSG_TRUNC catches the rest. */
-#define NETLINK_BUFSIZE 32768
-/* A full internet table is ~1M routes, ~2000 datagrams with the kernel's filtering by table; the
- * limit only stops a kernel (or test) that never says NLMSG_DONE. */
-#define NETLINK_MAX_DATAGRAMS 65536
 #define NETLINK_ATTEMPTS 3
 /* /proc/net/route is 128 bytes per route: 64 MiB is half a million routes, far beyond a host's table. */
 #define PROC_ROUTE_MAX_BYTES (64u << 20)
@@ -45,114 +34,25 @@ static void fill_ifname(const struct natt_route_pick *pick, char *ifname)
 	}
 }
 
-/* One RTM_GETROUTE dump of the main IPv4 table into *pick, using buf (NETLINK_BUFSIZE bytes), ending
- * by the monotonic time deadline (ms). */
-static int netlink_dump_once(struct natt_route_pick *pick, void *buf, uint32_t seq, int64_t deadline)
-{
-	struct sockaddr_nl local = { .nl_family = AF_NETLINK }, kernel = { .nl_family = AF_NETLINK };
-	socklen_t alen = sizeof(local);
-	struct {
-		struct nlmsghdr nh;
-		struct rtmsg rt;
-	} req;
-	unsigned datagrams = 0;
-	int fd, r, one = 1;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&local, &alen) < 0) {
-		r = -errno;
-		goto out;
-	}
-	/* With strict checking (Linux 4.20+) the kernel itself filters the dump by the table in the
-	 * request; older kernels refuse the option and dump every table, which the parser filters. */
-	(void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-
-	memset(&req, 0, sizeof(req));
-	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.rt));
-	req.nh.nlmsg_type = RTM_GETROUTE;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.nh.nlmsg_seq = seq;
-	req.nh.nlmsg_pid = local.nl_pid;
-	req.rt.rtm_family = AF_INET;
-	req.rt.rtm_table = RT_TABLE_MAIN;
-	if (sendto(fd, &req, req.nh.nlmsg_len, MSG_NOSIGNAL, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
-		r = -errno;
-		goto out;
-	}
-
-	for (;;) {
-		struct sockaddr_nl from;
-		struct iovec iov = { .iov_base = buf, .iov_len = NETLINK_BUFSIZE };
-		struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1 };
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - natt_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || ++datagrams > NETLINK_MAX_DATAGRAMS) {
-			r = -ETIMEDOUT;
-			goto out;
-		}
-		r = poll(&pfd, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (r == 0) {
-			r = -ETIMEDOUT;
-			goto out;
-		}
-		n = recvmsg(fd, &msg, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			r = -errno; /* ENOBUFS: the socket overran; the caller asks again */
-			goto out;
-		}
-		if (msg.msg_flags & MSG_TRUNC) {
-			r = -EMSGSIZE;
-			goto out;
-		}
-		if (msg.msg_namelen < sizeof(from) || from.nl_pid != 0)
-			continue; /* not from the kernel */
-		r = natt_route_netlink_parse(buf, (size_t)n, seq, local.nl_pid, pick);
-		if (r != 0)
-			break;
-	}
-	if (r == 1)
-		r = 0;
-out:
-	close(fd);
-	return r;
-}
-
 int natt_gateway_ipv4_netlink(struct in_addr *gateway, char *ifname)
 {
 	struct natt_route_pick pick;
-	void *buf;
 	int attempt, r = -EAGAIN;
-	/* A fresh socket per call, so any number is unique on it; varying it still makes an answer to an
-	 * earlier request recognisable in a capture. */
-	uint32_t seq = (uint32_t)natt_now_ms();
 	/* One deadline for all attempts: the whole lookup stays within NETLINK_TIMEOUT_MS. */
 	int64_t deadline = natt_now_ms() + NETLINK_TIMEOUT_MS;
+	/* The main IPv4 table (the kernel filters by it with strict checking; the parser does anyway). */
+	struct rtmsg request = { .rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN };
 
 	if (!gateway)
 		return -EINVAL;
-	buf = malloc(NETLINK_BUFSIZE);
-	if (!buf)
-		return -ENOMEM;
 	/* -EAGAIN: the table changed during the dump; -ENOBUFS: the socket's queue overflowed. Either way
 	 * a new dump gives a consistent answer. */
 	for (attempt = 0; attempt < NETLINK_ATTEMPTS && (r == -EAGAIN || r == -ENOBUFS); attempt++) {
+		int64_t left = deadline - natt_now_ms();
 		memset(&pick, 0, sizeof(pick));
-		r = netlink_dump_once(&pick, buf, seq + (uint32_t)attempt, deadline);
+		r = natt_netlink_dump(RTM_GETROUTE, &request, sizeof(request), natt_route_netlink_message, &pick,
+		                      left > 0 ? (int)left : 0);
 	}
-	free(buf);
 	/* The kernel filtering by table answers ENOENT when the main table does not exist yet: a fresh
 	 * network namespace, no route ever added. That is an empty table, not a failure. */
 	if (r == -ENOENT)
@@ -308,111 +208,15 @@ NATT_API int natt_local_address_toward(const struct in_addr *peer, struct in_add
 	return 0;
 }
 
-/* Leading one bits of a netmask of len bytes. */
-static unsigned prefix_length(const unsigned char *mask, size_t len)
-{
-	unsigned n = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char b = mask[i];
-
-		while (b & 0x80) {
-			n++;
-			b = (unsigned char)(b << 1);
-		}
-		if (mask[i] != 0xff)
-			break;
-	}
-	return n;
-}
-
-/* The index of the interface named name. glibc's getifaddrs lists each link as an AF_PACKET entry
- * carrying its index, so asking the kernel again (if_nametoindex opens a socket) is rarely needed. An
- * IPv4 label ("eth0:1") belongs to the interface before the colon. */
-static unsigned interface_index(const struct ifaddrs *all, const char *name)
-{
-	const struct ifaddrs *i;
-	size_t base = strcspn(name, ":");
-
-	for (i = all; i; i = i->ifa_next) {
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_PACKET && i->ifa_name &&
-		    strncmp(i->ifa_name, name, base) == 0 && i->ifa_name[base] == '\0')
-			return (unsigned)((const struct sockaddr_ll *)i->ifa_addr)->sll_ifindex;
-	}
-	if (name[base] == ':') {
-		char copy[IF_NAMESIZE];
-
-		if (base >= sizeof(copy))
-			return 0;
-		memcpy(copy, name, base);
-		copy[base] = '\0';
-		return if_nametoindex(copy);
-	}
-	return if_nametoindex(name);
-}
-
-static bool listed_address(const struct ifaddrs *i)
-{
-	return i->ifa_addr && i->ifa_name && (i->ifa_flags & IFF_UP) &&
-	       (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6);
-}
-
 NATT_API int natt_interfaces(struct natt_interface **list, size_t *count)
 {
-	struct ifaddrs *all, *i;
-	struct natt_interface *out;
-	size_t n = 0, k = 0;
-
 	if (list)
 		*list = NULL;
 	if (count)
 		*count = 0;
 	if (!list || !count)
 		return -EINVAL;
-	if (getifaddrs(&all) < 0)
-		return -errno;
-	for (i = all; i; i = i->ifa_next)
-		if (listed_address(i))
-			n++;
-	if (n == 0) {
-		freeifaddrs(all);
-		return 0;
-	}
-	out = calloc(n, sizeof(*out));
-	if (!out) {
-		freeifaddrs(all);
-		return -ENOMEM;
-	}
-	for (i = all; i; i = i->ifa_next) {
-		struct natt_interface *e;
-		size_t name_len;
-
-		if (!listed_address(i))
-			continue;
-		e = &out[k++];
-		name_len = strnlen(i->ifa_name, sizeof(e->name) - 1);
-		memcpy(e->name, i->ifa_name, name_len); /* calloc left the NUL */
-		e->index = interface_index(all, i->ifa_name);
-		e->flags = i->ifa_flags;
-		if (i->ifa_addr->sa_family == AF_INET) {
-			memcpy(&e->address, i->ifa_addr, sizeof(struct sockaddr_in));
-			((struct sockaddr_in *)&e->address)->sin_port = 0;
-			if (i->ifa_netmask)
-				e->prefix_len = prefix_length(
-					(const unsigned char *)&((struct sockaddr_in *)i->ifa_netmask)->sin_addr, 4);
-		} else {
-			memcpy(&e->address, i->ifa_addr, sizeof(struct sockaddr_in6));
-			((struct sockaddr_in6 *)&e->address)->sin6_port = 0;
-			if (i->ifa_netmask)
-				e->prefix_len = prefix_length(
-					((struct sockaddr_in6 *)i->ifa_netmask)->sin6_addr.s6_addr, 16);
-		}
-	}
-	freeifaddrs(all);
-	*list = out;
-	*count = k;
-	return 0;
+	return natt_netlink_interfaces(list, count, NETLINK_TIMEOUT_MS);
 }
 
 NATT_API void natt_interfaces_free(struct natt_interface *list)
@@ -671,4 +475,31 @@ NATT_API const char *natt_addr_format(const struct sockaddr *sa, char *buf, size
 		return inet_ntop(AF_INET6, a, buf, n);
 	}
 	return NULL;
+}
+
+NATT_API int natt_best_interface_address(struct in_addr *address)
+{
+	struct in_addr gateway;
+	struct natt_interface *list = NULL;
+	size_t count = 0, i;
+
+	if (!address)
+		return -EINVAL;
+	/* The source the kernel picks toward the default gateway is the address LAN peers know. */
+	if (natt_gateway_ipv4(&gateway, NULL) == 0 && natt_local_address_toward(&gateway, address) == 0)
+		return 0;
+	if (natt_interfaces(&list, &count) == 0) {
+		for (i = 0; i < count; i++) {
+			const struct sockaddr *sa = (const struct sockaddr *)&list[i].address;
+
+			if (sa->sa_family == AF_INET && !(list[i].flags & IFF_LOOPBACK) && natt_addr_is_private(sa)) {
+				*address = ((const struct sockaddr_in *)sa)->sin_addr;
+				natt_interfaces_free(list);
+				return 0;
+			}
+		}
+		natt_interfaces_free(list);
+	}
+	address->s_addr = htonl(INADDR_LOOPBACK);
+	return 0;
 }

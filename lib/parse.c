@@ -482,12 +482,12 @@ static int netlink_route(const struct nlmsghdr *nh, struct natt_route_pick *pick
 	return 0;
 }
 
-int natt_route_netlink_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
-			     struct natt_route_pick *pick)
+int natt_netlink_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+		      int (*fn)(const struct nlmsghdr *msg, void *ctx), void *ctx)
 {
 	const unsigned char *p = buf;
 
-	if (!buf || !pick)
+	if (!buf || !fn)
 		return -EINVAL;
 	while (len >= sizeof(struct nlmsghdr)) {
 		const struct nlmsghdr *nh = (const struct nlmsghdr *)p;
@@ -518,12 +518,10 @@ int natt_route_netlink_parse(const void *buf, size_t len, uint32_t seq, uint32_t
 					return e.error >= -4095 ? e.error : -EPROTO;
 				break; /* error 0 is an acknowledgement */
 			}
-			case RTM_NEWROUTE:
-				r = netlink_route(nh, pick);
+			default:
+				r = fn(nh, ctx);
 				if (r < 0)
 					return r;
-				break;
-			default:
 				break;
 			}
 		}
@@ -534,4 +532,22 @@ int natt_route_netlink_parse(const void *buf, size_t len, uint32_t seq, uint32_t
 		len -= step;
 	}
 	return 0;
+}
+
+static int route_message(const struct nlmsghdr *nh, void *pick)
+{
+	return nh->nlmsg_type == RTM_NEWROUTE ? netlink_route(nh, pick) : 0;
+}
+
+int natt_route_netlink_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+			     struct natt_route_pick *pick)
+{
+	if (!buf || !pick)
+		return -EINVAL;
+	return natt_netlink_walk(buf, len, seq, portid, route_message, pick);
+}
+
+int natt_route_netlink_message(const struct nlmsghdr *msg, void *pick)
+{
+	return route_message(msg, pick);
 }

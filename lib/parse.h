@@ -99,6 +99,18 @@ struct natt_route_pick {
  * Returns 0 (pick->found tells whether a default route was seen). Never fails on any input. */
 int natt_route_proc_parse(const char *text, size_t len, struct natt_route_pick *pick);
 
+/* natt_netlink_walk - processes one datagram (len bytes at buf, aligned to 4 bytes) of the kernel's
+ * answer to a dump request sent with sequence number seq from port id portid: calls fn(message, ctx)
+ * for each message of ours (another seq or portid: skipped) that is neither NLMSG_DONE nor
+ * NLMSG_ERROR; a negative result of fn ends the walk with it.
+ * Returns 1 when the datagram ended the dump (NLMSG_DONE), 0 when more datagrams follow, -EAGAIN when
+ * the kernel flagged the dump as interrupted by a concurrent change (NLM_F_DUMP_INTR: ask again), the
+ * negative error of an NLMSG_ERROR message or of an NLMSG_DONE that carries one, or -EBADMSG for a
+ * truncated or malformed message. */
+struct nlmsghdr;
+int natt_netlink_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+		      int (*fn)(const struct nlmsghdr *msg, void *ctx), void *ctx);
+
 /* natt_route_netlink_parse - processes one datagram (len bytes at buf, aligned to 4 bytes as any
  * malloc'd buffer is) of the kernel's answer to an RTM_GETROUTE dump request sent with sequence number
  * seq from port id portid. Messages with another seq or portid are
@@ -110,6 +122,9 @@ int natt_route_proc_parse(const char *text, size_t len, struct natt_route_pick *
  * negative error of an NLMSG_ERROR message, or -EBADMSG for a truncated or malformed message. */
 int natt_route_netlink_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid,
 			     struct natt_route_pick *pick);
+/* The same for one message of such a datagram (a natt_netlink_walk callback; pick: struct
+ * natt_route_pick *): 0, or -EBADMSG. */
+int natt_route_netlink_message(const struct nlmsghdr *msg, void *pick);
 
 /* The two sources of natt_gateway_ipv4(), defined in net.c and declared here so that tests can check
  * each on its own. Same arguments and results as natt_gateway_ipv4(); the procfs one reads path (normally

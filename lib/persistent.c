@@ -1,7 +1,9 @@
 /* Persistent mappings: an engine entry for (protocol, 0.0.0.0:port) with its own lease, refresh
- * interval and techniques, and a callback that fires when the external port changes. */
+ * interval and techniques, and a callback that fires when the external port or address changes and
+ * when the mapping is lost or stopped. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,14 +18,20 @@ struct natt_persistent {
 	uint16_t local_port;
 	natt_mapping_fn on_mapping;
 	void *ctx;
-	uint16_t last_external; /* background thread only */
+	/* What on_mapping was told last: the background thread's, then natt_persistent_stop's once no
+	 * callback can run any more. */
+	bool reported;
+	uint16_t reported_port;
+	struct in_addr reported_external;
 };
 
-static int current_from(struct natt_persistent *p, const struct natt_assignment *list, size_t n,
-                        struct natt_mapping *out)
+/* The router-made assignment among list, as a mapping and the router's external address. */
+static int current_from(const struct natt_persistent *p, const struct natt_assignment *list, size_t n,
+                        struct natt_mapping *out, struct in_addr *external)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (list[i].technique == NATT_TECH_LOCAL)
+		struct in_addr address;
+		if (list[i].technique == NATT_TECH_LOCAL || inet_pton(AF_INET, list[i].address, &address) != 1)
 			continue;
 		memset(out, 0, sizeof(*out));
 		out->protocol = p->protocol;
@@ -31,6 +39,8 @@ static int current_from(struct natt_persistent *p, const struct natt_assignment 
 		out->internal_port = p->local_port;
 		out->external_port = list[i].port;
 		out->lifetime = list[i].lifetime;
+		if (external)
+			*external = address;
 		return 0;
 	}
 	return -EAGAIN;
@@ -41,11 +51,18 @@ static void changed(struct natt_listener *listener, const struct natt_assignment
 	(void)listener;
 	struct natt_persistent *p = ctx;
 	struct natt_mapping m;
-	if (current_from(p, list, n, &m) < 0 || m.external_port == p->last_external)
+	struct in_addr external;
+	bool granted = current_from(p, list, n, &m, &external) == 0;
+	if (granted && p->reported && m.external_port == p->reported_port &&
+	    external.s_addr == p->reported_external.s_addr)
+		return; /* a refresh: nothing new */
+	if (!granted && !p->reported)
 		return;
-	p->last_external = m.external_port;
+	p->reported = granted;
+	p->reported_port = granted ? m.external_port : 0;
+	p->reported_external = granted ? external : (struct in_addr){ 0 };
 	if (p->on_mapping)
-		p->on_mapping(p, &m, p->ctx);
+		p->on_mapping(p, granted ? &m : NULL, granted ? &external : NULL, p->ctx);
 }
 
 NATT_API int natt_persistent_create(enum natt_protocol protocol, uint16_t local_port,
@@ -59,6 +76,10 @@ NATT_API int natt_persistent_create(enum natt_protocol protocol, uint16_t local_
 		options = &defaults;
 	if (options->technique != NATT_TECH_LOCAL && options->technique != NATT_TECH_NATPMP &&
 	    options->technique != NATT_TECH_UPNP)
+		return -EINVAL;
+	/* A refresh that comes after the lease ran out would leave the port unmapped in between. */
+	if (options->lifetime > NATT_MAX_LIFETIME ||
+	    (options->lifetime && options->refresh_interval >= options->lifetime))
 		return -EINVAL;
 	struct natt_persistent *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -79,21 +100,33 @@ NATT_API int natt_persistent_create(enum natt_protocol protocol, uint16_t local_
 	return 0;
 }
 
-NATT_API int natt_persistent_current(struct natt_persistent *p, struct natt_mapping *out)
+NATT_API int natt_persistent_current(struct natt_persistent *p, struct natt_mapping *out, struct in_addr *external)
 {
+	if (!p || !out)
+		return -EINVAL;
 	struct natt_assignment list[32];
 	size_t n = natt_listener_assignments(p->listener, list, 32);
-	return current_from(p, list, n < 32 ? n : 32, out);
+	return current_from(p, list, n < 32 ? n : 32, out, external);
 }
 
-NATT_API void natt_persistent_refresh(struct natt_persistent *p)
+NATT_API int natt_persistent_refresh(struct natt_persistent *p)
 {
+	if (!p)
+		return -EINVAL;
 	natt_listener_refresh(p->listener);
+	return 0;
 }
 
 NATT_API int natt_persistent_stop(struct natt_persistent *p, int timeout_ms)
 {
+	if (!p)
+		return -EINVAL;
 	int rc = natt_listener_stop(p->listener, timeout_ms);
+	if (rc == -EDEADLK)
+		return rc; /* from a callback: nothing was done, the handle stays valid */
+	/* natt_listener_stop detached the callback and waited for a call under way: p is ours alone. */
+	if (p->reported && p->on_mapping)
+		p->on_mapping(p, NULL, NULL, p->ctx);
 	free(p);
 	return rc;
 }

@@ -7,20 +7,17 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "ownfd.h"
 #include "sockstate.h"
 
 static bool holds(int proc_fd, const char *pid, const char *wanted)
 {
 	char path[300];
 	snprintf(path, sizeof(path), "%s/fd", pid);
-	int dir_fd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0)
+	DIR *fds = natt_own_opendirat(proc_fd, path);
+	if (!fds)
 		return false; /* gone, or not ours to look at */
-	DIR *fds = fdopendir(dir_fd);
-	if (!fds) {
-		close(dir_fd);
-		return false;
-	}
+	int dir_fd = dirfd(fds);
 	bool found = false;
 	struct dirent *d;
 	while (!found && (d = readdir(fds))) {
@@ -33,7 +30,7 @@ static bool holds(int proc_fd, const char *pid, const char *wanted)
 			found = strcmp(target, wanted) == 0;
 		}
 	}
-	closedir(fds);
+	natt_own_closedir(fds);
 	return found;
 }
 
@@ -41,15 +38,10 @@ pid_t natt_socket_other_holder(uint64_t inode)
 {
 	char wanted[48];
 	snprintf(wanted, sizeof(wanted), "socket:[%llu]", (unsigned long long)inode);
-	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (proc_fd < 0)
+	DIR *proc = natt_own_opendirat(AT_FDCWD, "/proc");
+	if (!proc)
 		return -errno;
-	DIR *proc = fdopendir(proc_fd);
-	if (!proc) {
-		int rc = -errno;
-		close(proc_fd);
-		return rc;
-	}
+	int proc_fd = dirfd(proc);
 	pid_t self = getpid(), holder = 0;
 	struct dirent *d;
 	while (!holder && (d = readdir(proc))) {
@@ -60,20 +52,20 @@ pid_t natt_socket_other_holder(uint64_t inode)
 		if (holds(proc_fd, d->d_name, wanted))
 			holder = (pid_t)pid;
 	}
-	closedir(proc);
+	natt_own_closedir(proc);
 	return holder;
 }
 
 /* /proc/net/{tcp,udp}{,6}: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ..." */
 static int listed_in(const char *path, unsigned long long inode)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = natt_own_fopen_read(path);
 	if (!f)
 		return 0;
 	char line[512];
 	int found = 0;
 	if (!fgets(line, sizeof(line), f)) { /* header */
-		fclose(f);
+		natt_own_fclose(f);
 		return 0;
 	}
 	while (!found && fgets(line, sizeof(line), f)) {
@@ -81,7 +73,7 @@ static int listed_in(const char *path, unsigned long long inode)
 		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &ino) == 1 && ino == inode)
 			found = 1;
 	}
-	fclose(f);
+	natt_own_fclose(f);
 	return found;
 }
 
@@ -105,15 +97,24 @@ static bool excluded(unsigned long long ino, const uint64_t *mine, size_t count)
 	return false;
 }
 
+/* Whether this process has an fd on socket inode: one of ours that natt has not seen published yet
+ * (a socket just made on a port just freed), not another process's. */
+static bool held_here(unsigned long long inode)
+{
+	char wanted[48];
+	snprintf(wanted, sizeof(wanted), "socket:[%llu]", inode);
+	return holds(AT_FDCWD, "/proc/self", wanted);
+}
+
 static int other_on_port(const char *path, bool tcp, unsigned port, const uint64_t *mine, size_t count)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = natt_own_fopen_read(path);
 	if (!f)
 		return 0;
 	char line[512];
 	int found = 0;
 	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
+		natt_own_fclose(f);
 		return 0;
 	}
 	while (!found && fgets(line, sizeof(line), f)) {
@@ -125,10 +126,10 @@ static int other_on_port(const char *path, bool tcp, unsigned port, const uint64
 		char *colon = strrchr(local, ':');
 		if (!colon || strtoul(colon + 1, NULL, 16) != port || ino == 0 || excluded(ino, mine, count))
 			continue;
-		if (!tcp || st == 0x0A)
+		if ((!tcp || st == 0x0A) && !held_here(ino))
 			found = 1;
 	}
-	fclose(f);
+	natt_own_fclose(f);
 	return found;
 }
 

@@ -16,6 +16,7 @@
 #include "gwlock.h"
 #include "json.h"
 #include "natt/net.h"
+#include "ownfd.h"
 #include "status.h"
 
 #define STATUS_MAX_BYTES (16u << 20)
@@ -58,7 +59,7 @@ static bool process_alive(long pid)
 static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out, bool *first)
 {
 	(void)dirfd_unused;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = natt_own_open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return;
 	struct natt_buf text;
@@ -67,7 +68,7 @@ static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out
 	ssize_t n;
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && text.len < STATUS_MAX_BYTES)
 		natt_buf_append(&text, chunk, (size_t)n);
-	close(fd);
+	natt_own_close(fd);
 	if (text.failed || text.len == 0) {
 		natt_buf_free(&text);
 		return;
@@ -164,11 +165,11 @@ static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn 
 static void read_command(char *buf, size_t len)
 {
 	buf[0] = '\0';
-	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	int fd = natt_own_open("/proc/self/comm", O_RDONLY, 0);
 	if (fd < 0)
 		return;
 	ssize_t n = read(fd, buf, len - 1);
-	close(fd);
+	natt_own_close(fd);
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
@@ -200,11 +201,11 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	if (snprintf(lock_path, sizeof(lock_path), "%s.lock", path) >= (int)sizeof(lock_path) ||
 	    snprintf(tmp_path, sizeof(tmp_path), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp_path))
 		return -ENAMETOOLONG;
-	int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int lock_fd = natt_own_open(lock_path, O_RDWR | O_CREAT, 0644);
 	if (lock_fd < 0)
 		return -errno;
-	if ((rc = natt_lock_file(lock_fd)) < 0) {
-		close(lock_fd);
+	if ((rc = natt_lock_file(lock_fd, 5000)) < 0) {
+		natt_own_close(lock_fd);
 		return rc;
 	}
 
@@ -237,12 +238,12 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	if (b.failed) {
 		rc = -ENOMEM;
 	} else {
-		int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int fd = natt_own_open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0) {
 			rc = -errno;
 		} else {
 			rc = write_all(fd, b.data, b.len);
-			if (close(fd) < 0 && rc == 0)
+			if (natt_own_close(fd) < 0 && rc == 0)
 				rc = -errno;
 			if (rc == 0 && rename(tmp_path, path) < 0)
 				rc = -errno;
@@ -251,6 +252,6 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 		}
 	}
 	natt_buf_free(&b);
-	close(lock_fd); /* drops the lock */
+	natt_own_close(lock_fd); /* drops the lock */
 	return rc;
 }

@@ -1,4 +1,5 @@
-/* Calling UPnP actions: the SOAP envelope out, named results or the UPnP error back. */
+/* Calling UPnP actions: the arguments checked and XML-escaped for the envelope miniupnpc builds and
+ * sends (natt_soap_post), the answer read back as named results or the UPnP error. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,49 +19,61 @@ static int usable_service_type(const char *s)
 	return 1;
 }
 
-int natt_soap_build(const char *service_type, const char *action, const struct natt_upnp_arg *args,
-                    size_t nargs, char **body, size_t *body_len)
+/* The envelope simpleUPnPcommand() builds, around the arguments "<NAME>VALUE</NAME>". */
+#define ENVELOPE_OPEN                                                                                   \
+	"<?xml version=\"1.0\"?>\r\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "     \
+	"s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><u: xmlns:u=\"\">"
+#define ENVELOPE_CLOSE "</u:></s:Body></s:Envelope>\r\n"
+
+int natt_soap_prepare(const char *service_type, const char *action, const struct natt_upnp_arg *args,
+                      size_t nargs, struct natt_soap_request *req)
 {
-	static const char head[] = "<?xml version=\"1.0\"?>\r\n"
-	                           "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
-	                           "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\">"
-	                           "<s:Body><u:%s xmlns:u=\"%s\">";
-	static const char tail[] = "</u:%s></s:Body></s:Envelope>\r\n";
-	*body = NULL;
-	*body_len = 0;
+	memset(req, 0, sizeof(*req));
 	if (!usable_service_type(service_type) || !natt_xml_is_name(action) || (nargs && !args))
 		return -EINVAL;
-	size_t size = sizeof(head) + sizeof(tail) + 2 * strlen(action) + strlen(service_type);
+	if (strlen(service_type) + 1 + strlen(action) >= NATT_SOAP_ACTION_MAX)
+		return -EMSGSIZE;
+	size_t body = sizeof(ENVELOPE_OPEN) - 1 + sizeof(ENVELOPE_CLOSE) - 1 + 2 * strlen(action) + strlen(service_type);
+	size_t values = 0;
 	for (size_t i = 0; i < nargs; i++) {
 		if (!natt_xml_is_name(args[i].name))
 			return -EINVAL;
 		const char *v = args[i].value ? args[i].value : "";
-		size += 2 * strlen(args[i].name) + 5 + natt_xml_escape(v, strlen(v), NULL, 0);
-		if (size > NATT_UPNP_MAX_DOCUMENT)
-			return -EMSGSIZE;
+		size_t escaped = natt_xml_escape(v, strlen(v), NULL, 0);
+		body += 2 * strlen(args[i].name) + 5 + escaped;
+		values += escaped + 1;
 	}
-	char *out = malloc(size);
+	if (body >= NATT_SOAP_BODY_MAX)
+		return -EMSGSIZE; /* miniupnpc would send nothing: say why */
+	/* One allocation: the argument array, then the escaped values. */
+	struct UPNParg *out = malloc((nargs + 1) * sizeof(*out) + values);
 	if (!out)
 		return -ENOMEM;
-	size_t o = (size_t)snprintf(out, size, head, action, service_type);
+	char *text = (char *)(out + nargs + 1);
 	for (size_t i = 0; i < nargs; i++) {
 		const char *v = args[i].value ? args[i].value : "";
-		o += (size_t)snprintf(out + o, size - o, "<%s>", args[i].name);
-		o += natt_xml_escape(v, strlen(v), out + o, size - o);
-		o += (size_t)snprintf(out + o, size - o, "</%s>", args[i].name);
+		size_t n = natt_xml_escape(v, strlen(v), NULL, 0) + 1;
+		natt_xml_escape(v, strlen(v), text, n);
+		out[i] = (struct UPNParg){ .elt = args[i].name, .val = text };
+		text += n;
 	}
-	o += (size_t)snprintf(out + o, size - o, tail, action);
-	*body = out;
-	*body_len = o;
+	out[nargs] = (struct UPNParg){ NULL, NULL };
+	req->args = out;
+	req->body_len = body;
 	return 0;
 }
 
-static void set_error(struct natt_upnp_error *error, int upnp_code, int http_status, const char *description)
+void natt_soap_request_free(struct natt_soap_request *req)
+{
+	free(req->args);
+	memset(req, 0, sizeof(*req));
+}
+
+static void set_error(struct natt_upnp_error *error, int upnp_code, const char *description)
 {
 	if (!error)
 		return;
 	error->upnp_code = upnp_code;
-	error->http_status = http_status;
 	snprintf(error->description, sizeof(error->description), "%s", description ? description : "");
 }
 
@@ -110,44 +123,42 @@ static int collect_results(const struct natt_xml_doc *doc, int response, struct 
 	return 0;
 }
 
-int natt_soap_parse_reply(int http_status, const char *reason, const char *body, size_t len,
-                          struct natt_upnp_value **results, size_t *nresults, struct natt_upnp_error *error)
+int natt_soap_parse_reply(const char *body, size_t len, struct natt_upnp_value **results, size_t *nresults,
+                          struct natt_upnp_error *error)
 {
-	char fallback[96];
 	*results = NULL;
 	*nresults = 0;
 	if (error)
 		memset(error, 0, sizeof(*error));
-	snprintf(fallback, sizeof(fallback), "HTTP %d %s", http_status, reason ? reason : "");
-
 	struct natt_xml_doc doc;
 	int rc = natt_xml_parse(body, len, &doc);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
-		set_error(error, 0, http_status, http_status == 200 ? "malformed SOAP reply" : fallback);
+		set_error(error, 0, "malformed SOAP reply");
 		return NATT_ERR_BAD_REPLY;
 	}
 	int envelope = strcmp(doc.nodes[0].name, "Envelope") == 0 ? 0 : -1;
 	int soap_body = natt_xml_child(&doc, envelope, "Body");
 	int first = natt_xml_child(&doc, soap_body, NULL);
 	if (first >= 0 && strcmp(doc.nodes[first].name, "Fault") == 0) {
-		/* Body/Fault/detail/UPnPError/{errorCode,errorDescription} (UDA section 3.2.2). Some devices
-		 * send the fault with status 200; it is a failure all the same. */
+		/* Body/Fault/detail/UPnPError/{errorCode,errorDescription} (UDA section 3.2.2), whatever the
+		 * HTTP status was (500 by the rules; some devices send 200). */
 		int upnp_error = natt_xml_child(&doc, natt_xml_child(&doc, first, "detail"), "UPnPError");
 		int code = parse_code(natt_xml_child_text(&doc, upnp_error, "errorCode"));
 		const char *desc = natt_xml_child_text(&doc, upnp_error, "errorDescription");
 		if (!desc[0])
 			desc = natt_xml_child_text(&doc, first, "faultstring");
 		if (code >= 0) {
-			set_error(error, code, http_status, desc);
+			set_error(error, code, desc);
 			rc = NATT_ERR_UPNP;
 		} else {
-			set_error(error, 0, http_status, desc[0] ? desc : fallback);
+			set_error(error, 0, desc[0] ? desc : "SOAP fault without a UPnP error");
 			rc = NATT_ERR_BAD_REPLY;
 		}
-	} else if (http_status != 200 || first < 0) {
-		set_error(error, 0, http_status, http_status == 200 ? "empty SOAP reply" : fallback);
+	} else if (first < 0) {
+		/* e.g. the HTML page of an HTTP error */
+		set_error(error, 0, soap_body >= 0 ? "empty SOAP reply" : "not a SOAP reply");
 		rc = NATT_ERR_BAD_REPLY;
 	} else {
 		rc = collect_results(&doc, first, results, nresults);
@@ -171,24 +182,18 @@ NATT_API int natt_upnp_call(const char *control_url, const char *service_type, c
 	if (!control_url || timeout_ms <= 0)
 		return -EINVAL;
 
-	char *body;
-	size_t body_len;
-	int rc = natt_soap_build(service_type, action, args, nargs, &body, &body_len);
+	struct natt_soap_request req;
+	int rc = natt_soap_prepare(service_type, action, args, nargs, &req);
 	if (rc < 0)
 		return rc;
-	char headers[512];
-	snprintf(headers, sizeof(headers),
-	         "Content-Type: text/xml; charset=\"utf-8\"\r\nSOAPAction: \"%s#%s\"\r\n", service_type, action);
-	struct natt_http_response resp;
-	rc = natt_http_request(control_url, "POST", headers, body, body_len, timeout_ms, NATT_UPNP_MAX_DOCUMENT,
-	                       &resp);
-	free(body);
-	if (rc == NATT_ERR_BAD_REPLY)
-		set_error(error, 0, 0, "not an HTTP reply");
+	char *reply;
+	size_t len;
+	rc = natt_soap_post(control_url, service_type, action, req.args, timeout_ms, &reply, &len);
+	natt_soap_request_free(&req);
 	if (rc < 0)
 		return rc;
-	rc = natt_soap_parse_reply(resp.status, resp.reason, resp.body, resp.body_len, &vals, &nvals, error);
-	free(resp.body);
+	rc = natt_soap_parse_reply(reply, len, &vals, &nvals, error);
+	free(reply);
 	if (rc == 0 && results && nresults) {
 		*results = vals;
 		*nresults = nvals;

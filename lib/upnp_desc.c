@@ -166,24 +166,6 @@ NATT_API int natt_upnp_parse_description(const char *xml, size_t len, const char
 	return (int)w.count;
 }
 
-/* Fetches a document with GET; 0 and a body to free, or a negative code. */
-int natt_upnp_fetch(const char *url, int timeout_ms, char **body, size_t *len)
-{
-	struct natt_http_response resp;
-	*body = NULL;
-	*len = 0;
-	int rc = natt_http_request(url, "GET", "", NULL, 0, timeout_ms, NATT_UPNP_MAX_DOCUMENT, &resp);
-	if (rc < 0)
-		return rc;
-	if (resp.status != 200) {
-		free(resp.body);
-		return NATT_ERR_BAD_REPLY;
-	}
-	*body = resp.body;
-	*len = resp.body_len;
-	return 0;
-}
-
 NATT_API int natt_upnp_describe(const char *location, int timeout_ms, struct natt_upnp_service **services,
                                 size_t *count)
 {

@@ -1,17 +1,33 @@
-/* Internals of the UPnP low level (lib/upnp_*.c, lib/ssdp.c): a small XML reader, URL handling and a
- * minimal HTTP client. Not part of the public API; the unit tests use them directly.
+/* Internals of the UPnP low level (lib/upnp_*.c, lib/ssdp.c): a small XML reader, URL handling, and
+ * the HTTP exchanges through miniupnpc. Not part of the public API; the unit tests use them directly.
  *
- * Why our own XML and HTTP instead of miniupnpc's: miniupnpc does not install its XML parser's header;
- * its SOAP call (simpleUPnPcommand) copies argument values into the envelope without XML escaping,
- * builds the body in a fixed 2 KiB buffer, and its reply parser (ParseNameValue) cuts values at 127
- * bytes; its sockets are not close-on-exec and its reads are not bounded in size. Inside someone else's
- * process each of those matters. */
+ * What miniupnpc does: the HTTP — miniwget() fetches descriptions and SCPDs, simpleUPnPcommand() builds
+ * the SOAP envelope, POSTs it and reads the answer (chunked or not). What natt adds around it, because
+ * inside someone else's process each of these matters:
+ * - the connection of a SOAP call is natt's own: close-on-exec, connected without blocking within the
+ *   caller's timeout, then SO_SNDTIMEO/SO_RCVTIMEO set to the time left (miniupnpc's own connect waits
+ *   3 s whatever the caller wants, on a socket an exec in another thread would inherit);
+ * - argument values are XML-escaped (miniupnpc copies them verbatim), and a call whose envelope or
+ *   SOAPAction would not fit miniupnpc's fixed buffers (2048 and 128 bytes, 512 for the request head)
+ *   is refused with -EMSGSIZE before anything is sent (miniupnpc would cut it or send nothing);
+ * - only numeric IPv4 URLs are used (no name resolution that could block), normalized so that
+ *   miniupnpc's URL parser accepts them;
+ * - SIGPIPE is blocked in the calling thread around miniupnpc's send() (which lacks MSG_NOSIGNAL);
+ * - documents and replies are read by natt's XML reader (miniupnpc's reply parser cuts values at 127
+ *   bytes and its description parser keeps only the first WAN service), their size bounded by
+ *   NATT_UPNP_MAX_DOCUMENT once received;
+ * - a SOAP fault is recognised in the body: miniupnpc does not report the HTTP status of a call.
+ * What miniupnpc keeps: miniwget's socket is its own (not close-on-exec, 3 s to connect), and both wait
+ * up to 5 s for each piece of an answer (receivedata()), so a device that accepts a connection and then
+ * stays silent holds a request that long whatever timeout_ms says. */
 #ifndef NATT_UPNP_INTERNAL_H
 #define NATT_UPNP_INTERNAL_H
 
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <miniupnpc/miniupnpc.h>
 
 #include "natt/upnp.h"
 
@@ -87,47 +103,48 @@ struct natt_http_url {
  * bad port, characters that cannot go into a request line). */
 int natt_http_url_parse(const char *url, struct natt_http_url *out);
 
-/* ---- HTTP ----------------------------------------------------------------------------------------- */
+/* ---- HTTP through miniupnpc (upnp_http.c) --------------------------------------------------------- */
 
-struct natt_http_response {
-	int status;       /* e.g. 200 */
-	char reason[64];  /* reason phrase, cut to fit */
-	char *body;       /* malloc'ed, NUL-terminated (body may contain NULs itself) */
-	size_t body_len;
-};
-
-/* One HTTP/1.1 request with "Connection: close" on a fresh connection. method: "GET" or "POST";
- * extra_headers: "" or complete header lines, each ending in CRLF; body may be NULL when body_len is 0.
- * The whole exchange ends by timeout_ms. The answer may use Content-Length, chunked encoding, or end at
- * connection close; at most max_body bytes of body are accepted.
- * Returns 0 with *resp filled (any status; free resp->body) or a negative code: -EINVAL, -ETIMEDOUT,
- * connect() errors, -EPROTO (cut short, bad chunking), -EMSGSIZE (over max_body), NATT_ERR_BAD_REPLY
- * (not HTTP), -ENOMEM. */
-int natt_http_request(const char *url, const char *method, const char *extra_headers, const char *body,
-                      size_t body_len, int timeout_ms, size_t max_body, struct natt_http_response *resp);
-
-/* Parses a complete HTTP response held in buf[0..len): status line, headers, body (dechunked).
- * *complete is set to 1 when the response is known to be whole (Content-Length reached, last chunk
- * seen), 0 when more may follow (then the return value is -EAGAIN when more is needed, or 0 when the
- * body runs to the connection's end). `eof` says the connection has ended. Used by natt_http_request;
- * public here for the tests. On 0, resp->body is a new allocation. */
-int natt_http_parse_response(const char *buf, size_t len, int eof, size_t max_body,
-                             struct natt_http_response *resp);
-
-/* GET of a UPnP document (description, SCPD): 0 with a malloc'ed NUL-terminated body, or as
- * natt_http_request(), or NATT_ERR_BAD_REPLY when the status is not 200. (upnp_desc.c) */
+/* GET of a UPnP document (description, SCPD) with miniwget(): 0 with a malloc'ed NUL-terminated body;
+ * -EINVAL (bad URL, timeout_ms <= 0); NATT_ERR_BAD_REPLY when the status is not 200; -EMSGSIZE over
+ * NATT_UPNP_MAX_DOCUMENT; -ECONNREFUSED and other connect() errors; -ETIMEDOUT when nothing came back
+ * within timeout_ms; -EPROTO when the connection ended without an answer; -ENOMEM. */
 int natt_upnp_fetch(const char *url, int timeout_ms, char **body, size_t *len);
+
+/* miniupnpc 2.2.4's fixed buffers in simpleUPnPcommand(): the envelope with its NUL, the SOAPAction
+ * value "SERVICE#ACTION" with its NUL, the request head (soapPostSubmit()). */
+#define NATT_SOAP_BODY_MAX 2048
+#define NATT_SOAP_ACTION_MAX 128
+#define NATT_SOAP_HEAD_MAX 512
+
+/* POSTs a call with simpleUPnPcommand() on a connection of our own (see the top of this file).
+ * args: as natt_soap_prepare() made them (escaped, checked to fit). Returns 0 with the answer's body
+ * in *reply (malloc'ed, *len bytes, NUL-terminated); -EINVAL (bad URL); -EMSGSIZE (the request head
+ * would not fit, or the answer is over NATT_UPNP_MAX_DOCUMENT); -ETIMEDOUT, -ECONNREFUSED or another
+ * connect() error; -EPROTO when nothing came back (connection closed, or an empty answer); -ENOMEM. */
+int natt_soap_post(const char *control_url, const char *service_type, const char *action,
+                   struct UPNParg *args, int timeout_ms, char **reply, size_t *len);
 
 /* ---- SOAP (upnp_call.c) ---------------------------------------------------------------------------- */
 
-/* Builds the SOAP envelope of a call into a new malloc'ed string. Returns 0 or -EINVAL / -ENOMEM. */
-int natt_soap_build(const char *service_type, const char *action, const struct natt_upnp_arg *args,
-                    size_t nargs, char **body, size_t *body_len);
+/* A call ready for natt_soap_post(). */
+struct natt_soap_request {
+	struct UPNParg *args; /* nargs + 1 entries, the last { NULL, NULL }; values XML-escaped */
+	size_t body_len;      /* the envelope miniupnpc will build, without its NUL */
+};
 
-/* Reads a SOAP answer (HTTP status and body). Returns 0 with results, NATT_ERR_UPNP or
- * NATT_ERR_BAD_REPLY with *error filled in, -EMSGSIZE/-ENOMEM. */
-int natt_soap_parse_reply(int http_status, const char *reason, const char *body, size_t len,
-                          struct natt_upnp_value **results, size_t *nresults, struct natt_upnp_error *error);
+/* Checks a call and escapes its values: -EINVAL (a name that is not an XML name, a service type or
+ * action that cannot go into the envelope or the SOAPAction header, args NULL with nargs > 0);
+ * -EMSGSIZE when the envelope or the SOAPAction would not fit miniupnpc's buffers; -ENOMEM. On 0, free
+ * with natt_soap_request_free(). */
+int natt_soap_prepare(const char *service_type, const char *action, const struct natt_upnp_arg *args,
+                      size_t nargs, struct natt_soap_request *req);
+void natt_soap_request_free(struct natt_soap_request *req);
+
+/* Reads a SOAP answer by its body alone (the HTTP status is not known). Returns 0 with results,
+ * NATT_ERR_UPNP (a Fault with a UPnPError) or NATT_ERR_BAD_REPLY with *error filled in, -ENOMEM. */
+int natt_soap_parse_reply(const char *body, size_t len, struct natt_upnp_value **results, size_t *nresults,
+                          struct natt_upnp_error *error);
 
 /* ---- SSDP (ssdp.c) -------------------------------------------------------------------------------- */
 

@@ -50,16 +50,31 @@ static void owner_gone(pid_t pid);
 
 /* A child that inherited published sockets watches their owners: when an owner ends (a server that
  * daemonized, a master killed under its workers) the child takes the mappings over at once, whether
- * or not it ever calls a hooked function again. */
+ * or not it ever calls a hooked function again. The fork handler only notes them: a thread must not
+ * be started there (the child of a threaded process may only make async-signal-safe calls until fork
+ * returns), so the watch starts when fork() or daemon() returns in the child (fork.c), or at the next
+ * adoption check for the other ways to fork. */
+static struct owners unwatched;
+
 void nattshim_after_fork_child(void)
 {
-	struct owners o = { .count = 0 };
-	each_tracked(note_owner, &o);
-	atomic_store(&nattshim_inherited, o.count > 0);
+	unwatched.count = 0;
+	each_tracked(note_owner, &unwatched);
+	atomic_store(&nattshim_inherited, unwatched.count > 0);
+}
+
+void nattshim_watch_owners(void)
+{
+	if (unwatched.count == 0)
+		return;
+	struct owners o = unwatched;
+	unwatched.count = 0;
+	int saved_errno = errno;
 	natt_internal_depth++;
 	for (int i = 0; i < o.count; i++)
 		natt_engine_watch_pid(o.pids[i], owner_gone);
 	natt_internal_depth--;
+	errno = saved_errno;
 }
 
 static int64_t coarse_ms(void)
@@ -97,6 +112,7 @@ void nattshim_check_adoption(void)
 	if (now < atomic_load(&next_check))
 		return;
 	atomic_store(&next_check, now + 250);
+	nattshim_watch_owners();
 	int saved_errno = errno;
 	natt_internal_depth++;
 	struct adoption a = { .self = getpid() };
@@ -128,25 +144,41 @@ static void adopt_fd(int fd)
 	getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
 	len = sizeof(type);
 	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	enum nattshim_event event;
 	if (listening) {
-		nattshim_consider(fd, NATTSHIM_AFTER_LISTEN);
+		event = NATTSHIM_AFTER_LISTEN;
 	} else if (type == SOCK_DGRAM) {
 		/* A bound, unconnected UDP socket is a server's; a connected one is a client's. */
 		struct sockaddr_storage peer;
 		len = sizeof(peer);
-		if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 && errno == ENOTCONN)
-			nattshim_consider(fd, NATTSHIM_AFTER_BIND);
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 || errno != ENOTCONN)
+			return;
+		event = NATTSHIM_AFTER_BIND;
+	} else {
+		return;
 	}
+	/* Whoever handed it over may hold it still (systemd does; a parent that spawned us may). */
+	natt_engine_note_shared();
+	nattshim_consider(fd, event);
 }
 
 /* Every process of a wrapped tree loads us, so the common case must stay cheap: the full walk over
  * /proc/self/fd happens only where sockets can have been handed over — after the exec of a process
  * that had published sockets (our exec hook sets NATT_INHERITED) or under systemd socket activation
  * (LISTEN_FDS). inetd hands its socket over as standard input: fd 0 alone is always looked at. */
+/* sd_listen_fds(3): the sockets are ours only when LISTEN_PID names this process. */
+static bool socket_activated(void)
+{
+	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	if (!fds)
+		return false;
+	return !pid || strtol(pid, NULL, 10) == (long)natt_self_pid();
+}
+
 void nattshim_adopt_at_start(void)
 {
 	bool inherited = getenv("NATT_INHERITED") != NULL;
-	if (!inherited && !getenv("LISTEN_FDS")) {
+	if (!inherited && !socket_activated()) {
 		adopt_fd(0);
 		return;
 	}
@@ -210,6 +242,8 @@ void nattshim_before_exec(void)
 	each_tracked(mark_cloexec_holders, &survivors);
 	/* Tell the new image to look for them (see nattshim_adopt_at_start). */
 	nattshim_exec_passes_sockets = survivors.count > 0;
+	if (survivors.count > 0)
+		natt_engine_note_shared(); /* a vfork child's exec: its new image holds our sockets */
 	if (!natt_engine_running_here())
 		return;
 	int saved_errno = errno;
@@ -225,6 +259,15 @@ void nattshim_before_exec(void)
 		natt_engine_flush(2000);
 	natt_internal_depth--;
 	errno = saved_errno;
+}
+
+void nattshim_before_spawn(void)
+{
+	struct exec_plan survivors = { .count = 0 };
+	each_tracked(mark_cloexec_holders, &survivors);
+	nattshim_exec_passes_sockets = survivors.count > 0;
+	if (survivors.count > 0)
+		natt_engine_note_shared();
 }
 
 void nattshim_after_failed_exec(void)

@@ -2,6 +2,7 @@
  * close() is hot in every program: untracked fds cost one bounds check and one load. */
 #include <errno.h>
 #include <linux/close_range.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -10,11 +11,17 @@
  * new socket, and that one's entry must not be the one we drop. */
 static int nattshim_close(int fd)
 {
-	/* natt's own code unmarks its fds before closing them; only its libraries, in the manager,
-	 * close marked ones. */
-	if (nattshim_tracked(fd) == NATTSHIM_OURS && !natt_manager_thread) {
-		errno = EBADF;
-		return -1;
+	if (nattshim_in_vfork_child())
+		return libc_close(fd);
+	if (nattshim_settled(fd) == NATTSHIM_OURS) {
+		if (!natt_internal_depth && !natt_manager_thread) {
+			errno = EBADF; /* the program's view: that number is not open */
+			return -1;
+		}
+		/* natt closing its own: unmarked first, since once closed the number may go to the program
+		 * at once, which must be able to close it. */
+		nattshim_unmark_ours(fd);
+		return libc_close(fd);
 	}
 	struct natt_entry *entry = nattshim_fd_exchange(fd, NULL);
 	int rc = libc_close(fd);
@@ -35,6 +42,22 @@ NATT_EXPORT int close(int fd)
 	return nattshim_close(fd);
 }
 
+/* fclose() of a stream on a published socket (fdopen): glibc ends the fd with its internal close,
+ * which no hook sees, so the stream's fd is looked at first. natt's own streams are natt's business. */
+NATT_EXPORT int fclose(FILE *stream)
+{
+	int fd = stream ? fileno_unlocked(stream) : -1;
+	struct natt_entry *entry = fd >= 0 ? nattshim_tracked(fd) : NULL;
+	if (__builtin_expect(entry == NULL, 1) || nattshim_in_vfork_child() || !nattshim_is_entry(nattshim_settled(fd)))
+		return libc_fclose(stream);
+	entry = nattshim_fd_exchange(fd, NULL);
+	int rc = libc_fclose(stream);
+	int saved_errno = errno;
+	nattshim_release(entry);
+	errno = saved_errno;
+	return rc;
+}
+
 static void release_all(struct natt_entry **detached, unsigned *count)
 {
 	for (unsigned i = 0; i < *count; i++)
@@ -46,8 +69,8 @@ static void release_all(struct natt_entry **detached, unsigned *count)
  * pieces around natt's own fds. Detached entries are released once their fds are closed. */
 static int nattshim_close_range(unsigned first, unsigned last, int flags)
 {
-	if (flags & CLOSE_RANGE_CLOEXEC)
-		return libc_close_range(first, last, flags); /* ends nothing now; exec will */
+	if ((flags & CLOSE_RANGE_CLOEXEC) || nattshim_in_vfork_child())
+		return libc_close_range(first, last, flags); /* nothing ends now, or not ours */
 	struct natt_entry *detached[64];
 	unsigned count = 0;
 	int rc = 0;
@@ -57,7 +80,7 @@ static int nattshim_close_range(unsigned first, unsigned last, int flags)
 			fd |= NATT_FD_CHUNK - 1; /* skip the rest of an unused chunk */
 			continue;
 		}
-		struct natt_entry *entry = nattshim_tracked((int)fd);
+		struct natt_entry *entry = nattshim_settled((int)fd);
 		if (!entry)
 			continue;
 		if (entry == NATTSHIM_OURS) {

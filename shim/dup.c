@@ -8,10 +8,22 @@
 
 #include "shim.h"
 
+/* One more holder, unless the last one has gone: an entry whose count reached zero is being retired
+ * and must never come back (a close() in another thread or a signal handler can end oldfd between our
+ * dup and this count). */
+static bool hold_one_more(struct natt_entry *entry)
+{
+	int holders = atomic_load(&entry->holders);
+	while (holders > 0)
+		if (atomic_compare_exchange_weak(&entry->holders, &holders, holders + 1))
+			return true;
+	return false;
+}
+
 /* After newfd became a copy of oldfd (and whatever newfd was before ended). */
 static void nattshim_copied(int oldfd, int newfd)
 {
-	if (oldfd == newfd)
+	if (oldfd == newfd || nattshim_in_vfork_child())
 		return;
 	int saved_errno = errno;
 	struct natt_entry *entry = nattshim_tracked(oldfd);
@@ -22,11 +34,22 @@ static void nattshim_copied(int oldfd, int newfd)
 		nattshim_release(nattshim_fd_exchange(oldfd, NULL));
 		entry = NULL;
 	}
+	enum nattshim_event publish_again = NATTSHIM_AFTER_BIND;
+	bool retiring = false;
 	if (!nattshim_is_entry(entry))
 		entry = NULL; /* a copy of natt's own fd is the program's, untracked */
-	else
-		atomic_fetch_add(&entry->holders, 1);
+	else if (!hold_one_more(entry)) {
+		/* oldfd was the last copy and closed meanwhile: newfd keeps the socket, as a new one. */
+		retiring = true;
+		publish_again = entry->protocol == NATT_TCP ? NATTSHIM_AFTER_LISTEN : NATTSHIM_AFTER_BIND;
+		entry = NULL;
+	}
 	nattshim_release(nattshim_fd_exchange(newfd, entry));
+	if (retiring) {
+		natt_internal_depth++;
+		nattshim_consider(newfd, publish_again);
+		natt_internal_depth--;
+	}
 	errno = saved_errno;
 }
 
@@ -42,7 +65,8 @@ NATT_EXPORT int dup(int fd)
  * so the program gets its number and natt keeps its descriptor. */
 static void make_way(int oldfd, int newfd)
 {
-	if (oldfd == newfd || nattshim_tracked(newfd) != NATTSHIM_OURS)
+	if (oldfd == newfd || !nattshim_tracked(newfd) || nattshim_in_vfork_child() ||
+	    nattshim_settled(newfd) != NATTSHIM_OURS)
 		return;
 	int saved_errno = errno;
 	int moved = libc_fcntl(newfd, F_DUPFD_CLOEXEC, (void *)(long)(newfd + 1));

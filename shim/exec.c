@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -74,6 +75,9 @@ static int finish(int rc)
 NATT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	REAL_OR_ENOSYS(real_execve, "execve");
+	/* natt's own --on-change child runs on the manager thread's memory until it execs */
+	if (natt_manager_thread)
+		return real_execve(path, argv, envp);
 	nattshim_before_exec();
 	char *const *env = with_marker(envp);
 	int rc = real_execve(path, argv, env);
@@ -134,6 +138,36 @@ NATT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	int rc = real_fexecve(fd, argv, env);
 	drop_marker(env, envp);
 	return finish(rc);
+}
+
+/* posix_spawn: glibc's child execs without our hooks; the sockets it inherits are shared from now on,
+ * and the new image is told to look for them. */
+typedef int (*posix_spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                              const posix_spawnattr_t *, char *const[], char *const[]);
+static posix_spawn_fn real_posix_spawn, real_posix_spawnp;
+
+static int spawn(posix_spawn_fn real, pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	nattshim_before_spawn();
+	char *const *env = with_marker(envp);
+	int rc = real(pid, path, actions, attr, argv, env);
+	drop_marker(env, envp);
+	return rc;
+}
+
+NATT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	REAL_OR_ENOSYS(real_posix_spawn, "posix_spawn");
+	return spawn(real_posix_spawn, pid, path, actions, attr, argv, envp);
+}
+
+NATT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	REAL_OR_ENOSYS(real_posix_spawnp, "posix_spawnp");
+	return spawn(real_posix_spawnp, pid, file, actions, attr, argv, envp);
 }
 
 /* Collects execl-style arguments (up to the NULL) into an array on the stack of the caller's size. */

@@ -1,7 +1,8 @@
 /* fd -> entry table. Two levels, chunks allocated on first use, so a process that publishes nothing
  * touches no page of it and a fork copies nothing. Entries are reference counted by holders: every fd
  * (in this process) that refers to the same socket holds one. */
-#include <stdlib.h>
+#include <sched.h>
+#include <sys/mman.h>
 
 #include "shim.h"
 
@@ -16,18 +17,73 @@ struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry)
 	if (!chunk) {
 		if (!entry)
 			return NULL;
-		_Atomic(struct natt_entry *) *fresh = calloc(NATT_FD_CHUNK, sizeof(*fresh));
-		if (!fresh)
+		/* mmap, not calloc: publishing may happen in a signal handler (bind() there is legal). */
+		void *fresh = mmap(NULL, NATT_FD_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
+		                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (fresh == MAP_FAILED)
 			return NULL;
 		_Atomic(struct natt_entry *) *expected = NULL;
 		if (atomic_compare_exchange_strong(&natt_fd_chunks[index], &expected, fresh))
 			chunk = fresh;
 		else {
-			free(fresh); /* another thread won the race */
+			munmap(fresh, NATT_FD_CHUNK * sizeof(*chunk)); /* another thread won the race */
 			chunk = expected;
 		}
 	}
 	return atomic_exchange(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], entry);
+}
+
+void nattshim_unmark_ours(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= NATT_FD_CHUNK * NATT_FD_CHUNKS)
+		return;
+	_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[(unsigned)fd >> NATT_FD_CHUNK_BITS]);
+	struct natt_entry *ours = NATTSHIM_OURS;
+	if (chunk)
+		atomic_compare_exchange_strong(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], &ours, NULL);
+}
+
+struct natt_entry *nattshim_settled(int fd)
+{
+	struct natt_entry *entry;
+	while ((entry = nattshim_tracked(fd)) == NATTSHIM_PENDING)
+		sched_yield();
+	return entry;
+}
+
+/* What a claim replaced: put back if the claim fails, released (stale) if it holds. One claim at a
+ * time per thread. */
+static __thread struct natt_entry *claimed_over;
+
+void nattshim_mark(int fd, enum natt_fd_mark how)
+{
+	struct natt_entry *pending = NATTSHIM_PENDING;
+	switch (how) {
+	case NATT_FD_MARK:
+		/* A stale entry at a number the kernel just gave us: its socket is gone from that fd. */
+		nattshim_release(nattshim_fd_exchange(fd, NATTSHIM_OURS));
+		break;
+	case NATT_FD_CLAIM:
+		claimed_over = nattshim_fd_exchange(fd, NATTSHIM_PENDING);
+		break;
+	case NATT_FD_CONFIRM:
+		nattshim_fd_exchange(fd, NATTSHIM_OURS);
+		nattshim_release(claimed_over);
+		claimed_over = NULL;
+		break;
+	case NATT_FD_DISOWN:
+		if ((unsigned)fd < NATT_FD_CHUNK * NATT_FD_CHUNKS) {
+			_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[(unsigned)fd >> NATT_FD_CHUNK_BITS]);
+			if (chunk)
+				atomic_compare_exchange_strong(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], &pending,
+				                               claimed_over);
+		}
+		claimed_over = NULL;
+		break;
+	case NATT_FD_UNMARK:
+		nattshim_unmark_ours(fd);
+		break;
+	}
 }
 
 void nattshim_release(struct natt_entry *entry)

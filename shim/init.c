@@ -25,9 +25,14 @@ static void close_inherited_own_fds(void)
 	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
 		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
 		for (unsigned i = 0; chunk && i < NATT_FD_CHUNK; i++) {
-			if (atomic_load(&chunk[i]) == NATTSHIM_OURS) {
+			struct natt_entry *mark = atomic_load(&chunk[i]);
+			if (mark == NATTSHIM_OURS) {
 				atomic_store(&chunk[i], NULL);
 				libc_close((int)(index * NATT_FD_CHUNK + i));
+			} else if (mark == NATTSHIM_PENDING) {
+				/* The parent's manager was checking it at the fork: it may be the program's.
+				 * Left open (a CLOEXEC file of natt's at worst), never settled here. */
+				atomic_store(&chunk[i], NULL);
 			}
 		}
 	}
@@ -40,18 +45,11 @@ static void child(void)
 	nattshim_after_fork_child();
 }
 
-static void mark_ours(int fd, bool ours)
-{
-	struct natt_entry *previous = nattshim_fd_exchange(fd, ours ? NATTSHIM_OURS : NULL);
-	/* A stale entry at a number the kernel just gave us: its socket is gone from that fd. */
-	nattshim_release(previous);
-}
-
 __attribute__((constructor)) static void nattshim_load(void)
 {
 	nattshim_resolve_libc();
 	natt_self_pid(); /* cached now, so a vfork child can tell itself from us */
-	natt_engine_fd_hook = mark_ours;
+	natt_engine_fd_hook = nattshim_mark;
 	natt_engine_started_hook = nattshim_take_termination_signals;
 	pthread_atfork(prepare, parent, child);
 	natt_internal_depth++;

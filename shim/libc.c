@@ -30,6 +30,9 @@ DECLARE_REAL(sighandler_t, bsd_signal, int, sighandler_t);
 DECLARE_REAL(int, raise, int);
 DECLARE_REAL(int, kill, pid_t, int);
 DECLARE_REAL(int, socket, int, int, int);
+DECLARE_REAL(int, fclose, FILE *);
+DECLARE_REAL(pid_t, fork, void);
+DECLARE_REAL(int, daemon, int, int);
 
 /* dlsym could in theory hand back our own symbol (a broken link order); calling it would recurse
  * forever, so such a result counts as "not found". */
@@ -61,6 +64,9 @@ void nattshim_resolve_libc(void)
 	RESOLVE(raise);
 	RESOLVE(kill);
 	RESOLVE(socket);
+	RESOLVE(fclose);
+	RESOLVE(fork);
+	RESOLVE(daemon);
 }
 
 /* Where libc lacks a function (close_range before glibc 2.34), the system call does the same. */
@@ -181,4 +187,31 @@ int libc_socket(int domain, int type, int protocol)
 {
 	RESOLVE(socket);
 	return REAL(socket) ? REAL(socket)(domain, type, protocol) : (int)syscall(SYS_socket, domain, type, protocol);
+}
+
+int libc_fclose(FILE *stream)
+{
+	RESOLVE(fclose);
+	if (REAL(fclose))
+		return REAL(fclose)(stream);
+	errno = ENOSYS; /* no libc fclose at all: nothing sensible to fall back on */
+	return EOF;
+}
+
+pid_t libc_fork(void)
+{
+	RESOLVE(fork);
+	if (REAL(fork))
+		return REAL(fork)();
+	errno = ENOSYS;
+	return -1;
+}
+
+int libc_daemon(int nochdir, int noclose)
+{
+	RESOLVE(daemon);
+	if (REAL(daemon))
+		return REAL(daemon)(nochdir, noclose);
+	errno = ENOSYS;
+	return -1;
 }

@@ -66,7 +66,7 @@ void nattshim_consider(int fd, enum nattshim_event event)
 	if (fstat(fd, &st) < 0)
 		return;
 
-	struct natt_entry *known = nattshim_tracked(fd);
+	struct natt_entry *known = nattshim_settled(fd);
 	if (known == NATTSHIM_OURS)
 		return;
 	if (known && known->socket_id == (uint64_t)st.st_ino)

@@ -5,10 +5,12 @@
 #define NATT_SHIM_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "engine.h"
 
@@ -32,6 +34,9 @@ sighandler_t libc_bsd_signal(int sig, sighandler_t handler);
 int libc_raise(int sig);
 int libc_kill(pid_t pid, int sig);
 int libc_socket(int domain, int type, int protocol);
+int libc_fclose(FILE *stream);
+pid_t libc_fork(void);
+int libc_daemon(int nochdir, int noclose);
 void nattshim_resolve_libc(void);
 /* POSIX dropped bsd_signal and glibc no longer declares it, but still exports it. */
 sighandler_t bsd_signal(int sig, sighandler_t handler);
@@ -45,10 +50,12 @@ extern _Atomic(struct natt_entry *) *_Atomic natt_fd_chunks[NATT_FD_CHUNKS];
 /* Marks natt's own long-lived fds in the table: close() on them fails with EBADF, as if they were
  * never open, and close_range()/closefrom() step around them. */
 #define NATTSHIM_OURS ((struct natt_entry *)(uintptr_t)1)
+/* Claimed by natt while it checks the fd is the one it opened (NATT_FD_CLAIM): for a moment. */
+#define NATTSHIM_PENDING ((struct natt_entry *)(uintptr_t)2)
 
 static inline bool nattshim_is_entry(const struct natt_entry *entry)
 {
-	return entry != NULL && entry != NATTSHIM_OURS;
+	return (uintptr_t)entry > (uintptr_t)NATTSHIM_PENDING;
 }
 
 /* The close() fast path: one bounds check and at most two loads when nothing is tracked. */
@@ -63,9 +70,22 @@ static inline struct natt_entry *nattshim_tracked(int fd)
 	return atomic_load_explicit(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], memory_order_acquire);
 }
 
-/* Stores entry at fd (NULL clears); returns what was there. May allocate a chunk (not from signal
- * handlers: only publishing stores a non-NULL entry). */
+/* A vfork child (or posix_spawn's) shares our memory, fd table included, but not our descriptors:
+ * what it closes or copies is its own, so it must leave the table alone. A system call: only on the
+ * rare paths, for fds the table knows. */
+static inline bool nattshim_in_vfork_child(void)
+{
+	return getpid() != natt_self_pid();
+}
+
+/* Stores entry at fd (NULL clears); returns what was there. May map a chunk. Async-signal-safe. */
 struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry);
+/* Clears fd's slot if it still marks one of natt's own fds. */
+void nattshim_unmark_ours(int fd);
+/* What fd's slot holds once natt's check of a claimed fd is over (a few system calls). */
+struct natt_entry *nattshim_settled(int fd);
+/* The claim protocol of enum natt_fd_mark, for the thread that makes the claim. */
+void nattshim_mark(int fd, enum natt_fd_mark how);
 /* Drops one holder of entry; the last one retires it. Async-signal-safe. */
 void nattshim_release(struct natt_entry *entry);
 /* Whether any fd in [first, last] is tracked (cheap for sparse tables). */
@@ -76,6 +96,8 @@ bool nattshim_any_tracked(unsigned first, unsigned last);
 extern atomic_bool nattshim_inherited;
 void nattshim_check_adoption(void);
 void nattshim_after_fork_child(void);
+/* In a forked child, once fork() (or daemon()) has returned: starts watching the owners noted. */
+void nattshim_watch_owners(void);
 /* Publishes the listening sockets a process starts with (exec, inetd, socket activation). */
 void nattshim_adopt_at_start(void);
 /* Before exec: retires what exec will close; if exec fails, publishes it again. */
@@ -83,6 +105,8 @@ void nattshim_before_exec(void);
 /* Set by nattshim_before_exec: published sockets survive this exec. */
 extern bool nattshim_exec_passes_sockets;
 void nattshim_after_failed_exec(void);
+/* Before posix_spawn: the child keeps what is not CLOEXEC (sets nattshim_exec_passes_sockets). */
+void nattshim_before_spawn(void);
 /* Before _exit(): the same clean-up as exit(). */
 void nattshim_before_exit(void);
 

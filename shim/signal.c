@@ -89,6 +89,9 @@ static int hold_again(int sig, struct sigaction *old)
 
 NATT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+	/* natt's own --on-change child (lib/spawn.c) resets the handlers it inherited, on our memory */
+	if (__builtin_expect(natt_manager_thread, 0))
+		return libc_sigaction(sig, act, old);
 	if (__builtin_expect(!is_held(sig), 1)) {
 		if (atomic_load(&taken_once) && is_termination_signal(sig) && wants_default(act) &&
 		    natt_engine_running_here())

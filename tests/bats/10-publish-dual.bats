@@ -123,3 +123,47 @@ teardown() {
 	# the program itself is still running: only the socket's mapping went
 	kill -0 "$(natt_pid ctl)"
 }
+
+# ctl NAME COMMAND REGEX: one sockctl command and its reply.
+ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
+
+@test "an IPv6-only socket is local-only: nothing asked of the router, the reason given" {
+	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
+	ctl ctl "tcp :: 8007 v6only" '^[0-9]+ 8007$'
+	wait_state tcp 8007 local-only
+	run jq -r '.sockets[] | select(.local_port == 8007) | .local_address, .error, ([.assignments[] | select(.technique != null)] | length)' "$NATT_STATUS"
+	assert_line --index 0 "::"
+	assert_line --index 1 --partial "IPv6-only"
+	assert_line --index 2 "0"
+	run rule_present 8007
+	assert_failure
+}
+
+@test "--ports: only the local ports listed are published" {
+	natt_start ctl lan1 --ports 8008,8010-8011 -- "$NATT_BUILD/tests/progs/sockctl"
+	ctl ctl "tcp 0.0.0.0 8008" '^[0-9]+ 8008$'
+	ctl ctl "tcp 0.0.0.0 8009" '^[0-9]+ 8009$'
+	ctl ctl "tcp 0.0.0.0 8010" '^[0-9]+ 8010$'
+	wait_published tcp 8008
+	wait_published tcp 8010
+	sleep 1
+	run rule_present 8009
+	assert_failure
+	run jq -e '.sockets[] | select(.local_port == 8009)' "$NATT_STATUS"
+	assert_failure
+}
+
+@test "--gateway: natt asks the router named; one that is not there leaves the socket pending, with why" {
+	natt_start good lan1 --gateway 10.77.0.1 -- "$NATT_BUILD/tests/progs/sockctl"
+	ctl good "tcp 0.0.0.0 8012" '^[0-9]+ 8012$'
+	wait_published tcp 8012
+	assert_assignment tcp 8012 upnp 100.130.0.1 8012
+	# nobody at 10.77.0.99: the real router's SSDP answers do not count, NAT-PMP gets no answer
+	natt_start bad lan1 --gateway 10.77.0.99 -- "$NATT_BUILD/tests/progs/sockctl"
+	ctl bad "tcp 0.0.0.0 8013" '^[0-9]+ 8013$'
+	wait_state tcp 8013 pending 15
+	run jq -r '.sockets[] | select(.local_port == 8013) | .error' "$NATT_STATUS"
+	assert_output --partial "no UPnP IGD answered"
+	run rule_present 8013
+	assert_failure
+}

@@ -1,19 +1,22 @@
 #!/usr/bin/env bats
 # libnatt's UPnP low level (lib/include/natt/upnp.h) against the lab's real miniupnpd, through the
 # example program examples/upnp-services: service scan and SCPD reading, generic action calls, UPnP
-# errors. Every mapping is checked at the router itself (its nft chain), not through natt's output.
+# errors; and libnatt's IGD port mapping calls (lib/include/natt/igd.h) through tests/progs/igdctl.
+# Every mapping is checked at the router itself (its nft chain), not through natt's output.
 
 load lib/lab
 
 WANIP=urn:schemas-upnp-org:service:WANIPConnection:1
 
-setup_file() { lab_up dual; }
+setup_file() { lab_up dual 2; }
 teardown_file() { lab_down; }
 
 setup() {
     lab_setup
     UPNP_SERVICES=$NATT_BUILD/examples/upnp-services
+    IGDCTL=$NATT_BUILD/tests/progs/igdctl
     [ -x "$UPNP_SERVICES" ] || fail "$UPNP_SERVICES is not built (run make)"
+    [ -x "$IGDCTL" ] || fail "$IGDCTL is not built (run make)"
 }
 
 teardown() { lab_teardown; }
@@ -30,6 +33,8 @@ add_mapping() {
         NewLeaseDuration=600
 }
 delete_mapping() { call DeletePortMapping NewRemoteHost= NewExternalPort="$1" NewProtocol=TCP; }
+# igdctl COMMAND... — libnatt's IGD calls from lan1, on one handle.
+igdctl() { on_lan1 "$IGDCTL" "$@"; }
 
 @test "upnp-services lists the router's WANIPConnection with its actions and their arguments" {
     run services
@@ -121,4 +126,70 @@ delete_mapping() { call DeletePortMapping NewRemoteHost= NewExternalPort="$1" Ne
     assert_failure
     assert_output "UPnP error 606: Action not authorized"
     refute router_has_rule 'dport 80 '
+}
+
+@test "libnatt IGD calls: find, external address, map, get, list and unmap, seen at the router" {
+    refute router_has_rule 'dport 7420 '
+    run igdctl info external map tcp 7420 7420 600 get tcp 7420 list
+    assert_success
+    # The lab's miniupnpd is an IGD:2; lan1 is the internal client.
+    assert_line --index 0 "igd urn:schemas-upnp-org:service:WANIPConnection:2 internal 10.77.0.2 any-port yes"
+    assert_line --index 1 "external 100.130.0.1"
+    assert_line --index 2 "mapped tcp 7420 -> 10.77.0.2:7420 lifetime 600"
+    # get, then the table's only entry: the lease miniupnpd reports is what is left of the 600 s
+    assert_line --index 3 --regexp '^entry tcp 7420 -> 10\.77\.0\.2:7420 lease (59[0-9]|600) "igdctl"$'
+    assert_line --index 4 --regexp '^entry tcp 7420 -> 10\.77\.0\.2:7420 lease (59[0-9]|600) "igdctl"$'
+    assert_line --index 5 "count 1"
+    run router_rules
+    assert_output --partial "th dport 7420 dnat ip to 10.77.0.2:7420"
+
+    run igdctl unmap tcp 7420
+    assert_success
+    assert_output "unmapped tcp 7420"
+    refute router_has_rule 'dport 7420 '
+    run igdctl get tcp 7420
+    assert_failure
+    assert_output "get: not found"
+    run igdctl unmap tcp 7420
+    assert_failure
+}
+
+@test "libnatt IGD calls: a port held by another host is refused, any port is granted, unmap spares it" {
+    on_lan2 upnpc -u "$(lab_info desc_url)" -e lan2 -a 10.77.0.3 7421 7421 TCP >/dev/null
+    router_has_rule 'dport 7421 dnat ip to 10.77.0.3:7421'
+
+    # Exactly 7421: ConflictInMappingEntry, and nothing changes at the router.
+    run igdctl map tcp 7421 7421 600
+    assert_failure
+    assert_output "map: UPnP error 718 (ConflictInMappingEntry: the external port is held by another client)"
+    assert_equal "$(router_rules_count)" 1
+
+    # External port 0: AddAnyPortMapping, the router picks a free one.
+    run igdctl map tcp 7421 0 600
+    assert_success
+    assert_output --regexp '^mapped tcp [0-9]+ -> 10\.77\.0\.2:7421 lifetime 600$'
+    port=$(awk '{ print $3 }' <<<"$output")
+    [ "$port" != 7421 ]
+    router_has_rule "dport $port dnat ip to 10.77.0.2:7421"
+
+    # lan2's mapping is not lan1's to delete.
+    run igdctl unmap tcp 7421
+    assert_failure
+    assert_output "unmap: Operation not permitted"
+    router_has_rule 'dport 7421 dnat ip to 10.77.0.3:7421'
+
+    run igdctl unmap tcp "$port"
+    assert_success
+    refute router_has_rule "dport $port "
+    on_lan2 upnpc -u "$(lab_info desc_url)" -d 7421 TCP >/dev/null
+    assert_equal "$(router_rules_count)" 0
+}
+
+@test "libnatt IGD find: a given gateway that is not the router finds no IGD, the router's address does" {
+    run igdctl -g 10.77.0.99 -t 500 info
+    assert_failure
+    assert_output "find: no UPnP internet gateway device found"
+    run igdctl -g 10.77.0.1 info
+    assert_success
+    assert_output --partial "internal 10.77.0.2"
 }

@@ -176,7 +176,8 @@ nginx_quit_and_check() {
 
 @test "nginx binary upgrade (USR2, then QUIT to the old master): the new master keeps the port published" {
 	# nginx clears the environment of what it execs except for the variables named by `env`
-	NGINX_EXTRA="env LD_PRELOAD; env NATT_STATUS_FILE; env NATT_VERBOSE; env NATT_LOG;"
+	# (and the sanitizers' settings, for make check-asan)
+	NGINX_EXTRA="env LD_PRELOAD; env NATT_STATUS_FILE; env NATT_VERBOSE; env NATT_LOG; env ASAN_OPTIONS; env UBSAN_OPTIONS; env TSAN_OPTIONS;"
 	nginx_start 8206
 	wait_published tcp 8206
 	local old_master=$NGINX_MASTER new_master

@@ -125,3 +125,7 @@ daemon_round_trip() {
 @test "server that listens, then daemonizes closing every other fd (close() each): the same" {
 	daemon_round_trip 8304 --close-fds
 }
+
+@test "server that listens, then calls glibc's daemon(3) and no hooked function after: the same" {
+	daemon_round_trip 8305 --daemon3
+}

@@ -9,7 +9,9 @@
 # "failed" with the router's reason.
 #
 # Not testable here: miniupnpd never answers 725 OnlyPermanentLeasesSupported, nor 402 to a lease of 0
-# (natt-lab cannot make it), so the "lease 0" and "bounded lease" fallbacks have no lab test. Nor can
+# (natt-lab cannot make it), so the "lease 0" and "bounded lease" fallbacks have no lab test: the
+# policy (lib/igd.c, shared by the engine, the CLI and libnatt) is unit-tested against fake routers in
+# tests/unit/test_upnp_call.c (test_lease_policy, test_igd_map_permanent). Nor can
 # this miniupnpd (Debian 2.3.1: no ext_allow_private_ipv4; ext_ip= refuses reserved addresses) map
 # anything with a reserved WAN address, so a published mapping flagged "double-nat" cannot be produced.
 # (A deny rule on internal ports instead, e.g. "deny 0-65535 0.0.0.0/0 8500-8599", would make NAT-PMP
@@ -99,12 +101,4 @@ teardown() {
 	run status_field tcp 8650 warning
 	assert_output ""
 	serve_stop srv
-}
-
-@test "725 OnlyPermanentLeasesSupported → lease 0, deleted at exit" {
-	skip "miniupnpd cannot be made to answer 725; no lab router produces it"
-}
-
-@test "402 on lease 0 → a bounded lease" {
-	skip "miniupnpd cannot be made to answer 402 to a lease of 0; no lab router produces it"
 }

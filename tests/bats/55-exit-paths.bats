@@ -125,6 +125,32 @@ gone_at_exit() {
 	done
 }
 
+@test "SIGTERM while the router no longer answers: the process still ends within seconds, status 143" {
+	# Each deletion would wait out NAT-PMP's retransmissions (1.8 s); at a signal natt gives the router
+	# as long as at exit (3 s), then leaves the rest to the leases.
+	local port t0 took
+	natt_start dead lan1 --protocols nat-pmp -- env --default-signal=TERM "$SOCKCTL"
+	for port in 8580 8581 8582 8583 8584 8585; do sockctl_open dead tcp "$port"; done
+	for port in 8580 8581 8582 8583 8584 8585; do wait_published tcp "$port"; done
+	on_router nft -f - <<-'EOF'
+		table inet natt_test {
+			chain input {
+				type filter hook input priority -10; policy accept;
+				udp dport 5351 drop
+			}
+		}
+	EOF
+	t0=$(now_s)
+	natt_signal dead TERM
+	natt_reap dead 7 || { on_router nft delete table inet natt_test; fail "still running 7 s after SIGTERM"; }
+	took=$(elapsed_since "$t0")
+	on_router nft delete table inet natt_test
+	tap_note "SIGTERM with a silent router (6 NAT-PMP mappings): ended after $took s"
+	assert_equal "$NATT_EXIT_STATUS" 143
+	# what could not be deleted is left to its lease: delete it here for the next tests
+	on_lan1 "$NATT_BUILD/natt" unmap-all >/dev/null 2>&1 || true
+}
+
 @test "exec of another program: the CLOEXEC sockets' mappings go, the process lives on as the new program" {
 	natt_start srv lan1 --log info -- "$LISTEN_EXEC" 8556 /bin/sleep 30
 	natt_expect srv '^listening 8556$'

@@ -109,3 +109,22 @@ start_pair() {
 	# the status file already said so when the command ran
 	assert_output --partial "tcp/8561=published@100.131.0.1"
 }
+
+@test "on-change: the command's start leaves the program's view of its signals as it was" {
+	# natt's child shares the program's memory until it execs, and resets the handlers it inherited
+	# there: the program must still see SIGTERM at its default action (natt holds it for clean-up).
+	local sockctl=$NATT_BUILD/tests/progs/sockctl
+	natt_start ctl lan1 --on-change "sh $NATT_TEST_DIR/hook.sh" -- "$sockctl"
+	natt_send ctl "tcp 0.0.0.0 8563"
+	natt_expect ctl '^[0-9]+ 8563$'
+	wait_published tcp 8563
+	wait_until 5 eval '[ "$(hook_lines)" -ge 1 ]' || fail "the on-change command did not run"
+	natt_send ctl "sigquery 15"
+	natt_expect ctl '^default$'
+	# and the clean-up at SIGTERM still works, with the status of the default action
+	local rc=0
+	natt_signal ctl TERM
+	wait "$(natt_pid ctl)" || rc=$?
+	assert_equal "$rc" 143
+	wait_until 5 eval '! rule_present_proto tcp 8563' || fail "the mapping outlived the program: $(router_rules)"
+}

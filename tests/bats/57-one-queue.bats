@@ -86,3 +86,26 @@ overlaps() {
 	[ "$na" -ge $N ] && [ "$nb" -ge $N ] || fail "too few exchanges traced: $summary"
 	[ -z "$out" ] || fail "exchanges of the two processes overlap: $(head -n 5 <<<"$out")"
 }
+
+@test "a process that takes the gateway lock and hangs: natt goes ahead after a bounded wait" {
+	# The holder may be a stopped or stuck natt process; the queue must not stall the whole host.
+	local lock t0 took holder
+	lock=$(dirname "$NATT_STATUS")/.natt-gateway-10.77.0.1.lock
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.lockf(f, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(120)' "$lock" >"$NATT_TEST_DIR/holder.out" &
+	holder=$!
+	wait_until 5 grep -q locked "$NATT_TEST_DIR/holder.out" || fail "the lock holder did not start"
+	t0=$(now_s)
+	serve srv lan1 8590 --log warn
+	wait_published tcp 8590 30
+	took=$(elapsed_since "$t0")
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	tap_note "published $took s after start, past a hung holder of the gateway lock"
+	grep -q "gateway lock .* held too long" "$(natt_stderr srv)" ||
+		fail "no warning about the lock: $(cat "$(natt_stderr srv)")"
+	serve_stop srv
+}

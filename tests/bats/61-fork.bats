@@ -68,6 +68,9 @@ published_by() {
 	[ "$pids" = "$3" ]
 }
 
+# lists_pid PROTO PORT PID: the status file has an entry of process PID for PORT.
+lists_pid() { status_pids "$1" "$2" | grep -qx "$3"; }
+
 # stays_up_for SECONDS PROTO PORT: the router forwards PORT at every check (each second) for SECONDS.
 stays_up_for() {
 	local end=$((SECONDS + $1))
@@ -203,4 +206,36 @@ spawn_keeps() {
 
 @test "posix_spawn in a program with published sockets the child inherits: the mappings stay" {
 	spawn_keeps a spawn 8637 off
+}
+
+@test "a vfork child closing its copy of a published socket retires nothing; the parent's close does" {
+	# The vfork child shares the parent's memory, natt's fd table included, but not its descriptors.
+	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	sock a tcp 8638
+	local t=$FD
+	wait_published tcp 8638
+	ctl a "vfork-close $t" '^ok$'
+	still_published tcp 8638
+	ctl a "close $t" '^ok$'
+	gone tcp 8638
+	end_program a
+}
+
+@test "posix_spawn of a child that keeps the socket: the parent's close leaves the mapping, the child's end takes it" {
+	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	ctl a "option cloexec off" '^ok$'
+	sock a tcp 8639
+	local t=$FD child
+	wait_published tcp 8639
+	ctl a "spawn-hold 6" '^child [0-9]+$'
+	child=${NATT_LAST_REPLY#child }
+	# the child (preloaded too) starts with a listening socket it inherited: it publishes it as well
+	wait_until 5 lists_pid tcp 8639 "$child" ||
+		fail "the spawned child $child did not take up the socket: $(cat "$NATT_STATUS")"
+	ctl a "close $t" '^ok$'
+	stays_up_for 2 tcp 8639
+	# the last holder ends
+	ctl a "reap" '^ok 1$'
+	gone tcp 8639
+	end_program a
 }

@@ -233,3 +233,17 @@ start_activated() {
 	natt_wait_exit act 10
 	assert_router_empty
 }
+
+@test "socket activation meant for another process (LISTEN_PID not ours): the socket is left alone" {
+	# sd_listen_fds(3): the variables describe fds only for the process LISTEN_PID names; a child that
+	# inherited them (and not the fds' meaning) must not take fd 3 for a socket handed to it.
+	start_activated act 8650 "$ACTIVATE" --listen-pid 1 8650
+	natt_expect act "^ready $(natt_pid act)\$"
+	sleep 2
+	run status_has tcp 8650 published
+	assert_failure
+	run router_rules
+	assert_output ""
+	natt_signal act TERM
+	natt_wait_exit act 10
+}

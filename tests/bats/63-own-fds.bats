@@ -188,3 +188,26 @@ publishes_again() {
 	ticks2=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
 	[ $((ticks2 - ticks1)) -lt 50 ] || fail "the process used $((ticks2 - ticks1)) ticks of CPU in 2 s while idle"
 }
+
+@test "a thread closes every fd it does not know of, again and again, while natt publishes and retires: natt recovers, the program's files are untouched" {
+	local scratch=$NATT_TEST_DIR/scratch port
+	natt_start storm lan1 "${NATT_OPTS[@]}" -- "$PROGS/fdstorm" 0.0.0.0 8675 8 6 "$scratch"
+	natt_expect storm '^done [0-9]+ [0-9]+ [0-9]+ (clean|dirty)$' 40
+	[[ $NATT_LAST_REPLY =~ ^done\ ([0-9]+)\ ([0-9]+)\ ([0-9]+)\ ([a-z]+)$ ]]
+	local sweeps=${BASH_REMATCH[1]} foreign=${BASH_REMATCH[2]} own_errors=${BASH_REMATCH[3]} scratch_state=${BASH_REMATCH[4]}
+	echo "# $sweeps sweeps over fds 3-1023; $foreign of natt's fds closed before natt could protect them" >&3
+	[ "$sweeps" -gt 100 ] || fail "only $sweeps sweeps: the storm did not run"
+	# the program's own descriptors never failed: natt took none of them for its own
+	[ "$own_errors" = 0 ] || fail "$own_errors operations on the program's own fds failed"
+	# natt never wrote into a file of the program's that got the number of one of natt's
+	[ "$scratch_state" = clean ] || fail "the program's scratch file holds more than its own lines: $(grep -v '^storm$' "$scratch" | head -3)"
+	# and natt still works: every socket, reopened many times meanwhile, is published at the router
+	for port in 8675 8676 8677 8678 8679 8680 8681 8682; do
+		wait_published tcp "$port" 15
+		wait_until 10 has_rule tcp "$port" || fail "no rule for port $port at the router: $(router_rules)"
+	done
+	natt_send storm quit
+	natt_wait_exit storm 10
+	wait_host_idle lan1
+	assert_router_empty
+}

@@ -145,3 +145,33 @@ warns() {
 	assert_output ""
 	[ ! -s "$NATT_STATUS" ] || ! status_has tcp 8695 published
 }
+
+@test "natt-run -h and --help print the usage with every option; --version its version" {
+	local opt
+	for opt in -h --help; do
+		run "$NATT_RUN" "$opt"
+		assert_success
+		assert_output --partial "natt-run [options] [--] command"
+		for long in --status --lifetime --protocols --ports --gateway --on-change --verbose --log --version; do
+			[[ $output == *"$long"* ]] || fail "$opt does not mention $long"
+		done
+	done
+	run "$NATT_RUN" --version
+	assert_success
+	assert_output --regexp '^natt-run [0-9]+\.[0-9]+\.[0-9]+$'
+	run "$NATT_RUN" --protocols pcp -- true
+	assert_failure 2
+	assert_output --partial "pcp is not offered yet"
+}
+
+@test "libnattpreload.so exports the hooked calls and nothing else" {
+	local exported listed
+	exported=$(nm -D --defined-only "$NATT_BUILD/libnattpreload.so" | awk '$2 ~ /^[TWiV]$/ { sub(/@.*/, "", $3); print $3 }' | sort)
+	listed=$(sed -n '/global:/,/local:/p' "$NATT_ROOT/shim/exports.map" | grep -v 'global:\|local:' | tr ';' '\n' | tr -d ' \t' | grep . | sort)
+	assert_equal "$exported" "$listed"
+	# every one of them is a libc function the shim stands in for (a typo would export a new symbol)
+	local sym
+	for sym in $listed; do
+		nm -D --defined-only /lib/x86_64-linux-gnu/libc.so.6 | grep -qE " $sym(@|$)" || fail "$sym is not a libc function"
+	done
+}

@@ -1,7 +1,7 @@
 /* daemonize — a TCP server that listens first and daemonizes afterwards, as many daemons do (they
  * open their sockets while they can still report errors to the terminal):
  *
- *   daemonize [--close-fds] PIDFILE PORT
+ *   daemonize [--close-fds | --daemon3] PIDFILE PORT
  *
  * Listens on 0.0.0.0:PORT and prints "listening PORT", then forks: the parent exits at once through
  * exit() (atexit handlers run, as in a real program), the child calls setsid(), changes to /, points
@@ -10,6 +10,8 @@
  *
  * --close-fds: before writing the pid file, the child also closes every other descriptor from 3 up
  * (one close() each, the traditional way), keeping only the listening socket.
+ * --daemon3: glibc's daemon(0, 0) does the forking, setsid, chdir and /dev/null redirection instead
+ * (its internal fork and dup2 go past any hook); the daemon then makes no call natt hooks.
  *
  * The daemon keeps SIGTERM at its default action. Errors before the fork go to stderr, exit status 1.
  */
@@ -81,14 +83,18 @@ static void serve(int listener)
 
 int main(int argc, char **argv)
 {
-	int close_fds = 0;
+	int close_fds = 0, daemon3 = 0;
 	if (argc > 1 && strcmp(argv[1], "--close-fds") == 0) {
 		close_fds = 1;
 		argv++;
 		argc--;
+	} else if (argc > 1 && strcmp(argv[1], "--daemon3") == 0) {
+		daemon3 = 1;
+		argv++;
+		argc--;
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: daemonize [--close-fds] PIDFILE PORT\n");
+		fprintf(stderr, "usage: daemonize [--close-fds | --daemon3] PIDFILE PORT\n");
 		return 2;
 	}
 	const char *pidfile = argv[1];
@@ -112,6 +118,14 @@ int main(int argc, char **argv)
 	printf("listening %d\n", port);
 	fflush(stdout);
 
+	if (daemon3) {
+		/* the parent leaves through _exit() inside daemon() */
+		if (daemon(0, 0) < 0)
+			die("daemon");
+		write_pidfile(pidfile);
+		serve(listener);
+		return 0;
+	}
 	pid_t pid = fork();
 	if (pid < 0)
 		die("fork");

@@ -1,30 +1,47 @@
 /* persistent — drives libnatt's persistent mappings from stdin for the tests.
- *     persistent tcp|udp LOCAL_PORT nat-pmp|upnp|any LIFETIME REFRESH [REQUESTED_PORT]
- * prints "mapping EXTERNAL_PORT LIFETIME" from the callback; commands: current, refresh, stop. */
+ *     persistent tcp|udp LOCAL_PORT nat-pmp|upnp|any LIFETIME REFRESH [REQUESTED_PORT|any]
+ * The callback prints "mapping EXTERNAL_PORT LIFETIME EXTERNAL_ADDRESS", or "unmapped" when the
+ * mapping is lost or stopped. Commands, one reply line each:
+ *     current   "current EXTERNAL_PORT EXTERNAL_ADDRESS" or "none"
+ *     refresh   "ok"
+ *     stop      "stopped RC" (after the callback's "unmapped" when a mapping was reported); the program
+ *               goes on reading commands
+ *     threads   "threads N": the threads of this process (1 once natt's thread has ended)
+ *     exit      returns from main without stopping (natt deletes the mapping at exit) */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <natt.h>
 
-static void on_mapping(struct natt_persistent *p, const struct natt_mapping *m, void *ctx)
+#include "threads.h"
+
+static void on_mapping(struct natt_persistent *p, const struct natt_mapping *m, const struct in_addr *external,
+                       void *ctx)
 {
 	(void)p;
 	(void)ctx;
-	printf("mapping %u %u\n", m->external_port, m->lifetime);
+	char address[INET_ADDRSTRLEN] = "?";
+	if (!m || !external) {
+		printf("unmapped\n");
+	} else {
+		inet_ntop(AF_INET, external, address, sizeof(address));
+		printf("mapping %u %u %s\n", m->external_port, m->lifetime, address);
+	}
 	fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: persistent tcp|udp PORT nat-pmp|upnp|any LIFETIME REFRESH [REQUESTED]\n");
+		fprintf(stderr, "usage: persistent tcp|udp PORT nat-pmp|upnp|any LIFETIME REFRESH [REQUESTED|any]\n");
 		return 2;
 	}
 	struct natt_persistent_options o = {
 		.lifetime = (uint32_t)atoi(argv[4]),
 		.refresh_interval = (uint32_t)atoi(argv[5]),
-		.requested_port = argc > 6 ? (uint16_t)atoi(argv[6]) : 0,
+		.requested_port = argc > 6 && strcmp(argv[6], "any") ? (uint16_t)atoi(argv[6]) : NATT_PORT_ANY,
 		.technique = !strcmp(argv[3], "nat-pmp") ? NATT_TECH_NATPMP
 		             : !strcmp(argv[3], "upnp")  ? NATT_TECH_UPNP
 		                                         : NATT_TECH_LOCAL,
@@ -40,15 +57,24 @@ int main(int argc, char **argv)
 	while (fgets(line, sizeof(line), stdin)) {
 		if (!strncmp(line, "current", 7)) {
 			struct natt_mapping m;
-			if (natt_persistent_current(p, &m) == 0)
-				printf("current %u\n", m.external_port);
+			struct in_addr external;
+			char address[INET_ADDRSTRLEN];
+			if (p && natt_persistent_current(p, &m, &external) == 0)
+				printf("current %u %s\n", m.external_port,
+				       inet_ntop(AF_INET, &external, address, sizeof(address)));
 			else
 				printf("none\n");
 		} else if (!strncmp(line, "refresh", 7)) {
+			/* "ok" goes out first: the callback the refresh causes comes after it */
+			printf("%s\n", p ? "ok" : "error");
+			fflush(stdout);
 			natt_persistent_refresh(p);
-			printf("ok\n");
 		} else if (!strncmp(line, "stop", 4)) {
 			printf("stopped %d\n", natt_persistent_stop(p, 5000));
+			p = NULL;
+		} else if (!strncmp(line, "threads", 7)) {
+			printf("threads %d\n", thread_count());
+		} else if (!strncmp(line, "exit", 4)) {
 			return 0;
 		}
 		fflush(stdout);

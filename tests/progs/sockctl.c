@@ -27,7 +27,11 @@
  *   spawn PATH [ARGS...]     posix_spawn() and wait -> "ok STATUS"
  *   fork-hold FD SECONDS     a child keeps its copy of every fd, sleeps SECONDS, closes FD and exits
  *                            through exit(); the parent does not wait -> "child PID"
- *   reap                     waits for every child started by fork-hold -> "ok N"
+ *   reap                     waits for every child started by fork-hold or spawn-hold -> "ok N"
+ *   vfork-close FD           vfork(); the child closes FD and _exit(0)s; the parent waits -> "ok"
+ *   spawn-hold SECONDS       posix_spawn("/bin/sleep", SECONDS): the child keeps every fd that is not
+ *                            CLOEXEC; the parent does not wait -> "child PID"
+ *   sigquery SIG             what sigaction(SIG, NULL, &old) reports -> "default", "ignore" or "handler"
  *   pid                      -> "PID"
  *
  * Started as `sockctl --banner`, it first prints "ready PID" (so a test sees that an exec happened).
@@ -42,16 +46,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
-/* <spawn.h> is shadowed by lib/spawn.h on the test programs' include path (-Ilib): declare it here,
- * with no file actions and no attributes. */
-int posix_spawn(pid_t *pid, const char *path, const void *file_actions, const void *attrp, char *const argv[],
-                char *const envp[]);
 
 static int made[256];
 static int made_count;
@@ -296,6 +298,39 @@ static int more_commands(const char *cmd, char *line, int x, int y, const char *
 		if (held_count < 64)
 			held[held_count++] = pid;
 		printf("child %d\n", (int)pid);
+	} else if (!strcmp(cmd, "vfork-close")) {
+		pid_t pid = vfork();
+		if (pid == 0) {
+			close(x);
+			_exit(0);
+		}
+		if (pid < 0) {
+			reply_errno(cmd);
+			return 1;
+		}
+		waitpid(pid, NULL, 0);
+		printf("ok\n");
+	} else if (!strcmp(cmd, "spawn-hold")) {
+		char seconds[16];
+		snprintf(seconds, sizeof(seconds), "%d", x);
+		char *args[] = { "/bin/sleep", seconds, NULL };
+		pid_t pid;
+		rc = posix_spawn(&pid, args[0], NULL, NULL, args, environ);
+		if (rc != 0) {
+			errno = rc;
+			reply_errno(cmd);
+			return 1;
+		}
+		if (held_count < 64)
+			held[held_count++] = pid;
+		printf("child %d\n", (int)pid);
+	} else if (!strcmp(cmd, "sigquery")) {
+		struct sigaction old;
+		if (sigaction(x, NULL, &old) < 0) {
+			reply_errno(cmd);
+			return 1;
+		}
+		printf("%s\n", old.sa_handler == SIG_DFL ? "default" : old.sa_handler == SIG_IGN ? "ignore" : "handler");
 	} else if (!strcmp(cmd, "reap")) {
 		int n = 0;
 		for (int i = 0; i < held_count; i++)

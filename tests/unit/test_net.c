@@ -1,5 +1,6 @@
 /* Unit tests of lib/net.c and the routing-table parsers of lib/parse.c: address classification at every
- * range edge, address text, interfaces, the "best" local address, and the IPv4 default gateway through
+ * range edge, address text, interfaces, the "best" local address (toward a peer, and Racket's
+ * best-interface-ip-address without arguments), and the IPv4 default gateway through
  * both kernel sources — on sample tables, on this machine, and in network namespaces made here. */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -993,8 +994,8 @@ static void test_gateway_fallback_without_netlink(void **state)
 /* ---- Network namespaces made for the test ---- */
 
 struct ns_result {
-	int r_nl, r_proc, r_any, r_local;
-	struct in_addr g_nl, g_proc, g_any, local;
+	int r_nl, r_proc, r_any, r_local, r_best;
+	struct in_addr g_nl, g_proc, g_any, local, best;
 	char if_nl[IF_NAMESIZE], if_proc[IF_NAMESIZE];
 	int setup_failed;
 };
@@ -1027,6 +1028,7 @@ static bool in_namespace(const char *setup, const char *toward, struct ns_result
 		r.r_any = natt_gateway_ipv4(&r.g_any, NULL);
 		inet_pton(AF_INET, toward, &peer);
 		r.r_local = natt_local_address_toward(&peer, &r.local);
+		r.r_best = natt_best_interface_address(&r.best);
 		if (write(p[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
 			_exit(4);
 		_exit(0);
@@ -1050,6 +1052,9 @@ static void test_gateway_empty_namespace(void **state)
 	assert_int_equal(r.r_proc, NATT_ERR_NO_GATEWAY);
 	assert_int_equal(r.r_any, NATT_ERR_NO_GATEWAY);
 	assert_int_equal(r.r_local, -ENETUNREACH);
+	/* no gateway, no interface address but loopback: 127.0.0.1, as Racket's best-interface-ip-address */
+	assert_int_equal(r.r_best, 0);
+	assert_int_equal(r.best.s_addr, htonl(INADDR_LOOPBACK));
 }
 
 static void test_gateway_namespace_routes(void **state)
@@ -1082,6 +1087,44 @@ static void test_gateway_namespace_routes(void **state)
 	assert_string_equal(r.if_proc, "lo");
 	assert_int_equal(r.r_local, 0);
 	assert_string_equal(inet_ntop(AF_INET, &r.local, buf, sizeof(buf)), "10.9.0.2");
+	/* toward the default gateway, though 10.9.0.2 is on lo (which the interface fallback skips) */
+	assert_int_equal(r.r_best, 0);
+	assert_string_equal(inet_ntop(AF_INET, &r.best, buf, sizeof(buf)), "10.9.0.2");
+}
+
+static void test_best_interface_address_without_gateway(void **state)
+{
+	/* No default route: the first private address of an interface that is not loopback — not the
+	 * private one on lo, not the public one listed before it. (veth: no dummy module needed.) */
+	static const char setup[] =
+		"exec >/dev/null 2>&1; set -e; "
+		"ip link set lo up; ip addr add 10.1.1.1/8 dev lo; "
+		"ip link add nt0 type veth peer name nt1; ip link set nt0 up; "
+		"ip addr add 203.0.113.5/24 dev nt0; ip addr add 192.168.77.2/24 dev nt0; "
+		"ip addr add 172.16.5.5/16 dev nt0";
+	struct ns_result r;
+	char buf[INET_ADDRSTRLEN];
+
+	(void)state;
+	if (system("command -v ip >/dev/null 2>&1") != 0 || !in_namespace(setup, "8.8.8.8", &r))
+		skip();
+	if (r.setup_failed)
+		skip(); /* no veth here */
+	assert_int_equal(r.r_any, NATT_ERR_NO_GATEWAY);
+	assert_int_equal(r.r_best, 0);
+	assert_string_equal(inet_ntop(AF_INET, &r.best, buf, sizeof(buf)), "192.168.77.2");
+}
+
+static void test_best_interface_address_here(void **state)
+{
+	struct in_addr best, gw, toward;
+
+	(void)state;
+	assert_int_equal(natt_best_interface_address(NULL), -EINVAL);
+	assert_int_equal(natt_best_interface_address(&best), 0);
+	/* on this machine: the address toward its gateway when it has one */
+	if (natt_gateway_ipv4(&gw, NULL) == 0 && natt_local_address_toward(&gw, &toward) == 0)
+		assert_int_equal(best.s_addr, toward.s_addr);
 }
 
 static void test_gateway_namespace_nexthop_objects(void **state)
@@ -1132,6 +1175,8 @@ int main(void)
 		cmocka_unit_test(test_gateway_empty_namespace),
 		cmocka_unit_test(test_gateway_namespace_routes),
 		cmocka_unit_test(test_gateway_namespace_nexthop_objects),
+		cmocka_unit_test(test_best_interface_address_without_gateway),
+		cmocka_unit_test(test_best_interface_address_here),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

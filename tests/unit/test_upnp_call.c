@@ -1,6 +1,7 @@
-/* SOAP calls and the HTTP client under them: envelopes, replies and faults, HTTP framing (length,
- * chunked, to close), and whole exchanges with an HTTP server on loopback — descriptions, SCPDs, calls,
- * timeouts, refusals, oversized answers. */
+/* SOAP calls and the HTTP under them (miniupnpc's): argument escaping and miniupnpc's size limits,
+ * replies and faults, and whole exchanges with an HTTP server on loopback — descriptions, SCPDs, calls,
+ * timeouts, refusals, oversized answers — then the IGD actions of lib/igd.c over them, and its lease
+ * policy. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,48 +20,87 @@
 
 #include <cmocka.h>
 
+#include "engine.h"
+#include "igd.h"
 #include "natt/upnp.h"
 #include "upnp_internal.h"
 
 #define WANIP "urn:schemas-upnp-org:service:WANIPConnection:1"
 
-/* ---- Envelopes and replies ----------------------------------------------------------------------- */
+/* ---- Requests and replies ------------------------------------------------------------------------ */
 
-static void test_soap_build(void **state)
+/* The arguments of a call with one description of `len` bytes of 'x'. */
+static int prepare_with(const char *service_type, const char *action, size_t len, struct natt_soap_request *req)
+{
+	static char text[4096];
+	memset(text, 'x', len);
+	text[len] = '\0';
+	struct natt_upnp_arg args[] = { { "NewPortMappingDescription", text } };
+	return natt_soap_prepare(service_type, action, args, 1, req);
+}
+
+static void test_soap_prepare(void **state)
 {
 	(void)state;
 	struct natt_upnp_arg args[] = {
 		{ "NewRemoteHost", NULL },
 		{ "NewPortMappingDescription", "a<b>&\"c'" },
 	};
-	char *body;
-	size_t len;
-	assert_int_equal(natt_soap_build(WANIP, "AddPortMapping", args, 2, &body, &len), 0);
-	assert_int_equal(strlen(body), len);
-	assert_non_null(strstr(body, "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
-	                             "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\">"));
-	assert_non_null(strstr(body, "<s:Body><u:AddPortMapping xmlns:u=\"" WANIP "\">"
-	                             "<NewRemoteHost></NewRemoteHost>"
-	                             "<NewPortMappingDescription>a&lt;b&gt;&amp;&quot;c&apos;</NewPortMappingDescription>"
-	                             "</u:AddPortMapping></s:Body></s:Envelope>"));
-	/* our own reader reads it back */
-	struct natt_xml_doc d;
-	assert_int_equal(natt_xml_parse(body, len, &d), 0);
-	int call = natt_xml_child(&d, natt_xml_child(&d, 0, "Body"), "AddPortMapping");
-	assert_string_equal(natt_xml_child_text(&d, call, "NewPortMappingDescription"), "a<b>&\"c'");
-	natt_xml_free(&d);
-	free(body);
+	struct natt_soap_request req;
+	assert_int_equal(natt_soap_prepare(WANIP, "AddPortMapping", args, 2, &req), 0);
+	/* miniupnpc copies values verbatim: they are escaped here */
+	assert_string_equal(req.args[0].elt, "NewRemoteHost");
+	assert_string_equal(req.args[0].val, "");
+	assert_string_equal(req.args[1].val, "a&lt;b&gt;&amp;&quot;c&apos;");
+	assert_null(req.args[2].elt);
+	/* the envelope miniupnpc builds from them */
+	const char *expected = "<?xml version=\"1.0\"?>\r\n"
+	                       "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+	                       "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\">"
+	                       "<s:Body><u:AddPortMapping xmlns:u=\"" WANIP "\">"
+	                       "<NewRemoteHost></NewRemoteHost>"
+	                       "<NewPortMappingDescription>a&lt;b&gt;&amp;&quot;c&apos;</NewPortMappingDescription>"
+	                       "</u:AddPortMapping></s:Body></s:Envelope>\r\n";
+	assert_int_equal(req.body_len, strlen(expected));
+	natt_soap_request_free(&req);
+	assert_int_equal(natt_soap_prepare(WANIP, "GetExternalIPAddress", NULL, 0, &req), 0);
+	assert_null(req.args[0].elt);
+	natt_soap_request_free(&req);
 
-	assert_int_equal(natt_soap_build(WANIP, "GetExternalIPAddress", NULL, 0, &body, &len), 0);
-	free(body);
 	struct natt_upnp_arg bad_name[] = { { "New Port", "1" } };
-	assert_int_equal(natt_soap_build(WANIP, "X", bad_name, 1, &body, &len), -EINVAL);
-	assert_int_equal(natt_soap_build(WANIP, "X></u:X><evil", NULL, 0, &body, &len), -EINVAL);
-	assert_int_equal(natt_soap_build("urn:x\"><y", "X", NULL, 0, &body, &len), -EINVAL);
-	assert_int_equal(natt_soap_build("urn:x\r\nX-Evil: 1", "X", NULL, 0, &body, &len), -EINVAL);
-	assert_int_equal(natt_soap_build("", "X", NULL, 0, &body, &len), -EINVAL);
-	assert_int_equal(natt_soap_build(WANIP, "X", NULL, 1, &body, &len), -EINVAL);
-	assert_null(body);
+	assert_int_equal(natt_soap_prepare(WANIP, "X", bad_name, 1, &req), -EINVAL);
+	assert_int_equal(natt_soap_prepare(WANIP, "X></u:X><evil", NULL, 0, &req), -EINVAL);
+	assert_int_equal(natt_soap_prepare("urn:x\"><y", "X", NULL, 0, &req), -EINVAL);
+	assert_int_equal(natt_soap_prepare("urn:x\r\nX-Evil: 1", "X", NULL, 0, &req), -EINVAL);
+	assert_int_equal(natt_soap_prepare("", "X", NULL, 0, &req), -EINVAL);
+	assert_int_equal(natt_soap_prepare(WANIP, "X", NULL, 1, &req), -EINVAL);
+	assert_null(req.args);
+
+	/* miniupnpc's buffers: the envelope and its NUL in 2048 bytes, escaping counted */
+	assert_int_equal(prepare_with(WANIP, "X", 100, &req), 0);
+	size_t room = NATT_SOAP_BODY_MAX - 1 - req.body_len; /* what one more byte of value may take */
+	natt_soap_request_free(&req);
+	assert_int_equal(prepare_with(WANIP, "X", 100 + room, &req), 0);
+	assert_int_equal(req.body_len, NATT_SOAP_BODY_MAX - 1);
+	natt_soap_request_free(&req);
+	assert_int_equal(prepare_with(WANIP, "X", 101 + room, &req), -EMSGSIZE);
+	/* escaping counts: 400 bytes that escape to 2000 do not fit with the envelope around them */
+	char amps[401];
+	memset(amps, '&', 400);
+	amps[400] = '\0';
+	struct natt_upnp_arg amp[] = { { "V", amps } };
+	assert_int_equal(natt_soap_prepare(WANIP, "X", amp, 1, &req), -EMSGSIZE);
+	amps[300] = '\0'; /* 1500 escaped: fits */
+	assert_int_equal(natt_soap_prepare(WANIP, "X", amp, 1, &req), 0);
+	assert_string_equal(req.args[0].val + 1495, "&amp;");
+	natt_soap_request_free(&req);
+	/* the SOAPAction "SERVICE#ACTION" and its NUL in 128 bytes */
+	char type[160];
+	snprintf(type, sizeof(type), "urn:schemas-upnp-org:service:%0*d:1", NATT_SOAP_ACTION_MAX - 1 - 2 - 31, 0);
+	assert_int_equal(strlen(type) + strlen("#X"), NATT_SOAP_ACTION_MAX - 1);
+	assert_int_equal(natt_soap_prepare(type, "X", NULL, 0, &req), 0);
+	natt_soap_request_free(&req);
+	assert_int_equal(natt_soap_prepare(type, "XY", NULL, 0, &req), -EMSGSIZE);
 }
 
 static const char ok_reply[] =
@@ -91,7 +131,7 @@ static void test_soap_parse_reply(void **state)
 	struct natt_upnp_value *v;
 	size_t n;
 	struct natt_upnp_error e;
-	assert_int_equal(natt_soap_parse_reply(200, "OK", ok_reply, strlen(ok_reply), &v, &n, &e), 0);
+	assert_int_equal(natt_soap_parse_reply(ok_reply, strlen(ok_reply), &v, &n, &e), 0);
 	assert_int_equal(n, 5);
 	assert_string_equal(v[0].name, "NewInternalPort");
 	assert_string_equal(v[0].value, "8080");
@@ -102,105 +142,37 @@ static void test_soap_parse_reply(void **state)
 	assert_null(natt_upnp_value_get(v, n, "Missing"));
 	natt_upnp_values_free(v, n);
 
-	/* a fault: UPnP code and description */
-	assert_int_equal(natt_soap_parse_reply(500, "Internal Server Error", fault_reply, strlen(fault_reply), &v, &n,
-	                                       &e),
-	                 NATT_ERR_UPNP);
+	/* a fault: UPnP code and description, recognised by the body (the HTTP status is not known) */
+	assert_int_equal(natt_soap_parse_reply(fault_reply, strlen(fault_reply), &v, &n, &e), NATT_ERR_UPNP);
 	assert_int_equal(e.upnp_code, 718);
-	assert_int_equal(e.http_status, 500);
 	assert_string_equal(e.description, "ConflictInMappingEntry");
 	assert_null(v);
 	assert_int_equal(n, 0);
-	/* the same with status 200 (some devices) is still a failure */
-	assert_int_equal(natt_soap_parse_reply(200, "OK", fault_reply, strlen(fault_reply), &v, &n, &e), NATT_ERR_UPNP);
 
 	/* a fault without UPnPError: not a UPnP error, faultstring kept */
 	const char *soapfault = "<Envelope><Body><Fault><faultstring>Bad request</faultstring></Fault></Body></Envelope>";
-	assert_int_equal(natt_soap_parse_reply(500, "x", soapfault, strlen(soapfault), &v, &n, &e), NATT_ERR_BAD_REPLY);
+	assert_int_equal(natt_soap_parse_reply(soapfault, strlen(soapfault), &v, &n, &e), NATT_ERR_BAD_REPLY);
 	assert_int_equal(e.upnp_code, 0);
 	assert_string_equal(e.description, "Bad request");
 
-	/* HTTP errors with non-SOAP bodies */
-	assert_int_equal(natt_soap_parse_reply(404, "Not Found", "<html>nope</html>", 17, &v, &n, &e),
-	                 NATT_ERR_BAD_REPLY);
-	assert_int_equal(e.http_status, 404);
-	assert_string_equal(e.description, "HTTP 404 Not Found");
-	assert_int_equal(natt_soap_parse_reply(401, "Unauthorized", "", 0, &v, &n, NULL), NATT_ERR_BAD_REPLY);
-	/* 200 with garbage or an empty body */
-	assert_int_equal(natt_soap_parse_reply(200, "OK", "<<<", 3, &v, &n, &e), NATT_ERR_BAD_REPLY);
+	/* the page of an HTTP error, garbage, an empty body */
+	assert_int_equal(natt_soap_parse_reply("<html>nope</html>", 17, &v, &n, &e), NATT_ERR_BAD_REPLY);
+	assert_string_equal(e.description, "not a SOAP reply");
+	assert_int_equal(natt_soap_parse_reply("<<<", 3, &v, &n, &e), NATT_ERR_BAD_REPLY);
+	assert_string_equal(e.description, "malformed SOAP reply");
+	assert_int_equal(natt_soap_parse_reply("", 0, &v, &n, NULL), NATT_ERR_BAD_REPLY);
 	const char *empty = "<Envelope><Body/></Envelope>";
-	assert_int_equal(natt_soap_parse_reply(200, "OK", empty, strlen(empty), &v, &n, &e), NATT_ERR_BAD_REPLY);
+	assert_int_equal(natt_soap_parse_reply(empty, strlen(empty), &v, &n, &e), NATT_ERR_BAD_REPLY);
+	assert_string_equal(e.description, "empty SOAP reply");
 	/* an action without results */
 	const char *none = "<s:Envelope xmlns:s=\"x\"><s:Body><u:DeletePortMappingResponse xmlns:u=\"y\"/></s:Body></s:Envelope>";
-	assert_int_equal(natt_soap_parse_reply(200, "OK", none, strlen(none), &v, &n, &e), 0);
+	assert_int_equal(natt_soap_parse_reply(none, strlen(none), &v, &n, &e), 0);
 	assert_null(v);
 	assert_int_equal(n, 0);
 	/* a non-numeric errorCode */
 	const char *oddcode = "<Envelope><Body><Fault><detail><UPnPError><errorCode>7x</errorCode>"
 	                      "<errorDescription>d</errorDescription></UPnPError></detail></Fault></Body></Envelope>";
-	assert_int_equal(natt_soap_parse_reply(500, "x", oddcode, strlen(oddcode), &v, &n, &e), NATT_ERR_BAD_REPLY);
-}
-
-/* ---- HTTP framing -------------------------------------------------------------------------------- */
-
-static int parse_http(const char *raw, int eof, struct natt_http_response *r)
-{
-	return natt_http_parse_response(raw, strlen(raw), eof, 1000, r);
-}
-
-static void test_http_framing(void **state)
-{
-	(void)state;
-	struct natt_http_response r;
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	assert_string_equal(r.reason, "OK");
-	assert_string_equal(r.body, "hello");
-	free(r.body);
-	/* extra bytes after Content-Length are not body */
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\ncontent-length:2\r\n\r\nhello", 1, &r), 0);
-	assert_string_equal(r.body, "he");
-	free(r.body);
-	/* waiting for more */
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", 0, &r), -EAGAIN);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", 1, &r), -EPROTO);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nContent-Le", 0, &r), -EAGAIN);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nContent-Le", 1, &r), NATT_ERR_BAD_REPLY);
-	assert_int_equal(parse_http("", 1, &r), -EPROTO);
-	/* to the connection's end, LF-only lines */
-	assert_int_equal(parse_http("HTTP/1.0 500 Internal Server Error\nServer: x\n\nbody", 0, &r), -EAGAIN);
-	assert_int_equal(parse_http("HTTP/1.0 500 Internal Server Error\nServer: x\n\nbody", 1, &r), 0);
-	assert_int_equal(r.status, 500);
-	assert_string_equal(r.reason, "Internal Server Error");
-	assert_string_equal(r.body, "body");
-	free(r.body);
-	/* chunked, with extensions and a trailer */
-	const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	                      "5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n";
-	assert_int_equal(parse_http(chunked, 0, &r), 0);
-	assert_string_equal(r.body, "hello 0123456789");
-	assert_int_equal(r.body_len, 16);
-	free(r.body);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 0, &r), -EAGAIN);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 1, &r), -EPROTO);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, &r), -EPROTO);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", 0, &r), -EPROTO);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffff\r\n", 0, &r),
-	                 -EPROTO);
-	/* limits: max_body is 1000 here */
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n", 0, &r), -EMSGSIZE);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n", 0, &r), -EMSGSIZE);
-	/* not HTTP */
-	assert_int_equal(parse_http("SSH-2.0-OpenSSH\r\n\r\n", 0, &r), NATT_ERR_BAD_REPLY);
-	assert_int_equal(parse_http("SSH-2.0", 0, &r), NATT_ERR_BAD_REPLY);
-	assert_int_equal(parse_http("HTTP/1.1 2x0 OK\r\n\r\n", 1, &r), NATT_ERR_BAD_REPLY);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", 1, &r), NATT_ERR_BAD_REPLY);
-	assert_int_equal(parse_http("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 1, &r),
-	                 NATT_ERR_BAD_REPLY);
-	/* 204 has no body */
-	assert_int_equal(parse_http("HTTP/1.1 204 No Content\r\n\r\n", 0, &r), 0);
-	assert_int_equal(r.body_len, 0);
-	free(r.body);
+	assert_int_equal(natt_soap_parse_reply(oddcode, strlen(oddcode), &v, &n, &e), NATT_ERR_BAD_REPLY);
 }
 
 /* ---- A small HTTP server on loopback ------------------------------------------------------------- */
@@ -210,6 +182,7 @@ enum behaviour { SERVE, NEVER_ANSWER, CLOSE_AT_ONCE, SLOW_PIECES };
 struct route {
 	const char *path;
 	const char *response; /* the whole raw HTTP response */
+	const char *when;     /* NULL, or text the request must contain for this route to answer */
 };
 
 struct server {
@@ -277,11 +250,11 @@ static void *server_main(void *arg)
 			close(c);
 			continue;
 		}
-		const char *resp = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+		const char *resp = "HTTP/1.1 404 Not Found\r\nContent-Length: 22\r\n\r\n<html>not found</html>";
 		for (const struct route *r = sv->routes; r && r->path; r++) {
 			char line[256];
 			snprintf(line, sizeof(line), " %s HTTP/1.1\r\n", r->path);
-			if (strstr(sv->last_request, line)) {
+			if (strstr(sv->last_request, line) && (!r->when || strstr(sv->last_request, r->when))) {
 				resp = r->response;
 				break;
 			}
@@ -331,7 +304,7 @@ static void server_stop(struct server *sv)
 
 static char *url(const struct server *sv, const char *path)
 {
-	static char buf[4][128];
+	static char buf[4][512];
 	static int i;
 	i = (i + 1) % 4;
 	snprintf(buf[i], sizeof(buf[i]), "http://127.0.0.1:%d%s", sv->port, path);
@@ -382,26 +355,27 @@ static void test_describe_actions_call(void **state)
 	make_ctl_responses();
 	make_desc_response();
 	const struct route routes[] = {
-		{ "/rootDesc.xml", desc_response },
-		{ "/scpd.xml", scpd_response },
-		{ "/ctl", ctl_ok },
-		{ "/bad", ctl_fault },
-		{ NULL, NULL },
+		{ "/rootDesc.xml", desc_response, NULL },
+		{ "/scpd.xml", scpd_response, NULL },
+		{ "/ctl", ctl_ok, NULL },
+		{ "/bad", ctl_fault, NULL },
+		{ NULL, NULL, NULL },
 	};
 	struct server sv;
 	server_start(&sv, SERVE, routes, 1500);
 
 	struct natt_upnp_service *s;
 	size_t n;
+	/* miniwget's request, the chunked answer read */
 	assert_int_equal(natt_upnp_describe(url(&sv, "/rootDesc.xml"), 1000, &s, &n), 1);
 	assert_true(strstr(sv.last_request, "GET /rootDesc.xml HTTP/1.1\r\n") == sv.last_request);
-	assert_non_null(strstr(sv.last_request, "Connection: close\r\n"));
+	assert_non_null(strstr(sv.last_request, "Connection: Close\r\n"));
 	assert_string_equal(s[0].control_url, url(&sv, "/ctl"));
 	assert_string_equal(s[0].scpd_url, url(&sv, "/scpd.xml"));
 
 	struct natt_upnp_action *a;
 	size_t na;
-	assert_int_equal(natt_upnp_get_actions(&s[0], 1000, &a, &na), 1);
+	assert_int_equal(natt_upnp_get_actions(&s[0], 1000, &a, &na), 1); /* HTTP/1.0, to the connection's end */
 	assert_string_equal(a[0].name, "GetExternalIPAddress");
 	assert_int_equal(a[0].arguments[0].direction, NATT_UPNP_OUT);
 	natt_upnp_actions_free(a, na);
@@ -414,25 +388,29 @@ static void test_describe_actions_call(void **state)
 	                 0);
 	assert_string_equal(natt_upnp_value_get(v, nv, "NewExternalIPAddress"), "100.130.0.1");
 	natt_upnp_values_free(v, nv);
+	/* simpleUPnPcommand's request */
 	assert_true(strstr(sv.last_request, "POST /ctl HTTP/1.1\r\n") == sv.last_request);
 	assert_non_null(strstr(sv.last_request, "SOAPAction: \"" WANIP "#GetExternalIPAddress\"\r\n"));
-	assert_non_null(strstr(sv.last_request, "Content-Type: text/xml; charset=\"utf-8\"\r\n"));
+	assert_non_null(strstr(sv.last_request, "Content-Type: text/xml\r\n"));
 	assert_non_null(strstr(sv.last_request, "<u:GetExternalIPAddress xmlns:u=\"" WANIP "\"></u:GetExternalIPAddress>"));
 
-	struct natt_upnp_arg args[] = { { "NewExternalPort", "80" }, { "NewProtocol", "TCP" } };
-	assert_int_equal(natt_upnp_call(url(&sv, "/bad"), WANIP, "AddPortMapping", args, 2, 1000, &v, &nv, &e),
+	/* values escaped, in the order given; the fault of a 500 answer */
+	struct natt_upnp_arg args[] = { { "NewExternalPort", "80" }, { "NewProtocol", "TCP" },
+		                        { "NewPortMappingDescription", "a<b>&\"c'" } };
+	assert_int_equal(natt_upnp_call(url(&sv, "/bad"), WANIP, "AddPortMapping", args, 3, 1000, &v, &nv, &e),
 	                 NATT_ERR_UPNP);
 	assert_int_equal(e.upnp_code, 718);
-	assert_int_equal(e.http_status, 500);
 	assert_string_equal(e.description, "ConflictInMappingEntry");
 	assert_null(v);
-	assert_non_null(strstr(sv.last_request, "<NewExternalPort>80</NewExternalPort><NewProtocol>TCP</NewProtocol>"));
+	assert_non_null(strstr(sv.last_request, "<NewExternalPort>80</NewExternalPort><NewProtocol>TCP</NewProtocol>"
+	                                        "<NewPortMappingDescription>a&lt;b&gt;&amp;&quot;c&apos;"
+	                                        "</NewPortMappingDescription></u:AddPortMapping>"));
 
 	/* results not wanted */
 	assert_int_equal(natt_upnp_call(s[0].control_url, WANIP, "GetExternalIPAddress", NULL, 0, 1000, NULL, NULL, NULL), 0);
-	/* 404 */
+	/* 404 with an HTML page: miniupnpc hides the status, the body is no SOAP */
 	assert_int_equal(natt_upnp_call(url(&sv, "/nowhere"), WANIP, "X", NULL, 0, 1000, &v, &nv, &e), NATT_ERR_BAD_REPLY);
-	assert_int_equal(e.http_status, 404);
+	assert_string_equal(e.description, "not a SOAP reply");
 	struct natt_upnp_service *s2;
 	size_t n2;
 	assert_int_equal(natt_upnp_describe(url(&sv, "/nowhere"), 1000, &s2, &n2), NATT_ERR_BAD_REPLY);
@@ -445,7 +423,7 @@ static void test_slow_pieces(void **state)
 {
 	(void)state;
 	make_desc_response();
-	const struct route routes[] = { { "/rootDesc.xml", desc_response }, { NULL, NULL } };
+	const struct route routes[] = { { "/rootDesc.xml", desc_response, NULL }, { NULL, NULL, NULL } };
 	struct server sv;
 	server_start(&sv, SLOW_PIECES, routes, 2000);
 	struct natt_upnp_service *s;
@@ -461,15 +439,26 @@ static void test_timeouts_and_failures(void **state)
 	struct server sv;
 	struct natt_upnp_service *s;
 	size_t n;
+	/* A server that takes the request and never answers, then hangs up at 700 ms. miniupnpc waits
+	 * past timeout_ms (up to its own 5 s for each read): here until the hang-up, then the answer that
+	 * did not come in time is a timeout. */
 	server_start(&sv, NEVER_ANSWER, NULL, 700);
 	long long t0 = now_ms();
 	assert_int_equal(natt_upnp_describe(url(&sv, "/rootDesc.xml"), 300, &s, &n), -ETIMEDOUT);
 	long long took = now_ms() - t0;
-	assert_true(took >= 295 && took < 400);
+	assert_true(took >= 295 && took < 1500);
+	server_stop(&sv);
+	server_start(&sv, NEVER_ANSWER, NULL, 700);
+	t0 = now_ms();
+	assert_int_equal(natt_upnp_call(url(&sv, "/ctl"), WANIP, "X", NULL, 0, 300, NULL, NULL, NULL), -ETIMEDOUT);
+	took = now_ms() - t0;
+	assert_true(took >= 295 && took < 1500);
 	server_stop(&sv);
 
+	/* Hung up without answering, well within the time. */
 	server_start(&sv, CLOSE_AT_ONCE, NULL, 300);
 	assert_int_equal(natt_upnp_describe(url(&sv, "/rootDesc.xml"), 1000, &s, &n), -EPROTO);
+	assert_int_equal(natt_upnp_call(url(&sv, "/ctl"), WANIP, "X", NULL, 0, 1000, NULL, NULL, NULL), -EPROTO);
 	int port = sv.port;
 	server_stop(&sv);
 
@@ -477,16 +466,75 @@ static void test_timeouts_and_failures(void **state)
 	char gone[64];
 	snprintf(gone, sizeof(gone), "http://127.0.0.1:%d/ctl", port);
 	assert_int_equal(natt_upnp_call(gone, WANIP, "GetExternalIPAddress", NULL, 0, 500, NULL, NULL, NULL), -ECONNREFUSED);
+	assert_int_equal(natt_upnp_describe(gone, 500, &s, &n), -ECONNREFUSED);
 
 	/* bad URLs and arguments */
 	assert_int_equal(natt_upnp_describe("http://router.lan/d.xml", 100, &s, &n), -EINVAL);
 	assert_int_equal(natt_upnp_describe("http://127.0.0.1/d.xml", 0, &s, &n), -EINVAL);
 	assert_int_equal(natt_upnp_call("http://127.0.0.1:1/", WANIP, "Bad Name", NULL, 0, 100, NULL, NULL, NULL), -EINVAL);
 	assert_int_equal(natt_upnp_call(NULL, WANIP, "X", NULL, 0, 100, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(natt_upnp_call("http://router.lan/ctl", WANIP, "X", NULL, 0, 100, NULL, NULL, NULL), -EINVAL);
 	struct natt_upnp_service empty = { .scpd_url = "" };
 	struct natt_upnp_action *a;
 	size_t na;
 	assert_int_equal(natt_upnp_get_actions(&empty, 100, &a, &na), -EINVAL);
+}
+
+/* Connecting is ours, bounded by timeout_ms: a listener whose one-place queue is full drops the SYNs
+ * of any further connection, which then never completes. */
+static void test_connect_timeout(void **state)
+{
+	(void)state;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 0), 0);
+	socklen_t alen = sizeof(a);
+	getsockname(l, (struct sockaddr *)&a, &alen);
+	int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(filler, (struct sockaddr *)&a, sizeof(a)), 0);
+	char ctl[64];
+	snprintf(ctl, sizeof(ctl), "http://127.0.0.1:%d/ctl", ntohs(a.sin_port));
+	long long t0 = now_ms();
+	assert_int_equal(natt_upnp_call(ctl, WANIP, "X", NULL, 0, 200, NULL, NULL, NULL), -ETIMEDOUT);
+	long long took = now_ms() - t0;
+	assert_true(took >= 195 && took < 400);
+	close(filler);
+	close(l);
+}
+
+/* What would not fit miniupnpc's buffers is refused before anything is sent; what just fits is sent
+ * whole. */
+static void test_request_limits(void **state)
+{
+	(void)state;
+	make_ctl_responses();
+	const struct route routes[] = { { "/ctl", ctl_ok, NULL }, { NULL, NULL, NULL } };
+	struct server sv;
+	server_start(&sv, SERVE, routes, 800);
+	struct natt_soap_request req;
+	assert_int_equal(prepare_with(WANIP, "X", 100, &req), 0);
+	size_t fill = 100 + (NATT_SOAP_BODY_MAX - 1 - req.body_len); /* the envelope is then 2047 bytes */
+	natt_soap_request_free(&req);
+	char *text = malloc(fill + 2);
+	assert_non_null(text);
+	memset(text, 'x', fill + 1);
+	text[fill] = '\0';
+	struct natt_upnp_arg args[] = { { "NewPortMappingDescription", text } };
+	assert_int_equal(natt_upnp_call(url(&sv, "/ctl"), WANIP, "X", args, 1, 1000, NULL, NULL, NULL), 0);
+	assert_non_null(strstr(sv.last_request, "Content-Length: 2047\r\n"));
+	assert_non_null(strstr(sv.last_request, "</NewPortMappingDescription></u:X></s:Body></s:Envelope>\r\n"));
+	assert_int_equal(sv.connections, 1);
+	text[fill] = 'x';
+	text[fill + 1] = '\0';
+	assert_int_equal(natt_upnp_call(url(&sv, "/ctl"), WANIP, "X", args, 1, 1000, NULL, NULL, NULL), -EMSGSIZE);
+	/* a path too long for the request head */
+	char long_path[400] = "/";
+	memset(long_path + 1, 'p', 300);
+	assert_int_equal(natt_upnp_call(url(&sv, long_path), WANIP, "X", NULL, 0, 1000, NULL, NULL, NULL), -EMSGSIZE);
+	server_stop(&sv);
+	assert_int_equal(sv.connections, 1);
+	free(text);
 }
 
 static void test_oversized(void **state)
@@ -498,7 +546,7 @@ static void test_oversized(void **state)
 	int h = sprintf(resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", big);
 	memset(resp + h, 'x', big);
 	resp[h + big] = '\0';
-	const struct route routes[] = { { "/big.xml", resp }, { NULL, NULL } };
+	const struct route routes[] = { { "/big.xml", resp, NULL }, { NULL, NULL, NULL } };
 	struct server sv;
 	server_start(&sv, SERVE, routes, 1500);
 	struct natt_upnp_service *s;
@@ -506,6 +554,322 @@ static void test_oversized(void **state)
 	assert_int_equal(natt_upnp_describe(url(&sv, "/big.xml"), 1000, &s, &n), -EMSGSIZE);
 	server_stop(&sv);
 	free(resp);
+}
+
+/* ---- The IGD (lib/igd.c) over these calls ---------------------------------------------------------- */
+
+static char soap_buf[16][2048];
+
+/* An HTTP answer with this SOAP body; status 500 for a fault. Each call uses the next of 16 buffers
+ * (a test's routes use fewer). */
+static const char *soap_answer(const char *body)
+{
+	static int i;
+	i = (i + 1) % 16;
+	snprintf(soap_buf[i], sizeof(soap_buf[i]), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n\r\n%s",
+	         strstr(body, "Fault>") ? "500 Internal Server Error" : "200 OK", strlen(body), body);
+	return soap_buf[i];
+}
+
+static const char *fault_of(int code, const char *text)
+{
+	static char body[8][512];
+	static int i;
+	i = (i + 1) % 8;
+	snprintf(body[i], sizeof(body[i]),
+	         "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"
+	         "<faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError>"
+	         "<errorCode>%d</errorCode><errorDescription>%s</errorDescription></UPnPError></detail>"
+	         "</s:Fault></s:Body></s:Envelope>", code, text);
+	return soap_answer(body[i]);
+}
+
+#define RESPONSE(action, inner)                                                                         \
+	"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><u:" action "Response "    \
+	"xmlns:u=\"urn:schemas-upnp-org:service:WANIPConnection:2\">" inner "</u:" action "Response>"         \
+	"</s:Body></s:Envelope>"
+
+/* A description listing the services of `types` (NULL-terminated), each at control URL /c<i>. */
+static const char *igd_description(const char *const *types)
+{
+	static char body[2048], answer[2400];
+	size_t o = (size_t)snprintf(body, sizeof(body), "<root><device><deviceList><device><serviceList>");
+	for (int i = 0; types[i]; i++)
+		o += (size_t)snprintf(body + o, sizeof(body) - o,
+		                      "<service><serviceType>%s</serviceType><controlURL>/c%d</controlURL></service>",
+		                      types[i], i);
+	snprintf(body + o, sizeof(body) - o, "</serviceList></device></deviceList></device></root>");
+	snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+	return answer;
+}
+
+/* Opens the IGD the description of `types` makes; returns natt_igd_open_url()'s result. */
+static int open_igd_of(const char *const *types, struct natt_igd *igd)
+{
+	const struct route routes[] = { { "/rootDesc.xml", igd_description(types), NULL }, { NULL, NULL, NULL } };
+	struct server sv;
+	server_start(&sv, SERVE, routes, 300);
+	int rc = natt_igd_open_url(url(&sv, "/rootDesc.xml"), igd);
+	server_stop(&sv);
+	return rc;
+}
+
+static void test_igd_open(void **state)
+{
+	(void)state;
+	struct natt_igd igd;
+	/* IGDv2 first whatever the document order, then v1, then PPP; lan_address toward the router */
+	const char *const all[] = { NATT_UPNP_WANPPP1, "urn:schemas-upnp-org:service:Layer3Forwarding:1",
+		                    NATT_UPNP_WANIP1, NATT_UPNP_WANIP2, NULL };
+	assert_int_equal(open_igd_of(all, &igd), 0);
+	assert_true(igd.open);
+	assert_true(igd.v2);
+	assert_string_equal(igd.service_type, NATT_UPNP_WANIP2);
+	assert_non_null(strstr(igd.control_url, "/c3"));
+	assert_string_equal(igd.lan_address, "127.0.0.1");
+	assert_non_null(strstr(igd.location, "/rootDesc.xml"));
+	const char *const v1[] = { NATT_UPNP_WANPPP1, NATT_UPNP_WANIP1, NULL };
+	assert_int_equal(open_igd_of(v1, &igd), 0);
+	assert_false(igd.v2);
+	assert_non_null(strstr(igd.control_url, "/c1"));
+	const char *const ppp[] = { "urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1", NATT_UPNP_WANPPP1, NULL };
+	assert_int_equal(open_igd_of(ppp, &igd), 0);
+	assert_string_equal(igd.service_type, NATT_UPNP_WANPPP1);
+	const char *const none[] = { "urn:schemas-upnp-org:service:Layer3Forwarding:1", NULL };
+	assert_int_equal(open_igd_of(none, &igd), NATT_ERR_NO_IGD);
+	assert_false(igd.open);
+	/* nobody there */
+	assert_int_equal(natt_igd_open_url("http://127.0.0.1:1/rootDesc.xml", &igd), NATT_ERR_NO_IGD);
+}
+
+/* An IGD whose control URL is a path of the server. */
+static void igd_at(struct natt_igd *igd, const struct server *sv, const char *path, bool v2)
+{
+	natt_igd_close(igd);
+	snprintf(igd->control_url, sizeof(igd->control_url), "%s", url(sv, path));
+	snprintf(igd->service_type, sizeof(igd->service_type), "%s", v2 ? NATT_UPNP_WANIP2 : NATT_UPNP_WANIP1);
+	snprintf(igd->lan_address, sizeof(igd->lan_address), "10.77.0.2");
+	igd->v2 = v2;
+	igd->open = true;
+}
+
+static void test_igd_actions(void **state)
+{
+	(void)state;
+	const struct route routes[] = {
+		{ "/ext", soap_answer(RESPONSE("GetExternalIPAddress", "<NewExternalIPAddress>100.130.0.1</NewExternalIPAddress>")), NULL },
+		{ "/add", soap_answer(RESPONSE("AddPortMapping", "")), NULL },
+		{ "/any", soap_answer(RESPONSE("AddAnyPortMapping", "<NewReservedPort>9001</NewReservedPort>")), NULL },
+		{ "/entry", soap_answer(ok_reply), NULL },
+		{ "/generic", soap_answer(RESPONSE("GetGenericPortMappingEntry",
+		                                   "<NewRemoteHost></NewRemoteHost><NewExternalPort>9000</NewExternalPort>"
+		                                   "<NewProtocol>UDP</NewProtocol><NewInternalPort>9000</NewInternalPort>"
+		                                   "<NewInternalClient>10.77.0.3</NewInternalClient><NewEnabled>1</NewEnabled>"
+		                                   "<NewPortMappingDescription>x</NewPortMappingDescription>"
+		                                   "<NewLeaseDuration>0</NewLeaseDuration>")),
+		  "<NewPortMappingIndex>0<" },
+		{ "/generic", fault_of(713, "SpecifiedArrayIndexInvalid"), NULL },
+		{ "/none", fault_of(714, "NoSuchEntryInArray"), NULL },
+		{ "/conflict", fault_of(718, "ConflictInMappingEntry"), NULL },
+		{ "/garbage", soap_answer(RESPONSE("GetExternalIPAddress", "<NewExternalIPAddress>x</NewExternalIPAddress>")), NULL },
+		{ NULL, NULL, NULL },
+	};
+	struct server sv;
+	server_start(&sv, SERVE, routes, 1500);
+	struct natt_igd igd;
+	int code = -1;
+
+	igd_at(&igd, &sv, "/ext", false);
+	struct in_addr ext;
+	assert_int_equal(natt_igd_external_address(&igd, &ext, &code), 0);
+	assert_int_equal(code, 0);
+	assert_int_equal(ext.s_addr, inet_addr("100.130.0.1"));
+	assert_true(strstr(sv.last_request, "SOAPAction: \"" WANIP "#GetExternalIPAddress\""));
+
+	/* AddPortMapping: the eight arguments in the SCPD's order, protocol upper case */
+	igd_at(&igd, &sv, "/add", false);
+	uint16_t granted = 0;
+	assert_int_equal(natt_igd_add(&igd, NATT_TCP, 8000, "10.77.0.2", 8001, 600, "natt & co", true, &granted, &code), 0);
+	assert_int_equal(granted, 8000); /* IGDv1: any_port asks the port itself */
+	assert_non_null(strstr(sv.last_request,
+	                       "<u:AddPortMapping xmlns:u=\"" WANIP "\"><NewRemoteHost></NewRemoteHost>"
+	                       "<NewExternalPort>8000</NewExternalPort><NewProtocol>TCP</NewProtocol>"
+	                       "<NewInternalPort>8001</NewInternalPort><NewInternalClient>10.77.0.2</NewInternalClient>"
+	                       "<NewEnabled>1</NewEnabled><NewPortMappingDescription>natt &amp; co"
+	                       "</NewPortMappingDescription><NewLeaseDuration>600</NewLeaseDuration></u:AddPortMapping>"));
+	/* AddAnyPortMapping on IGDv2: the port the router reserved */
+	igd_at(&igd, &sv, "/any", true);
+	assert_int_equal(natt_igd_add(&igd, NATT_UDP, 9000, "10.77.0.2", 9000, 600, "d", true, &granted, &code), 0);
+	assert_int_equal(granted, 9001);
+	assert_non_null(strstr(sv.last_request, "#AddAnyPortMapping\"\r\n"));
+	assert_non_null(strstr(sv.last_request, "<NewProtocol>UDP</NewProtocol>"));
+	igd_at(&igd, &sv, "/conflict", true);
+	assert_int_equal(natt_igd_add(&igd, NATT_TCP, 80, "10.77.0.2", 80, 600, "d", false, &granted, &code), NATT_ERR_UPNP);
+	assert_int_equal(code, 718);
+
+	/* entries: every value, a description longer than miniupnpc's 127 bytes intact */
+	struct natt_igd_entry e;
+	igd_at(&igd, &sv, "/entry", false);
+	assert_int_equal(natt_igd_get_entry(&igd, NATT_TCP, 8080, &e, &code), 0);
+	assert_int_equal(e.external_port, 8080);
+	assert_int_equal(e.internal_port, 8080);
+	assert_string_equal(e.internal_client, "10.77.0.2");
+	assert_true(e.enabled);
+	assert_int_equal(e.lease, 3600);
+	assert_true(strlen(e.description) > 128);
+	assert_non_null(strstr(sv.last_request, "<NewExternalPort>8080</NewExternalPort><NewProtocol>TCP</NewProtocol>"));
+	igd_at(&igd, &sv, "/none", false);
+	assert_int_equal(natt_igd_get_entry(&igd, NATT_TCP, 8080, &e, &code), NATT_ERR_NOT_FOUND);
+	assert_int_equal(natt_igd_get_entry(&igd, NATT_TCP, 8080, &e, NULL), NATT_ERR_NOT_FOUND);
+	assert_int_equal(natt_igd_delete(&igd, NATT_TCP, 8080, &code), NATT_ERR_UPNP);
+	assert_int_equal(code, 714);
+	assert_int_equal(natt_igd_delete_own(&igd, NATT_TCP, 8080, "10.77.0.2", 0, NULL, &code), NATT_ERR_NOT_FOUND);
+	/* delete_own reads first: the entry is 10.77.0.2's, not 10.77.0.9's, so nothing is deleted */
+	igd_at(&igd, &sv, "/entry", false);
+	int before = sv.connections;
+	assert_int_equal(natt_igd_delete_own(&igd, NATT_TCP, 8080, "10.77.0.9", 0, &e, &code), -EPERM);
+	assert_int_equal(sv.connections, before + 1);
+	assert_string_equal(e.internal_client, "10.77.0.2");
+	assert_int_equal(natt_igd_delete_own(&igd, NATT_TCP, 8080, "10.77.0.2", 8081, &e, &code), -EPERM);
+
+	/* the table: entry 0, then 713 ends it */
+	igd_at(&igd, &sv, "/generic", false);
+	struct natt_igd_entry *table;
+	assert_int_equal(natt_igd_read_table(&igd, 100, &table, &code), 1);
+	assert_int_equal(table[0].protocol, NATT_UDP);
+	assert_int_equal(table[0].external_port, 9000);
+	assert_string_equal(table[0].internal_client, "10.77.0.3");
+	assert_int_equal(table[0].lease, 0);
+	free(table);
+
+	/* replies that do not make sense */
+	igd_at(&igd, &sv, "/garbage", false);
+	assert_int_equal(natt_igd_external_address(&igd, &ext, &code), NATT_ERR_BAD_REPLY);
+	igd_at(&igd, &sv, "/nowhere", false);
+	assert_int_equal(natt_igd_external_address(&igd, &ext, &code), NATT_ERR_BAD_REPLY);
+	int port = sv.port;
+	server_stop(&sv);
+
+	/* a control URL that does not answer: the engine's cue to discover again */
+	char gone[64];
+	snprintf(gone, sizeof(gone), "http://127.0.0.1:%d/ext", port);
+	snprintf(igd.control_url, sizeof(igd.control_url), "%s", gone);
+	assert_int_equal(natt_igd_external_address(&igd, &ext, &code), -ECONNREFUSED);
+	assert_int_equal(code, 0);
+	natt_igd_close(&igd);
+	assert_int_equal(natt_igd_external_address(&igd, &ext, &code), NATT_ERR_NO_IGD);
+}
+
+/* ---- The lease policy --------------------------------------------------------------------------- */
+
+/* A router that answers each lease asked by a rule; it records what it was asked. */
+struct fake_router {
+	int permanent_only; /* 725 to any lease but 0 */
+	int no_zero;        /* 402 to a lease of 0 (IGDv2) */
+	int other_code;     /* when not 0: this UPnP error to everything */
+	int transport_rc;   /* when not 0: this result to everything (no UPnP answer) */
+	uint32_t asked[8];
+	int calls;
+};
+
+static int fake_add(uint32_t lease, int *code, void *ctx)
+{
+	struct fake_router *r = ctx;
+	r->asked[r->calls++] = lease;
+	*code = 0;
+	if (r->transport_rc)
+		return r->transport_rc;
+	if (r->other_code)
+		*code = r->other_code;
+	else if (r->permanent_only && lease != 0)
+		*code = NATT_UPNP_ONLY_PERMANENT;
+	else if (r->no_zero && lease == 0)
+		*code = NATT_UPNP_INVALID_ARGS;
+	return *code ? NATT_ERR_UPNP : 0;
+}
+
+static int run_policy(struct fake_router *r, uint32_t *lease, int *code)
+{
+	return natt_igd_with_lease_policy(lease, fake_add, r, code);
+}
+
+static void test_lease_policy(void **state)
+{
+	(void)state;
+	uint32_t next = 77;
+	assert_true(natt_igd_lease_fallback(600, 725, &next));
+	assert_int_equal(next, 0);
+	assert_true(natt_igd_lease_fallback(0, 402, &next));
+	assert_int_equal(next, NATT_DEFAULT_LIFETIME);
+	assert_int_equal(NATT_DEFAULT_LIFETIME, 3600);
+	assert_false(natt_igd_lease_fallback(0, 725, &next));   /* already permanent */
+	assert_false(natt_igd_lease_fallback(600, 402, &next)); /* 402 to a bounded lease: other arguments */
+	assert_false(natt_igd_lease_fallback(600, 718, &next));
+
+	int code;
+	uint32_t lease = 600;
+	struct fake_router only_permanent = { .permanent_only = 1 };
+	assert_int_equal(run_policy(&only_permanent, &lease, &code), 0);
+	assert_int_equal(lease, 0);
+	assert_int_equal(code, 0);
+	assert_int_equal(only_permanent.calls, 2);
+
+	lease = 0;
+	struct fake_router igdv2 = { .no_zero = 1 };
+	assert_int_equal(run_policy(&igdv2, &lease, &code), 0);
+	assert_int_equal(lease, 3600);
+	assert_int_equal(igdv2.calls, 2);
+
+	/* refuses everything it can: 600, 0, 3600 asked once each, then its last answer */
+	lease = 600;
+	struct fake_router both = { .permanent_only = 1, .no_zero = 1 };
+	assert_int_equal(run_policy(&both, &lease, &code), NATT_ERR_UPNP);
+	assert_int_equal(code, 725);
+	assert_int_equal(both.calls, 3);
+	assert_int_equal(both.asked[0], 600);
+	assert_int_equal(both.asked[1], 0);
+	assert_int_equal(both.asked[2], 3600);
+	assert_int_equal(lease, 600); /* unchanged on failure */
+	lease = 3600;                  /* the bounded lease asked first is not asked again */
+	both.calls = 0;
+	assert_int_equal(run_policy(&both, &lease, &code), NATT_ERR_UPNP);
+	assert_int_equal(both.calls, 2);
+	assert_int_equal(code, 402);
+
+	/* other refusals and no answer: no second request */
+	lease = 600;
+	struct fake_router conflict = { .other_code = 718 };
+	assert_int_equal(run_policy(&conflict, &lease, &code), NATT_ERR_UPNP);
+	assert_int_equal(code, 718);
+	assert_int_equal(conflict.calls, 1);
+	struct fake_router gone = { .transport_rc = -ECONNREFUSED, .permanent_only = 1 };
+	assert_int_equal(run_policy(&gone, &lease, &code), -ECONNREFUSED);
+	assert_int_equal(code, 0);
+	assert_int_equal(gone.calls, 1);
+}
+
+/* natt_igd_map end to end: a router that keeps only permanent mappings. */
+static void test_igd_map_permanent(void **state)
+{
+	(void)state;
+	const struct route routes[] = {
+		{ "/c", soap_answer(RESPONSE("AddPortMapping", "")), "<NewLeaseDuration>0</NewLeaseDuration>" },
+		{ "/c", fault_of(725, "OnlyPermanentLeasesSupported"), NULL },
+		{ NULL, NULL, NULL },
+	};
+	struct server sv;
+	server_start(&sv, SERVE, routes, 400);
+	struct natt_igd igd;
+	igd_at(&igd, &sv, "/c", false);
+	uint32_t lease = 600;
+	uint16_t granted = 0;
+	int code = -1;
+	assert_int_equal(natt_igd_map(&igd, NATT_TCP, 8000, "10.77.0.2", 8000, &lease, "d", false, &granted, &code), 0);
+	assert_int_equal(lease, 0);
+	assert_int_equal(granted, 8000);
+	assert_int_equal(code, 0);
+	server_stop(&sv);
+	assert_int_equal(sv.connections, 2);
 }
 
 /* ---- Scan: SSDP answers from a loopback responder, descriptions from loopback servers ------------- */
@@ -550,7 +914,7 @@ static void scan_once(const char *stop_at, int timeout_ms, int *nservices, long 
                       int *fetches_other)
 {
 	make_desc_response();
-	const struct route routes[] = { { "/rootDesc.xml", desc_response }, { NULL, NULL } };
+	const struct route routes[] = { { "/rootDesc.xml", desc_response, NULL }, { NULL, NULL, NULL } };
 	struct server good, other;
 	server_start_at(&good, "127.0.0.1", SERVE, routes, timeout_ms + 300);
 	server_start_at(&other, "127.0.0.2", SERVE, routes, timeout_ms + 300);
@@ -622,13 +986,18 @@ static void test_no_fd_leak(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_soap_build),
+		cmocka_unit_test(test_soap_prepare),
 		cmocka_unit_test(test_soap_parse_reply),
-		cmocka_unit_test(test_http_framing),
 		cmocka_unit_test(test_describe_actions_call),
 		cmocka_unit_test(test_slow_pieces),
 		cmocka_unit_test(test_timeouts_and_failures),
+		cmocka_unit_test(test_connect_timeout),
+		cmocka_unit_test(test_request_limits),
 		cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_igd_open),
+		cmocka_unit_test(test_igd_actions),
+		cmocka_unit_test(test_lease_policy),
+		cmocka_unit_test(test_igd_map_permanent),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_no_fd_leak),
 	};

@@ -38,11 +38,13 @@ enum natt_technique {
 };
 #define NATT_TECH_COUNT 4
 
-/* natt_strerror - a short English description of any natt return code (negative errno or enum
- * natt_error). Never returns NULL. Thread-safe: returns static strings only. */
+/* natt_strerror - a short English description of any natt return code.
+ * code: 0, a negative errno value, or an enum natt_error value; anything else gives "unknown error".
+ * Never returns NULL; no errors. Thread-safe: returns static strings only (never to be freed). */
 NATT_API const char *natt_strerror(int code);
 
-/* natt_version - the library's version string, e.g. "0.1.0". Thread-safe. */
+/* natt_version - the library's version string, e.g. "0.1.0" (static, never NULL). No parameters, no
+ * errors. Thread-safe. */
 NATT_API const char *natt_version(void);
 
 #ifdef __cplusplus

@@ -2,8 +2,9 @@
  * udp-bind!/public, tcp-listen/public and mapping-change-listener, in C).
  *
  * A listener owns the router mappings of one local socket or (protocol, address, port). The work
- * happens in one background thread per process, shared by all listeners, started by the first
- * natt_listener_publish*(); nothing here blocks on the network. */
+ * happens in one background thread per process, shared by all listeners (and persistent mappings),
+ * started by the first natt_listener_publish*() and ended by the last natt_listener_stop(); nothing
+ * here blocks on the network but natt_listener_stop(). */
 #ifndef NATT_LISTENER_H
 #define NATT_LISTENER_H
 
@@ -41,37 +42,68 @@ enum natt_listener_state {
 struct natt_listener;
 
 /* Called from natt's background thread each time the set of assignments changes, with the complete
- * set (local names first). The array is valid only during the call. Do not call natt_listener_stop()
- * on this listener from inside the callback. */
+ * set (local names first): listener as natt_listener_publish*() returned it, assignments[0..count-1]
+ * valid only during the call, ctx as given. It may call natt_listener_assignments() and
+ * natt_listener_state() (of any listener), but not natt_listener_stop() nor natt_persistent_stop()
+ * (they return -EDEADLK there). Callbacks of one process run one at a time, in natt's one thread: a
+ * callback that blocks delays every other listener's work. */
 typedef void (*natt_change_fn)(struct natt_listener *listener, const struct natt_assignment *assignments,
                                size_t count, void *ctx);
 
-/* natt_listener_publish_socket - publish an already bound UDP socket or listening TCP socket.
- * The socket stays the caller's: natt only reads its address (getsockname) and type.
- * on_change may be NULL. Returns the listener through *out, or -EINVAL (not an AF_INET/AF_INET6
- * TCP/UDP socket, not bound), -ENOTSOCK, -ENOMEM, -EADDRNOTAVAIL (bound to loopback). Thread-safe. */
+/* natt_listener_publish_socket - publish an already bound UDP socket or listening TCP socket (Racket's
+ * udp-bind!/public, tcp-listen/public).
+ * fd: the socket; it stays the caller's: natt only reads its address (getsockname), type and inode,
+ *   never reads from it, writes to it or closes it. Close it after natt_listener_stop().
+ * on_change: may be NULL (then ask natt_listener_assignments()). ctx: passed to on_change as is.
+ * out: receives the listener, to stop with natt_listener_stop().
+ * Returns 0; -EINVAL (out NULL; not an AF_INET/AF_INET6 TCP or UDP socket; not bound; a TCP socket
+ * that does not listen), -EBADF (fd is not open), -ENOTSOCK (fd is no socket), -EADDRNOTAVAIL (bound
+ * to loopback: no router can forward there), -ENOMEM, or an error of starting the background thread
+ * (-EAGAIN, -EMFILE...). Never waits on the network (the first mapping comes through on_change), but
+ * may wait for a natt_listener_stop() of another thread that is ending the background thread.
+ * Thread-safe. */
 NATT_API int natt_listener_publish_socket(int fd, natt_change_fn on_change, void *ctx,
                                           struct natt_listener **out);
 
-/* natt_listener_publish - publish (protocol, local address, port) without a socket, e.g. for a
- * server in another process. local: AF_INET or AF_INET6 address with the port set. Errors as above. */
+/* natt_listener_publish - publish (protocol, local address, port) without a socket, e.g. for a server
+ * in another process of this host.
+ * protocol: NATT_TCP or NATT_UDP. local: an AF_INET or AF_INET6 address with the port set (wildcard
+ *   or one of this host's addresses; [::] stands for IPv4 too); copied. on_change, ctx, out: as for
+ *   natt_listener_publish_socket().
+ * Returns 0; -EINVAL (local or out NULL, another family or protocol, port 0), -EADDRNOTAVAIL
+ * (loopback), -ENOMEM, or an error of starting the background thread. Waits as
+ * natt_listener_publish_socket() does. Thread-safe. */
 NATT_API int natt_listener_publish(enum natt_protocol protocol, const struct sockaddr *local,
                                    natt_change_fn on_change, void *ctx, struct natt_listener **out);
 
-/* natt_listener_assignments - copy the current assignments into list (at most max); returns the
- * total count (which may exceed max), never fails for a live listener. Thread-safe. */
+/* natt_listener_assignments - copy the current assignments (local names first, as on_change gets
+ * them) into list[0..max-1]. list may be NULL when max is 0 (to learn the count).
+ * Returns the total count, which may exceed max (then only max were copied); 0 when listener is NULL.
+ * Thread-safe, also from a callback. */
 NATT_API size_t natt_listener_assignments(struct natt_listener *listener, struct natt_assignment *list,
                                           size_t max);
 
-/* natt_listener_state - the state, and the reason in words when not published (error may be NULL;
- * error_len bytes are written, NUL-terminated). Thread-safe. */
-NATT_API enum natt_listener_state natt_listener_state(struct natt_listener *listener, char *error,
-                                                      size_t error_len);
+/* natt_listener_state - the listener's state (an enum natt_listener_state value), and the reason in
+ * words when not published, e.g. "no UPnP IGD answered; no NAT-PMP answer".
+ * error: may be NULL; otherwise receives the reason ("" when there is none), cut to error_len bytes
+ *   and NUL-terminated.
+ * Returns the state (>= 0), or -EINVAL when listener is NULL (error then gets ""). Thread-safe, also
+ * from a callback. */
+NATT_API int natt_listener_state(struct natt_listener *listener, char *error, size_t error_len);
 
-/* natt_listener_stop - delete the router mappings and free the listener. Waits (at most about
- * timeout_ms; <= 0: 5000) until the router was told. Returns 0, or -ETIMEDOUT if the background thread
- * did not finish in time (the mappings then expire with their lease). Do not use the listener
- * afterwards. Thread-safe, but not from inside its own callback. */
+/* natt_listener_stop - delete the listener's router mappings and free it (Racket's
+ * mapping-change-listener-stop!). Waits at most about timeout_ms (<= 0: 5000) until the router was
+ * told, and for an on_change call under way to return (that one whatever the timeout). No callback
+ * runs after it returns, even on -ETIMEDOUT: do not use the listener afterwards. When the last
+ * listener of the process is stopped, natt's background thread ends and closes its sockets (the next
+ * publish starts it again).
+ * Returns 0; -ETIMEDOUT when the router was not told in time (the mappings are then deleted when the
+ * background thread gets to them, or end with their lease); -EINVAL when listener is NULL; -EDEADLK
+ * from inside a natt callback (nothing is done then). Thread-safe: from any thread but natt's own,
+ * once per listener.
+ *
+ * A program that exits (return from main, exit()) with listeners it did not stop has their mappings
+ * deleted at exit, waiting at most 3 s for the router. */
 NATT_API int natt_listener_stop(struct natt_listener *listener, int timeout_ms);
 
 #ifdef __cplusplus

@@ -36,8 +36,10 @@ extern "C" {
 NATT_API int natt_gateway_ipv4(struct in_addr *gateway, char *ifname);
 
 /* natt_local_address_toward - the local IPv4 address this host would use as source to reach peer: the
- * "best" interface address, the one a peer on the LAN sees. Asks the kernel's routing decision (a UDP
- * socket connect()ed to peer, then getsockname()); no packet is sent.
+ * "best" interface address, the one a peer on the LAN sees (toward the gateway without looking it up:
+ * natt_best_interface_address()). Asks the kernel's routing decision (a UDP socket connect()ed to
+ * peer, then getsockname()); no packet is sent.
+ * peer: the address to reach. local: receives the source address (network byte order).
  *
  * Returns 0; -EINVAL when an argument is NULL; -ENETUNREACH (or another -errno from connect) when there
  * is no route to peer. Thread-safe. */
@@ -65,12 +67,24 @@ struct natt_interface {
  *
  * list:  receives an array to release with natt_interfaces_free(); NULL when count is 0.
  * count: receives the number of entries.
- * Returns 0, -EINVAL for NULL arguments, -ENOMEM, or the -errno of getifaddrs(). On failure *list is
- * NULL and *count 0. Thread-safe. */
+ * Returns 0, -EINVAL for NULL arguments, -ENOMEM, -ETIMEDOUT, or the -errno of the exchange with the
+ * kernel (rtnetlink on natt's own socket, not getifaddrs(), whose socket natt could not protect inside
+ * a wrapped program). On failure *list is NULL and *count 0. Thread-safe. */
 NATT_API int natt_interfaces(struct natt_interface **list, size_t *count);
 
-/* natt_interfaces_free - releases a list from natt_interfaces(). NULL is allowed. */
+/* natt_interfaces_free - releases a list from natt_interfaces(). NULL is allowed. No errors.
+ * Thread-safe (each list belongs to one caller). */
 NATT_API void natt_interfaces_free(struct natt_interface *list);
+
+/* natt_best_interface_address - the IPv4 address of this host that a peer on the LAN would use to
+ * reach it (Racket's best-interface-ip-address, without arguments): the source address the kernel
+ * picks toward the IPv4 default gateway; without a default route, the first private (RFC 1918)
+ * address of an interface that is up and not loopback, in the order natt_interfaces() lists them;
+ * else 127.0.0.1. Sends nothing.
+ * address: receives it (network byte order).
+ * Returns 0 (the fallbacks are not errors: compare with 127.0.0.1 to see that none was found), or
+ * -EINVAL when address is NULL. Thread-safe. */
+NATT_API int natt_best_interface_address(struct in_addr *address);
 
 /* Address predicates. Each takes an AF_INET or AF_INET6 socket address (at least sizeof(struct
  * sockaddr_in) or sizeof(struct sockaddr_in6) bytes readable respectively); an IPv4-mapped IPv6 address

@@ -2,14 +2,23 @@
  *
  * The building blocks under natt's UPnP technique, public so that a program can talk to any UPnP service
  * the way Racket's nat-traversal upnp module allows: scan for services, read a service's actions, call
- * any action with named arguments.
+ * any action with named arguments. The HTTP underneath is miniupnpc's (miniwget() for documents,
+ * simpleUPnPcommand() for calls); the XML is read by natt. For port mappings at the router there are
+ * ready-made calls in natt/igd.h.
  *
  * Common rules for everything in this header:
  * - Nothing here keeps global state: every function is thread-safe and may run in several threads at
  *   once; a result returned to the caller belongs to the caller.
- * - Every wait is bounded by the caller's timeout_ms (milliseconds, measured on the monotonic clock),
- *   every document read is bounded (NATT_UPNP_MAX_DOCUMENT bytes), every fd is close-on-exec and closed
- *   before the function returns, no signal is raised (no SIGPIPE) and nothing is printed.
+ * - Waits are bounded by the caller's timeout_ms (milliseconds, measured on the monotonic clock) as far
+ *   as miniupnpc lets them be: connecting and sending a call are; miniupnpc then waits up to 5 s for
+ *   each piece of an answer, and a document fetch (miniwget) connects within 3 s and waits the same
+ *   way, so a device that accepts a connection and then stays silent holds a call or fetch about 5 s
+ *   whatever timeout_ms says. An SSDP search is bounded exactly.
+ * - Every document and answer is bounded (NATT_UPNP_MAX_DOCUMENT bytes; checked once received), every
+ *   socket is closed before the function returns, a call's socket is close-on-exec (miniwget's is not:
+ *   an exec in another thread during a fetch would inherit it) and no signal is raised (SIGPIPE is
+ *   blocked in the calling thread during an exchange). natt prints nothing, but miniupnpc reports a
+ *   failed connect, send or receive with perror() on stderr (e.g. "connect: Connection refused").
  * - HTTP URLs must name their host by an IPv4 address ("http://10.0.0.1:5000/rootDesc.xml"): resolving a
  *   host name could block without bound, and UPnP devices announce addresses anyway. Other URLs give
  *   -EINVAL.
@@ -143,16 +152,17 @@ struct natt_upnp_service {
 NATT_API int natt_upnp_parse_description(const char *xml, size_t len, const char *location,
                                          struct natt_upnp_service **services, size_t *count);
 
-/* natt_upnp_describe - fetches a device description (HTTP GET) and reads its services, as
- * natt_upnp_parse_description() does. For a known location (e.g. one cached from an earlier SSDP
- * answer), this skips discovery.
+/* natt_upnp_describe - fetches a device description (HTTP GET, miniupnpc's miniwget()) and reads its
+ * services, as natt_upnp_parse_description() does. For a known location (e.g. one cached from an
+ * earlier SSDP answer), this skips discovery.
  *
  * location: the description URL (as in a LOCATION header).
- * timeout_ms: the longest time for connecting, sending and receiving together (> 0).
+ * timeout_ms: > 0; an answer that has not come by then gives -ETIMEDOUT, but miniwget's own waits
+ *   apply (see the top of this header).
  *
  * Returns as natt_upnp_parse_description(), and also: -ETIMEDOUT; -ECONNREFUSED and other connect()
- * errors; NATT_ERR_BAD_REPLY when the answer is not HTTP or its status is not 200; -EPROTO when it is
- * cut short. Thread-safe. */
+ * errors; NATT_ERR_BAD_REPLY when the HTTP status is not 200; -EPROTO when the connection ended
+ * without an answer. Thread-safe. */
 NATT_API int natt_upnp_describe(const char *location, int timeout_ms, struct natt_upnp_service **services,
                                 size_t *count);
 
@@ -264,33 +274,37 @@ struct natt_upnp_value {
 	char *value;
 };
 
-/* Why a call failed, filled in when natt_upnp_call() returns NATT_ERR_UPNP or NATT_ERR_BAD_REPLY. */
+/* Why a call failed, filled in when natt_upnp_call() returns NATT_ERR_UPNP or NATT_ERR_BAD_REPLY.
+ * (The HTTP status is not known: miniupnpc does not report it; a fault is recognised in the body.) */
 struct natt_upnp_error {
 	int upnp_code;         /* the UPnP errorCode (e.g. 718 ConflictInMappingEntry), 0 if none was sent */
-	int http_status;       /* the HTTP status of the answer (500 for a SOAP fault), 0 if none */
-	char description[256]; /* errorDescription, else the SOAP faultstring, else the HTTP reason (cut) */
+	char description[256]; /* errorDescription, else the SOAP faultstring, else what was wrong (cut) */
 };
 
-/* natt_upnp_call - calls an action of a service (a SOAP POST to its control URL).
+/* natt_upnp_call - calls an action of a service (a SOAP POST to its control URL, made by miniupnpc's
+ * simpleUPnPcommand() on a close-on-exec connection of natt's own).
  *
  * control_url: the service's control URL (struct natt_upnp_service.control_url).
  * service_type: the service's type URN, exactly as the device announced it (it names the action's
  *   XML namespace and the SOAPAction header).
  * action: the action's name, e.g. "GetExternalIPAddress".
  * args, nargs: the in arguments, sent in this order (UPnP requires the order of the SCPD); args may be
- *   NULL when nargs is 0.
- * timeout_ms: the longest time for the whole exchange (> 0).
+ *   NULL when nargs is 0. The envelope, values XML-escaped, must fit miniupnpc's 2048 bytes (and
+ *   "SERVICE_TYPE#ACTION" its 127): else -EMSGSIZE and nothing is sent.
+ * timeout_ms: > 0; bounds connecting and sending; the answer is waited for as miniupnpc does (up to
+ *   5 s for each piece), and one not there by then gives -ETIMEDOUT.
  * results, nresults: receive a new array of the out arguments the device returned, in its order
  *   (*results NULL when there are none); free with natt_upnp_values_free(). Both may be NULL when the
  *   results do not matter.
  * error: when not NULL, cleared and then filled in on NATT_ERR_UPNP / NATT_ERR_BAD_REPLY.
  *
  * Returns 0 on success; NATT_ERR_UPNP when the device answered with a UPnP error (error->upnp_code and
- * error->description say which); NATT_ERR_BAD_REPLY when the answer is not a SOAP reply (e.g. HTTP 404:
- * see error->http_status); -EINVAL for bad arguments (names that are not XML names, a service type or
- * action with characters that cannot go into a header, a bad URL); -ETIMEDOUT; -ECONNREFUSED or another
- * connect() error (a router that restarted on another port: discover again); -EPROTO when the answer
- * was cut short; -EMSGSIZE; -ENOMEM. Thread-safe. */
+ * error->description say which); NATT_ERR_BAD_REPLY when the answer is not a SOAP reply (e.g. the page
+ * of an HTTP 404); -EINVAL for bad arguments (names that are not XML names, a service type or action
+ * with characters that cannot go into a header, a bad URL); -ETIMEDOUT; -ECONNREFUSED or another
+ * connect() error (a router that restarted on another port: discover again); -EPROTO when the
+ * connection ended without an answer (or with an empty one); -EMSGSIZE (request too large for
+ * miniupnpc, or answer over NATT_UPNP_MAX_DOCUMENT); -ENOMEM. Thread-safe. */
 NATT_API int natt_upnp_call(const char *control_url, const char *service_type, const char *action,
                             const struct natt_upnp_arg *args, size_t nargs, int timeout_ms,
                             struct natt_upnp_value **results, size_t *nresults, struct natt_upnp_error *error);

@@ -1,8 +1,8 @@
 /* Running the user's on-change command from inside someone else's process. The child is created
  * without an exit signal (clone with no SIGCHLD) so the program's own SIGCHLD handler and wait() calls
  * never see it; natt reaps it itself with __WCLONE. */
-#ifndef NATT_SPAWN_H
-#define NATT_SPAWN_H
+#ifndef NATT_RUN_COMMAND_H
+#define NATT_RUN_COMMAND_H
 
 /* Runs "/bin/sh -c command" with extra environment entries ("NAME=value", NULL-terminated) added to
  * the process's environment. Does not wait. Returns the child's pid or -errno. */

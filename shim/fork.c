@@ -1,0 +1,23 @@
+/* fork() and daemon(): in the child, once the call has returned, natt starts watching the owners of
+ * the published sockets it inherited (see nattshim_watch_owners). glibc's daemon() forks with its
+ * internal fork, which no hook sees: hooked itself. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+NATT_EXPORT pid_t fork(void)
+{
+	pid_t pid = libc_fork();
+	if (pid == 0)
+		nattshim_watch_owners();
+	return pid;
+}
+
+NATT_EXPORT int daemon(int nochdir, int noclose)
+{
+	int rc = libc_daemon(nochdir, noclose);
+	if (rc == 0)
+		nattshim_watch_owners();
+	return rc;
+}
