@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 __thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
 void (*natt_engine_started_hook)(void);
+bool (*natt_engine_in_signal_handler)(void);
+static atomic_bool start_wanted;
 static void wake_manager(void);
 static bool stopping(void);
 static void announce(struct natt_entry *e, bool retired);
@@ -45,8 +48,8 @@ static int own_fd(int fd)
 	return fd;
 }
 
-/* Under the shim, close() unmarks the fd before closing it, and lets natt close what it marked only
- * at natt_internal_depth > 0. */
+/* Under the shim, close() lets natt close what it marked only at natt_internal_depth > 0 (and takes
+ * the mark away with it). */
 static void close_own_fd(int *fd)
 {
 	if (*fd < 0)
@@ -227,6 +230,31 @@ void natt_engine_flush(int timeout_ms)
 
 static void *manager_main(void *arg);
 
+/* The manager runs on a stack of natt's own rather than one from glibc's cache: in a forked child,
+ * glibc hands the cached stack of the parent's manager (which the child does not have) to the next
+ * thread, under the same thread id, and ThreadSanitizer takes that for one thread started twice.
+ * Reused by later managers of this process; a forked child maps its own. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define MANAGER_STACK_BYTES (4 * 1024 * 1024) /* the sanitizers' runtimes want far more */
+#else
+#define MANAGER_STACK_BYTES (256 * 1024)
+#endif
+#define STACK_GUARD_BYTES 4096
+static char *manager_stack;
+
+static int set_manager_stack(pthread_attr_t *attr)
+{
+	if (!manager_stack) {
+		void *m = mmap(NULL, MANAGER_STACK_BYTES + STACK_GUARD_BYTES, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		mprotect(m, STACK_GUARD_BYTES, PROT_NONE); /* an overflow faults instead of writing below */
+		manager_stack = (char *)m + STACK_GUARD_BYTES;
+	}
+	return -pthread_attr_setstack(attr, manager_stack, MANAGER_STACK_BYTES);
+}
+
 /* Must be called with start_lock held. */
 static int start_manager_locked(void)
 {
@@ -241,8 +269,9 @@ static int start_manager_locked(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	int rc = pthread_create(&E.thread, &attr, manager_main, NULL);
+	int rc = -set_manager_stack(&attr);
+	if (rc == 0)
+		rc = pthread_create(&E.thread, &attr, manager_main, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
@@ -282,6 +311,19 @@ static void push_inbox(struct natt_entry *entry, unsigned op)
 		wake_manager();
 }
 
+void natt_engine_start_if_wanted(void)
+{
+	if (!atomic_load(&start_wanted) || !atomic_exchange(&start_wanted, false))
+		return;
+	pthread_mutex_lock(&E.start_lock);
+	int rc = start_manager_locked();
+	pthread_mutex_unlock(&E.start_lock);
+	if (rc < 0)
+		natt_warn("cannot start the manager thread: %s", natt_strerror(rc));
+	else
+		wake_manager();
+}
+
 struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct sockaddr_storage *local,
                                        bool dual_stack, uint64_t socket_id, natt_change_fn on_change, void *ctx,
                                        struct natt_listener *listener)
@@ -315,6 +357,12 @@ struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const s
 	 * interrupted a thread holding one, e.g. in a fork handler). */
 	int rc = 0;
 	if (!atomic_load(&E.running)) {
+		if (natt_engine_in_signal_handler && natt_engine_in_signal_handler()) {
+			/* No thread can be started here: the entry waits in the inbox for the next call. */
+			atomic_store(&start_wanted, true);
+			push_inbox(entry, NATT_OP_PUBLISH);
+			return entry;
+		}
 		pthread_mutex_lock(&E.start_lock);
 		rc = start_manager_locked();
 		pthread_mutex_unlock(&E.start_lock);
@@ -437,6 +485,7 @@ void natt_engine_atfork_child(void)
 	atomic_store(&E.inbox, NULL);
 	E.entries = NULL;
 	E.limbo = NULL; /* the parent frees its own */
+	manager_stack = NULL; /* the parent's manager's: this process gets a stack of its own */
 	E.have_gateway = false;
 	memset(&E.igd, 0, sizeof(E.igd)); /* the parent's IGD: the child finds its own */
 	E.upnp_absent_until = E.natpmp_absent_until = 0;

@@ -181,9 +181,17 @@ void natt_engine_adopt(struct natt_entry *entry, pid_t from);
  * MARK: a long-lived fd of natt's; CLAIM: natt's if the check that follows says so, meanwhile the
  * program's close() of that number waits (the program may have closed it and opened its own between
  * natt's open() and the claim); CONFIRM or DISOWN: that check's outcome (claims are made and settled
- * by one thread, one at a time); UNMARK: natt is about to close it. */
-enum natt_fd_mark { NATT_FD_MARK, NATT_FD_CLAIM, NATT_FD_CONFIRM, NATT_FD_DISOWN, NATT_FD_UNMARK };
+ * by one thread, one at a time); CLOSING and CLOSED: around a close of natt's that the shim's close()
+ * does not see (fclose, closedir), during which the program's close() of that number waits (before it,
+ * the number is natt's; after it, possibly the program's again). */
+enum natt_fd_mark { NATT_FD_MARK, NATT_FD_CLAIM, NATT_FD_CONFIRM, NATT_FD_DISOWN, NATT_FD_CLOSING, NATT_FD_CLOSED };
 extern void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
+/* Set by the shim: whether the calling thread is inside a signal handler of the program's; publishing
+ * there starts no thread (natt_engine_start_if_wanted does, later). */
+extern bool (*natt_engine_in_signal_handler)(void);
+/* Starts the manager if a publish in a signal handler could not. Not from a signal handler. */
+void natt_engine_start_if_wanted(void);
+
 /* Set by the shim: run by the manager thread when it starts (taking the termination signals there
  * keeps that work out of the program's first listen()). */
 extern void (*natt_engine_started_hook)(void);

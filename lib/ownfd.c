@@ -39,8 +39,8 @@ int natt_own_open(const char *path, int flags, mode_t mode)
 	return natt_own_openat(AT_FDCWD, path, flags, mode);
 }
 
-/* Under the shim, close() unmarks first (once closed, the number may go to the program at once),
- * and refuses marked fds to everyone but natt. */
+/* Under the shim, close() refuses marked fds to everyone but natt, and makes the program's close() of
+ * the number wait while natt closes it. */
 int natt_own_close(int fd)
 {
 	if (fd < 0)
@@ -66,8 +66,10 @@ void natt_own_fclose(FILE *f)
 {
 	if (!f)
 		return;
-	mark(fileno(f), NATT_FD_UNMARK); /* glibc closes it without the shim's close(): unmark first */
+	int fd = fileno(f);
+	mark(fd, NATT_FD_CLOSING); /* glibc closes it without the shim's close() */
 	fclose(f);
+	mark(fd, NATT_FD_CLOSED);
 }
 
 DIR *natt_own_opendirat(int dirfd, const char *path)
@@ -85,6 +87,8 @@ void natt_own_closedir(DIR *dir)
 {
 	if (!dir)
 		return;
-	mark(dirfd(dir), NATT_FD_UNMARK);
+	int fd = dirfd(dir);
+	mark(fd, NATT_FD_CLOSING);
 	closedir(dir);
+	mark(fd, NATT_FD_CLOSED);
 }

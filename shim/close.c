@@ -18,10 +18,14 @@ static int nattshim_close(int fd)
 			errno = EBADF; /* the program's view: that number is not open */
 			return -1;
 		}
-		/* natt closing its own: unmarked first, since once closed the number may go to the program
-		 * at once, which must be able to close it. */
-		nattshim_unmark_ours(fd);
-		return libc_close(fd);
+		/* natt closing its own: before the close the number is natt's, after it maybe the program's
+		 * at once; meanwhile the program's close() of it waits. */
+		nattshim_pend(fd);
+		int rc = libc_close(fd);
+		int saved_errno = errno;
+		nattshim_unpend(fd, NULL);
+		errno = saved_errno;
+		return rc;
 	}
 	struct natt_entry *entry = nattshim_fd_exchange(fd, NULL);
 	int rc = libc_close(fd);
@@ -35,7 +39,7 @@ NATT_EXPORT int close(int fd)
 {
 	/* Not from natt's own closes: the manager may hold the lock adoption takes. */
 	if (__builtin_expect(atomic_load_explicit(&nattshim_inherited, memory_order_relaxed), 0) &&
-	    !natt_internal_depth)
+	    !natt_internal_depth && !nattshim_in_signal_handler())
 		nattshim_check_adoption();
 	if (__builtin_expect(nattshim_tracked(fd) == NULL, 1))
 		return libc_close(fd);
@@ -48,7 +52,8 @@ NATT_EXPORT int fclose(FILE *stream)
 {
 	int fd = stream ? fileno_unlocked(stream) : -1;
 	struct natt_entry *entry = fd >= 0 ? nattshim_tracked(fd) : NULL;
-	if (__builtin_expect(entry == NULL, 1) || nattshim_in_vfork_child() || !nattshim_is_entry(nattshim_settled(fd)))
+	/* (natt's own streams, marked or being closed, go straight through: never wait on them here) */
+	if (__builtin_expect(!nattshim_is_entry(entry), 1) || nattshim_in_vfork_child())
 		return libc_fclose(stream);
 	entry = nattshim_fd_exchange(fd, NULL);
 	int rc = libc_fclose(stream);

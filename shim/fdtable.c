@@ -33,21 +33,32 @@ struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry)
 	return atomic_exchange(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], entry);
 }
 
-void nattshim_unmark_ours(int fd)
+/* The fd this thread itself holds pending, if any (a signal handler that interrupted it must not
+ * wait for it). */
+static __thread int pending_here = -1;
+
+void nattshim_pend(int fd)
 {
-	if (fd < 0 || (unsigned)fd >= NATT_FD_CHUNK * NATT_FD_CHUNKS)
-		return;
-	_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[(unsigned)fd >> NATT_FD_CHUNK_BITS]);
-	struct natt_entry *ours = NATTSHIM_OURS;
-	if (chunk)
-		atomic_compare_exchange_strong(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], &ours, NULL);
+	pending_here = fd;
+	nattshim_fd_exchange(fd, NATTSHIM_PENDING);
+}
+
+void nattshim_unpend(int fd, struct natt_entry *settled)
+{
+	nattshim_fd_exchange(fd, settled);
+	pending_here = -1;
 }
 
 struct natt_entry *nattshim_settled(int fd)
 {
 	struct natt_entry *entry;
-	while ((entry = nattshim_tracked(fd)) == NATTSHIM_PENDING)
+	while ((entry = nattshim_tracked(fd)) == NATTSHIM_PENDING) {
+		/* The interrupted code of this very thread is the one that would settle it: the number is
+		 * natt's until then. */
+		if (fd == pending_here)
+			return NATTSHIM_OURS;
 		sched_yield();
+	}
 	return entry;
 }
 
@@ -57,31 +68,29 @@ static __thread struct natt_entry *claimed_over;
 
 void nattshim_mark(int fd, enum natt_fd_mark how)
 {
-	struct natt_entry *pending = NATTSHIM_PENDING;
 	switch (how) {
 	case NATT_FD_MARK:
 		/* A stale entry at a number the kernel just gave us: its socket is gone from that fd. */
 		nattshim_release(nattshim_fd_exchange(fd, NATTSHIM_OURS));
 		break;
 	case NATT_FD_CLAIM:
+		pending_here = fd;
 		claimed_over = nattshim_fd_exchange(fd, NATTSHIM_PENDING);
 		break;
 	case NATT_FD_CONFIRM:
-		nattshim_fd_exchange(fd, NATTSHIM_OURS);
+		nattshim_unpend(fd, NATTSHIM_OURS);
 		nattshim_release(claimed_over);
 		claimed_over = NULL;
 		break;
 	case NATT_FD_DISOWN:
-		if ((unsigned)fd < NATT_FD_CHUNK * NATT_FD_CHUNKS) {
-			_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[(unsigned)fd >> NATT_FD_CHUNK_BITS]);
-			if (chunk)
-				atomic_compare_exchange_strong(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], &pending,
-				                               claimed_over);
-		}
+		nattshim_unpend(fd, claimed_over);
 		claimed_over = NULL;
 		break;
-	case NATT_FD_UNMARK:
-		nattshim_unmark_ours(fd);
+	case NATT_FD_CLOSING:
+		nattshim_pend(fd);
+		break;
+	case NATT_FD_CLOSED:
+		nattshim_unpend(fd, NULL);
 		break;
 	}
 }

@@ -9,7 +9,7 @@
 NATT_EXPORT pid_t fork(void)
 {
 	pid_t pid = libc_fork();
-	if (pid == 0)
+	if (pid == 0 && !nattshim_in_signal_handler()) /* else at the next adoption check */
 		nattshim_watch_owners();
 	return pid;
 }

@@ -50,6 +50,7 @@ __attribute__((constructor)) static void nattshim_load(void)
 	nattshim_resolve_libc();
 	natt_self_pid(); /* cached now, so a vfork child can tell itself from us */
 	natt_engine_fd_hook = nattshim_mark;
+	natt_engine_in_signal_handler = nattshim_in_signal_handler;
 	natt_engine_started_hook = nattshim_take_termination_signals;
 	pthread_atfork(prepare, parent, child);
 	natt_internal_depth++;

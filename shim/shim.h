@@ -28,9 +28,6 @@ int libc_dup3(int oldfd, int newfd, int flags);
 int libc_fcntl(int fd, int cmd, void *arg);
 int libc_fcntl64(int fd, int cmd, void *arg);
 int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-sighandler_t libc_signal(int sig, sighandler_t handler);
-sighandler_t libc_sysv_signal(int sig, sighandler_t handler);
-sighandler_t libc_bsd_signal(int sig, sighandler_t handler);
 int libc_raise(int sig);
 int libc_kill(pid_t pid, int sig);
 int libc_socket(int domain, int type, int protocol);
@@ -80,10 +77,12 @@ static inline bool nattshim_in_vfork_child(void)
 
 /* Stores entry at fd (NULL clears); returns what was there. May map a chunk. Async-signal-safe. */
 struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry);
-/* Clears fd's slot if it still marks one of natt's own fds. */
-void nattshim_unmark_ours(int fd);
-/* What fd's slot holds once natt's check of a claimed fd is over (a few system calls). */
+/* What fd's slot holds once natt's check of a claimed fd, or its close of its own, is over (a few
+ * system calls away). */
 struct natt_entry *nattshim_settled(int fd);
+/* Marks fd pending in the calling thread, and settles it to `settled`. */
+void nattshim_pend(int fd);
+void nattshim_unpend(int fd, struct natt_entry *settled);
 /* The claim protocol of enum natt_fd_mark, for the thread that makes the claim. */
 void nattshim_mark(int fd, enum natt_fd_mark how);
 /* Drops one holder of entry; the last one retires it. Async-signal-safe. */
@@ -116,5 +115,8 @@ void nattshim_consider(int fd, enum nattshim_event event);
 
 /* ---- signals (signal.c) */
 void nattshim_take_termination_signals(void);
+/* Whether this thread is inside a signal handler of the program's: then natt starts no thread and
+ * takes no lock (what bind() or listen() there would need waits for the next call outside). */
+bool nattshim_in_signal_handler(void);
 
 #endif

@@ -6,6 +6,7 @@
  * The program always wins: sigaction()/signal() on a signal we hold hand it back to the program, and
  * report the previous action as SIG_DFL — what the program would have seen without us. */
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -87,59 +88,126 @@ static int hold_again(int sig, struct sigaction *old)
 	return rc;
 }
 
+/* ---- the program's handlers run through a trampoline, so that natt knows when a thread is inside one:
+ * bind() and listen() are async-signal-safe, and a handler may call them; what natt would add (start
+ * its thread, take a lock) must then wait until the thread is out of the handler. The program still
+ * sees its own handler, flags and mask whenever it asks. */
+
+static struct sigaction program_action[NSIG];
+
+/* Frames (stack addresses) of the trampolines this thread is in, innermost last. */
+#define MAX_NESTED_HANDLERS 8
+static __thread uintptr_t handler_frames[MAX_NESTED_HANDLERS] __attribute__((tls_model("initial-exec")));
+static __thread int handler_depth __attribute__((tls_model("initial-exec")));
+
+static void trampoline(int sig, siginfo_t *info, void *context)
+{
+	char here;
+	int depth = handler_depth;
+	if (depth < MAX_NESTED_HANDLERS)
+		handler_frames[depth] = (uintptr_t)&here;
+	handler_depth = depth + 1;
+	struct sigaction action = program_action[sig];
+	if (action.sa_flags & SA_SIGINFO)
+		action.sa_sigaction(sig, info, context);
+	else if (action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN)
+		action.sa_handler(sig);
+	handler_depth = depth;
+}
+
+bool nattshim_in_signal_handler(void)
+{
+	char here;
+	while (handler_depth > 0) {
+		int top = handler_depth - 1;
+		/* Below the trampoline's frame: still inside. Above it: the handler was left without
+		 * returning (siglongjmp), so it is over. */
+		if (top >= MAX_NESTED_HANDLERS || (uintptr_t)&here < handler_frames[top])
+			return true;
+		handler_depth = top;
+	}
+	return false;
+}
+
+static bool is_function(const struct sigaction *act)
+{
+	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
+static bool is_trampoline(const struct sigaction *kernel)
+{
+	return (kernel->sa_flags & SA_SIGINFO) && kernel->sa_sigaction == trampoline;
+}
+
+/* What the program would see without natt, from what the kernel holds. */
+static void program_view(int sig, const struct sigaction *kernel, struct sigaction *view)
+{
+	if (is_held(sig)) {
+		default_action(view);
+	} else if (is_trampoline(kernel)) {
+		*view = program_action[sig];
+		/* the mask and SA_RESTART may have been changed since (siginterrupt) */
+		view->sa_mask = kernel->sa_mask;
+		view->sa_flags = (kernel->sa_flags & ~SA_SIGINFO) | (program_action[sig].sa_flags & SA_SIGINFO);
+	} else {
+		*view = *kernel;
+	}
+}
+
 NATT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	/* natt's own --on-change child (lib/spawn.c) resets the handlers it inherited, on our memory */
-	if (__builtin_expect(natt_manager_thread, 0))
+	/* natt's own --on-change child (lib/run_command.c) resets the handlers it inherited, on our memory */
+	if (__builtin_expect(natt_manager_thread, 0) || sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
 		return libc_sigaction(sig, act, old);
-	if (__builtin_expect(!is_held(sig), 1)) {
-		if (atomic_load(&taken_once) && is_termination_signal(sig) && wants_default(act) &&
-		    natt_engine_running_here())
-			return hold_again(sig, old);
-		return libc_sigaction(sig, act, old);
-	}
+	struct sigaction kernel, previous;
+	if (libc_sigaction(sig, NULL, &kernel) < 0)
+		return -1;
+	program_view(sig, &kernel, &previous);
 	int rc = 0;
-	if (act) {
-		rc = libc_sigaction(sig, act, NULL);
-		if (rc == 0)
+	if (act && is_function(act)) {
+		program_action[sig] = *act;
+		struct sigaction ours = *act;
+		ours.sa_flags |= SA_SIGINFO;
+		ours.sa_sigaction = trampoline;
+		if ((rc = libc_sigaction(sig, &ours, NULL)) == 0)
+			atomic_store(&held[sig], false);
+	} else if (act && atomic_load(&taken_once) && is_termination_signal(sig) && wants_default(act) &&
+	           natt_engine_running_here()) {
+		rc = hold_again(sig, NULL);
+	} else if (act) {
+		if ((rc = libc_sigaction(sig, act, NULL)) == 0)
 			atomic_store(&held[sig], false);
 	}
 	if (rc == 0 && old)
-		default_action(old);
+		*old = previous;
 	return rc;
 }
 
-typedef sighandler_t (*signal_fn)(int, sighandler_t);
-
-static sighandler_t hand_back(signal_fn real, int sig, sighandler_t handler)
+/* signal(), bsd_signal() and sysv_signal() as glibc makes them, through the sigaction() above. */
+static sighandler_t install(int sig, sighandler_t handler, int flags, bool block_itself)
 {
-	bool was_held = is_held(sig);
-	sighandler_t previous = real(sig, handler);
-	if (previous == SIG_ERR)
-		return previous;
-	if (was_held) {
-		atomic_store(&held[sig], false);
-		previous = SIG_DFL;
-	}
-	if (handler == SIG_DFL && is_termination_signal(sig) && atomic_load(&taken_once) &&
-	    natt_engine_running_here())
-		hold_again(sig, NULL);
-	return previous;
+	struct sigaction act = { .sa_handler = handler, .sa_flags = flags }, old;
+	sigemptyset(&act.sa_mask);
+	if (block_itself && sig > 0 && sig < NSIG)
+		sigaddset(&act.sa_mask, sig);
+	if (sigaction(sig, &act, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
 }
 
 NATT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
-	return hand_back(libc_signal, sig, handler);
-}
-
-NATT_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
-{
-	return hand_back(libc_sysv_signal, sig, handler);
+	return install(sig, handler, SA_RESTART, true);
 }
 
 NATT_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
 {
-	return hand_back(libc_bsd_signal, sig, handler);
+	return install(sig, handler, SA_RESTART, true);
+}
+
+NATT_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+	return install(sig, handler, SA_RESETHAND | SA_NODEFER, false);
 }
 
 /* raise() and kill() of a termination signal whose action is SIG_DFL by now. Programs that reset
