@@ -442,14 +442,66 @@ void natt_engine_shutdown(int timeout_ms)
 
 /* ---------------------------------------------------------------- fork */
 
+#if defined(__SANITIZE_ADDRESS__)
+/* AddressSanitizer's allocator (GCC 12's, and clang 16's) is not locked around fork(): a child forked
+ * while the manager was inside malloc() inherits a held allocator lock and hangs at its first malloc.
+ * glibc's malloc has no such problem; in AddressSanitizer builds the fork waits until the manager has
+ * stopped between two pieces of work. */
+static atomic_int fork_pause_asked;
+static atomic_bool manager_paused;
+
+static void pause_point(void)
+{
+	if (!atomic_load(&fork_pause_asked))
+		return;
+	atomic_store(&manager_paused, true);
+	while (atomic_load(&fork_pause_asked))
+		usleep(200);
+	atomic_store(&manager_paused, false);
+}
+
+static void pause_manager_for_fork(void)
+{
+	if (!natt_engine_running_here() || natt_manager_thread)
+		return;
+	atomic_fetch_add(&fork_pause_asked, 1);
+	wake_manager();
+	for (int waited_ms = 0; !atomic_load(&manager_paused) && atomic_load(&E.running) && waited_ms < 10000; waited_ms++)
+		usleep(1000); /* the manager may be in the middle of an exchange: bounded */
+}
+
+static void resume_manager_after_fork(bool child)
+{
+	if (child) {
+		atomic_store(&fork_pause_asked, 0);
+		atomic_store(&manager_paused, false);
+	} else if (atomic_load(&fork_pause_asked) > 0) {
+		atomic_fetch_sub(&fork_pause_asked, 1);
+	}
+}
+#else
+static void pause_point(void)
+{
+}
+static void pause_manager_for_fork(void)
+{
+}
+static void resume_manager_after_fork(bool child)
+{
+	(void)child;
+}
+#endif
+
 void natt_engine_atfork_prepare(void)
 {
+	pause_manager_for_fork();
 	pthread_mutex_lock(&E.start_lock);
 	pthread_mutex_lock(&E.lock);
 }
 
 void natt_engine_atfork_parent(void)
 {
+	resume_manager_after_fork(false);
 	atomic_store(&E.ever_forked, true);
 	pthread_mutex_unlock(&E.lock);
 	pthread_mutex_unlock(&E.start_lock);
@@ -457,6 +509,7 @@ void natt_engine_atfork_parent(void)
 
 void natt_engine_atfork_child(void)
 {
+	resume_manager_after_fork(true);
 	self_pid = getpid();
 	/* The child has the parent's memory but not its thread. The inherited entries describe the
 	 * parent's mappings: the child neither renews nor deletes them (its copies of the sockets are
@@ -1499,6 +1552,7 @@ static void *manager_main(void *arg)
 	open_watchers();
 	E.verify_due_ms = natt_now_ms() + (int64_t)E.cfg.verify_interval * 1000;
 	for (;;) {
+		pause_point();
 		take_inbox();
 		int sig = atomic_exchange(&E.exit_signal, 0);
 		if (sig || atomic_load(&E.shutdown)) {
@@ -1536,6 +1590,7 @@ static void *manager_main(void *arg)
 		}
 		for (struct natt_entry *e = E.entries; e; e = e->next) {
 			if (e->due_ms >= 0 && e->due_ms <= now) {
+				pause_point();
 				work_on_serialized(e);
 				take_inbox(); /* a retirement may have come in while we talked to the router */
 				if (stopping())

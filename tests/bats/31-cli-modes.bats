@@ -64,6 +64,18 @@ no_rule() { ! router_rules | grep -qE -- "@nh,72,8 0x6 th dport $1 "; }
     [ "$stderr" = "natt: call: no UPnP device offering WANIPConnection answered within 0.5 s" ]
 }
 
+@test "NAT-PMP-only router: a refusal prints the NAT-PMP result and its meaning, exit 1" {
+    router_mode natpmp
+    # with a shared (CGNAT) WAN address miniupnpd answers NAT-PMP requests with result 3
+    lab set-ext-addr 100.64.0.1/24
+    run --separate-stderr natt_on lan1 external-ip --nat-pmp
+    local rc=$status err=$stderr
+    lab set-ext-addr 100.130.0.1/24
+    [ "$rc" = 1 ] || fail "exit status $rc, expected 1 (stderr: $err)"
+    [ -z "$output" ]
+    [ "$err" = "natt: external-ip: the router refused: NAT-PMP result 3 (Network Failure: its internet side is down)" ]
+}
+
 @test "NAT-PMP-only router: map and unmap without a technique use NAT-PMP" {
     router_mode natpmp
     run --separate-stderr natt_on lan1 map 60101 60102
