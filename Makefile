@@ -54,10 +54,12 @@ $(BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/include/*.h lib/include/natt/*.h sh
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
 
+# (No -z now: binding every symbol at load would cost every program's start, about 2% of /bin/true's;
+# the hooks' own way to libc is resolved once by the library's constructor.)
 $(SHIM): $(SHIM_OBJS) $(LIB_OBJS) shim/exports.map
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALLFLAGS) -shared -o $@ $(SHIM_OBJS) $(LIB_OBJS) -Wl,--version-script=shim/exports.map \
-	    -Wl,-z,defs -Wl,-z,now $(SHIM_PROTO) -ldl $(LDFLAGS)
+	    -Wl,-z,defs $(SHIM_PROTO) -ldl $(LDFLAGS)
 
 $(LIBSO): $(LIB_OBJS)
 	@$(if $(Q),echo "  LINK    $@")

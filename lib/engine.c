@@ -1526,13 +1526,33 @@ static void tell_changes(void)
 	E.dirty = false;
 }
 
+/* Retires every entry marked due_ms < 0 (all of them when all): one look at the kernel's socket
+ * tables and one hold of the gateway lock for the whole batch, however many there are. */
+static void retire_marked(bool all)
+{
+	bool any = false;
+	for (struct natt_entry *e = E.entries; e; e = e->next) {
+		if (all)
+			e->due_ms = -1; /* all marked first: no shared mapping is kept for one that goes too */
+		any |= e->due_ms < 0;
+	}
+	if (!any)
+		return;
+	natt_socket_tables_forget();
+	bool locked = E.have_gateway;
+	int lock = locked ? lock_gateway() : -1;
+	for (struct natt_entry *e = E.entries, *next; e; e = next) {
+		next = e->next;
+		if (e->due_ms < 0)
+			retire_entry(e);
+	}
+	if (locked)
+		unlock_gateway(lock);
+}
+
 static void retire_everything(void)
 {
-	/* Retire in a first pass without deleting shared mappings twice: mark all, then go. */
-	for (struct natt_entry *e = E.entries; e; e = e->next)
-		e->due_ms = -1;
-	while (E.entries)
-		retire_entry(E.entries);
+	retire_marked(true);
 	write_status();
 }
 
@@ -1570,11 +1590,7 @@ static void *manager_main(void *arg)
 		}
 		/* Retirements first: they free ports that new entries may want. */
 		unsigned flush_asked = atomic_load(&E.flush_asked);
-		for (struct natt_entry *e = E.entries, *next; e; e = next) {
-			next = e->next;
-			if (e->due_ms < 0)
-				retire_entry(e);
-		}
+		retire_marked(false);
 		if (flush_asked != atomic_load(&E.flush_done)) {
 			if (E.dirty)
 				tell_changes();

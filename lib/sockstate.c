@@ -106,36 +106,75 @@ static bool held_here(unsigned long long inode)
 	return holds(AT_FDCWD, "/proc/self", wanted);
 }
 
-static int other_on_port(const char *path, bool tcp, unsigned port, const uint64_t *mine, size_t count)
+/* The kernel's TCP and UDP tables, read once per batch of retirements (natt_socket_tables_forget):
+ * a server closing 100 sockets must not have /proc/net read 400 times. */
+struct socket_row {
+	bool tcp;
+	bool listening;
+	unsigned port;
+	unsigned long long inode;
+};
+
+static struct {
+	bool loaded;
+	struct socket_row *rows;
+	size_t count, cap;
+} tables;
+
+void natt_socket_tables_forget(void)
+{
+	tables.loaded = false;
+	tables.count = 0;
+}
+
+static void load_table(const char *path, bool tcp)
 {
 	FILE *f = natt_own_fopen_read(path);
 	if (!f)
-		return 0;
+		return;
 	char line[512];
-	int found = 0;
-	if (!fgets(line, sizeof(line), f)) {
-		natt_own_fclose(f);
-		return 0;
-	}
-	while (!found && fgets(line, sizeof(line), f)) {
-		char local[80];
-		unsigned st;
-		unsigned long long ino;
-		if (sscanf(line, "%*s %79s %*s %x %*s %*s %*s %*s %*s %llu", local, &st, &ino) != 3)
-			continue;
-		char *colon = strrchr(local, ':');
-		if (!colon || strtoul(colon + 1, NULL, 16) != port || ino == 0 || excluded(ino, mine, count))
-			continue;
-		if ((!tcp || st == 0x0A) && !held_here(ino))
-			found = 1;
+	if (fgets(line, sizeof(line), f)) { /* header */
+		while (fgets(line, sizeof(line), f)) {
+			char local[80];
+			unsigned st;
+			unsigned long long ino;
+			if (sscanf(line, "%*s %79s %*s %x %*s %*s %*s %*s %*s %llu", local, &st, &ino) != 3 || ino == 0)
+				continue;
+			char *colon = strrchr(local, ':');
+			if (!colon)
+				continue;
+			if (tables.count == tables.cap) {
+				size_t cap = tables.cap ? 2 * tables.cap : 64;
+				struct socket_row *grown = realloc(tables.rows, cap * sizeof(*grown));
+				if (!grown)
+					break;
+				tables.rows = grown;
+				tables.cap = cap;
+			}
+			tables.rows[tables.count++] = (struct socket_row){
+				.tcp = tcp, .listening = st == 0x0A, .port = (unsigned)strtoul(colon + 1, NULL, 16), .inode = ino
+			};
+		}
 	}
 	natt_own_fclose(f);
-	return found;
 }
 
 int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count)
 {
-	const char *v4 = tcp ? "/proc/net/tcp" : "/proc/net/udp";
-	const char *v6 = tcp ? "/proc/net/tcp6" : "/proc/net/udp6";
-	return other_on_port(v4, tcp, port, mine, count) || other_on_port(v6, tcp, port, mine, count);
+	if (!tables.loaded) {
+		tables.count = 0;
+		load_table("/proc/net/tcp", true);
+		load_table("/proc/net/tcp6", true);
+		load_table("/proc/net/udp", false);
+		load_table("/proc/net/udp6", false);
+		tables.loaded = true;
+	}
+	for (size_t i = 0; i < tables.count; i++) {
+		const struct socket_row *r = &tables.rows[i];
+		if (r->tcp != tcp || r->port != port || excluded(r->inode, mine, count) || (tcp && !r->listening))
+			continue;
+		if (!held_here(r->inode))
+			return 1;
+	}
+	return 0;
 }
