@@ -40,6 +40,7 @@ static void close_inherited_own_fds(void)
 
 static void child(void)
 {
+	nattshim_signals_after_fork();
 	natt_engine_atfork_child(); /* closes the manager's long-lived fds */
 	close_inherited_own_fds();
 	nattshim_after_fork_child();

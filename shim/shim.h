@@ -115,6 +115,7 @@ void nattshim_consider(int fd, enum nattshim_event event);
 
 /* ---- signals (signal.c) */
 void nattshim_take_termination_signals(void);
+void nattshim_signals_after_fork(void);
 /* Whether this thread is inside a signal handler of the program's: then natt starts no thread and
  * takes no lock (what bind() or listen() there would need waits for the next call outside). */
 bool nattshim_in_signal_handler(void);

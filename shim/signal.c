@@ -36,6 +36,13 @@ static void on_termination_signal(int sig)
 	errno = saved_errno;
 }
 
+/* In a forked child: its manager looks again (the fork may have come between the parent's taking of
+ * the signals and its sigaction() calls; what it did take, the child inherited). */
+void nattshim_signals_after_fork(void)
+{
+	atomic_store(&taken_once, false);
+}
+
 void nattshim_take_termination_signals(void)
 {
 	if (atomic_exchange(&taken_once, true))
