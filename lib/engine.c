@@ -311,13 +311,24 @@ static void push_inbox(struct natt_entry *entry, unsigned op)
 		wake_manager();
 }
 
-void natt_engine_start_if_wanted(void)
+static int start_manager(void)
 {
-	if (!atomic_load(&start_wanted) || !atomic_exchange(&start_wanted, false))
-		return;
 	pthread_mutex_lock(&E.start_lock);
 	int rc = start_manager_locked();
 	pthread_mutex_unlock(&E.start_lock);
+	return rc;
+}
+
+static bool in_signal_handler(void)
+{
+	return natt_engine_in_signal_handler && natt_engine_in_signal_handler();
+}
+
+void natt_engine_start_if_wanted(void)
+{
+	if (!atomic_load(&start_wanted) || in_signal_handler() || !atomic_exchange(&start_wanted, false))
+		return;
+	int rc = start_manager();
 	if (rc < 0)
 		natt_warn("cannot start the manager thread: %s", natt_strerror(rc));
 	else
@@ -357,15 +368,13 @@ struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const s
 	 * interrupted a thread holding one, e.g. in a fork handler). */
 	int rc = 0;
 	if (!atomic_load(&E.running)) {
-		if (natt_engine_in_signal_handler && natt_engine_in_signal_handler()) {
+		if (in_signal_handler()) {
 			/* No thread can be started here: the entry waits in the inbox for the next call. */
 			atomic_store(&start_wanted, true);
 			push_inbox(entry, NATT_OP_PUBLISH);
 			return entry;
 		}
-		pthread_mutex_lock(&E.start_lock);
-		rc = start_manager_locked();
-		pthread_mutex_unlock(&E.start_lock);
+		rc = start_manager();
 	}
 	if (rc < 0) {
 		natt_warn("cannot start the manager thread: %s", natt_strerror(rc));
@@ -1689,10 +1698,7 @@ void natt_engine_adopt(struct natt_entry *entry, pid_t from)
 	atomic_store(&entry->queued, false);
 	atomic_store(&entry->ops, 0);
 	entry->last_said[0] = '\0';
-	pthread_mutex_lock(&E.start_lock);
-	int rc = start_manager_locked();
-	pthread_mutex_unlock(&E.start_lock);
-	if (rc == 0)
+	if (start_manager() == 0)
 		push_inbox(entry, NATT_OP_PUBLISH);
 }
 

@@ -189,7 +189,7 @@ extern void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
 /* Set by the shim: whether the calling thread is inside a signal handler of the program's; publishing
  * there starts no thread (natt_engine_start_if_wanted does, later). */
 extern bool (*natt_engine_in_signal_handler)(void);
-/* Starts the manager if a publish in a signal handler could not. Not from a signal handler. */
+/* Starts the manager if a publish in a signal handler could not (nothing when called in one). */
 void natt_engine_start_if_wanted(void);
 
 /* Set by the shim: run by the manager thread when it starts (taking the termination signals there

@@ -56,38 +56,6 @@ pid_t natt_socket_other_holder(uint64_t inode)
 	return holder;
 }
 
-/* /proc/net/{tcp,udp}{,6}: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ..." */
-static int listed_in(const char *path, unsigned long long inode)
-{
-	FILE *f = natt_own_fopen_read(path);
-	if (!f)
-		return 0;
-	char line[512];
-	int found = 0;
-	if (!fgets(line, sizeof(line), f)) { /* header */
-		natt_own_fclose(f);
-		return 0;
-	}
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned long long ino;
-		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &ino) == 1 && ino == inode)
-			found = 1;
-	}
-	natt_own_fclose(f);
-	return found;
-}
-
-int natt_socket_exists(uint64_t inode)
-{
-	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6" };
-	if (access("/proc/net/tcp", R_OK) != 0)
-		return -ENOENT; /* no /proc: cannot tell */
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-		if (listed_in(tables[i], (unsigned long long)inode))
-			return 1;
-	return 0;
-}
-
 /* Local port field "ADDR:PORT" (hex) and inode of each line; state 0A = LISTEN for TCP. */
 static bool excluded(unsigned long long ino, const uint64_t *mine, size_t count)
 {
@@ -127,14 +95,17 @@ void natt_socket_tables_forget(void)
 	tables.count = 0;
 }
 
-static void load_table(const char *path, bool tcp)
+/* /proc/net/{tcp,udp}{,6}: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...". 0, or
+ * -ENOMEM (the table is then incomplete). */
+static int load_table(const char *path, bool tcp)
 {
 	FILE *f = natt_own_fopen_read(path);
 	if (!f)
-		return;
+		return 0;
 	char line[512];
+	int rc = 0;
 	if (fgets(line, sizeof(line), f)) { /* header */
-		while (fgets(line, sizeof(line), f)) {
+		while (rc == 0 && fgets(line, sizeof(line), f)) {
 			char local[80];
 			unsigned st;
 			unsigned long long ino;
@@ -146,8 +117,10 @@ static void load_table(const char *path, bool tcp)
 			if (tables.count == tables.cap) {
 				size_t cap = tables.cap ? 2 * tables.cap : 64;
 				struct socket_row *grown = realloc(tables.rows, cap * sizeof(*grown));
-				if (!grown)
+				if (!grown) {
+					rc = -ENOMEM;
 					break;
+				}
 				tables.rows = grown;
 				tables.cap = cap;
 			}
@@ -157,18 +130,44 @@ static void load_table(const char *path, bool tcp)
 		}
 	}
 	natt_own_fclose(f);
+	return rc;
+}
+
+/* The tables as natt_socket_tables_forget() last left them, read now if they were forgotten. */
+static int load_tables(void)
+{
+	static int rc;
+	if (!tables.loaded) {
+		tables.count = 0;
+		rc = load_table("/proc/net/tcp", true);
+		if (rc == 0)
+			rc = load_table("/proc/net/tcp6", true);
+		if (rc == 0)
+			rc = load_table("/proc/net/udp", false);
+		if (rc == 0)
+			rc = load_table("/proc/net/udp6", false);
+		tables.loaded = true;
+	}
+	return rc;
+}
+
+int natt_socket_exists(uint64_t inode)
+{
+	if (access("/proc/net/tcp", R_OK) != 0)
+		return -ENOENT; /* no /proc: cannot tell */
+	natt_socket_tables_forget(); /* the question is about now */
+	int rc = load_tables();
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < tables.count; i++)
+		if (tables.rows[i].inode == (unsigned long long)inode)
+			return 1;
+	return 0;
 }
 
 int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count)
 {
-	if (!tables.loaded) {
-		tables.count = 0;
-		load_table("/proc/net/tcp", true);
-		load_table("/proc/net/tcp6", true);
-		load_table("/proc/net/udp", false);
-		load_table("/proc/net/udp6", false);
-		tables.loaded = true;
-	}
+	load_tables(); /* (an incomplete table finds fewer other sockets: the mapping goes, as it would) */
 	for (size_t i = 0; i < tables.count; i++) {
 		const struct socket_row *r = &tables.rows[i];
 		if (r->tcp != tcp || r->port != port || excluded(r->inode, mine, count) || (tcp && !r->listening))

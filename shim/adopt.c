@@ -236,14 +236,22 @@ static void collect_closing(int fd, struct natt_entry *entry, void *ctx)
 
 bool nattshim_exec_passes_sockets;
 
+/* The fds of published sockets that a new image (exec, posix_spawn) keeps: the image is told to look
+ * for them (see nattshim_adopt_at_start), and they are shared from now on (also after a vfork child's
+ * exec, unseen by the fork handlers). */
+static void note_survivors(struct exec_plan *survivors)
+{
+	survivors->count = 0;
+	each_tracked(mark_cloexec_holders, survivors);
+	nattshim_exec_passes_sockets = survivors->count > 0;
+	if (survivors->count > 0)
+		natt_engine_note_shared();
+}
+
 void nattshim_before_exec(void)
 {
-	struct exec_plan survivors = { .count = 0 };
-	each_tracked(mark_cloexec_holders, &survivors);
-	/* Tell the new image to look for them (see nattshim_adopt_at_start). */
-	nattshim_exec_passes_sockets = survivors.count > 0;
-	if (survivors.count > 0)
-		natt_engine_note_shared(); /* a vfork child's exec: its new image holds our sockets */
+	struct exec_plan survivors;
+	note_survivors(&survivors);
 	if (!natt_engine_running_here())
 		return;
 	int saved_errno = errno;
@@ -263,11 +271,8 @@ void nattshim_before_exec(void)
 
 void nattshim_before_spawn(void)
 {
-	struct exec_plan survivors = { .count = 0 };
-	each_tracked(mark_cloexec_holders, &survivors);
-	nattshim_exec_passes_sockets = survivors.count > 0;
-	if (survivors.count > 0)
-		natt_engine_note_shared();
+	struct exec_plan survivors;
+	note_survivors(&survivors);
 }
 
 void nattshim_after_failed_exec(void)

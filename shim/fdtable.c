@@ -37,10 +37,10 @@ struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry)
  * wait for it). */
 static __thread int pending_here = -1;
 
-void nattshim_pend(int fd)
+struct natt_entry *nattshim_pend(int fd)
 {
 	pending_here = fd;
-	nattshim_fd_exchange(fd, NATTSHIM_PENDING);
+	return nattshim_fd_exchange(fd, NATTSHIM_PENDING);
 }
 
 void nattshim_unpend(int fd, struct natt_entry *settled)
@@ -74,8 +74,7 @@ void nattshim_mark(int fd, enum natt_fd_mark how)
 		nattshim_release(nattshim_fd_exchange(fd, NATTSHIM_OURS));
 		break;
 	case NATT_FD_CLAIM:
-		pending_here = fd;
-		claimed_over = nattshim_fd_exchange(fd, NATTSHIM_PENDING);
+		claimed_over = nattshim_pend(fd);
 		break;
 	case NATT_FD_CONFIRM:
 		nattshim_unpend(fd, NATTSHIM_OURS);

@@ -39,8 +39,7 @@ static uint16_t port_of(const struct sockaddr_storage *ss)
 
 void nattshim_consider(int fd, enum nattshim_event event)
 {
-	if (!nattshim_in_signal_handler())
-		natt_engine_start_if_wanted(); /* for what a signal handler published before */
+	natt_engine_start_if_wanted(); /* for what a signal handler published before */
 	enum natt_protocol protocol;
 	if (!socket_kind(fd, event, &protocol))
 		return;

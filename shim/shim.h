@@ -80,8 +80,8 @@ struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry);
 /* What fd's slot holds once natt's check of a claimed fd, or its close of its own, is over (a few
  * system calls away). */
 struct natt_entry *nattshim_settled(int fd);
-/* Marks fd pending in the calling thread, and settles it to `settled`. */
-void nattshim_pend(int fd);
+/* Marks fd pending in the calling thread (returns what its slot held), and settles it to `settled`. */
+struct natt_entry *nattshim_pend(int fd);
 void nattshim_unpend(int fd, struct natt_entry *settled);
 /* The claim protocol of enum natt_fd_mark, for the thread that makes the claim. */
 void nattshim_mark(int fd, enum natt_fd_mark how);
