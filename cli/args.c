@@ -28,6 +28,7 @@ static const char *const command_names[NATT_CLI_COMMAND_COUNT] = {
 	[NATT_CLI_DISCOVER] = "discover",
 	[NATT_CLI_CALL] = "call",
 	[NATT_CLI_STATUS] = "status",
+	[NATT_CLI_WAIT] = "wait",
 	[NATT_CLI_GATEWAY] = "gateway",
 	[NATT_CLI_INTERFACES] = "interfaces",
 };
@@ -41,6 +42,8 @@ enum option_id {
 	OPT_NATPMP,
 	OPT_TIMEOUT,
 	OPT_JSON,
+	OPT_FOLLOW,
+	OPT_PORT,
 };
 
 struct option_spec {
@@ -59,8 +62,10 @@ static const struct option_spec option_specs[] = {
 	{ OPT_UPNP, 0, "upnp", false, ROUTER_COMMANDS },
 	{ OPT_NATPMP, 0, "nat-pmp", false, ROUTER_COMMANDS },
 	{ OPT_NATPMP, 0, "natpmp", false, ROUTER_COMMANDS },
-	{ OPT_TIMEOUT, 't', "timeout", true, BIT(NATT_CLI_DISCOVER) | BIT(NATT_CLI_CALL) },
+	{ OPT_TIMEOUT, 't', "timeout", true, BIT(NATT_CLI_DISCOVER) | BIT(NATT_CLI_CALL) | BIT(NATT_CLI_WAIT) },
 	{ OPT_JSON, 0, "json", false, BIT(NATT_CLI_STATUS) },
+	{ OPT_FOLLOW, 'f', "follow", false, BIT(NATT_CLI_STATUS) },
+	{ OPT_PORT, 'p', "port", true, BIT(NATT_CLI_WAIT) },
 };
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
 
@@ -184,13 +189,23 @@ static int apply_option(struct parser *p, const struct option_spec *opt, const c
 		p->via_natpmp = true;
 		cmd->via = NATT_CLI_VIA_NATPMP;
 		break;
-	case OPT_TIMEOUT:
-		if (natt_cli_parse_seconds(value, NATT_CLI_MAX_TIMEOUT_MS, &cmd->timeout_ms) < 0)
+	case OPT_TIMEOUT: {
+		int max_ms = cmd->command == NATT_CLI_WAIT ? NATT_CLI_MAX_WAIT_MS : NATT_CLI_MAX_TIMEOUT_MS;
+		if (natt_cli_parse_seconds(value, max_ms, &cmd->timeout_ms) < 0)
 			return usage_error(p, "\"%s\" is not a time in seconds (such as 2 or 0.5; at most %d)", value,
-			            NATT_CLI_MAX_TIMEOUT_MS / 1000);
+			            max_ms / 1000);
 		break;
+	}
 	case OPT_JSON:
 		cmd->json = true;
+		break;
+	case OPT_FOLLOW:
+		cmd->follow = true;
+		break;
+	case OPT_PORT:
+		if (parse_port(p, value, &cmd->port) < 0)
+			return -EINVAL;
+		cmd->have_port = true;
 		break;
 	}
 	return 0;
@@ -353,6 +368,7 @@ static int parse_operands(struct parser *p, char **words, size_t n)
 				return -EINVAL;
 		return 0;
 	case NATT_CLI_STATUS:
+	case NATT_CLI_WAIT:
 		if (n >= 1) {
 			if (!words[0][0])
 				return usage_error(p, "the status file name is empty");
@@ -410,6 +426,8 @@ int natt_cli_parse(int argc, char **argv, struct natt_cli_cmd *out, char *err, s
 		return usage_error(&p, "\"%s\" is not a natt command (see natt help)", first);
 	out->command = (enum natt_cli_command)command;
 	p.name = command_names[command];
+	if (out->command == NATT_CLI_WAIT)
+		out->timeout_ms = 0; /* no limit unless --timeout */
 
 	if (out->command == NATT_CLI_HELP) {
 		if (argc > 3)
@@ -459,5 +477,9 @@ int natt_cli_parse(int argc, char **argv, struct natt_cli_cmd *out, char *err, s
 	}
 	if (p.via_upnp && p.via_natpmp)
 		return usage_error(&p, "--upnp and --nat-pmp exclude each other");
-	return parse_operands(&p, operands, noperands);
+	int rc = parse_operands(&p, operands, noperands);
+	if (rc == 0 && (out->command == NATT_CLI_WAIT || out->follow) && out->status_file &&
+	    strcmp(out->status_file, "-") == 0)
+		return usage_error(&p, "standard input (\"-\") cannot be watched: give the status file's path");
+	return rc;
 }

@@ -8,6 +8,7 @@
  *              own steps (natt/natpmp.h, igd.h) — the command adds no protocol code of its own
  *   upnp.c     discover, call: the UPnP low level of natt/upnp.h
  *   status.c   status: a status file as a table
+ *   follow.c   wait, status --follow: a status file's changes as they happen (inotify)
  *   netinfo.c  gateway, interfaces
  *
  * Exit status of every command: 0 done, 1 the network or the router did not go along (no gateway, no
@@ -42,6 +43,7 @@ enum natt_cli_command {
 	NATT_CLI_DISCOVER,
 	NATT_CLI_CALL,
 	NATT_CLI_STATUS,
+	NATT_CLI_WAIT,
 	NATT_CLI_GATEWAY,
 	NATT_CLI_INTERFACES,
 	NATT_CLI_COMMAND_COUNT
@@ -60,6 +62,7 @@ enum natt_cli_via {
 #define NATT_CLI_MAX_LIFETIME 604800  /* the longest lease IGDv2 allows; NAT-PMP uses the same bound */
 #define NATT_CLI_DEFAULT_TIMEOUT_MS 2000
 #define NATT_CLI_MAX_TIMEOUT_MS 600000
+#define NATT_CLI_MAX_WAIT_MS 86400000 /* natt wait --timeout: one day */
 
 /* NAME=VALUE of `natt call`; both point into argv (name is not NUL-terminated: name_len bytes). */
 struct natt_cli_pair {
@@ -79,13 +82,16 @@ struct natt_cli_cmd {
 	enum natt_cli_via via;       /* --upnp, --nat-pmp */
 	uint16_t public_port;
 	uint16_t private_port;
-	int timeout_ms;              /* -t */
+	int timeout_ms;              /* -t; wait: 0 when not given (no limit) */
 	const char *service;         /* call: a service type URN or a short name ("WANIPConnection") */
 	const char *action;          /* call */
 	size_t npairs;
 	struct natt_cli_pair pairs[NATT_CLI_MAX_PAIRS];
 	bool json;                   /* status --json */
-	const char *status_file;     /* status FILE; NULL: the default path; "-": standard input */
+	bool follow;                 /* status --follow */
+	bool have_port;              /* wait --port given */
+	uint16_t port;               /* wait --port: the local port of the socket waited for */
+	const char *status_file;     /* status, wait FILE; NULL: the default path; "-": standard input */
 };
 
 /* natt_cli_parse - reads argv (argv[0] is the program) into *out. No I/O, no global state.
@@ -123,6 +129,16 @@ int natt_cli_list(const struct natt_cli_cmd *cmd);
 int natt_cli_discover(const struct natt_cli_cmd *cmd);
 int natt_cli_call(const struct natt_cli_cmd *cmd);
 int natt_cli_status(const struct natt_cli_cmd *cmd);
+int natt_cli_wait(const struct natt_cli_cmd *cmd);
+int natt_cli_follow(const struct natt_cli_cmd *cmd);
+
+/* status.c, for follow.c: the file the command reads (FILE, $NATT_STATUS_FILE, else natt-run's
+ * default; buf holds the default), and a whole file read into text (0 or -errno; -EFBIG beyond 16 MiB). */
+struct natt_buf;
+const char *natt_cli_status_path(const struct natt_cli_cmd *cmd, char *buf, size_t len);
+int natt_cli_read_fd(int fd, struct natt_buf *text);
+/* Whether the process pid is known to be gone (a stale entry of the status file). */
+bool natt_cli_process_gone(long long pid);
 int natt_cli_gateway(const struct natt_cli_cmd *cmd);
 int natt_cli_interfaces(const struct natt_cli_cmd *cmd);
 

@@ -18,6 +18,7 @@ static const char overview[] =
 	"  call          call any action of a UPnP service\n"
 	"This host:\n"
 	"  status        what runs under natt-run and its public addresses (the status file)\n"
+	"  wait          wait until the status file shows a public address, and print it\n"
 	"  gateway       the IPv4 default gateway\n"
 	"  interfaces    the interface addresses, the one toward the gateway marked\n"
 	"Other:\n"
@@ -121,14 +122,34 @@ static const char *const texts[NATT_CLI_COMMAND_COUNT] = {
 	"      NewProtocol=TCP\n",
 
 	[NATT_CLI_STATUS] =
-	"Usage: natt status [--json] [FILE]\n"
+	"Usage: natt status [--json] [--follow] [FILE]\n"
 	"Shows a natt status file as a table: each published socket's process, protocol, local address,\n"
 	"state, and its public address, technique and expiry (or why it has none).\n"
 	"FILE: default $NATT_STATUS_FILE, else $XDG_RUNTIME_DIR/natt/status.json, else\n"
 	"/tmp/natt-UID/status.json (where natt-run writes it); \"-\" reads standard input.\n"
+	"With --follow, prints one line per socket as it is now, then one line each time a socket\n"
+	"changes, until interrupted:\n"
+	"  2026-12-02T17:03:21Z python3[4242] tcp 0.0.0.0:8000 published as 100.130.0.1:8000 (upnp)\n"
+	"  2026-12-02T17:09:40Z python3[4242] tcp 0.0.0.0:8000 retired (was 100.130.0.1:8000, upnp)\n"
 	"\n"
-	"      --json             print the file unchanged\n"
+	"      --json             print the file unchanged (with --follow: each new content)\n"
+	"  -f, --follow           print each change as it happens\n"
 	"  -h, --help             this help\n",
+
+	[NATT_CLI_WAIT] =
+	"Usage: natt wait [-p PORT] [-t SECONDS] [FILE]\n"
+	"Waits until the status file shows a public address (of a socket on local port PORT, or of any\n"
+	"socket) and prints it as ADDRESS:PORT, e.g. 100.130.0.1:8000. Entries of processes that are\n"
+	"gone do not count. The file is watched with inotify, and may not exist yet. FILE as for status.\n"
+	"\n"
+	"  -p, --port PORT        the local port the server listens on (default: any socket)\n"
+	"  -t, --timeout SECONDS  give up after this long, exit status 1 (default: no limit; fractions\n"
+	"                         allowed, at most 86400)\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Example:\n"
+	"  natt-run --status /tmp/web.json python3 -m http.server 8000 &\n"
+	"  addr=$(natt wait --port 8000 --timeout 30 /tmp/web.json)\n",
 
 	[NATT_CLI_GATEWAY] =
 	"Usage: natt gateway\n"

@@ -66,6 +66,7 @@ int main(int argc, char **argv)
 	case NATT_CLI_DISCOVER: status = natt_cli_discover(&cmd); break;
 	case NATT_CLI_CALL: status = natt_cli_call(&cmd); break;
 	case NATT_CLI_STATUS: status = natt_cli_status(&cmd); break;
+	case NATT_CLI_WAIT: status = natt_cli_wait(&cmd); break;
 	case NATT_CLI_GATEWAY: status = natt_cli_gateway(&cmd); break;
 	case NATT_CLI_INTERFACES: status = natt_cli_interfaces(&cmd); break;
 	default: status = NATT_EXIT_USAGE; break;

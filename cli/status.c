@@ -18,7 +18,7 @@
 
 /* ---- reading ---- */
 
-static int read_all(int fd, struct natt_buf *text)
+int natt_cli_read_fd(int fd, struct natt_buf *text)
 {
 	char chunk[65536];
 	for (;;) {
@@ -37,7 +37,7 @@ static int read_all(int fd, struct natt_buf *text)
 
 /* The file to show: FILE, else $NATT_STATUS_FILE (what natt-run --status sets), else the default of
  * natt-run. */
-static const char *status_path(const struct natt_cli_cmd *cmd, char *buf, size_t len)
+const char *natt_cli_status_path(const struct natt_cli_cmd *cmd, char *buf, size_t len)
 {
 	if (cmd->status_file)
 		return cmd->status_file;
@@ -207,7 +207,7 @@ static char *public_name(const struct natt_json *a, time_t now)
 	return text(strchr(addr, ':') ? "[%s]:%s %s%s" : "%s:%s %s%s", addr, port_text, technique, when);
 }
 
-static bool process_gone(long long pid)
+bool natt_cli_process_gone(long long pid)
 {
 	return pid > 0 && pid <= 0x7fffffff && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
@@ -252,7 +252,7 @@ static int add_socket(struct table *t, const struct natt_json *sock, time_t now)
 	row[COL_COMMAND] = strdup(string_or(natt_json_get(sock, "command"), "?"));
 	row[COL_PROTO] = strdup(string_or(natt_json_get(sock, "protocol"), "?"));
 	row[COL_LOCAL] = local_name(sock);
-	row[COL_STATE] = process_gone(pid) ? text("%s (process gone)", state) : strdup(state);
+	row[COL_STATE] = natt_cli_process_gone(pid) ? text("%s (process gone)", state) : strdup(state);
 	if (first < n) {
 		char *name = public_name(natt_json_array_at(assignments, first), now);
 		const char *extra = error ? error : warning;
@@ -342,8 +342,10 @@ static int show_table(const struct natt_cli_cmd *cmd, const char *path, const ch
 
 int natt_cli_status(const struct natt_cli_cmd *cmd)
 {
+	if (cmd->follow)
+		return natt_cli_follow(cmd);
 	char buf[4096];
-	const char *path = status_path(cmd, buf, sizeof(buf));
+	const char *path = natt_cli_status_path(cmd, buf, sizeof(buf));
 	bool from_stdin = strcmp(path, "-") == 0;
 	int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -355,7 +357,7 @@ int natt_cli_status(const struct natt_cli_cmd *cmd)
 	}
 	struct natt_buf data;
 	natt_buf_init(&data);
-	int rc = read_all(fd, &data);
+	int rc = natt_cli_read_fd(fd, &data);
 	if (!from_stdin)
 		close(fd);
 	if (rc < 0) {

@@ -55,6 +55,9 @@ bad_usage() {
     bad_usage 'call: missing SERVICE and ACTION (see natt call --help)' call
     bad_usage 'call: "NewProtocol" is not NAME=VALUE' call WANIPConnection AddPortMapping NewProtocol
     bad_usage 'status: unexpected argument "b" (see natt status --help)' status a b
+    bad_usage 'wait: "70000" is not a port (1-65535)' wait --port 70000
+    bad_usage 'wait: "soon" is not a time in seconds (such as 2 or 0.5; at most 86400)' wait --timeout soon
+    bad_usage "status: standard input (\"-\") cannot be watched: give the status file's path" status --follow -
     bad_usage 'help: "mapp" is not a natt command' help mapp
 }
 
@@ -62,14 +65,14 @@ bad_usage() {
     run --separate-stderr "$NATT" help
     assert_success
     assert_line --index 0 "Usage: natt COMMAND [OPTIONS] [ARGUMENTS]"
-    for c in external-ip map unmap unmap-all list discover call status gateway interfaces; do
+    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces; do
         assert_line --regexp "^  $c "
     done
     run "$NATT" --help
     assert_success
     assert_line --index 0 "Usage: natt COMMAND [OPTIONS] [ARGUMENTS]"
 
-    for c in external-ip map unmap unmap-all list discover call status gateway interfaces; do
+    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces; do
         run --separate-stderr "$NATT" "$c" --help
         assert_success
         assert_line --index 0 --regexp "^Usage: natt $c( |\$)"
@@ -201,7 +204,7 @@ EOF
     done
     # every command has its entry in natt(1)
     run env MANWIDTH=80 man -l "$NATT_ROOT/man/natt.1"
-    for c in external-ip map unmap unmap-all list discover call status gateway interfaces; do
+    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces; do
         assert_line --regexp "^       $c( |\$)"
     done
     # and every natt-run option in natt-run(1)

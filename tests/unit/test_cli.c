@@ -337,7 +337,7 @@ static void test_help_and_version(void **state)
 
 	/* COMMAND --help: that command's help, whatever else the line holds. */
 	static const char *const commands[] = { "external-ip", "map", "unmap", "unmap-all", "list", "discover",
-		                                "call", "status", "gateway", "interfaces" };
+		                                "call", "status", "wait", "gateway", "interfaces" };
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		OK(commands[i], "--help");
 		assert_int_equal(L.cmd.command, NATT_CLI_HELP);
@@ -460,6 +460,46 @@ static void test_status(void **state)
 	assert_false(L.cmd.json);
 	BAD("status: unexpected argument \"b.json\" (see natt status --help)", "status", "a.json", "b.json");
 	BAD("status: the status file name is empty", "status", "");
+	OK("status", "--follow", "/tmp/s.json");
+	assert_true(L.cmd.follow);
+	OK("status", "-f", "--json");
+	assert_true(L.cmd.follow);
+	assert_true(L.cmd.json);
+	OK("status");
+	assert_false(L.cmd.follow);
+	BAD("status: standard input (\"-\") cannot be watched: give the status file's path", "status", "-f", "-");
+	BAD("status: option --follow takes no value", "status", "--follow=yes");
+}
+
+static void test_wait(void **state)
+{
+	(void)state;
+	OK("wait");
+	assert_int_equal(L.cmd.command, NATT_CLI_WAIT);
+	assert_false(L.cmd.have_port);
+	assert_int_equal(L.cmd.timeout_ms, 0); /* no limit */
+	assert_null(L.cmd.status_file);
+	OK("wait", "--port", "8000", "--timeout", "30", "/run/natt-web/status.json");
+	assert_true(L.cmd.have_port);
+	assert_int_equal(L.cmd.port, 8000);
+	assert_int_equal(L.cmd.timeout_ms, 30000);
+	assert_string_equal(L.cmd.status_file, "/run/natt-web/status.json");
+	OK("wait", "-p8000", "-t", "0.25");
+	assert_int_equal(L.cmd.port, 8000);
+	assert_int_equal(L.cmd.timeout_ms, 250);
+	OK("wait", "--timeout=86400");
+	assert_int_equal(L.cmd.timeout_ms, 86400000);
+	BAD("wait: \"86401\" is not a time in seconds (such as 2 or 0.5; at most 86400)", "wait", "-t", "86401");
+	BAD("wait: \"0\" is not a time in seconds (such as 2 or 0.5; at most 86400)", "wait", "-t", "0");
+	BAD("wait: \"70000\" is not a port (1-65535)", "wait", "--port", "70000");
+	BAD("wait: \"http\" is not a port (1-65535)", "wait", "-p", "http");
+	BAD("wait: option --port needs a value", "wait", "--port");
+	BAD("wait: unknown option \"--json\" (see natt wait --help)", "wait", "--json");
+	BAD("wait: unexpected argument \"b.json\" (see natt wait --help)", "wait", "a.json", "b.json");
+	BAD("wait: the status file name is empty", "wait", "");
+	BAD("wait: standard input (\"-\") cannot be watched: give the status file's path", "wait", "-");
+	/* discover keeps its own bound */
+	BAD("discover: \"601\" is not a time in seconds (such as 2 or 0.5; at most 600)", "discover", "-t", "601");
 }
 
 /* ---- helpers ---- */
@@ -567,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_call),
 		cmocka_unit_test(test_discover),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_short_error_buffer),
 		cmocka_unit_test(test_seconds),
 		cmocka_unit_test(test_xml_names),
