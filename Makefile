@@ -8,6 +8,7 @@ LIBDIR     ?= $(PREFIX)/lib
 BINDIR     ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR    ?=
 BUILD      ?= build
 
@@ -18,7 +19,7 @@ WARN     := -Wall -Wextra -Werror
 # hidden by default: only NATT_API functions leave libnatt.so, only the hooks leave the shim.
 ALLFLAGS := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE \
             -DNATT_VERSION='"$(VERSION)"' -Ilib/include -Ilib \
-            $(shell pkg-config --cflags miniupnpc 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
+            $(shell pkg-config --cflags miniupnpc 2>/dev/null) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_PROTO := $(shell pkg-config --libs miniupnpc 2>/dev/null || echo -lminiupnpc) \
                 $(shell pkg-config --libs natpmp 2>/dev/null || echo -lnatpmp)
 # The shim carries its own copies of miniupnpc and libnatpmp so that a wrapped program loads one
@@ -44,7 +45,7 @@ LIBSO  := $(BUILD)/libnatt.so.$(SOVERSION)
 LIBA   := $(BUILD)/libnatt.a
 CLI    := $(BUILD)/natt
 
-.PHONY: all check unit bats demo install uninstall clean deps check-asan check-tsan valgrind bench
+.PHONY: all check unit bats demo install uninstall clean deps check-asan check-tsan valgrind bench deb
 all: $(SHIM) $(LIBSO) $(BUILD)/libnatt.so $(LIBA) $(CLI) $(BUILD)/natt.pc $(EX_BINS) $(TESTPROG_BINS)
 
 # V=1 shows the full commands.
@@ -117,7 +118,7 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/natt $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR)/natt \
-	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man1
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONSDIR)
 	install -m 755 $(SHIM) $(DESTDIR)$(LIBDIR)/natt/libnattpreload.so
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libnatt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libnatt.so
@@ -128,19 +129,46 @@ install: all
 	    natt.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/natt.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/natt
 	sed -e 's|^NATT_INSTALLED_SHIM=.*|NATT_INSTALLED_SHIM=$(LIBDIR)/natt/libnattpreload.so|' \
-	    scripts/natt-run > $(DESTDIR)$(BINDIR)/natt-run
+	    -e "s|^NATT_INSTALLED_SHIM_RELATIVE=.*|NATT_INSTALLED_SHIM_RELATIVE=$$(realpath -m --relative-to=$(BINDIR) \
+	        $(LIBDIR)/natt/libnattpreload.so)|" scripts/natt-run > $(DESTDIR)$(BINDIR)/natt-run
 	chmod 755 $(DESTDIR)$(BINDIR)/natt-run
 	for m in man/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man1/ || true; done
+	install -m 644 scripts/bash-completion/natt scripts/bash-completion/natt-run $(DESTDIR)$(COMPLETIONSDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/natt/libnattpreload.so $(DESTDIR)$(LIBDIR)/libnatt.so* \
 	    $(DESTDIR)$(LIBDIR)/libnatt.a $(DESTDIR)$(INCLUDEDIR)/natt.h $(DESTDIR)$(LIBDIR)/pkgconfig/natt.pc \
 	    $(DESTDIR)$(BINDIR)/natt $(DESTDIR)$(BINDIR)/natt-run $(DESTDIR)$(MANDIR)/man1/natt.1 \
-	    $(DESTDIR)$(MANDIR)/man1/natt-run.1
+	    $(DESTDIR)$(MANDIR)/man1/natt-run.1 $(DESTDIR)$(COMPLETIONSDIR)/natt $(DESTDIR)$(COMPLETIONSDIR)/natt-run
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/natt
 
 clean:
 	rm -rf $(BUILD)
+
+# Debian packages natt, libnatt0 and libnatt-dev (debian/), built with dpkg-buildpackage from a copy
+# of the tree in $(BUILD)/deb/natt-$(VERSION), so that the .deb files and the other products that
+# dpkg-buildpackage writes to the parent directory land in $(BUILD)/deb, not beside the tree. lintian
+# then checks them when it is installed: an error fails, warnings are printed. Both steps are done
+# again only when a file they are made of changed since (tests/, bench/ and .ci/ are not).
+DEB_DIR     := $(BUILD)/deb
+DEB_EXCLUDE := ./.git ./build ./$(BUILD) ./tests ./bench ./.ci
+DEB_SOURCES := $(shell find . \( $(patsubst %,-path '%' -o,$(DEB_EXCLUDE)) -false \) -prune -o -type f -print)
+deb: $(DEB_DIR)/lintian.log
+$(DEB_DIR)/built: $(DEB_SOURCES)
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+	    { echo "make deb needs dpkg-dev and debhelper (scripts/install-deps installs them)" >&2; exit 2; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/natt-$(VERSION)
+	tar -cf - $(patsubst %,--exclude='%',$(DEB_EXCLUDE)) . | tar -xf - -C $(DEB_DIR)/natt-$(VERSION)
+	cd $(DEB_DIR)/natt-$(VERSION) && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || \
+	    { tail -n 40 ../build.log >&2; echo "dpkg-buildpackage failed: $(DEB_DIR)/build.log" >&2; exit 1; }
+	@ls $(DEB_DIR)/*.deb
+	@touch $@
+$(DEB_DIR)/lintian.log: $(DEB_DIR)/built
+	@if command -v lintian >/dev/null; then \
+	    lintian --fail-on error $(DEB_DIR)/*.changes > $@.all 2>&1; rc=$$?; \
+	    grep -v '^running with root privileges' $@.all > $@.new; rm -f $@.all; cat $@.new; \
+	    if [ $$rc = 0 ]; then mv $@.new $@; else echo "lintian found errors" >&2; exit 1; fi; \
+	else echo "lintian is not installed: the packages were not checked" >&2; fi
 
 # ---------------------------------------------------------------- sanitizers and valgrind (issue 5)
 # make check-asan   ASan+UBSan build of everything in $(BUILD)/asan; runs every unit test (leak checks on)
