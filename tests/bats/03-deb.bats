@@ -16,7 +16,8 @@ setup_file() {
 		DEB_SKIP="dpkg-dev and debhelper are not installed (scripts/install-deps)"
 	else
 		# (built again only when a file of the tree changed since the last make deb)
-		make -C "$NATT_ROOT" --no-print-directory deb >"$BATS_FILE_TMPDIR/make-deb.out" 2>&1 ||
+		# (without the variables of an outer make, which would reach the package's build)
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$NATT_ROOT" --no-print-directory deb >"$BATS_FILE_TMPDIR/make-deb.out" 2>&1 ||
 			DEB_SKIP=failed
 	fi
 	export DEB_SKIP

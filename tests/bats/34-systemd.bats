@@ -51,8 +51,13 @@ service_start() {
 	mkdir -p "$RUNTIME_DIRECTORY"
 	chmod 755 "$RUN_ROOT" "$RUNTIME_DIRECTORY"
 	exec_start
+	# (a sanitizer run's choice of library and its options are kept)
+	local keep=() v
+	for v in NATT_PRELOAD_LIBRARY ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS; do
+		[ -z "${!v:-}" ] || keep+=("$v=${!v}")
+	done
 	ip netns exec "$(lab_ns lan1)" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		LANG=C.UTF-8 RUNTIME_DIRECTORY="$RUNTIME_DIRECTORY" python3 -c '
+		LANG=C.UTF-8 RUNTIME_DIRECTORY="$RUNTIME_DIRECTORY" "${keep[@]}" python3 -c '
 import subprocess, sys
 p = subprocess.Popen(sys.argv[1:])
 print(p.pid, flush=True)
