@@ -84,7 +84,9 @@ upnpc_table() { upnpc_lan2 -l 2>/dev/null | grep -E '^ *[0-9]+ (TCP|UDP) '; }
     no_rule tcp 60009
     # the lease the router keeps is the one asked for (a few seconds may have passed)
     lease=$(upnpc_table | awk '$2 == "UDP" && $3 ~ /^60009->/ { print $NF }')
-    [ "$lease" -gt 1790 ] && [ "$lease" -le 1800 ]
+    [ -n "$lease" ] || fail "no UDP mapping 60009 in the router's table"
+    [ "$lease" -gt 1790 ] || fail "the router keeps a lease of $lease s, asked 1800"
+    [ "$lease" -le 1800 ] || fail "the router keeps a lease of $lease s, asked 1800"
     run natt_on lan1 unmap -u 60009 60009
     assert_success
     no_rule udp 60009
