@@ -16,7 +16,7 @@ ROUTERS=$BATS_TEST_DIRNAME/routers
 # with EXTERNAL_ADDRESS; its requests are in $(bg_out pmp).
 natpmp_router() {
 	start_bg pmp router python3 -u "$ROUTERS/natpmp.py" 10.77.0.1 "$1"
-	wait_until 10 grep -qx ready "$(bg_out pmp)" || fail "the NAT-PMP router did not start: $(cat "$(bg_out pmp)")"
+	wait_until 30 grep -qx ready "$(bg_out pmp)" || fail "the NAT-PMP router did not start: $(cat "$(bg_out pmp)")"
 }
 
 # published_behind EXTERNAL_ADDRESS PORT — sockctl under natt-run -v (NAT-PMP) on lan1 publishes a TCP
@@ -60,4 +60,33 @@ deleted_at_exit() {
 	grep -qF "tcp 0.0.0.0:8702 published as 100.130.0.1:8702 (nat-pmp)" "$(natt_stderr srv)" ||
 		fail "unexpected -v line: $(cat "$(natt_stderr srv)")"
 	deleted_at_exit 8702
+}
+
+@test "a router that keeps only permanent mappings (UPnP 725): published with lease 0, not renewed, deleted at exit" {
+	start_bg igd router python3 -u "$ROUTERS/igd-permanent.py" 10.77.0.1 100.130.0.1
+	wait_until 30 grep -qx ready "$(bg_out igd)" || fail "the IGD did not start: $(cat "$(bg_out igd)")"
+	natt_start srv lan1 -v --protocols upnp --lifetime 10 -- "$SOCKCTL"
+	sockctl_open srv tcp 8710
+	wait_published tcp 8710
+	assert_assignment tcp 8710 upnp 100.130.0.1 8710
+	# asked with the lease given, refused with 725, asked again for a permanent one
+	run grep "^AddPortMapping" "$(bg_out igd)"
+	assert_line --index 0 --regexp "NewExternalPort=8710 .*NewLeaseDuration=10 .*-> 725$"
+	assert_line --index 1 --regexp "NewExternalPort=8710 .*NewLeaseDuration=0 .*-> ok$"
+	assert_equal "${#lines[@]}" 2
+	# the status file: a lease of 0 (permanent), no expiry
+	assert_equal "$(status_public tcp 8710 lifetime)" 0
+	assert_equal "$(status_public tcp 8710 expires)" null
+	# a bounded lease of 10 s is renewed after 5 s; a permanent one is not (it is looked at every half
+	# hour): nothing asked again for 1.5 times that
+	sleep 7.5
+	run grep -c "^AddPortMapping" "$(bg_out igd)"
+	assert_output 2
+	# at exit: looked up (it must still be ours), then deleted
+	natt_send srv "exit 0"
+	natt_wait_exit srv 10
+	grep -qE "^GetSpecificPortMappingEntry .*NewExternalPort=8710 .*-> ok$" "$(bg_out igd)" ||
+		fail "no ownership check before the deletion: $(cat "$(bg_out igd)")"
+	grep -qE "^DeletePortMapping .*NewExternalPort=8710 .*-> ok$" "$(bg_out igd)" ||
+		fail "not deleted at exit: $(cat "$(bg_out igd)")"
 }
