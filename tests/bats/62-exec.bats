@@ -183,11 +183,15 @@ start_activated() {
 @test "socket activation meant for another process (LISTEN_PID not ours): the socket is left alone" {
 	# sd_listen_fds(3): the variables describe fds only for the process LISTEN_PID names; a child that
 	# inherited them (and not the fds' meaning) must not take fd 3 for a socket handed to it.
+	local mark
+	mark=$(router_log_lines)
 	start_activated act 8650 "$ACTIVATE" --listen-pid 1 8650
 	natt_expect act "^ready $(natt_pid act)\$"
-	sleep 2
+	# a socket taken up at start would be published before one the program makes now
+	caught_up act
 	run status_has tcp 8650 published
 	assert_failure
+	assert_equal "$(router_maps_since "$mark" tcp 8650)" 0
 	run router_rules
 	assert_output ""
 	natt_signal act TERM
