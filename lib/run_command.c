@@ -20,15 +20,31 @@ static pid_t children[MAX_CHILDREN];
 struct spawn_args {
 	const char *command;
 	char **envp;
+	char *exec_stack; /* top of the stack the command's own process starts on */
 };
 
-/* Runs in the child, sharing our memory until execve (CLONE_VM|CLONE_VFORK): only exec. */
+/* Runs in the command's process (memory shared until execve): a clean mask, then exec. */
+static int exec_main(void *arg)
+{
+	struct spawn_args *args = arg;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	char *argv[] = { "sh", "-c", (char *)args->command, NULL };
+	execve("/bin/sh", argv, args->envp);
+	_exit(127);
+}
+
+/* Runs in our child, sharing our memory (CLONE_VM|CLONE_VFORK): starts the command's process and
+ * ends. execve() gives a process the exit signal SIGCHLD again, so the command must not be our child:
+ * this one exits without exec (no signal to the program, reaped by us with __WCLONE), and the command,
+ * orphaned, goes to init (or the nearest subreaper), never to the program's wait(). */
 static int child_main(void *arg)
 {
 	struct spawn_args *args = arg;
 	/* We come from the manager thread, which blocks every signal, so no handler of the program's
-	 * can run here while memory is shared. Like posix_spawn: handlers back to default, then a clean
-	 * mask for the command. */
+	 * can run here while memory is shared. Like posix_spawn: handlers back to default (the table is
+	 * this process's own: no CLONE_SIGHAND). */
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction sa;
 		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
@@ -37,12 +53,9 @@ static int child_main(void *arg)
 			sigaction(sig, &sa, NULL);
 		}
 	}
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	char *argv[] = { "sh", "-c", (char *)args->command, NULL };
-	execve("/bin/sh", argv, args->envp);
-	_exit(127);
+	/* CLONE_VFORK: back here once the command has exec'd, so the stacks may be freed after us. */
+	pid_t pid = clone(exec_main, args->exec_stack, CLONE_VM | CLONE_VFORK, args);
+	_exit(pid < 0 ? 127 : 0);
 }
 
 int natt_spawn_shell(const char *command, char *const extra_env[])
@@ -53,7 +66,7 @@ int natt_spawn_shell(const char *command, char *const extra_env[])
 	while (extra_env && extra_env[extra])
 		extra++;
 	char **envp = calloc(base + extra + 1, sizeof(*envp));
-	void *stack = malloc(CHILD_STACK);
+	char *stack = malloc(2 * CHILD_STACK); /* ours, then the command's */
 	if (!envp || !stack) {
 		free(envp);
 		free(stack);
@@ -77,9 +90,9 @@ int natt_spawn_shell(const char *command, char *const extra_env[])
 			envp[n++] = environ[i];
 	}
 	envp[n] = NULL;
-	struct spawn_args args = { command, envp };
+	struct spawn_args args = { command, envp, stack + 2 * CHILD_STACK };
 	/* No SIGCHLD in the flags: exit signal 0. */
-	pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK, &args);
+	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK, &args);
 	int rc = pid < 0 ? -errno : pid;
 	free(envp);
 	free(stack);

@@ -6,22 +6,7 @@
 load lib/lab
 load lib/natt
 
-setup_file() {
-	require_root
-	lab_up dual
-}
-
-teardown_file() {
-	lab_down
-}
-
-setup() {
-	natt_test_setup
-}
-
-teardown() {
-	natt_test_teardown
-}
+natt_suite
 
 @test "python http.server (TCP) is published through UPnP and reachable from the internet" {
 	natt_start web lan1 -v -- python3 -m http.server 8000
@@ -126,6 +111,28 @@ teardown() {
 
 # ctl NAME COMMAND REGEX: one sockctl command and its reply.
 ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
+
+# kernel_port_published PROTO COMMAND: sockctl COMMAND makes a socket whose port the kernel picks; that
+# port is published through UPnP at the router, and retired when the socket closes.
+kernel_port_published() {
+	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
+	ctl ctl "$2" '^[0-9]+ [0-9]+$'
+	local fd=${NATT_LAST_REPLY%% *} port=${NATT_LAST_REPLY##* }
+	[ "$port" -gt 0 ] || fail "'$2' left port $port"
+	wait_published "$1" "$port"
+	assert_assignment "$1" "$port" upnp 100.130.0.1 "$port"
+	rule_present_proto "$1" "$port" || fail "$(printf 'no rule for %s %s at the router:\n%s' "$1" "$port" "$(router_rules)")"
+	ctl ctl "close $fd" '^ok$'
+	wait_until 10 rule_absent_proto "$1" "$port" || fail "$(printf '%s %s still forwarded:\n%s' "$1" "$port" "$(router_rules)")"
+}
+
+@test "listen() without bind(): the port the kernel picked is published" {
+	kernel_port_published tcp listen-unbound
+}
+
+@test "bind() to port 0: the port the kernel picked is published" {
+	kernel_port_published udp "udp 0.0.0.0 0"
+}
 
 @test "an IPv6-only socket is local-only: nothing asked of the router, the reason given" {
 	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"

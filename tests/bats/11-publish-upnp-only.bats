@@ -4,13 +4,7 @@
 load lib/lab
 load lib/natt
 
-setup_file() {
-	require_root
-	lab_up upnp
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
-teardown() { natt_test_teardown; }
+natt_suite upnp
 
 @test "upnp-only router: TCP and UDP are published through UPnP and cleaned up" {
 	publish_round_trip upnp 8100

@@ -4,13 +4,7 @@
 load lib/lab
 load lib/natt
 
-setup_file() {
-	require_root
-	lab_up natpmp
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
-teardown() { natt_test_teardown; }
+natt_suite natpmp
 
 @test "natpmp-only router: UPnP preferred (the default) falls back to NAT-PMP" {
 	publish_round_trip nat-pmp 8200

@@ -5,13 +5,7 @@
 load lib/lab
 load lib/natt
 
-setup_file() {
-	require_root
-	lab_up none
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
-teardown() { natt_test_teardown; }
+natt_suite none
 
 @test "no IGD: listen() returns at once and the server serves locally" {
 	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"

@@ -6,13 +6,7 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual 2
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
-teardown() { natt_test_teardown; }
+natt_suite dual 2
 
 # The external port of the last "mapping PORT LIFETIME ADDRESS" line natt_expect read.
 reply_port() {
@@ -75,7 +69,8 @@ lease_at_least() { local l; l=$(router_lease "$1" "$2") && [ "$l" -ge "$3" ]; }
 	natt_expect pm "^ok$"
 	natt_expect pm "^mapping [0-9]+ 60 100\.130\.0\.1$" 10
 	second=$(reply_port)
-	[ "$second" != "$port" ] && [ "$second" != 9402 ]
+	[ "$second" != "$port" ] || fail "the refresh kept port $port, which lan2 holds now"
+	[ "$second" != 9402 ] || fail "the refresh took port 9402, which lan2 holds"
 	router_rule_to "$second" 10.77.0.2:9402
 	natt_send pm current
 	natt_expect pm "^current $second 100\.130\.0\.1$"

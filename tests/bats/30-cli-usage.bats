@@ -96,7 +96,7 @@ bad_usage() {
     assert_output --regexp '^natt [0-9]+\.[0-9]+\.[0-9]+$'
 }
 
-# A status file as natt-run writes it (issue 2's schema), with a socket of each state.
+# A status file as natt-run writes it (its schema), with a socket of each state.
 write_sample() {
     local now_plus_hour
     now_plus_hour=$(date -u -d '+3600 seconds' +%Y-%m-%dT%H:%M:%SZ)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Real programs under natt-run (issue 5, "Real programs"): socat (TCP and UDP), a node http server,
+# Real programs under natt-run: socat (TCP and UDP), a node http server,
 # a Java server on the JDK's com.sun.net.httpserver, and a shell script that starts two servers.
 # Each must be reached from the internet host through the router's public address, and leave
 # nothing at the router once it (and every process it started) has ended.
@@ -9,22 +9,7 @@ load lib/lab
 load lib/natt
 load lib/programs
 
-setup_file() {
-	require_root
-	lab_up dual
-}
-
-teardown_file() {
-	lab_down
-}
-
-setup() {
-	programs_setup
-}
-
-teardown() {
-	programs_teardown
-}
+programs_suite
 
 @test "socat TCP echo server (a child per connection) is reachable, twice, and retired on SIGTERM" {
 	natt_start socat lan1 "${NATT_OPTS[@]}" -- socat TCP4-LISTEN:8101,reuseaddr,fork EXEC:cat

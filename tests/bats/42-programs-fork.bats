@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Two C servers written for these tests (issue 5, "Real programs"): a pre-fork server
+# Two C servers written for these tests: a pre-fork server
 # (tests/progs/prefork.c: the parent listens, workers accept on inherited copies) and a server that
 # listens, then daemonizes (tests/progs/daemonize.c: the parent exits at once, the child serves).
 # A mapping belongs to the socket: it lives while any process holds it, whichever process made it,
@@ -9,22 +9,7 @@ load lib/lab
 load lib/natt
 load lib/programs
 
-setup_file() {
-	require_root
-	lab_up dual
-}
-
-teardown_file() {
-	lab_down
-}
-
-setup() {
-	programs_setup
-}
-
-teardown() {
-	programs_teardown
-}
+programs_suite
 
 # prefork_workers: the pids the pre-fork server reported as its workers so far.
 prefork_workers() { sed -n 's/^worker //p' "$(natt_stdout prefork)"; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4, behaviour 2 — router reboot: miniupnpd stops, its chains are flushed, it starts again with a
+# Router reboot: miniupnpd stops, its chains are flushed, it starts again with a
 # new epoch, a new HTTP port and a new BOOTID. Every mapping (TCP and UDP) must be back within 10 s of
 # the router answering again, on UPnP-only, NAT-PMP-only and dual routers, without the program
 # noticing. Also: a router that stays down for 5 s, and a reboot whose announcements never reach the
@@ -9,12 +9,7 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
+natt_suite
 teardown() {
 	on_lan1 nft delete table inet natt_test 2>/dev/null || true
 	natt_test_teardown

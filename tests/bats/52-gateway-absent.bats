@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4, behaviour 3 — gateway absent, then present: a program started while the router offers
+# Gateway absent, then present: a program started while the router offers
 # neither UPnP nor NAT-PMP is "pending" with the reason, keeps serving locally, costs next to no CPU
 # while it waits (back-off, no busy loop), and is published without a restart soon after the router
 # comes up. And the reverse: a router that goes away turns "published" into "pending".
@@ -8,12 +8,7 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
+natt_suite
 teardown() {
 	on_lan1 nft delete table inet natt_test 2>/dev/null || true
 	natt_test_teardown
@@ -86,7 +81,9 @@ requests_seen() {
 	took=$(elapsed_since "$t0")
 	tap_note "published $took s after the router appeared"
 	assert_equal "$(status_field tcp 8520 error)" ""
-	[ "$(natt_pid srv)" = "$pid" ] && kill -0 "$pid"
+	# the same process all along, still running
+	assert_equal "$(natt_pid srv)" "$pid"
+	kill -0 "$pid" || fail "the server (pid $pid) has ended"
 	run on_inet socat -T2 - TCP:100.130.0.1:8520,connect-timeout=2 </dev/null
 	assert_output "hello from echoserv"
 

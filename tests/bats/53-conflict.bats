@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4, behaviours 5 and 7 — conflicts: another LAN host (lan2) holds the external port natt wants.
+# Conflicts: another LAN host (lan2) holds the external port natt wants.
 # natt must publish on another external port, report the port granted, be reachable there, leave
 # lan2's mapping alone, and at exit delete only its own. And it must never delete a mapping that has
 # gone to someone else since it made it (checked before DeletePortMapping).
@@ -8,13 +8,7 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual 2
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
-teardown() { natt_test_teardown; }
+natt_suite dual 2
 
 # lan2_server PORT — a TCP server on lan2 that says "lan2", to tell whose port the internet reaches.
 lan2_server() {

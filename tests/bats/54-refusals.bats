@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4, behaviours 6 and 8 — routers that say no. A deny rule in miniupnpd.conf ("deny 8500-8599
+# Routers that say no. A deny rule in miniupnpd.conf ("deny 8500-8599
 # 0.0.0.0/0 0-65535": external ports 8500-8599, any client, any internal port) makes UPnP refuse those
 # ports with 606: natt says "failed" with the reason in words, tries again later, and the program serves
 # on regardless (its other ports are published). Through NAT-PMP the same rule does not refuse:
@@ -22,16 +22,13 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual 1 --config-extra 'deny 8500-8599 0.0.0.0/0 0-65535'
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
+natt_suite dual 1 --config-extra 'deny 8500-8599 0.0.0.0/0 0-65535'
 teardown() {
 	natt_test_teardown
 	[ -z "${LAB_ID:-}" ] || [ "$(lab_info ext_ip)" = 100.130.0.1 ] || lab set-ext-addr 100.130.0.1/24
 }
+
+attempts_8540() { router_log_count "AddPortMapping: ext port 8540 to 10.77.0.2:8540 protocol TCP"; }
 
 @test "deny rule (UPnP): state failed with the reason in words, retried, the program serves locally, other ports published" {
 	serve srv lan1 "8540 8640" --log info --protocols upnp # 8640: outside the denied range
@@ -51,14 +48,23 @@ teardown() {
 	assert_output "hello from echoserv"
 	run on_inet socat -T2 - TCP:100.130.0.1:8640,connect-timeout=2 </dev/null
 	assert_output "hello from echoserv"
-	# retried later (back-off), not given up and not hammered
-	local first later
-	first=$(router_log_count "AddPortMapping: ext port 8540 to 10.77.0.2:8540 protocol TCP")
-	sleep 4
-	later=$(router_log_count "AddPortMapping: ext port 8540 to 10.77.0.2:8540 protocol TCP")
-	tap_note "deny rule: AddPortMapping for tcp 8540 asked $first times in the first seconds, $later after 4 s more"
-	[ "$later" -gt "$first" ] || fail "no new attempt for the refused port within 4 s"
-	[ "$later" -le 12 ] || fail "$later attempts for a refused port within seconds: no back-off"
+	# retried later (back-off), not given up and not hammered. The back-off starts at 1 s and doubles at
+	# each refusal (up to 60 s): after N attempts the next comes 2^(N-1) s after the last one at most;
+	# and none comes sooner than 1 s after another.
+	local first later bound t0 took
+	first=$(attempts_8540)
+	[ "$first" -ge 1 ] || fail "no AddPortMapping for tcp 8540 in the router's log"
+	bound=$(( (1 << (first - 1)) + 2 )) # (+2 s for a loaded machine)
+	t0=$(now_s)
+	wait_until "$bound" eval '[ "$(attempts_8540)" -gt "$first" ]' ||
+		fail "no new attempt for the refused port within ${bound} s of $first attempts"
+	took=$(elapsed_since "$t0")
+	later=$(attempts_8540)
+	tap_note "deny rule: AddPortMapping for tcp 8540 asked $first times in the first seconds, attempt $later $took s later (bound $bound s)"
+	[ "$later" = $((first + 1)) ] || fail "$later attempts where $((first + 1)) were due: no back-off"
+	# the next one is due 2^$first s later at the earliest: none within the next half second
+	sleep 0.5
+	[ "$(attempts_8540)" = "$later" ] || fail "attempt $((later + 1)) came less than 0.5 s after attempt $later: no back-off"
 	serve_stop srv
 	run router_rules
 	assert_output ""

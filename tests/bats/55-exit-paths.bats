@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4, behaviour 11 — clean-up on every exit path short of SIGKILL: return from main, exit(),
+# Clean-up on every exit path short of SIGKILL: return from main, exit(),
 # _exit(), SIGTERM/SIGINT/SIGHUP left at their default action (the exit status stays the signal's),
 # exec of another program (the CLOEXEC sockets' mappings go, though the process lives on). Each time
 # the router's rules for the program's TCP and UDP ports are gone by the time the process has ended (or
@@ -10,13 +10,7 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
-teardown() { natt_test_teardown; }
+natt_suite
 
 # published_pair NAME PORT — sockctl NAME opens TCP and UDP sockets on PORT; both get published.
 published_pair() {
@@ -62,6 +56,15 @@ gone_at_exit() {
 	natt_reap srv 10
 	assert_equal "$NATT_EXIT_STATUS" 4
 	gone_at_exit srv 8552
+}
+
+@test "_Exit(6): mappings deleted by the time the process ends, exit status 6" {
+	natt_start srv lan1 -- "$SOCKCTL"
+	published_pair srv 8559
+	natt_send srv "_Exit 6"
+	natt_reap srv 10
+	assert_equal "$NATT_EXIT_STATUS" 6
+	gone_at_exit srv 8559
 }
 
 @test "return from main with 20 published sockets: all 20 mappings deleted by the time it ends" {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4, behaviours 10 and 4 — the on-change command (natt-run --on-change CMD) runs once per change
+# The on-change command (natt-run --on-change CMD) runs once per change
 # of the public addresses, with NATT_SUMMARY (one line) and NATT_STATUS_FILE in its environment, after
 # the status file says the same; and an external address change at the router shows in the status file
 # and reaches the on-change command.
@@ -8,11 +8,7 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual
-}
-teardown_file() { lab_down; }
+natt_suite
 setup() {
 	natt_test_setup
 	HOOK_LOG=$NATT_TEST_DIR/on-change.log
@@ -127,4 +123,33 @@ start_pair() {
 	wait "$(natt_pid ctl)" || rc=$?
 	assert_equal "$rc" 143
 	wait_until 5 eval '! rule_present_proto tcp 8563' || fail "the mapping outlived the program: $(router_rules)"
+}
+
+@test "on-change: the command runs without LD_PRELOAD, and the program never sees it as a child" {
+	cat >"$NATT_TEST_DIR/env-hook.sh" <<-'EOF'
+		printf '%s|%s\n' "${LD_PRELOAD-<unset>}" "$NATT_SUMMARY" >>"$HOOK_LOG"
+	EOF
+	natt_start ctl lan1 --on-change "sh $NATT_TEST_DIR/env-hook.sh" -- "$SOCKCTL"
+	natt_send ctl "sigchld-watch"
+	natt_expect ctl '^ok$'
+	# the program's own child is seen (its SIGCHLD, reaped by posix_spawn's caller): the watch works
+	natt_send ctl "spawn /bin/true"
+	natt_expect ctl '^ok 0$'
+	natt_send ctl "children"
+	natt_expect ctl '^sigchld 1 wait ECHILD$'
+	natt_send ctl "tcp 0.0.0.0 8564"
+	natt_expect ctl '^[0-9]+ 8564$'
+	wait_published tcp 8564
+	wait_until 5 eval '[ "$(hook_lines)" -ge 1 ]' || fail "the on-change command did not run"
+	IFS='|' read -r preload summary <"$HOOK_LOG"
+	assert_equal "$summary" "tcp 0.0.0.0:8564 published as 100.130.0.1:8564 (upnp)"
+	[[ $preload != *nattpreload* ]] || fail "the on-change command ran with LD_PRELOAD=$preload"
+	# once the command has ended (the program is the host's only process again), the program got no
+	# signal for it and has no child to wait for
+	wait_until 5 eval '[ "$(ip netns pids "$(lab_ns lan1)")" = "$(natt_pid ctl)" ]' ||
+		fail "the on-change command did not end: $(ip netns pids "$(lab_ns lan1)" | xargs ps -o pid,args -p)"
+	natt_send ctl "children"
+	natt_expect ctl '^sigchld 1 wait ECHILD$'
+	natt_send ctl "exit 0"
+	natt_wait_exit ctl 10
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4, behaviour 9 — one queue per gateway: the requests of all natt processes of a host to one
+# One queue per gateway: the requests of all natt processes of a host to one
 # router are serialized (RFC 6886 asks it of NAT-PMP clients; UPnP routers choke on bursts too), through
 # a lock next to the status file. Two processes asking for 20 mappings each at the same moment must both
 # end fully published, and their exchanges with the router must never overlap: strace records, per
@@ -10,13 +10,7 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
-teardown() { natt_test_teardown; }
+natt_suite
 
 N=20
 
@@ -70,7 +64,9 @@ overlaps() {
 		wait_published tcp $((8750 + i)) 30
 	done
 	assert_equal "$(router_rules_count)" $((2 * N))
-	[ -e "$NATT_TEST_DIR/.natt-gateway-10.77.0.1.lock" ] || tap_note "(no lock file next to the status file)"
+	# the queue is that lock file, beside the status file
+	[ -e "$NATT_TEST_DIR/.natt-gateway-10.77.0.1.lock" ] ||
+		fail "$(printf 'no gateway lock file next to the status file:\n%s' "$(ls -la "$NATT_TEST_DIR")")"
 	# both end (end of input); their deletions go through the queue too (whether they all make it
 	# before the processes end is 55-exit-paths' business)
 	natt_close_stdin a

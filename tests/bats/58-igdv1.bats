@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 4, behaviour 5, on an IGDv1 router (miniupnpd with force_igd_desc_v1): no AddAnyPortMapping
+# Conflicts on an IGDv1 router (miniupnpd with force_igd_desc_v1): no AddAnyPortMapping
 # there, so when another LAN host holds the external port natt searches the next ports, in a bounded,
 # deterministic order (the port after, then the next...), and reports the one granted.
 
@@ -7,13 +7,7 @@ load lib/lab
 load lib/natt
 load lib/resilience
 
-setup_file() {
-	require_root
-	lab_up dual 2 --config-extra "force_igd_desc_v1=yes"
-}
-teardown_file() { lab_down; }
-setup() { natt_test_setup; }
-teardown() { natt_test_teardown; }
+natt_suite dual 2 --config-extra "force_igd_desc_v1=yes"
 
 from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/null; }
 

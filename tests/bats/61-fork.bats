@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5, semantics 1 and 3 — a mapping belongs to a socket, not to an fd or a process: a forked child
+# A mapping belongs to a socket, not to an fd or a process: a forked child
 # closing its inherited copy retires nothing; a server that listens and then daemonizes (the parent
 # exits, the child serves) stays published, renewed by the child; a child that keeps the socket after
 # the parent closed its copy keeps it published; the last holder's close deletes it. vfork + exec and
@@ -8,79 +8,14 @@
 load lib/lab
 load lib/natt
 load lib/programs
+load lib/sockctl
 
-SOCKCTL=$NATT_BUILD/tests/progs/sockctl
+programs_suite
+
 DAEMONIZE=$NATT_BUILD/tests/progs/daemonize
-
-setup_file() {
-	require_root
-	lab_up dual
-}
-teardown_file() { lab_down; }
-setup() { programs_setup; }
-teardown() { programs_teardown; }
-
-# has_rule PROTO PORT: the router forwards PORT for PROTO (rule_present does not tell TCP from UDP).
-has_rule() {
-	local code=0x6
-	[ "$1" = udp ] && code=0x11
-	router_rules | grep -q "@nh,72,8 $code th dport $2 "
-}
-
-ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
-
-sock() {
-	ctl "$1" "$2 0.0.0.0 $3" "^[0-9]+ $3\$"
-	FD=${NATT_LAST_REPLY%% *}
-}
-
-still_published() {
-	sleep "${3:-1.5}"
-	has_rule "$1" "$2" ||
-		fail "$(printf 'the router no longer forwards %s port %s; rules:
-%s
-status:
-%s' "$1" "$2" "$(router_rules)" "$(cat "$NATT_STATUS" 2>/dev/null)")"
-	status_has "$1" "$2" published ||
-		fail "$(printf '%s port %s is no longer published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
-}
-
-gone() {
-	wait_until "${3:-10}" eval "! has_rule $1 $2" ||
-		fail "$(printf 'the router still forwards %s port %s:\n%s' "$1" "$2" "$(router_rules)")"
-	wait_until 5 eval "! status_has $1 $2 published" ||
-		fail "$(printf 'the status file still lists %s port %s as published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
-	assert_status_gone "$1" "$2"
-}
-
-end_program() {
-	natt_send "$1" "exit 0"
-	natt_wait_exit "$1" 10
-	assert_router_empty
-}
-
-# published_by PROTO PORT PID: the status file's published entries for PORT all name PID (and some do).
-published_by() {
-	local pids
-	pids=$(jq -r --arg p "$1" --argjson port "$2" \
-		'.sockets[] | select(.protocol == $p and .local_port == $port and .state == "published") | .pid' \
-		"$NATT_STATUS" 2>/dev/null | sort -u)
-	[ "$pids" = "$3" ]
-}
 
 # lists_pid PROTO PORT PID: the status file has an entry of process PID for PORT.
 lists_pid() { status_pids "$1" "$2" | grep -qx "$3"; }
-
-# stays_up_for SECONDS PROTO PORT: the router forwards PORT at every check (each second) for SECONDS.
-stays_up_for() {
-	local end=$((SECONDS + $1))
-	while [ $SECONDS -lt $end ]; do
-		has_rule "$2" "$3" ||
-			fail "$(printf 'the router stopped forwarding %s port %s (%s s before the end of the watch):\n%s\nstatus:\n%s' \
-				"$2" "$3" $((end - SECONDS)) "$(router_rules)" "$(cat "$NATT_STATUS" 2>/dev/null)")"
-		sleep 1
-	done
-}
 
 @test "a forked child closing its inherited copies retires nothing; the parent's close does" {
 	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
@@ -92,8 +27,8 @@ stays_up_for() {
 	wait_published udp 8630
 	ctl a "fork-close $t" '^ok$'
 	ctl a "fork-close $u" '^ok$'
-	still_published tcp 8630
-	still_published udp 8630 0
+	still_published tcp 8630 a
+	still_published udp 8630
 	published_by tcp 8630 "$(natt_pid a)"
 	ctl a "close $t" '^ok$'
 	gone tcp 8630
@@ -129,7 +64,7 @@ stays_up_for() {
 	# the daemon's pid replaces the parent's in the status file within a few seconds
 	wait_until 5 published_by tcp 8632 "$daemon" ||
 		fail "$(printf 'the status file does not name the daemon (pid %s) for port 8632:\n%s' "$daemon" "$(cat "$NATT_STATUS")")"
-	has_rule tcp 8632
+	rule_present_proto tcp 8632
 	# renewed by the daemon: more than two 10 s leases
 	stays_up_for 22 tcp 8632
 	run inet_http 8632
@@ -180,13 +115,13 @@ spawn_keeps() {
 	# (vfork: the child's exec fails and it leaves through _exit(127); posix_spawn reports ENOENT)
 	ctl "$name" "$cmd /nonexistent/program" '^(ok 127|ERR spawn ENOENT)$'
 	ctl "$name" "$cmd /bin/sh -c exit" '^ok 0$'
-	still_published tcp "$port"
-	still_published udp "$port" 0
+	still_published tcp "$port" "$name"
+	still_published udp "$port"
 	published_by tcp "$port" "$(natt_pid "$name")"
 	# natt in the program still follows its sockets
 	ctl "$name" "close $t" '^ok$'
 	gone tcp "$port"
-	still_published udp "$port" 0
+	still_published udp "$port" "$name"
 	ctl "$name" "close $u" '^ok$'
 	gone udp "$port"
 	end_program "$name"
@@ -215,7 +150,7 @@ spawn_keeps() {
 	local t=$FD
 	wait_published tcp 8638
 	ctl a "vfork-close $t" '^ok$'
-	still_published tcp 8638
+	still_published tcp 8638 a
 	ctl a "close $t" '^ok$'
 	gone tcp 8638
 	end_program a
@@ -227,14 +162,19 @@ spawn_keeps() {
 	sock a tcp 8639
 	local t=$FD child
 	wait_published tcp 8639
-	ctl a "spawn-hold 6" '^child [0-9]+$'
+	# (the child would end by itself after 60 s: it is ended earlier, below)
+	ctl a "spawn-hold 60" '^child [0-9]+$'
 	child=${NATT_LAST_REPLY#child }
 	# the child (preloaded too) starts with a listening socket it inherited: it publishes it as well
 	wait_until 5 lists_pid tcp 8639 "$child" ||
 		fail "the spawned child $child did not take up the socket: $(cat "$NATT_STATUS")"
 	ctl a "close $t" '^ok$'
+	still_published tcp 8639 a
+	# natt in a looks each second whether another process still holds the socket: two looks
 	stays_up_for 2 tcp 8639
-	# the last holder ends
+	alive "$child" || fail "the child $child ended before the end of the watch"
+	# the last holder ends (SIGTERM at its default action: natt in it deletes the mapping first)
+	kill -TERM "$child"
 	ctl a "reap" '^ok 1$'
 	gone tcp 8639
 	end_program a

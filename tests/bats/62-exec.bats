@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5, semantics 4 — exec. A listening socket without FD_CLOEXEC survives exec: the new image
+# Exec. A listening socket without FD_CLOEXEC survives exec: the new image
 # (still preloaded) takes it over at start-up, keeps it published (renewals) and follows its close; a
 # CLOEXEC one is closed by exec, so its mapping goes at exec; a failed exec changes nothing. More
 # generally, sockets a process starts with already listening (systemd socket activation, inetd, a
@@ -8,65 +8,11 @@
 load lib/lab
 load lib/natt
 load lib/programs
+load lib/sockctl
 
-SOCKCTL=$NATT_BUILD/tests/progs/sockctl
+programs_suite
+
 ACTIVATE=$NATT_BUILD/tests/progs/activate
-
-setup_file() {
-	require_root
-	lab_up dual
-}
-teardown_file() { lab_down; }
-setup() { programs_setup; }
-teardown() { programs_teardown; }
-
-# has_rule PROTO PORT: the router forwards PORT for PROTO (rule_present does not tell TCP from UDP).
-has_rule() {
-	local code=0x6
-	[ "$1" = udp ] && code=0x11
-	router_rules | grep -q "@nh,72,8 $code th dport $2 "
-}
-
-ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
-
-sock() {
-	ctl "$1" "$2 0.0.0.0 $3" "^[0-9]+ $3\$"
-	FD=${NATT_LAST_REPLY%% *}
-}
-
-still_published() {
-	sleep "${3:-1.5}"
-	has_rule "$1" "$2" ||
-		fail "$(printf 'the router no longer forwards %s port %s; rules:\n%s\nstatus:\n%s' "$1" "$2" "$(router_rules)" "$(cat "$NATT_STATUS" 2>/dev/null)")"
-	status_has "$1" "$2" published ||
-		fail "$(printf '%s port %s is no longer published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
-}
-
-gone() {
-	wait_until "${3:-10}" eval "! has_rule $1 $2" ||
-		fail "$(printf 'the router still forwards %s port %s:\n%s' "$1" "$2" "$(router_rules)")"
-	wait_until 5 eval "! status_has $1 $2 published" ||
-		fail "$(printf 'the status file still lists %s port %s as published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
-	assert_status_gone "$1" "$2"
-}
-
-published_by() {
-	local pids
-	pids=$(jq -r --arg p "$1" --argjson port "$2" \
-		'.sockets[] | select(.protocol == $p and .local_port == $port and .state == "published") | .pid' \
-		"$NATT_STATUS" 2>/dev/null | sort -u)
-	[ "$pids" = "$3" ]
-}
-
-stays_up_for() {
-	local end=$((SECONDS + $1))
-	while [ $SECONDS -lt $end ]; do
-		has_rule "$2" "$3" ||
-			fail "$(printf 'the router stopped forwarding %s port %s (%s s before the end of the watch):\n%s\nstatus:\n%s' \
-				"$2" "$3" $((end - SECONDS)) "$(router_rules)" "$(cat "$NATT_STATUS" 2>/dev/null)")"
-		sleep 1
-	done
-}
 
 # exec_self NAME: sockctl NAME execs itself (/proc/self/exe) and the new image says it is ready, with the
 # same pid.
@@ -86,11 +32,11 @@ exec_self() {
 	wait_published tcp 8640
 	wait_published udp 8640
 	exec_self a
-	still_published tcp 8640
-	still_published udp 8640 0
+	still_published tcp 8640 a
+	still_published udp 8640
 	# the new image renews them: more than two 10 s leases
 	stays_up_for 22 tcp 8640
-	has_rule udp 8640
+	rule_present_proto udp 8640
 	published_by tcp 8640 "$(natt_pid a)"
 	published_by udp 8640 "$(natt_pid a)"
 	ctl a "adopt $t" '^ok$'
@@ -123,16 +69,16 @@ exec_self() {
 	wait_published udp 8643
 	exec_self a
 	# the CLOEXEC socket was deleted before exec returned in the new image (not some time later)
-	has_rule tcp 8641 && fail "$(printf 'tcp port 8641 (CLOEXEC) still forwarded right after exec:\n%s' "$(router_rules)")"
+	rule_present_proto tcp 8641 && fail "$(printf 'tcp port 8641 (CLOEXEC) still forwarded right after exec:\n%s' "$(router_rules)")"
 	gone tcp 8641 1
-	still_published tcp 8642
-	still_published udp 8643 0
+	still_published tcp 8642 a
+	still_published udp 8643
 	# the kernel's view: nothing listens on 8641 any more (its fd number may be reused, by natt too)
 	run host_listens lan1 tcp 8641
 	assert_failure
 	ctl a "close $kept" '^ok$'
 	gone tcp 8642
-	still_published udp 8643 0
+	still_published udp 8643 a
 	ctl a "close $kept_udp" '^ok$'
 	gone udp 8643
 	# the new image's natt publishes new sockets too
@@ -151,7 +97,7 @@ exec_self() {
 	ctl a "dup $s" '^[0-9]+$'
 	local copy=$NATT_LAST_REPLY
 	exec_self a
-	still_published tcp 8645
+	still_published tcp 8645 a
 	ctl a "close $copy" '^ok$'
 	gone tcp 8645
 }
@@ -168,8 +114,8 @@ exec_self() {
 	ctl a "exec /nonexistent/program" '^ERR exec ENOENT$'
 	# (natt may retire the CLOEXEC one before exec and publish it again when exec fails)
 	wait_published tcp 8646
-	still_published tcp 8646
-	still_published udp 8646 0
+	still_published tcp 8646 a
+	still_published udp 8646
 	ctl a "close $c" '^ok$'
 	gone tcp 8646
 	ctl a "close $k" '^ok$'
@@ -237,13 +183,30 @@ start_activated() {
 @test "socket activation meant for another process (LISTEN_PID not ours): the socket is left alone" {
 	# sd_listen_fds(3): the variables describe fds only for the process LISTEN_PID names; a child that
 	# inherited them (and not the fds' meaning) must not take fd 3 for a socket handed to it.
+	local mark
+	mark=$(router_log_lines)
 	start_activated act 8650 "$ACTIVATE" --listen-pid 1 8650
 	natt_expect act "^ready $(natt_pid act)\$"
-	sleep 2
+	# a socket taken up at start would be published before one the program makes now
+	caught_up act
 	run status_has tcp 8650 published
 	assert_failure
+	assert_equal "$(router_maps_since "$mark" tcp 8650)" 0
 	run router_rules
 	assert_output ""
 	natt_signal act TERM
 	natt_wait_exit act 10
+}
+
+@test "inetd style (the listening socket is standard input): published at start, retired at SIGTERM" {
+	# a plain program (sleep) that never touches its standard input: natt alone looks at fd 0
+	plain_start inetd lan1 "$ACTIVATE" --inetd 8651 -- "$NATT_RUN" --status "$NATT_STATUS" "${NATT_OPTS[@]}" sleep 120
+	wait_published tcp 8651
+	assert_assignment tcp 8651 upnp "$PUBLIC_ADDR" 8651
+	published_by tcp 8651 "$(natt_pid inetd)"
+	assert_rule_present 8651
+	natt_signal inetd TERM
+	natt_wait_exit inetd 10
+	assert_router_empty
+	assert_status_gone tcp 8651
 }

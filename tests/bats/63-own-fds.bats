@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5, semantics 5 — natt's own descriptors. Daemons close every fd at start-up (one close() each,
+# Natt's own descriptors. Daemons close every fd at start-up (one close() each,
 # close_range(3, ~0U, 0), closefrom(3)) and put descriptors on fixed numbers with dup2; natt's manager
 # must survive all of it: its fds are protected (close() on them fails with EBADF, as if they were never
 # open, and the range calls step around them) or it recovers, and sockets published afterwards are
@@ -8,36 +8,9 @@
 load lib/lab
 load lib/natt
 load lib/programs
+load lib/sockctl
 
-SOCKCTL=$NATT_BUILD/tests/progs/sockctl
-
-setup_file() {
-	require_root
-	lab_up dual
-}
-teardown_file() { lab_down; }
-setup() { programs_setup; }
-teardown() { programs_teardown; }
-
-has_rule() {
-	local code=0x6
-	[ "$1" = udp ] && code=0x11
-	router_rules | grep -q "@nh,72,8 $code th dport $2 "
-}
-
-ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
-
-sock() {
-	ctl "$1" "$2 0.0.0.0 $3" "^[0-9]+ $3\$"
-	FD=${NATT_LAST_REPLY%% *}
-}
-
-gone() {
-	wait_until "${3:-10}" eval "! has_rule $1 $2" ||
-		fail "$(printf 'the router still forwards %s port %s:\n%s' "$1" "$2" "$(router_rules)")"
-	wait_until 5 eval "! status_has $1 $2 published" ||
-		fail "$(printf 'the status file still lists %s port %s as published:\n%s' "$1" "$2" "$(cat "$NATT_STATUS")")"
-}
+programs_suite
 
 # start_ctl NAME [natt-run options]: sockctl under natt-run; BASE_FDS are the fds it started with
 # (stdio, and whatever the test harness leaks into it), before natt opened any.
@@ -152,7 +125,7 @@ publishes_again() {
 	wait_published tcp 8671
 	ctl a "close-range 3 4294967295 cloexec" '^ok$'
 	sleep 1
-	has_rule tcp 8671
+	rule_present_proto tcp 8671
 	publishes_again a 8672
 	ctl a "close $s" '^ok$'
 	gone tcp 8671
@@ -204,7 +177,7 @@ publishes_again() {
 	# and natt still works: every socket, reopened many times meanwhile, is published at the router
 	for port in 8675 8676 8677 8678 8679 8680 8681 8682; do
 		wait_published tcp "$port" 15
-		wait_until 10 has_rule tcp "$port" || fail "no rule for port $port at the router: $(router_rules)"
+		wait_until 10 rule_present_proto tcp "$port" || fail "no rule for port $port at the router: $(router_rules)"
 	done
 	natt_send storm quit
 	natt_wait_exit storm 10

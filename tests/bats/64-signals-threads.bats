@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5, semantics 3 and 6 — threads and signals. Many threads binding, listening, copying and closing
+# Threads and signals. Many threads binding, listening, copying and closing
 # at once (while another thread forks) are safe: no crash, no hang, and nothing left at the router. A
 # hook called from a signal handler (close() of a published socket in a SIGUSR1 handler, while the
 # main thread is inside bind/listen/dup/close) or interrupted by one never deadlocks. Each program runs
@@ -10,6 +10,8 @@ load lib/lab
 load lib/natt
 load lib/programs
 
+programs_suite
+
 BINDSTORM=$NATT_BUILD/tests/progs/bindstorm
 SIGCLOSE=$NATT_BUILD/tests/progs/sigclose
 SIGVIEW=$NATT_BUILD/tests/progs/sigview
@@ -17,13 +19,18 @@ LAN_ADDR=10.77.0.2
 # Sanitizer runs are several times slower.
 TIME_LIMIT=${NATT_TEST_TIME_LIMIT:-120}
 
-setup_file() {
-	require_root
-	lab_up dual
+# maps_since LINE: how many mappings the router was asked for (by anyone: only this test's program runs)
+# after line LINE of its log.
+maps_since() { router_log_since "$1" "$ROUTER_MAP_REGEX" | grep -c . || true; }
+
+# published_some LINE [MIN]: the router was asked for at least MIN (default 1) mappings since line LINE
+# of its log, so that "nothing left at the router" afterwards says something; the count goes to the TAP.
+published_some() {
+	local n
+	n=$(maps_since "$1")
+	echo "# $n mappings asked of the router" >&3
+	[ "$n" -ge "${2:-1}" ] || fail "only $n mappings reached the router during the run (at least ${2:-1} expected)"
 }
-teardown_file() { lab_down; }
-setup() { programs_setup; }
-teardown() { programs_teardown; }
 
 # finishes NAME: the program ends by itself within TIME_LIMIT with exit status 0; its last line is in
 # LAST_LINE.
@@ -41,6 +48,8 @@ finishes() {
 }
 
 @test "close() of published sockets in a SIGUSR1 handler while the main thread binds, listens, dups and closes: no deadlock" {
+	local mark
+	mark=$(router_log_lines)
 	natt_start sig lan1 -- timeout -s KILL "$TIME_LIMIT" "$SIGCLOSE" "$LAN_ADDR" 20000
 	finishes sig
 	[[ $LAST_LINE =~ ^done\ 20000\ ([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]] || fail "unexpected output: $LAST_LINE"
@@ -48,11 +57,14 @@ finishes() {
 	echo "# $signals signals, $handler_closes published sockets closed in the handler" >&3
 	[ "$handler_closes" -gt 100 ] || fail "only $handler_closes closes happened in the signal handler"
 	[ "$errors" = 0 ] || fail "$errors close() calls on the program's own open fds failed"
+	published_some "$mark"
 	wait_host_idle lan1
 	assert_router_empty
 }
 
 @test "bind() and listen() (published by natt) inside a signal handler that interrupts natt's own publishing: no deadlock" {
+	local mark
+	mark=$(router_log_lines)
 	natt_start sig lan1 -- timeout -s KILL "$TIME_LIMIT" "$SIGCLOSE" "$LAN_ADDR" 20000 --bind-in-handler
 	finishes sig
 	[[ $LAST_LINE =~ ^done\ 20000\ ([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]] || fail "unexpected output: $LAST_LINE"
@@ -60,17 +72,21 @@ finishes() {
 	# a socket the handler makes while the thread it interrupted is inside natt is still the program's:
 	# its close() succeeds (natt must not take it for one of its own)
 	[ "${BASH_REMATCH[3]}" = 0 ] || fail "${BASH_REMATCH[3]} close() calls on the program's own open fds failed"
+	published_some "$mark"
 	wait_host_idle lan1
 	assert_router_empty
 }
 
 @test "SIGTERM (default action) while hooks run in a tight loop and in signal handlers: clean exit, nothing left" {
+	local mark
+	mark=$(router_log_lines)
 	natt_start sig lan1 -- "$SIGCLOSE" "$LAN_ADDR" 100000000
 	local pid
 	pid=$(natt_pid sig)
-	# let it publish a while (the manager is busy), then stop it mid-flight
-	sleep 2
-	alive "$pid"
+	# let it publish (the manager is busy), then stop it mid-flight
+	wait_until 20 eval '[ "$(maps_since "$mark")" -ge 3 ]' ||
+		fail "nothing reached the router within 20 s: $(maps_since "$mark") mappings"
+	alive "$pid" || fail "the program ended before SIGTERM"
 	kill -TERM "$pid"
 	wait_until 10 eval "! alive $pid" || fail "the program did not end within 10 s of SIGTERM"
 	local status=0
@@ -81,17 +97,23 @@ finishes() {
 }
 
 @test "8 threads x 100 rounds of socket/bind/listen/dup/close (TCP and UDP) with a forking thread: no crash, nothing left" {
+	local mark
+	mark=$(router_log_lines)
 	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --forker --hold 10
 	finishes storm
 	[ "$LAST_LINE" = "done 800" ] || fail "unexpected output: $LAST_LINE"
+	published_some "$mark"
 	wait_host_idle lan1
 	assert_router_empty
 }
 
 @test "16 threads x 300 rounds, sockets closed at once: no crash, nothing left" {
+	local mark
+	mark=$(router_log_lines)
 	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 16 300
 	finishes storm
 	[ "$LAST_LINE" = "done 4800" ] || fail "unexpected output: $LAST_LINE"
+	published_some "$mark"
 	wait_host_idle lan1
 	assert_router_empty
 }
@@ -102,12 +124,16 @@ finishes() {
 	natt_expect ctl '^[0-9]+ 8680$'
 	wait_published tcp 8680
 	# a second process storms on the same host (its own natt), then exits
+	local mark
+	mark=$(router_log_lines)
 	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --hold 5
 	finishes storm
+	published_some "$mark" 2
 	wait_until 10 eval '[ "$(router_rules | grep -vc "dport 8680 ")" = 0 ]' ||
 		fail "$(printf 'rules left by the storm:\n%s' "$(router_rules)")"
-	rule_present 8680
-	status_has tcp 8680 published
+	assert_rule_present 8680
+	assert_not_deleted_since "$(published_mark tcp 8680)" tcp 8680
+	status_has tcp 8680 published || fail "$(printf 'port 8680 is no longer published:\n%s' "$(cat "$NATT_STATUS")")"
 	# (exit, not SIGTERM: under ThreadSanitizer a signal waits for its next interceptor, and glibc's
 	# fgets() reads past them)
 	natt_send ctl "exit 0"

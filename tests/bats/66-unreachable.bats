@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 5, semantics 8 — what the shim cannot reach, natt-run says: setuid/setgid programs and those
+# What the shim cannot reach, natt-run says: setuid/setgid programs and those
 # with file capabilities (the loader ignores LD_PRELOAD for them) and static binaries (no dynamic loader
 # at all) get a warning on stderr, and still run; ordinary programs get none. A bad option is an error
 # of natt-run itself: exit status 2, before anything runs. (Only the last test needs the lab.)

@@ -8,7 +8,7 @@
  *   close FD | dup FD | dup2 A B | dup3 A B | dupfd FD MIN | dupfd-cloexec FD MIN
  *   close-range A B [cloexec] | closefrom N
  *   fork-close FD            a child closes its copy of FD and exits; the parent waits -> "ok"
- *   exit CODE | _exit CODE   end the process
+ *   exit CODE | _exit CODE | _Exit CODE   end the process
  *   sleep SECONDS            sleep, then "ok"
  *   echo                     serve: accept TCP / answer UDP on all sockets made so far (forever)
  *
@@ -33,6 +33,9 @@
  *                            CLOEXEC; the parent does not wait -> "child PID"
  *   sigquery SIG             what sigaction(SIG, NULL, &old) reports -> "default", "ignore" or "handler"
  *   pid                      -> "PID"
+ *   sigchld-watch            counts the SIGCHLD signals delivered from now on -> "ok"
+ *   children                 SIGCHLD signals counted, and what waitpid(-1, WNOHANG) says (a pid, 0
+ *                            for children still running, ECHILD for none) -> "sigchld N wait W"
  *
  * Started as `sockctl --banner`, it first prints "ready PID" (so a test sees that an exec happened).
  */
@@ -196,6 +199,13 @@ static void print_fds(void)
 
 static pid_t held[64];
 static int held_count;
+static volatile sig_atomic_t sigchld_seen;
+
+static void count_sigchld(int sig)
+{
+	(void)sig;
+	sigchld_seen++;
+}
 
 /* The commands added for the semantics suites; returns 0 when cmd is none of them. */
 static int more_commands(const char *cmd, char *line, int x, int y, const char *b)
@@ -340,6 +350,20 @@ static int more_commands(const char *cmd, char *line, int x, int y, const char *
 		printf("ok %d\n", n);
 	} else if (!strcmp(cmd, "pid")) {
 		printf("%d\n", (int)getpid());
+	} else if (!strcmp(cmd, "sigchld-watch")) {
+		struct sigaction sa = { .sa_handler = count_sigchld, .sa_flags = SA_RESTART };
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGCHLD, &sa, NULL) < 0) {
+			reply_errno(cmd);
+			return 1;
+		}
+		printf("ok\n");
+	} else if (!strcmp(cmd, "children")) {
+		pid_t pid = waitpid(-1, NULL, WNOHANG);
+		if (pid < 0 && errno == ECHILD)
+			printf("sigchld %d wait ECHILD\n", (int)sigchld_seen);
+		else
+			printf("sigchld %d wait %d\n", (int)sigchld_seen, (int)pid);
 	} else {
 		return 0;
 	}
@@ -412,6 +436,8 @@ int main(int argc, char **argv)
 			exit(x);
 		} else if (!strcmp(cmd, "_exit")) {
 			_exit(x);
+		} else if (!strcmp(cmd, "_Exit")) {
+			_Exit(x);
 		} else if (!strcmp(cmd, "echo")) {
 			printf("serving\n");
 			serve();

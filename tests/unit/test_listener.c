@@ -225,7 +225,8 @@ static void test_publish_sockets(void **state)
 	assert_int_equal(natt_listener_publish_socket(u, on_change, &c, &udp), 0);
 	assert_int_equal(natt_listener_publish_socket(t, NULL, NULL, &tcp), 0);
 	wait_calls(&c, 1);
-	assert_true(natt_listener_state(tcp, NULL, 0) >= 0);
+	/* nothing answers at 127.0.0.1: asked or not yet, the TCP one is pending too */
+	assert_int_equal(natt_listener_state(tcp, NULL, 0), NATT_STATE_PENDING);
 	assert_int_equal(natt_listener_stop(udp, 2000), 0);
 	assert_int_equal(natt_listener_stop(tcp, 2000), 0);
 	close(u);

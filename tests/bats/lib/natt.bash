@@ -2,6 +2,18 @@
 # Each test gets a directory of its own ($NATT_TEST_DIR) with a status file ($NATT_STATUS) and the
 # stdout/stderr of every program it started; natt_test_teardown kills what is still running.
 
+# natt_suite [MODE [HOSTS [natt-lab up options...]]] — the set-ups of a suite whose tests run programs
+# under natt in one lab of its own (default: dual, one LAN host): setup_file builds it (or records why
+# it cannot: every test then skips), teardown_file removes it, setup and teardown give each test its
+# directory and kill what it left. A suite may define its own setup() after this call.
+natt_suite() {
+	NATT_SUITE_LAB=("$@")
+	setup_file() { require_root; lab_up "${NATT_SUITE_LAB[@]}"; }
+	teardown_file() { lab_down; }
+	setup() { natt_test_setup; }
+	teardown() { natt_test_teardown; }
+}
+
 natt_test_setup() {
 	lab_setup
 	NATT_TEST_DIR=$(mktemp -d "${BATS_TEST_TMPDIR:-/tmp}/natt.XXXXXX")
@@ -103,7 +115,10 @@ status_has() {
 			'any(.sockets[]; .protocol == $p and .local_port == $port and .state == $s)' "$NATT_STATUS" >/dev/null 2>&1
 }
 
-wait_published() { wait_state "$1" "$2" published "${3:-15}"; }
+wait_published() {
+	wait_state "$1" "$2" published "${3:-15}" || return 1
+	[ -z "${LAB_ID:-}" ] || PUBLISHED_AT["$1 $2"]=$(router_log_lines)
+}
 
 # assert_assignment PROTO LOCAL_PORT TECHNIQUE ADDRESS PORT
 assert_assignment() {
@@ -116,6 +131,56 @@ assert_assignment() {
 
 rule_present() { router_rules | grep -q "dport $1 "; }
 rule_absent() { ! router_rules | grep -q "dport $1 "; }
+
+# rule_present_proto PROTO PORT — some dnat rule for external PORT of PROTO (tcp 0x6, udp 0x11).
+proto_code() { if [ "$1" = udp ]; then echo 0x11; else echo 0x6; fi; }
+rule_present_proto() { router_rules | grep -qE "@nh,72,8 $(proto_code "$1") th dport $2 "; }
+rule_absent_proto() { ! rule_present_proto "$@"; }
+rule_count_proto() { router_rules | grep -cE "@nh,72,8 $(proto_code "$1") th dport $2 " || true; }
+
+# --- miniupnpd's log: what the router was asked and did, not only what it holds now ---------------
+
+# How many lines of miniupnpd's log (all starts of this lab) match the extended REGEX.
+router_log_count() { lab log 2>/dev/null | grep -cE -- "$1" || true; }
+# Lines after line N that match REGEX.
+router_log_since() { lab log 2>/dev/null | tail -n "+$(($1 + 1))" | grep -E -- "$2" || true; }
+router_log_lines() { lab log 2>/dev/null | wc -l; }
+
+# The log's words for the deletion of external PORT of PROTO, by each way it can go: UPnP
+# DeletePortMapping, NAT-PMP or PCP lifetime 0 (the request names the internal port: ours are the same),
+# and the rule's removal itself (also on expiry).
+router_delete_regex() {
+	local proto=${1,,} port=$2 up=${1^^}
+	printf '%s' "DeletePortMapping: external port: $port, protocol: $up( |\$)|removing redirect rule port $port $up( |\$)|(NAT-PMP|PCP:) $up port $port mapping removed|port mapping request : [0-9]+->[0-9.]+:$port $proto lifetime=0s"
+}
+# The log's words for a mapping made (or renewed) by anyone: UPnP AddPortMapping/AddAnyPortMapping,
+# NAT-PMP with a lease (PCP is not offered by natt yet).
+ROUTER_MAP_REGEX='AddPortMapping: ext port [0-9]+ to |AddAnyPortMapping|NAT-PMP port mapping request : [0-9]+->[0-9.]+:[0-9]+ (tcp|udp) lifetime=[1-9]'
+
+# router_map_regex PROTO PORT — the log's words for a mapping of external PORT made or renewed (UPnP,
+# or NAT-PMP with a lease).
+router_map_regex() {
+	local proto=${1,,} port=$2 up=${1^^}
+	printf '%s' "AddPortMapping: ext port $port to [0-9.]+:[0-9]+ protocol $up |NAT-PMP port mapping request : $port->[0-9.]+:[0-9]+ $proto lifetime=[1-9]"
+}
+# router_maps_since LINE PROTO PORT — how many times that mapping was asked for after line LINE.
+router_maps_since() { router_log_since "$1" "$(router_map_regex "$2" "$3")" | grep -c . || true; }
+
+# router_deletes_since LINE PROTO PORT — the log's lines after line LINE that delete that mapping.
+router_deletes_since() { router_log_since "$1" "$(router_delete_regex "$2" "$3")"; }
+
+# Where the log stood when wait_published last saw PROTO PORT published (0: never).
+declare -gA PUBLISHED_AT=()
+published_mark() { echo "${PUBLISHED_AT["$1 $2"]:-0}"; }
+
+# assert_not_deleted_since LINE PROTO PORT — the router's log shows no deletion of that mapping after
+# line LINE: a mapping deleted and made again in between passes a look at the rules, not this.
+assert_not_deleted_since() {
+	local deleted
+	deleted=$(router_deletes_since "$1" "$2" "$3")
+	[ -z "$deleted" ] ||
+		fail "$(printf 'the router deleted %s port %s (its log since line %s):\n%s' "$2" "$3" "$1" "$deleted")"
+}
 
 # wait_rule_gone PORT [TIMEOUT]
 wait_rule_gone() {

@@ -4,8 +4,7 @@
 #     load lib/lab
 #     load lib/natt
 #     load lib/programs
-#     setup()    { programs_setup; }
-#     teardown() { programs_teardown; }
+#     programs_suite            # or programs_suite MODE HOSTS ...: as natt_suite (lib/natt)
 #
 # What they add to lib/natt: reaching a server from the internet host through the router's public
 # address, waiting for every process of a LAN host to be gone (daemons, workers and children are not
@@ -24,6 +23,13 @@ NATT_OPTS=(-v)
 [ -z "${NATT_TEST_LOG:-}" ] || NATT_OPTS+=(--log "$NATT_TEST_LOG")
 
 # --- setup and teardown ----------------------------------------------------------------------
+
+# programs_suite [MODE [HOSTS [natt-lab up options...]]] — natt_suite with this file's setup/teardown.
+programs_suite() {
+	natt_suite "$@"
+	setup() { programs_setup; }
+	teardown() { programs_teardown; }
+}
 
 programs_setup() {
 	natt_test_setup
@@ -57,10 +63,17 @@ programs_teardown() {
 		[ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
 		wait_until 3 lan_idle || true
 	fi
-	# A failed test may have left mappings behind: the next one starts from an empty router.
-	if [ -n "$(router_rules 2>/dev/null)" ]; then
+	# Mappings left behind: the next test starts from an empty router all the same. After a test that
+	# passed they are a failure of their own (something outlived the program at the router).
+	local rules
+	rules=$(router_rules 2>/dev/null)
+	if [ -n "$rules" ]; then
 		echo "# (router rules left behind: rebooting the lab's router)" >&3
 		lab reboot >/dev/null 2>&1 || true
+		if [ $failed = 0 ]; then
+			printf '# router rules left behind by a test that passed:\n%s\n' "$rules" | sed '2,$s/^/#   /' >&3
+			return 1
+		fi
 	fi
 	return 0
 }

@@ -1,4 +1,4 @@
-# Helpers for the resilience suites (tests/bats/5*-*.bats, issue 4): routers that reboot, vanish,
+# Helpers for the resilience suites (tests/bats/5*-*.bats): routers that reboot, vanish,
 # renumber, refuse or hand ports to others, and programs that end in every possible way.
 # Load after lib/lab and lib/natt.
 
@@ -47,21 +47,6 @@ router_lease() {
 # router_rule_to PORT TARGET — a dnat rule for external PORT goes to TARGET (e.g. 10.77.0.3:8530).
 router_rule_to() { router_rules | grep -qE "dport $1 dnat ip to $2\$"; }
 
-# rule_present_proto PROTO PORT — some dnat rule for external PORT of PROTO (tcp 0x6, udp 0x11).
-rule_present_proto() {
-	local code=0x6
-	[ "$1" = udp ] && code=0x11
-	router_rules | grep -qE "@nh,72,8 $code th dport $2 "
-}
-rule_absent_proto() { ! rule_present_proto "$@"; }
-
-# --- miniupnpd's log ------------------------------------------------------------------------
-
-# How many lines of miniupnpd's log (all starts of this lab) match the extended REGEX.
-router_log_count() { lab log 2>/dev/null | grep -cE -- "$1" || true; }
-# Lines after line N that match REGEX.
-router_log_since() { lab log 2>/dev/null | tail -n "+$(($1 + 1))" | grep -E -- "$2" || true; }
-router_log_lines() { lab log 2>/dev/null | wc -l; }
 
 # --- the status file ------------------------------------------------------------------------
 
