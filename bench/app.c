@@ -11,6 +11,9 @@
  *   close              close every open socket
  *   gone [SEC]         wait until the status file shows no socket of this process any more
  *   rss                this process's resident memory (/proc/self/status)
+ *   cpu                CPU time so far: the whole process (threads that ended included) and the main
+ *                      thread; the difference is the other threads' (natt's manager: this program
+ *                      starts none of its own)
  *   idle SEC           sleep SEC seconds; report the CPU time and wake-ups of every thread meanwhile
  *   hold FILE          wait until FILE exists (lets a driver run something while this process lives)
  *   sleep MS           sleep MS milliseconds
@@ -480,6 +483,20 @@ static void step_rss(void)
 	free(text);
 }
 
+static double timespec_ms(const struct timespec *ts)
+{
+	return (double)ts->tv_sec * 1e3 + (double)ts->tv_nsec / 1e6;
+}
+
+static void step_cpu(void)
+{
+	struct timespec process, main_thread;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &process);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &main_thread);
+	printf("{\"step\": \"cpu\", \"process_ms\": %.3f, \"main_ms\": %.3f, \"others_ms\": %.3f}\n",
+	       timespec_ms(&process), timespec_ms(&main_thread), timespec_ms(&process) - timespec_ms(&main_thread));
+}
+
 struct thread_sample {
 	long tid;
 	char comm[32];
@@ -593,6 +610,8 @@ int main(int argc, char **argv)
 			step_close();
 		} else if (strcmp(step, "rss") == 0) {
 			step_rss();
+		} else if (strcmp(step, "cpu") == 0) {
+			step_cpu();
 		} else if (strcmp(step, "idle") == 0) {
 			if (!arg_is_number)
 				bench_die(prog, "idle needs seconds");

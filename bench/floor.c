@@ -11,6 +11,13 @@
  *       --natt-sequence: the requests natt makes per mapping instead of the minimum: each
  *       AddPortMapping followed by GetExternalIPAddress, each DeletePortMapping preceded by
  *       GetSpecificPortMappingEntry (so a gap between natt and this is natt's own time).
+ *       --hold FILE: between the adds and the deletes, wait until FILE exists (several floor
+ *       processes at once then hold all their mappings together, as several servers would).
+ *       --lock FILE: several floor processes at once take turns at the router: an exclusive
+ *       flock() on FILE around the description fetch + address request and around each mapping's
+ *       add (or delete) requests, as natt's processes on one host take turns (miniupnpd serves
+ *       one HTTP connection at a time, with a listen backlog of 5: many clients connecting at
+ *       once time out).
  *   floor natpmp [--count N] [--port P]
  *       libnatpmp: external address request, then N TCP map requests, then N deletes (lifetime 0).
  *
@@ -25,7 +32,9 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <miniupnpc/miniupnpc.h>
@@ -42,8 +51,30 @@ struct options {
 	int mx;
 	bool unicast;
 	bool natt_sequence;
+	const char *hold;
+	const char *lock;
 	int timeout_ms;
 };
+
+static int lock_fd = -1;
+
+/* With --lock: one floor process at the router at a time (see the header). */
+static void take_turn(const struct options *o)
+{
+	if (!o->lock)
+		return;
+	if (lock_fd < 0 && (lock_fd = open(o->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		bench_die(prog, "cannot open the --lock file");
+	while (flock(lock_fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			bench_die(prog, "flock failed");
+}
+
+static void end_turn(void)
+{
+	if (lock_fd >= 0)
+		flock(lock_fd, LOCK_UN);
+}
 
 /* The IPv4 default gateway, from /proc/net/route (first default route). */
 static int default_gateway(struct in_addr *gw)
@@ -167,12 +198,14 @@ static int run_upnp(const struct options *o)
 	struct UPNPUrls urls;
 	struct IGDdatas data;
 	char lanaddr[64];
+	take_turn(o);
 	if (!UPNP_GetIGDFromUrl(location, &urls, &data, lanaddr, sizeof(lanaddr)))
 		bench_die(prog, "UPNP_GetIGDFromUrl failed");
 	int64_t t_desc = bench_now_ns();
 	char external[40];
 	if (UPNP_GetExternalIPAddress(urls.controlURL, data.first.servicetype, external) != UPNPCOMMAND_SUCCESS)
 		bench_die(prog, "GetExternalIPAddress failed");
+	end_turn();
 	int64_t t_ext = bench_now_ns();
 
 	int64_t *add_end = calloc((size_t)o->count, sizeof(int64_t)), *del_end = calloc((size_t)o->count, sizeof(int64_t));
@@ -183,6 +216,7 @@ static int run_upnp(const struct options *o)
 		char port[8];
 		snprintf(port, sizeof(port), "%d", o->port + i);
 		int64_t t = bench_now_ns();
+		take_turn(o);
 		int rc = UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, port, port, lanaddr, "natt bench",
 		                             "TCP", NULL, "3600");
 		if (rc != UPNPCOMMAND_SUCCESS) {
@@ -192,13 +226,18 @@ static int run_upnp(const struct options *o)
 		if (o->natt_sequence &&
 		    UPNP_GetExternalIPAddress(urls.controlURL, data.first.servicetype, external) != UPNPCOMMAND_SUCCESS)
 			bench_die(prog, "GetExternalIPAddress failed");
+		end_turn();
 		add_end[i] = bench_now_ns();
 		add_ms[i] = bench_ms(add_end[i] - t);
 	}
+	struct stat st;
+	while (o->hold && stat(o->hold, &st) < 0)
+		usleep(2000);
 	for (int i = 0; i < o->count; i++) {
 		char port[8];
 		snprintf(port, sizeof(port), "%d", o->port + i);
 		int64_t t = bench_now_ns();
+		take_turn(o);
 		if (o->natt_sequence) {
 			char client[64], inport[8], desc[96], enabled[8], duration[16];
 			if (UPNP_GetSpecificPortMappingEntry(urls.controlURL, data.first.servicetype, port, "TCP", NULL, client,
@@ -210,6 +249,7 @@ static int run_upnp(const struct options *o)
 			fprintf(stderr, "%s: DeletePortMapping %s: %d\n", prog, port, rc);
 			return 1;
 		}
+		end_turn();
 		del_end[i] = bench_now_ns();
 		del_ms[i] = bench_ms(del_end[i] - t);
 	}
@@ -293,10 +333,12 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' }, { "port", required_argument, NULL, 'p' },
 		{ "url", required_argument, NULL, 'u' },   { "mx", required_argument, NULL, 'm' },
 		{ "unicast", no_argument, NULL, 'U' },     { "natt-sequence", no_argument, NULL, 'N' },
+		{ "hold", required_argument, NULL, 'H' },  { "lock", required_argument, NULL, 'L' },
 		{ 0, 0, 0, 0 },
 	};
 	if (argc < 2)
-		bench_die(prog, "usage: floor upnp|natpmp [--count N] [--port P] [--url URL] [--mx S] [--unicast]");
+		bench_die(prog, "usage: floor upnp|natpmp [--count N] [--port P] [--url URL] [--mx S] [--unicast] "
+		                "[--natt-sequence] [--hold FILE] [--lock FILE]");
 	const char *mode = argv[1];
 	optind = 2;
 	int c;
@@ -308,6 +350,8 @@ int main(int argc, char **argv)
 		case 'm': o.mx = atoi(optarg); break;
 		case 'U': o.unicast = true; break;
 		case 'N': o.natt_sequence = true; break;
+		case 'H': o.hold = optarg; break;
+		case 'L': o.lock = optarg; break;
 		default: return 2;
 		}
 	}
