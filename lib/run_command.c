@@ -113,7 +113,7 @@ int natt_spawn_reap(void)
 	size_t kept = 0;
 	for (size_t i = 0; i < child_count; i++) {
 		int status;
-		pid_t rc = waitpid(children[i], &status, WNOHANG | __WCLONE);
+		pid_t rc = waitpid(children[i], &status, WNOHANG | __WALL);
 		if (rc != children[i] && !(rc < 0 && errno == ECHILD))
 			children[kept++] = children[i];
 	}

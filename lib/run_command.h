@@ -1,6 +1,8 @@
 /* Running the user's on-change command from inside someone else's process. The child is created
- * without an exit signal (clone with no SIGCHLD) so the program's own SIGCHLD handler and wait() calls
- * never see it; natt reaps it itself with __WCLONE. */
+ * without an exit signal (clone with no SIGCHLD), meant to keep it from the program's own SIGCHLD
+ * handler and wait() calls; once it has run execve() the kernel treats it as an ordinary child
+ * (SIGCHLD, not a __WCLONE child: seen on Linux 6.x), so natt reaps it with __WALL, and a program
+ * that reaps it first (wait(-1)) only makes natt forget it. */
 #ifndef NATT_RUN_COMMAND_H
 #define NATT_RUN_COMMAND_H
 
