@@ -2,6 +2,8 @@
  * the fork handlers, and look for sockets the process was started with. No thread, file or socket of
  * natt's exists until something is published. */
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "shim.h"
 
@@ -49,6 +51,8 @@ static void child(void)
 __attribute__((constructor)) static void nattshim_load(void)
 {
 	nattshim_resolve_libc();
+	const char *ephemeral = secure_getenv("NATT_UDP_EPHEMERAL");
+	nattshim_publish_ephemeral_udp = ephemeral && strcmp(ephemeral, "1") == 0;
 	natt_self_pid(); /* cached now, so a vfork child can tell itself from us */
 	natt_engine_fd_hook = nattshim_mark;
 	natt_engine_in_signal_handler = nattshim_in_signal_handler;

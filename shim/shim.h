@@ -18,6 +18,7 @@
 
 /* ---- the real functions (libc.c) */
 int libc_bind(int fd, const struct sockaddr *addr, socklen_t len);
+int libc_connect(int fd, const struct sockaddr *addr, socklen_t len);
 int libc_listen(int fd, int backlog);
 int libc_close(int fd);
 int libc_close_range(unsigned first, unsigned last, int flags);
@@ -111,6 +112,8 @@ void nattshim_before_exit(void);
 
 /* ---- publishing (publish.c) */
 enum nattshim_event { NATTSHIM_AFTER_BIND, NATTSHIM_AFTER_LISTEN };
+/* NATT_UDP_EPHEMERAL=1: UDP sockets bound to port 0 are published too (bind.c). */
+extern bool nattshim_publish_ephemeral_udp;
 void nattshim_consider(int fd, enum nattshim_event event);
 
 /* ---- signals (signal.c) */
