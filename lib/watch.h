@@ -16,9 +16,13 @@
 int natt_watch_open_ssdp(struct in_addr iface);
 int natt_watch_open_natpmp(struct in_addr iface);
 
+#define NATT_NATPMP_SERVER_PORT 5351
+#define NATT_WATCH_NATPMP_INTERVAL_MS 1000
+
 /* Read one pending datagram. Return 1 when one was read and understood, 0 when one was read but is
  * not for us (ignored), -EAGAIN when none is pending. A PCP ANNOUNCE counts as a NAT-PMP announcement
- * whose external address is unknown (INADDR_ANY). */
+ * whose external address is unknown (INADDR_ANY). A NAT-PMP/PCP announcement counts only from source
+ * port 5351, and only one per NATT_WATCH_NATPMP_INTERVAL_MS (the others read and ignored). */
 int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind);
 int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external);
 
