@@ -62,6 +62,25 @@ int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *r
 	return *kind == NATT_SSDP_SEARCH_REPLY ? 0 : 1; /* M-SEARCH from other hosts land here too */
 }
 
+int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch, struct in_addr *external)
+{
+	/* RFC 6886 3.2.1: version 0, opcode 128, result 0, epoch, external address. */
+	if (n >= 12 && buf[0] == 0 && buf[1] == 128 && buf[2] == 0 && buf[3] == 0) {
+		*epoch = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+		memcpy(&external->s_addr, buf + 8, 4);
+		return 1;
+	}
+	/* RFC 6887 14.1.3: a PCP server (miniupnpd with PCP) announces a restart with an unsolicited
+	 * ANNOUNCE response instead: version 2, R bit + opcode 0, epoch at offset 8. It names no
+	 * external address. */
+	if (n >= 24 && buf[0] == 2 && buf[1] == 0x80 && buf[3] == 0) {
+		*epoch = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+		external->s_addr = htonl(INADDR_ANY);
+		return 1;
+	}
+	return 0;
+}
+
 int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external)
 {
 	unsigned char buf[64];
@@ -77,21 +96,8 @@ int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct
 	int64_t now = natt_now_ms();
 	if (last_natpmp_ms && now - last_natpmp_ms < NATT_WATCH_NATPMP_INTERVAL_MS)
 		return 0;
-	/* RFC 6886 3.2.1: version 0, opcode 128, result 0, epoch, external address. */
-	if (n >= 12 && buf[0] == 0 && buf[1] == 128 && buf[2] == 0 && buf[3] == 0) {
-		*epoch = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
-		memcpy(&external->s_addr, buf + 8, 4);
-		last_natpmp_ms = now;
-		return 1;
-	}
-	/* RFC 6887 14.1.3: a PCP server (miniupnpd with PCP) announces a restart with an unsolicited
-	 * ANNOUNCE response instead: version 2, R bit + opcode 0, epoch at offset 8. It names no
-	 * external address. */
-	if (n >= 24 && buf[0] == 2 && buf[1] == 0x80 && buf[3] == 0) {
-		*epoch = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
-		external->s_addr = htonl(INADDR_ANY);
-		last_natpmp_ms = now;
-		return 1;
-	}
-	return 0;
+	if (!natt_watch_parse_natpmp(buf, (size_t)n, epoch, external))
+		return 0;
+	last_natpmp_ms = now;
+	return 1;
 }

@@ -6,6 +6,7 @@
 #define NATT_WATCH_H
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "natt/upnp.h"
@@ -15,6 +16,10 @@
  * (INADDR_ANY: the kernel's choice). Return the fd or -errno. */
 int natt_watch_open_ssdp(struct in_addr iface);
 int natt_watch_open_natpmp(struct in_addr iface);
+
+/* The parser of natt_watch_read_natpmp(): 1 with *epoch and *external (INADDR_ANY for PCP) from an
+ * announcement of n bytes, 0 for anything else. */
+int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch, struct in_addr *external);
 
 #define NATT_NATPMP_SERVER_PORT 5351
 #define NATT_WATCH_NATPMP_INTERVAL_MS 1000

@@ -118,3 +118,24 @@ s.bind(("::1", 8710)); s.listen(); print("squatting", flush=True); time.sleep(60
 	assert_failure 2
 	[[ $stderr == *"--status: the file name is longer than 4095 bytes"* ]] || fail "stderr: $stderr"
 }
+
+ASYNCSAFE=$NATT_BUILD/tests/progs/asyncsafe
+
+@test "exec in a forked child of a program with a published socket: no malloc or setenv on the way (the marker still passed)" {
+	natt_start ex lan1 --log debug -- "$ASYNCSAFE" exec 8730
+	natt_wait_exit ex 20
+	run cat "$(natt_stdout ex)"
+	refute_output --partial UNSAFE
+	assert_output "exec-ok 1"
+}
+
+@test "_exit() inside a signal handler: no lock, wait or allocation in natt's clean-up, the exit status kept" {
+	natt_start ex lan1 -- "$ASYNCSAFE" exit 8731
+	natt_expect ex '^listening$' 30
+	wait_published tcp 8731
+	natt_send ex go
+	natt_wait_exit ex 10
+	run cat "$(natt_stdout ex)"
+	refute_output --partial UNSAFE
+	wait "$(natt_pid ex)" || assert_equal "$?" 7
+}
