@@ -139,3 +139,10 @@ ASYNCSAFE=$NATT_BUILD/tests/progs/asyncsafe
 	refute_output --partial UNSAFE
 	wait "$(natt_pid ex)" || assert_equal "$?" 7
 }
+
+@test "natt status on a FIFO left at the status file's name: refused at once, no hang" {
+	mkfifo "$NATT_TEST_DIR/fifo.json"
+	run --separate-stderr timeout 5 "$NATT_BUILD/natt" status "$NATT_TEST_DIR/fifo.json"
+	assert_failure 1
+	[[ $stderr == *"is not a regular file"* ]] || fail "stderr: $stderr"
+}
