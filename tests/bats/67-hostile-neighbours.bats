@@ -146,3 +146,23 @@ ASYNCSAFE=$NATT_BUILD/tests/progs/asyncsafe
 	assert_failure 1
 	[[ $stderr == *"is not a regular file"* ]] || fail "stderr: $stderr"
 }
+
+@test "a libnatt program that closes every descriptor (closefrom) does not leave natt's thread spinning" {
+	plain_start lis lan1 "$NATT_BUILD/tests/progs/listener" socket tcp 8750
+	natt_expect lis '^published$' 30
+	wait_published tcp 8750
+	natt_send lis closefrom
+	natt_expect lis '^closed$'
+	sleep 1
+	natt_send lis cpu
+	natt_expect lis '^cpu [0-9]+$'
+	local before=${NATT_LAST_REPLY#cpu }
+	sleep 3
+	natt_send lis cpu
+	natt_expect lis '^cpu [0-9]+$'
+	local used=$(( ${NATT_LAST_REPLY#cpu } - before ))
+	# a thread spinning on a closed descriptor uses the 3 s whole; an idle one next to nothing
+	[ "$used" -lt 1000 ] || fail "natt's thread used $used ms of CPU in 3 s after closefrom()"
+	natt_send lis exit
+	natt_wait_exit lis 10
+}
