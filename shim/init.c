@@ -7,9 +7,6 @@
 
 #include "shim.h"
 
-/* Time the manager gets at exit to delete the mappings; a router that does not answer at all costs
- * this once, after which the leases expire on their own. */
-#define EXIT_CLEANUP_MS 3000
 
 static void prepare(void)
 {
@@ -57,6 +54,7 @@ __attribute__((constructor)) static void nattshim_load(void)
 	natt_engine_fd_hook = nattshim_mark;
 	natt_engine_in_signal_handler = nattshim_in_signal_handler;
 	natt_engine_started_hook = nattshim_take_termination_signals;
+	natt_engine_fork_hooked = true; /* these handlers call the engine's: it registers none of its own */
 	pthread_atfork(prepare, parent, child);
 	natt_internal_depth++;
 	nattshim_adopt_at_start();
@@ -69,7 +67,7 @@ void nattshim_before_exit(void)
 	 * end our manager. */
 	if (natt_engine_running_here()) {
 		natt_internal_depth++;
-		natt_engine_shutdown(EXIT_CLEANUP_MS);
+		natt_engine_shutdown(NATTSHIM_EXIT_CLEANUP_MS);
 		natt_internal_depth--;
 	}
 }

@@ -109,6 +109,9 @@ void nattshim_after_failed_exec(void);
 void nattshim_before_spawn(void);
 /* Before _exit(): the same clean-up as exit(). */
 void nattshim_before_exit(void);
+/* Time the manager gets at exit to delete the mappings; a router that does not answer at all costs
+ * this once, after which the leases expire on their own. */
+#define NATTSHIM_EXIT_CLEANUP_MS 3000
 
 /* ---- publishing (publish.c) */
 enum nattshim_event { NATTSHIM_AFTER_BIND, NATTSHIM_AFTER_LISTEN };

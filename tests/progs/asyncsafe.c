@@ -8,7 +8,7 @@
  *   asyncsafe exit PORT       listens on PORT, prints "listening", waits for a line on stdin, then a
  *                             SIGUSR1 handler calls _exit(7) in strict mode
  *
- * Strict mode (linked with -rdynamic, so that its definitions are the ones everybody calls): this
+ * Strict mode, in the thread that set it (linked with -rdynamic, so that its definitions are the ones everybody calls): this
  * program's own malloc, calloc, realloc, setenv, unsetenv, putenv and the pthread
  * lock, wait and join functions (which the preloaded library's calls resolve to: an executable's
  * definitions come first) print "UNSAFE name" and end the process with status 99 instead of running.
@@ -26,7 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t strict;
+/* Per thread: natt's own thread may allocate and lock while the handler waits for it. */
+static __thread volatile sig_atomic_t strict;
 
 static void unsafe(const char *name)
 {

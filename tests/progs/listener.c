@@ -11,6 +11,8 @@
  *     threads       "threads N": the threads of this process (1 once natt's thread has ended)
  *     closefrom     "closed": closefrom(3), as daemons do (natt's descriptors too: libnatt has no
  *                   hook to keep them); the socket is gone then
+ *     fork PORT     "forked PID": a child that publishes a TCP socket on PORT the same way (its own
+ *                   manager: the fork handlers must have reset the engine) and then waits to be killed
  *     cpu           "cpu MS": CPU time this process has used (user + system), milliseconds
  *     exit          returns from main without stopping (natt deletes the mappings at exit) */
 #include <arpa/inet.h>
@@ -171,6 +173,19 @@ int main(int argc, char **argv)
 			closefrom(3);
 			fd = -1;
 			printf("closed\n");
+		} else if (!strncmp(line, "fork ", 5)) {
+			int port = atoi(line + 5);
+			fflush(stdout);
+			pid_t child = fork();
+			if (child == 0) {
+				struct natt_listener *cl = NULL;
+				int cfd = open_server(SOCK_STREAM, port);
+				if (cfd < 0 || natt_listener_publish_socket(cfd, NULL, NULL, &cl) < 0)
+					_exit(1);
+				for (;;)
+					pause();
+			}
+			printf("forked %d\n", (int)child);
 		} else if (!strncmp(line, "cpu", 3)) {
 			struct rusage ru;
 			getrusage(RUSAGE_SELF, &ru);
