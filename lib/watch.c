@@ -7,7 +7,9 @@
 #include "clock.h"
 #include "watch.h"
 
-static int64_t last_natpmp_ms; /* the last announcement taken (manager thread only) */
+/* When the last announcement of each format was taken (NAT-PMP, PCP: a router sends both at once, and
+ * only the NAT-PMP one names the new address). Manager thread only. */
+static int64_t last_taken_ms[2];
 
 static int open_group(uint16_t port, const char *group, struct in_addr iface)
 {
@@ -91,13 +93,15 @@ int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct
 	/* RFC 6886 3.2.1 / RFC 6887 8.1: announcements come from the server's port. */
 	if (port != NATT_NATPMP_SERVER_PORT)
 		return 0;
-	/* Each one understood costs a request per mapping: at most one a second (a router sends its ten at
-	 * 250 ms, 500 ms, 1 s...: the first says all), whoever floods the group in the gateway's name. */
-	int64_t now = natt_now_ms();
-	if (last_natpmp_ms && now - last_natpmp_ms < NATT_WATCH_NATPMP_INTERVAL_MS)
-		return 0;
 	if (!natt_watch_parse_natpmp(buf, (size_t)n, epoch, external))
 		return 0;
-	last_natpmp_ms = now;
+	/* Each one understood costs a request per mapping: at most one a second of each format (a router
+	 * sends its ten at 250 ms, 500 ms, 1 s...: the first says all), whoever floods the group in the
+	 * gateway's name. */
+	int64_t now = natt_now_ms();
+	int64_t *last = &last_taken_ms[buf[0] == 2];
+	if (*last && now - *last < NATT_WATCH_NATPMP_INTERVAL_MS)
+		return 0;
+	*last = now;
 	return 1;
 }

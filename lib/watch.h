@@ -27,7 +27,8 @@ int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch,
 /* Read one pending datagram. Return 1 when one was read and understood, 0 when one was read but is
  * not for us (ignored), -EAGAIN when none is pending. A PCP ANNOUNCE counts as a NAT-PMP announcement
  * whose external address is unknown (INADDR_ANY). A NAT-PMP/PCP announcement counts only from source
- * port 5351, and only one per NATT_WATCH_NATPMP_INTERVAL_MS (the others read and ignored). */
+ * port 5351, and only one per NATT_WATCH_NATPMP_INTERVAL_MS of each format, NAT-PMP and PCP (the
+ * others read and ignored). */
 int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind);
 int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external);
 
