@@ -45,7 +45,7 @@ LIBSO  := $(BUILD)/libnatt.so.$(SOVERSION)
 LIBA   := $(BUILD)/libnatt.a
 CLI    := $(BUILD)/natt
 
-.PHONY: all check unit bats demo install uninstall clean deps check-asan check-tsan valgrind bench deb
+.PHONY: all check unit bats demo install uninstall clean deps check-asan check-tsan valgrind bench deb fuzz fuzz-build
 all: $(SHIM) $(LIBSO) $(BUILD)/libnatt.so $(LIBA) $(CLI) $(BUILD)/natt.pc $(EX_BINS) $(TESTPROG_BINS)
 
 # V=1 shows the full commands.
@@ -87,6 +87,9 @@ $(BUILD)/tests/progs/%: tests/progs/%.c $(LIBA)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(if $(shell grep -l '<natt.h>' $<),$(LIBA) $(LDLIBS_PROTO)) $(LDFLAGS)
 
+# asyncsafe's own malloc, setenv and pthread functions must be the ones the preloaded library calls.
+$(BUILD)/tests/progs/asyncsafe: LDFLAGS += -rdynamic
+
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
@@ -106,7 +109,7 @@ deps:
 
 unit: $(UNIT_BINS)
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) fuzz-build
 	@tests/run-all
 
 demo: deps
@@ -247,3 +250,44 @@ valgrind: $(UNIT_BINS)
 	    else failed=$$((failed + 1)); echo "not ok $$n - valgrind $${t##*/} (exit status $$rc)"; \
 	        sed 's/^/# /' $$log $$log.out | tail -n 60; fi; \
 	done; echo "1..$$n"; echo "$$((n - failed)) passed, $$failed failed"; [ $$failed = 0 ]
+
+# ---------------------------------------------------------------- fuzzing
+# make fuzz          libFuzzer targets of tests/fuzz (one per parser natt owns, clang with ASan and UBSan)
+#                    built in $(BUILD)/fuzz, each run FUZZ_SECONDS (60) from its seed corpus
+#                    tests/fuzz/corpus/NAME; what they find new goes to $(BUILD)/fuzz/corpus/NAME, a crash
+#                    to $(BUILD)/fuzz/crash-* (copy a small, interesting input into the tree's corpus).
+# make fuzz-build    only builds them; `make check` runs each for a few seconds (tests/fuzz/run --brief).
+# FUZZ_TARGETS=json,xml restricts `make fuzz` to those.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJS    := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+# (clang's warnings differ from GCC's: warnings, not errors, as in the sanitizer builds)
+FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -g -O1 -fno-omit-frame-pointer -pthread -D_GNU_SOURCE \
+                -DNATT_VERSION='"$(VERSION)"' -Ilib/include -Ilib -Itests/fuzz \
+                $(shell pkg-config --cflags miniupnpc 2>/dev/null) \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+HAVE_FUZZ_CC := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo yes)
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/include/*.h lib/include/natt/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_BUILD)/libnatt-fuzz.a: $(FUZZ_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $(FUZZ_OBJS)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libnatt-fuzz.a
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libnatt-fuzz.a $(LDLIBS_PROTO)
+
+ifeq ($(HAVE_FUZZ_CC),yes)
+fuzz-build: $(FUZZ_BINS)
+else
+fuzz-build:
+	@echo "fuzz: $(FUZZ_CC) not found (scripts/install-deps installs clang): fuzz targets not built"
+endif
+
+fuzz: fuzz-build
+	@NATT_BUILD=$(BUILD) tests/fuzz/run --seconds $(FUZZ_SECONDS) $(subst $(comma), ,$(FUZZ_TARGETS))
+comma := ,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -347,7 +348,14 @@ int natt_cli_status(const struct natt_cli_cmd *cmd)
 	char buf[4096];
 	const char *path = natt_cli_status_path(cmd, buf, sizeof(buf));
 	bool from_stdin = strcmp(path, "-") == 0;
-	int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO someone left at the name must not hang the command (it is refused below). */
+	int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd >= 0 && !from_stdin && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		natt_cli_error(cmd, "%s is not a regular file", path);
+		close(fd);
+		return NATT_EXIT_FAILED;
+	}
 	if (fd < 0) {
 		if (errno == ENOENT)
 			natt_cli_error(cmd, "no status file at %s (nothing publishes under natt-run with this file)", path);

@@ -11,13 +11,18 @@
 #include "engine.h"
 #include "log.h"
 
+/* Environment variables are not trusted in a program that gained privileges (setuid, file
+ * capabilities: AT_SECURE), where the shim may run through /etc/ld.so.preload: there secure_getenv()
+ * says "unset" and natt keeps its defaults. */
 void natt_default_status_path(char *buf, size_t len)
 {
-	const char *runtime = getenv("XDG_RUNTIME_DIR");
-	if (runtime && runtime[0] == '/')
-		snprintf(buf, len, "%s/natt/status.json", runtime);
-	else
-		snprintf(buf, len, "/tmp/natt-%u/status.json", (unsigned)getuid());
+	/* Another user's runtime directory (sudo keeps XDG_RUNTIME_DIR) is not ours to write in. */
+	const char *runtime = secure_getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	if (runtime && runtime[0] == '/' && stat(runtime, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == geteuid() && snprintf(buf, len, "%s/natt/status.json", runtime) < (int)len)
+		return;
+	snprintf(buf, len, "/tmp/natt-%u/status.json", (unsigned)geteuid());
 }
 
 void natt_config_defaults(struct natt_config *cfg)
@@ -37,9 +42,14 @@ static void bad_value(const char *name, const char *value, const char *why)
 	natt_say("ignoring %s=\"%s\": %s", name, value, why);
 }
 
+static void bad_value_long(const char *name, size_t max)
+{
+	natt_say("ignoring %s: longer than %zu bytes", name, max);
+}
+
 static const char *set_value(const char *name)
 {
-	const char *value = getenv(name);
+	const char *value = secure_getenv(name);
 	return value && value[0] ? value : NULL;
 }
 
@@ -56,7 +66,13 @@ void natt_config_from_env(struct natt_config *cfg)
 		else
 			natt_log_set_level(level);
 	}
-	if ((v = set_value("NATT_STATUS_FILE")))
+	/* A value too long for its buffer is refused, never cut: a shortened path or command is another
+	 * one than the user wrote. */
+	if ((v = set_value("NATT_STATUS_FILE")) && strlen(v) >= sizeof(cfg->status_path)) {
+		bad_value_long("NATT_STATUS_FILE", sizeof(cfg->status_path) - 1);
+		v = NULL;
+	}
+	if (v)
 		snprintf(cfg->status_path, sizeof(cfg->status_path), "%s", v);
 	else
 		natt_default_status_path(cfg->status_path, sizeof(cfg->status_path));
@@ -106,6 +122,10 @@ void natt_config_from_env(struct natt_config *cfg)
 	}
 	if ((v = set_value("NATT_VERBOSE")))
 		cfg->verbose = strcmp(v, "0") != 0;
-	if ((v = set_value("NATT_ON_CHANGE")))
-		snprintf(cfg->on_change, sizeof(cfg->on_change), "%s", v);
+	if ((v = set_value("NATT_ON_CHANGE"))) {
+		if (strlen(v) >= sizeof(cfg->on_change))
+			bad_value_long("NATT_ON_CHANGE", sizeof(cfg->on_change) - 1);
+		else
+			snprintf(cfg->on_change, sizeof(cfg->on_change), "%s", v);
+	}
 }

@@ -41,6 +41,10 @@ static void wake_manager(void);
 static bool stopping(void);
 static void announce(struct natt_entry *e, bool retired);
 
+/* The host-wide gateway lock the manager holds around an exchange (lock_gateway). */
+static int gateway_lock_fd = -1;
+static int gateway_lock_depth;
+
 static int own_fd(int fd)
 {
 	if (fd >= 0 && natt_engine_fd_hook)
@@ -112,6 +116,7 @@ static struct {
 	int64_t natpmp_absent_until;
 	bool dirty;
 	int ssdp_fd;                /* router announcements; -1 when not open */
+	bool wake_fd_lost;          /* wake_fd was closed under natt: the loop polls instead */
 	int natpmp_fd;
 	bool have_epoch;            /* NAT-PMP epoch of the last reply, and when it came */
 	uint32_t epoch;
@@ -255,11 +260,22 @@ static int set_manager_stack(pthread_attr_t *attr)
 	return -pthread_attr_setstack(attr, manager_stack, MANAGER_STACK_BYTES);
 }
 
+bool natt_engine_fork_hooked;
+
+static void register_fork_handlers(void)
+{
+	if (!natt_engine_fork_hooked)
+		pthread_atfork(natt_engine_atfork_prepare, natt_engine_atfork_parent, natt_engine_atfork_child);
+}
+
 /* Must be called with start_lock held. */
 static int start_manager_locked(void)
 {
 	if (atomic_load(&E.running))
 		return 0;
+	/* A program using libnatt alone (no preload) gets the engine's own fork handlers, once. */
+	static pthread_once_t fork_handlers = PTHREAD_ONCE_INIT;
+	pthread_once(&fork_handlers, register_fork_handlers);
 	E.wake_fd = own_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	if (E.wake_fd < 0)
 		return -errno;
@@ -449,6 +465,28 @@ void natt_engine_shutdown(int timeout_ms)
 		natt_warn("exiting before the router confirmed the deletions; they expire with their lease");
 }
 
+void natt_engine_shutdown_from_handler(int timeout_ms)
+{
+	if (!natt_engine_running_here())
+		return;
+	atomic_store(&E.shutdown, true);
+	wake_manager();
+	/* Only atomics, a write and nanosleep: the handler may have interrupted a thread holding any lock
+	 * (if the manager needs that one, the deadline ends the wait; the leases do the rest). */
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	int64_t until = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + timeout_ms;
+	for (;;) {
+		if (atomic_load(&E.stopped))
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 >= until)
+			return;
+		const struct timespec step = { 0, 5 * 1000 * 1000 };
+		nanosleep(&step, NULL);
+	}
+}
+
 /* ---------------------------------------------------------------- fork */
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -534,6 +572,11 @@ void natt_engine_atfork_child(void)
 		close_own_fd(&E.natpmp_fd);
 	}
 	E.wake_fd = E.ssdp_fd = E.natpmp_fd = -1;
+	E.wake_fd_lost = false;
+	/* A fork in the middle of an exchange: the parent's lock (a record lock: not the child's) and its
+	 * depth must not make the child's manager believe it holds it. */
+	close_own_fd(&gateway_lock_fd);
+	gateway_lock_depth = 0;
 	for (int i = 0; i < E.watch_count; i++)
 		close_own_fd(&E.watches[i].fd);
 	E.watch_count = 0;
@@ -999,8 +1042,6 @@ static void work_on(struct natt_entry *e)
 
 /* The host-wide gateway lock, taken once however deep the manager's calls nest: a record lock is the
  * process's, and closing a second fd of the lock file would drop the first one's lock. */
-static int gateway_lock_fd = -1;
-static int gateway_lock_depth;
 
 static int lock_gateway(void)
 {
@@ -1198,7 +1239,10 @@ static void write_status(void)
 		int rc = natt_status_write(E.cfg.status_path, E.entries, collect_assignments,
 		                           E.have_gateway ? &E.gateway : NULL);
 		E.status_retry_ms = 0;
-		if (rc < 0) {
+		if (rc == -EPERM) {
+			/* A directory refused as unsafe (said once, with the reason): no status file, no retries;
+			 * the next change tries again. */
+		} else if (rc < 0) {
 			natt_warn("cannot write the status file %s: %s", E.cfg.status_path, natt_strerror(rc));
 			E.status_retry_ms = natt_now_ms() + STATUS_RETRY_MS;
 		}
@@ -1259,13 +1303,28 @@ static bool from_gateway(struct in_addr from)
 	return E.have_gateway && from.s_addr == E.gateway.s_addr;
 }
 
+/* A read error ends the batch (an ICMP error on a UDP socket is one: the next datagram comes through
+ * poll again). A descriptor that is no longer open (a program closed every descriptor, natt's too:
+ * libnatt has no hook to keep them) is forgotten, never closed: its number may be the program's now. */
+static void watcher_failed(int *fd, int rc)
+{
+	if (rc == -EBADF) {
+		natt_debug("a router announcement socket was closed under natt: no longer listening on it");
+		*fd = -1;
+	}
+}
+
 static void on_ssdp_datagrams(void)
 {
 	struct natt_ssdp_reply reply;
 	struct in_addr from;
 	int kind, rc;
-	while ((rc = natt_watch_read_ssdp(E.ssdp_fd, &from, &reply, &kind)) != -EAGAIN && rc > -1000) {
-		if (rc <= 0 || !from_gateway(from))
+	while ((rc = natt_watch_read_ssdp(E.ssdp_fd, &from, &reply, &kind)) != -EAGAIN) {
+		if (rc < 0) {
+			watcher_failed(&E.ssdp_fd, rc);
+			break;
+		}
+		if (rc == 0 || !from_gateway(from))
 			continue;
 		if (kind == NATT_SSDP_BYEBYE) {
 			natt_igd_close(&E.igd);
@@ -1289,8 +1348,12 @@ static void on_natpmp_announcements(void)
 	struct in_addr from, external;
 	uint32_t epoch;
 	int rc;
-	while ((rc = natt_watch_read_natpmp(E.natpmp_fd, &from, &epoch, &external)) != -EAGAIN && rc > -1000) {
-		if (rc <= 0 || !from_gateway(from))
+	while ((rc = natt_watch_read_natpmp(E.natpmp_fd, &from, &epoch, &external)) != -EAGAIN) {
+		if (rc < 0) {
+			watcher_failed(&E.natpmp_fd, rc);
+			break;
+		}
+		if (rc == 0 || !from_gateway(from))
 			continue;
 		E.natpmp_absent_until = 0;
 		note_epoch(epoch);
@@ -1321,6 +1384,8 @@ static void close_watchers(void)
 }
 
 /* ---------------------------------------------------------------- the loop */
+
+#define WAKE_LOST_POLL_MS 200
 
 static void free_later(struct natt_entry *e)
 {
@@ -1646,8 +1711,10 @@ static void *manager_main(void *arg)
 			timeout = next_due <= now ? 0 : (int)(next_due - now > 3600000 ? 3600000 : next_due - now);
 		if (natt_spawn_reap() > 0 && (timeout < 0 || timeout > 1000))
 			timeout = 1000; /* an on-change command is still running: reap it soon */
+		if (E.wake_fd_lost && (timeout < 0 || timeout > WAKE_LOST_POLL_MS))
+			timeout = WAKE_LOST_POLL_MS;
 		struct pollfd pfd[3 + 32] = {
-			{ .fd = E.wake_fd, .events = POLLIN },
+			{ .fd = E.wake_fd_lost ? -1 : E.wake_fd, .events = POLLIN },
 			{ .fd = E.ssdp_fd, .events = POLLIN },
 			{ .fd = E.natpmp_fd, .events = POLLIN },
 		};
@@ -1663,7 +1730,12 @@ static void *manager_main(void *arg)
 		int ready = poll(pfd, (nfds_t)nfds, timeout);
 		check_watches(pfd, ready > 0 ? nfds : 0);
 		if (ready > 0) {
-			if (pfd[0].revents) {
+			if (pfd[0].revents & POLLNVAL) {
+				/* The wake-up eventfd was closed under natt (see watcher_failed): polled from
+				 * now on at most every WAKE_LOST_POLL_MS instead of spinning on it. */
+				natt_debug("the wake-up descriptor was closed under natt: polling instead");
+				E.wake_fd_lost = true;
+			} else if (pfd[0].revents) {
 				uint64_t count;
 				ssize_t ignored = read(E.wake_fd, &count, sizeof(count));
 				(void)ignored;

@@ -150,6 +150,9 @@ int natt_engine_wait_retired(struct natt_entry *entry, int timeout_ms);
 /* Deletes every mapping and stops the manager. Waits as long as the router keeps answering the
  * deletions, but no more than timeout_ms without an answer, and 30 s in all. Used at process exit. */
 void natt_engine_shutdown(int timeout_ms);
+/* The same from a signal handler (an _exit() there): async-signal-safe, no lock, no join; waits at most
+ * timeout_ms for the manager to delete the mappings, polling with nanosleep(). */
+void natt_engine_shutdown_from_handler(int timeout_ms);
 
 /* Async-signal-safe: asks the manager to delete every mapping, then call after_cleanup(sig) from the
  * manager thread (which re-raises the signal). */
@@ -167,7 +170,10 @@ extern __thread int natt_internal_depth;
  * that interrupts an application thread inside natt runs at that thread's depth. */
 extern __thread bool natt_manager_thread;
 
-/* fork handling, called by the shim's pthread_atfork handlers (and by the engine's own). */
+/* fork handling: the shim's pthread_atfork handlers call these; without the shim (a program using
+ * libnatt alone) the engine registers them itself when it first starts its manager, unless
+ * natt_engine_fork_hooked says the shim's handlers do it. */
+extern bool natt_engine_fork_hooked;
 void natt_engine_atfork_prepare(void);
 void natt_engine_atfork_parent(void);
 void natt_engine_atfork_child(void);

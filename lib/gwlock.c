@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -14,25 +15,22 @@
 #include "ownfd.h"
 #include "gwlock.h"
 #include "igd.h"
+#include "statedir.h"
 
-/* "<status dir>/.natt-gateway-A.B.C.D<suffix>": the host's shared files about one gateway. */
-static void gateway_file(const char *status_path, const struct in_addr *gateway, const char *suffix, char *path,
-                         size_t len)
+/* Opens the directory of the status file (checked: statedir.h) and names the host's shared file about
+ * one gateway in it: ".natt-gateway-A.B.C.D<suffix>". The directory's fd, or -errno. */
+static int gateway_file(const char *status_path, const struct in_addr *gateway, const char *suffix, char *name,
+                        size_t len)
 {
-	char dir[PATH_MAX], gw[INET_ADDRSTRLEN];
-	if (status_path && status_path[0])
-		snprintf(dir, sizeof(dir), "%s", status_path);
-	else
-		natt_default_status_path(dir, sizeof(dir));
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	char def[PATH_MAX], gw[INET_ADDRSTRLEN];
+	if (!status_path || !status_path[0]) {
+		natt_default_status_path(def, sizeof(def));
+		status_path = def;
+	}
 	inet_ntop(AF_INET, gateway, gw, sizeof(gw));
-	snprintf(path, len, "%s/.natt-gateway-%s%s", dir, gw, suffix);
+	snprintf(name, len, ".natt-gateway-%s%s", gw, suffix);
+	const char *base;
+	return natt_state_dir_open(status_path, &base);
 }
 
 int natt_lock_file(int fd, int timeout_ms)
@@ -55,9 +53,12 @@ int natt_lock_file(int fd, int timeout_ms)
 
 int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 {
-	char path[PATH_MAX + 64];
-	gateway_file(status_path, gateway, ".lock", path, sizeof(path));
-	int fd = natt_own_open(path, O_RDWR | O_CREAT, 0644);
+	char name[64];
+	int dir_fd = gateway_file(status_path, gateway, ".lock", name, sizeof(name));
+	if (dir_fd < 0)
+		return -1;
+	int fd = natt_state_open_lock(dir_fd, name);
+	natt_own_close(dir_fd);
 	if (fd < 0)
 		return -1;
 	/* Longer than any exchange natt makes with a router that answers (a dead one costs the holder its
@@ -67,7 +68,7 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 	int64_t now = natt_now_ms();
 	if (natt_lock_file(fd, now < stuck_until ? 200 : 15000) < 0) {
 		if (now >= stuck_until)
-			natt_warn("the gateway lock %s is held too long: going ahead without it", path);
+			natt_warn("the gateway lock %s is held too long: going ahead without it", name);
 		stuck_until = natt_now_ms() + 60000;
 		natt_own_close(fd);
 		return -1;
@@ -84,17 +85,23 @@ void natt_gateway_unlock(int fd)
 
 int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len)
 {
-	char path[PATH_MAX + 64];
-	gateway_file(status_path, gateway, ".igd", path, sizeof(path));
-	int fd = natt_own_open(path, O_RDONLY, 0);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, location, len - 1);
-	natt_own_close(fd);
-	if (n <= 0)
+	char name[64];
+	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
+	if (dir_fd < 0)
+		return dir_fd;
+	char *text;
+	size_t text_len;
+	int rc = natt_state_read(dir_fd, name, 4096, &text, &text_len);
+	natt_own_close(dir_fd);
+	if (rc < 0)
+		return rc;
+	text[strcspn(text, "\n")] = '\0';
+	if (!text[0] || strlen(text) >= len) {
+		free(text);
 		return -ENOENT;
-	location[n] = '\0';
-	location[strcspn(location, "\n")] = '\0';
+	}
+	snprintf(location, len, "%s", text);
+	free(text);
 	/* Only a plain http URL of the gateway itself is worth trying. */
 	char prefix[32];
 	char gw[INET_ADDRSTRLEN];
@@ -105,16 +112,12 @@ int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, 
 
 void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location)
 {
-	char path[PATH_MAX + 64], tmp[PATH_MAX + 96];
-	gateway_file(status_path, gateway, ".igd", path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	int fd = natt_own_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
+	char name[64], line[2048];
+	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
+	if (dir_fd < 0)
 		return;
-	size_t len = strlen(location);
-	bool written = write(fd, location, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
-	if (natt_own_close(fd) == 0 && written)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	int n = snprintf(line, sizeof(line), "%s\n", location);
+	if (n > 0 && n < (int)sizeof(line))
+		natt_state_replace(dir_fd, name, line, (size_t)n);
+	natt_own_close(dir_fd);
 }

@@ -30,7 +30,8 @@ static int take_gateway_answer(const struct natt_ssdp_reply *reply, void *ctx)
 	struct first_answer *want = ctx;
 	if (want->gateway && reply->from.sin_addr.s_addr != want->gateway->s_addr)
 		return 0; /* another device on the LAN; only the gateway can map for us */
-	if (!reply->location[0])
+	/* The description must be on the address that answered (the gateway): never a third host. */
+	if (!reply->location[0] || !natt_url_on_host(reply->location, &reply->from.sin_addr))
 		return 0;
 	snprintf(want->location, sizeof(want->location), "%s", reply->location);
 	want->bootid = reply->bootid;
@@ -78,15 +79,17 @@ int natt_igd_open_url(const char *location, struct natt_igd *igd)
 		return NATT_ERR_NO_IGD;
 	}
 	const struct natt_upnp_service *wan = wan_service(services, count);
-	struct natt_http_url control;
+	struct natt_http_url control, described;
 	struct in_addr local;
 	rc = NATT_ERR_NO_IGD;
 	if (!wan)
 		natt_debug("no IGD at %s: no WAN connection service", location);
 	else if (strlen(wan->service_type) >= sizeof(igd->service_type) || strlen(location) >= sizeof(igd->location) ||
-	         natt_http_url_parse(wan->control_url, &control) < 0 ||
+	         natt_http_url_parse(wan->control_url, &control) < 0 || natt_http_url_parse(location, &described) < 0 ||
+	         !natt_url_on_host(wan->control_url, &described.addr.sin_addr) ||
 	         natt_local_address_toward(&control.addr.sin_addr, &local) < 0)
-		natt_debug("IGD at %s: unusable control URL %s", location, wan->control_url);
+		natt_debug("IGD at %s: unusable control URL %s (natt only calls the host of the description)",
+		           location, wan->control_url);
 	else
 		rc = 0;
 	if (rc == 0) {

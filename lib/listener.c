@@ -58,7 +58,7 @@ static int publish(enum natt_protocol protocol, const struct sockaddr_storage *l
 	/* A library user gets the NATT_* settings, but a status file only when it names one. */
 	struct natt_config cfg;
 	natt_config_from_env(&cfg);
-	const char *status = getenv("NATT_STATUS_FILE");
+	const char *status = secure_getenv("NATT_STATUS_FILE");
 	if (!status || !status[0])
 		cfg.status_path[0] = '\0';
 	natt_engine_configure(&cfg);

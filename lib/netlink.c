@@ -112,7 +112,9 @@ int natt_netlink_link_parse(const struct nlmsghdr *msg, struct natt_link *link)
 	memset(link, 0, sizeof(*link));
 	link->index = (unsigned)ifi->ifi_index;
 	link->flags = ifi->ifi_flags;
-	size_t len = msg->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
+	/* Signed: RTA_NEXT subtracts the aligned length of an attribute, which may exceed what is left (an
+	 * unaligned last attribute); an unsigned length would wrap and the walk go past the message. */
+	long len = (long)msg->nlmsg_len - (long)NLMSG_LENGTH(sizeof(*ifi));
 	for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		if (a->rta_type != IFLA_IFNAME)
 			continue;
@@ -134,7 +136,7 @@ int natt_netlink_addr_parse(const struct nlmsghdr *msg, struct natt_interface *o
 	size_t want = ifa->ifa_family == AF_INET ? 4 : 16;
 	const void *local = NULL, *address = NULL;
 	memset(out, 0, sizeof(*out));
-	size_t len = msg->nlmsg_len - NLMSG_LENGTH(sizeof(*ifa));
+	long len = (long)msg->nlmsg_len - (long)NLMSG_LENGTH(sizeof(*ifa)); /* signed: see above */
 	for (const struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		switch (a->rta_type) {
 		case IFA_LOCAL:

@@ -12,10 +12,27 @@
 
 extern char **environ;
 
-#define MAX_CHILDREN 16
 #define CHILD_STACK (64 * 1024)
 
-static pid_t children[MAX_CHILDREN];
+/* Every child started and not yet reaped: however many run at once, each is reaped (an untracked one
+ * would stay a zombie of the program's). Manager thread only. */
+static pid_t *children;
+static size_t child_count, child_cap;
+
+/* Room for one more child: reaps the finished ones first, grows the list when they all still run. */
+static int make_room(void)
+{
+	natt_spawn_reap();
+	if (child_count < child_cap)
+		return 0;
+	size_t cap = child_cap ? child_cap * 2 : 16;
+	pid_t *grown = realloc(children, cap * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	children = grown;
+	child_cap = cap;
+	return 0;
+}
 
 struct spawn_args {
 	const char *command;
@@ -65,6 +82,9 @@ int natt_spawn_shell(const char *command, char *const extra_env[])
 		base++;
 	while (extra_env && extra_env[extra])
 		extra++;
+	int room = make_room();
+	if (room < 0)
+		return room; /* never a child we could not reap */
 	char **envp = calloc(base + extra + 1, sizeof(*envp));
 	char *stack = malloc(2 * CHILD_STACK); /* ours, then the command's */
 	if (!envp || !stack) {
@@ -96,29 +116,20 @@ int natt_spawn_shell(const char *command, char *const extra_env[])
 	int rc = pid < 0 ? -errno : pid;
 	free(envp);
 	free(stack);
-	if (pid > 0) {
-		for (int i = 0; i < MAX_CHILDREN; i++) {
-			if (children[i] == 0) {
-				children[i] = pid;
-				break;
-			}
-		}
-	}
+	if (pid > 0)
+		children[child_count++] = pid;
 	return rc;
 }
 
 int natt_spawn_reap(void)
 {
-	int running = 0;
-	for (int i = 0; i < MAX_CHILDREN; i++) {
-		if (children[i] == 0)
-			continue;
+	size_t kept = 0;
+	for (size_t i = 0; i < child_count; i++) {
 		int status;
-		pid_t rc = waitpid(children[i], &status, WNOHANG | __WCLONE);
-		if (rc == children[i] || (rc < 0 && errno == ECHILD))
-			children[i] = 0;
-		else
-			running++;
+		pid_t rc = waitpid(children[i], &status, WNOHANG | __WALL);
+		if (rc != children[i] && !(rc < 0 && errno == ECHILD))
+			children[kept++] = children[i];
 	}
-	return running;
+	child_count = kept;
+	return (int)kept;
 }

@@ -1,7 +1,7 @@
 /* Running the user's on-change command from inside someone else's process. Our child is created
  * without an exit signal (clone with no SIGCHLD) and ends without exec once it has started the command
  * (execve would give it SIGCHLD back), so the program's own SIGCHLD handler and wait() calls never see
- * it nor the command; natt reaps it itself with __WCLONE. */
+ * it nor the command; natt reaps every child it started (__WALL), however many run at once. */
 #ifndef NATT_RUN_COMMAND_H
 #define NATT_RUN_COMMAND_H
 

@@ -79,6 +79,8 @@ static bool held_here(unsigned long long inode)
 struct socket_row {
 	bool tcp;
 	bool listening;
+	bool loopback;
+	unsigned uid;
 	unsigned port;
 	unsigned long long inode;
 };
@@ -95,6 +97,20 @@ void natt_socket_tables_forget(void)
 	tables.count = 0;
 }
 
+/* Whether a /proc/net address (hex, as the kernel prints it: IPv4 one 32-bit word, IPv6 four, each in
+ * host order) is on loopback: 127/8, ::1, or ::ffff:127/104. */
+static bool loopback_hex(const char *hex, size_t len)
+{
+	if (len == 8)
+		return strncmp(hex + 6, "7F", 2) == 0; /* little-endian host: the first byte is printed last */
+	if (len != 32)
+		return false;
+	if (strncmp(hex, "0000000000000000", 16) == 0 && strncmp(hex + 16, "00000000", 8) == 0)
+		return strncmp(hex + 24, "01000000", 8) == 0;
+	return strncmp(hex, "0000000000000000", 16) == 0 && strncmp(hex + 16, "FFFF0000", 8) == 0 &&
+	       strncmp(hex + 30, "7F", 2) == 0;
+}
+
 /* /proc/net/{tcp,udp}{,6}: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...". 0, or
  * -ENOMEM (the table is then incomplete). */
 static int load_table(const char *path, bool tcp)
@@ -107,9 +123,10 @@ static int load_table(const char *path, bool tcp)
 	if (fgets(line, sizeof(line), f)) { /* header */
 		while (rc == 0 && fgets(line, sizeof(line), f)) {
 			char local[80];
-			unsigned st;
+			unsigned st, uid;
 			unsigned long long ino;
-			if (sscanf(line, "%*s %79s %*s %x %*s %*s %*s %*s %*s %llu", local, &st, &ino) != 3 || ino == 0)
+			if (sscanf(line, "%*s %79s %*s %x %*s %*s %*s %u %*s %llu", local, &st, &uid, &ino) != 4 ||
+			    ino == 0)
 				continue;
 			char *colon = strrchr(local, ':');
 			if (!colon)
@@ -125,7 +142,8 @@ static int load_table(const char *path, bool tcp)
 				tables.cap = cap;
 			}
 			tables.rows[tables.count++] = (struct socket_row){
-				.tcp = tcp, .listening = st == 0x0A, .port = (unsigned)strtoul(colon + 1, NULL, 16), .inode = ino
+				.tcp = tcp, .listening = st == 0x0A, .uid = uid,
+				.loopback = loopback_hex(local, (size_t)(colon - local)), .port = (unsigned)strtoul(colon + 1, NULL, 16), .inode = ino
 			};
 		}
 	}
@@ -171,6 +189,11 @@ int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, si
 	for (size_t i = 0; i < tables.count; i++) {
 		const struct socket_row *r = &tables.rows[i];
 		if (r->tcp != tcp || r->port != port || excluded(r->inode, mine, count) || (tcp && !r->listening))
+			continue;
+		/* Only the user's own sockets (its uid, real or effective) that the internet can reach: another
+		 * user's socket on the port, or one on loopback, must not keep the mapping alive (that user
+		 * could then take the port and its forwarded traffic). */
+		if ((r->uid != (unsigned)geteuid() && r->uid != (unsigned)getuid()) || r->loopback)
 			continue;
 		if (!held_here(r->inode))
 			return 1;

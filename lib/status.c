@@ -17,9 +17,9 @@
 #include "json.h"
 #include "natt/net.h"
 #include "ownfd.h"
+#include "statedir.h"
 #include "status.h"
 
-#define STATUS_MAX_BYTES (16u << 20)
 
 static const char *state_name(enum natt_listener_state state)
 {
@@ -32,50 +32,53 @@ static const char *state_name(enum natt_listener_state state)
 	return "pending";
 }
 
-static int make_parent_dirs(const char *path)
-{
-	char dir[PATH_MAX];
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 static bool process_alive(long pid)
 {
-	if (pid <= 0 || pid > INT_MAX)
-		return false;
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	return pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) == 0;
 }
 
-/* Copies the other live processes' socket objects of the current file into out (comma-separated). */
-static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out, bool *first)
+/* When process pid started (clock ticks after boot, /proc/PID/stat field 22), or 0 when unknown. With
+ * the pid it names one process: a pid reused by another program, or pid 1, which always "exists", no
+ * longer matches an entry written by a process that is gone. */
+static unsigned long long process_start(long pid)
 {
-	(void)dirfd_unused;
+	char path[64], text[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	int fd = natt_own_open(path, O_RDONLY, 0);
 	if (fd < 0)
-		return;
-	struct natt_buf text;
-	natt_buf_init(&text);
-	char chunk[8192];
-	ssize_t n;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && text.len < STATUS_MAX_BYTES)
-		natt_buf_append(&text, chunk, (size_t)n);
+		return 0;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
 	natt_own_close(fd);
-	if (text.failed || text.len == 0) {
-		natt_buf_free(&text);
-		return;
-	}
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	/* After the command's closing parenthesis: field 3 (state) onwards; the start is the 20th of them. */
+	char *p = strrchr(text, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* The number as a pid, or -1: anything but an integer of 1..INT_MAX (1e300, -0.5, NaN) is none. */
+static long json_pid(const struct natt_json *value)
+{
+	if (!value || natt_json_type(value) != NATT_JSON_NUMBER)
+		return -1;
+	double d = natt_json_number(value);
+	if (!(d >= 1 && d <= INT_MAX) || d != (double)(long)d)
+		return -1;
+	return (long)d;
+}
+
+/* Copies the other live processes' socket objects of text (the current file) into out
+ * (comma-separated). */
+static void keep_others(const char *text, size_t len, struct natt_buf *out, bool *first)
+{
 	char err[128];
-	struct natt_json *doc = natt_json_parse(text.data, text.len, err, sizeof(err));
-	natt_buf_free(&text);
+	struct natt_json *doc = natt_json_parse(text, len, err, sizeof(err));
 	if (!doc)
 		return; /* a damaged file is replaced by ours rather than kept */
 	const struct natt_json *sockets = natt_json_get(doc, "sockets");
@@ -83,11 +86,13 @@ static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out
 	pid_t self = getpid();
 	for (size_t i = 0; i < count; i++) {
 		const struct natt_json *item = natt_json_array_at(sockets, i);
-		const struct natt_json *pid = item ? natt_json_get(item, "pid") : NULL;
-		if (!pid || natt_json_type(pid) != NATT_JSON_NUMBER)
+		if (!item)
 			continue;
-		long value = (long)natt_json_number(pid);
-		if (value == (long)self || !process_alive(value))
+		long pid = json_pid(natt_json_get(item, "pid"));
+		const struct natt_json *start = natt_json_get(item, "start");
+		if (pid < 0 || pid == (long)self || !process_alive(pid) || !start ||
+		    natt_json_type(start) != NATT_JSON_NUMBER ||
+		    natt_json_number(start) != (double)process_start(pid))
 			continue;
 		if (!*first)
 			natt_buf_append(out, ",\n    ", 6);
@@ -139,7 +144,7 @@ static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn 
 	natt_addr_format((const struct sockaddr *)&e->local, local, sizeof(local));
 	uint16_t port = e->local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&e->local)->sin_port)
 	                                              : ntohs(((struct sockaddr_in6 *)&e->local)->sin6_port);
-	natt_buf_printf(b, "{ \"pid\": %d, ", (int)getpid());
+	natt_buf_printf(b, "{ \"pid\": %d, \"start\": %llu, ", (int)getpid(), process_start(getpid()));
 	put_string_field(b, "command", command, true);
 	put_string_field(b, "protocol", e->protocol == NATT_UDP ? "udp" : "tcp", true);
 	put_string_field(b, "local_address", local, true);
@@ -176,36 +181,23 @@ static void read_command(char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
                       const struct in_addr *gateway)
 {
-	int rc = make_parent_dirs(path);
-	if (rc < 0)
-		return rc;
-	char lock_path[PATH_MAX], tmp_path[PATH_MAX];
-	if (snprintf(lock_path, sizeof(lock_path), "%s.lock", path) >= (int)sizeof(lock_path) ||
-	    snprintf(tmp_path, sizeof(tmp_path), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp_path))
+	const char *name;
+	int dir_fd = natt_state_dir_open(path, &name);
+	if (dir_fd < 0)
+		return dir_fd;
+	char lock_name[NAME_MAX + 1];
+	if (snprintf(lock_name, sizeof(lock_name), "%s.lock", name) >= (int)sizeof(lock_name)) {
+		natt_own_close(dir_fd);
 		return -ENAMETOOLONG;
-	int lock_fd = natt_own_open(lock_path, O_RDWR | O_CREAT, 0644);
-	if (lock_fd < 0)
-		return -errno;
-	if ((rc = natt_lock_file(lock_fd, 5000)) < 0) {
+	}
+	int rc, lock_fd = natt_state_open_lock(dir_fd, lock_name);
+	if (lock_fd < 0 || (rc = natt_lock_file(lock_fd, 5000)) < 0) {
+		rc = lock_fd < 0 ? lock_fd : rc;
 		natt_own_close(lock_fd);
+		natt_own_close(dir_fd);
 		return rc;
 	}
 
@@ -218,14 +210,21 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	natt_buf_printf(&b, "{ \"version\": 1, \"updated\": \"%s\",\n  \"sockets\": [",
 	                natt_format_utc(time(NULL), now_text, sizeof(now_text)));
 	bool first = true;
-	struct natt_buf others;
-	natt_buf_init(&others);
-	keep_others(-1, path, &others, &first);
-	if (others.len) {
-		natt_buf_append(&b, "\n    ", 5);
-		natt_buf_append(&b, others.data, others.len);
+	/* Other processes' entries are kept from a file of sensible size only: one that is not (or not a
+	 * regular file) is replaced by ours. */
+	char *current;
+	size_t current_len;
+	if (natt_state_read(dir_fd, name, NATT_STATUS_MAX_BYTES, &current, &current_len) == 0) {
+		struct natt_buf others;
+		natt_buf_init(&others);
+		keep_others(current, current_len, &others, &first);
+		free(current);
+		if (others.len) {
+			natt_buf_append(&b, "\n    ", 5);
+			natt_buf_append(&b, others.data, others.len);
+		}
+		natt_buf_free(&others);
 	}
-	natt_buf_free(&others);
 	for (struct natt_entry *e = entries; e; e = e->next) {
 		if (e->vanished)
 			continue;
@@ -235,23 +234,9 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	}
 	natt_buf_append(&b, first ? "] }\n" : "\n  ] }\n", first ? 4 : 7);
 
-	if (b.failed) {
-		rc = -ENOMEM;
-	} else {
-		int fd = natt_own_open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0) {
-			rc = -errno;
-		} else {
-			rc = write_all(fd, b.data, b.len);
-			if (natt_own_close(fd) < 0 && rc == 0)
-				rc = -errno;
-			if (rc == 0 && rename(tmp_path, path) < 0)
-				rc = -errno;
-			if (rc < 0)
-				unlink(tmp_path);
-		}
-	}
+	rc = b.failed ? -ENOMEM : natt_state_replace(dir_fd, name, b.data, b.len);
 	natt_buf_free(&b);
 	natt_own_close(lock_fd); /* drops the lock */
+	natt_own_close(dir_fd);
 	return rc;
 }

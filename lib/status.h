@@ -10,10 +10,15 @@
 
 #include "engine.h"
 
+/* Another process's entries are kept from a file of at most this size: each write reads and parses the
+ * whole file, under a lock every natt process of the user shares (about 2500 sockets' entries). */
+#define NATT_STATUS_MAX_BYTES (1u << 20)
+
 typedef size_t (*natt_collect_fn)(struct natt_entry *entry, struct natt_assignment *list, size_t max);
 
 /* Writes this process's entries (linked by ->next; NULL = none left) into path. Creates the directory
- * (mode 0700) when missing. Returns 0 or -errno. Called from the manager thread only. */
+ * (mode 0700) when missing, and refuses one that another user could write to (-EPERM; statedir.h).
+ * Returns 0 or -errno. Called from the manager thread only. */
 int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
                       const struct in_addr *gateway);
 

@@ -19,7 +19,8 @@ static int usable_service_type(const char *s)
 	return 1;
 }
 
-/* The envelope simpleUPnPcommand() builds, around the arguments "<NAME>VALUE</NAME>". */
+/* The envelope natt_soap_post() writes (as miniupnpc 2.2.4 did), around the arguments
+ * "<NAME>VALUE</NAME>". */
 #define ENVELOPE_OPEN                                                                                   \
 	"<?xml version=\"1.0\"?>\r\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "     \
 	"s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><u: xmlns:u=\"\">"

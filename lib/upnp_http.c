@@ -1,13 +1,12 @@
-/* URLs, and the HTTP exchanges of UPnP through miniupnpc: documents with miniwget(), SOAP calls with
- * simpleUPnPcommand() on a connection of our own. What natt adds around miniupnpc is listed at the top
+/* URLs, and the HTTP exchanges of UPnP: documents (GET) and SOAP calls (POST), natt's own HTTP/1.1
+ * client, so that every limit (time, head and body size) holds while the answer is read; see the top
  * of upnp_internal.h. No host name resolution (it could block without bound inside someone else's
  * program): URLs name IPv4 addresses, as UPnP devices announce them. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <miniupnpc/miniwget.h>
 
 #include "clock.h"
+#include "json.h"
 #include "upnp_internal.h"
 
-/* API 18 (miniupnpc 2.2.8) dropped the socket argument of simpleUPnPcommand(): natt could no longer
- * make the connection close-on-exec and bounded by the caller's timeout. */
-#if MINIUPNPC_API_VERSION >= 18
-#error "natt needs simpleUPnPcommand(int socket, ...) of miniupnpc API 17 (2.2.4)"
-#endif
 
 /* ---- URLs ---------------------------------------------------------------------------------------- */
 
@@ -184,107 +178,30 @@ int natt_http_url_parse(const char *url, struct natt_http_url *out)
 	return 0;
 }
 
-/* ---- Around miniupnpc ---------------------------------------------------------------------------- */
-
-/* miniupnpc's send() has no MSG_NOSIGNAL: a device that hangs up early would raise SIGPIPE, which ends
- * a program that left it at its default action. It is blocked in this thread for the exchange, and a
- * SIGPIPE the exchange raised (one that was not pending before) is taken back before unblocking. */
-struct sigpipe_guard {
-	sigset_t old_mask;
-	bool was_pending;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
+bool natt_url_on_host(const char *url, const struct in_addr *host)
 {
-	sigset_t pipe_only, pending;
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_only, &g->old_mask);
-	sigpending(&pending);
-	g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+	struct natt_http_url u;
+	return natt_http_url_parse(url, &u) == 0 && u.addr.sin_addr.s_addr == host->s_addr;
 }
 
-static void sigpipe_restore(struct sigpipe_guard *g)
-{
-	if (!g->was_pending) {
-		sigset_t pipe_only;
-		sigemptyset(&pipe_only);
-		sigaddset(&pipe_only, SIGPIPE);
-		const struct timespec now = { 0, 0 };
-		while (sigtimedwait(&pipe_only, NULL, &now) == SIGPIPE)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &g->old_mask, NULL);
-}
+/* ---- HTTP ----------------------------------------------------------------------------------------- */
 
-/* The URL as miniupnpc's parseURL() wants it: "http://HOST[:PORT]/PATH" (it refuses one without a
- * path), from a URL natt_http_url_parse() accepted. */
-static int plain_url(const struct natt_http_url *u, char *out, size_t len)
+/* Why no answer came: the connect() error, else a timeout when the wait ran past the deadline, else a
+ * connection that ended (or was reset) without an answer. */
+static int no_answer(int err, int64_t deadline)
 {
-	int n = snprintf(out, len, "http://%s%s", u->host, u->path);
-	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
-}
-
-/* Copies what miniupnpc returned (not NUL-terminated, any size) into a body of ours, bounded. */
-static int take_body(char *got, int size, char **body, size_t *len)
-{
-	if (size < 0 || (size_t)size > NATT_UPNP_MAX_DOCUMENT) {
-		free(got);
-		return -EMSGSIZE;
-	}
-	char *out = realloc(got, (size_t)size + 1);
-	if (!out) {
-		free(got);
-		return -ENOMEM;
-	}
-	out[size] = '\0';
-	*body = out;
-	*len = (size_t)size;
-	return 0;
-}
-
-/* Why nothing came back from miniupnpc: the connect() error it left in errno, else a timeout when the
- * wait ran past the deadline, else a connection that ended (or was reset) without an answer. */
-static int no_answer(int saved_errno, int64_t deadline)
-{
-	switch (saved_errno) {
+	switch (err) {
 	case ECONNREFUSED:
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 	case ETIMEDOUT:
-		return -saved_errno;
+		return -err;
 	}
 	return natt_now_ms() >= deadline ? -ETIMEDOUT : -EPROTO;
 }
 
-int natt_upnp_fetch(const char *url, int timeout_ms, char **body, size_t *len)
-{
-	*body = NULL;
-	*len = 0;
-	struct natt_http_url u;
-	char plain[NATT_UPNP_URL_MAX + 40];
-	if (timeout_ms <= 0 || natt_http_url_parse(url, &u) < 0 || plain_url(&u, plain, sizeof(plain)) < 0)
-		return -EINVAL;
-	int64_t deadline = natt_now_ms() + timeout_ms;
-	int size = 0, status = -1;
-	struct sigpipe_guard guard;
-	sigpipe_block(&guard);
-	errno = 0;
-	char *got = miniwget(plain, &size, 0, &status);
-	int saved_errno = errno;
-	sigpipe_restore(&guard);
-	if (status > 0 && status != 200) {
-		free(got);
-		return NATT_ERR_BAD_REPLY;
-	}
-	if (!got && status != 200)
-		return no_answer(saved_errno, deadline);
-	return take_body(got, got ? size : 0, body, len);
-}
-
-/* Connects to addr by the deadline without blocking, then makes the socket blocking with send and
- * receive timeouts of the time left: simpleUPnPcommand() does blocking I/O on it. Returns the fd
- * (close-on-exec) or -errno (-ETIMEDOUT). */
+/* Connects to addr by the deadline without blocking. Returns the fd (close-on-exec, non-blocking) or
+ * -errno (-ETIMEDOUT). */
 static int connect_by(const struct sockaddr_in *addr, int64_t deadline)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -308,17 +225,6 @@ static int connect_by(const struct sockaddr_in *addr, int64_t deadline)
 			}
 		}
 	}
-	int64_t left = deadline - natt_now_ms();
-	if (rc == 0 && left <= 0)
-		rc = -ETIMEDOUT;
-	if (rc == 0) {
-		struct timeval tv = { .tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000 };
-		int flags = fcntl(fd, F_GETFL);
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 || flags < 0 ||
-		    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-			rc = -errno;
-	}
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -326,14 +232,271 @@ static int connect_by(const struct sockaddr_in *addr, int64_t deadline)
 	return fd;
 }
 
-/* soapPostSubmit()'s request head without the path, host, port and SOAPAction, Content-Length at its
- * longest (the body is below 2048 bytes), and room for its User-Agent line (OS name and versions: 61
- * bytes in Debian's build). */
-#define SOAP_HEAD_FIXED                                                                                 \
-	(sizeof("POST  HTTP/1.1\r\nHost: :65535\r\nContent-Length: 2047\r\nContent-Type: text/xml\r\n"  \
-	        "SOAPAction: \"\"\r\nConnection: Close\r\nCache-Control: no-cache\r\n"                   \
-	        "Pragma: no-cache\r\n\r\n") -                                                             \
-	 1 + 128)
+/* Waits until fd is ready for events, by the deadline: 0, -ETIMEDOUT or -errno. */
+static int wait_ready(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - natt_now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int n = poll(&pfd, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int send_all(int fd, const char *data, size_t len, int64_t deadline)
+{
+	while (len) {
+		/* MSG_NOSIGNAL: a device that hangs up early raises no SIGPIPE in the program. */
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int rc = wait_ready(fd, POLLOUT, deadline);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int natt_http_dechunk(char *b, size_t *len)
+{
+	size_t in = 0, out = 0, have = *len;
+	for (;;) {
+		size_t size = 0, digits = 0;
+		while (in < have && isxdigit((unsigned char)b[in])) {
+			if (++digits > 7)
+				return -EPROTO;
+			char c = b[in++];
+			size = size * 16 + (size_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+		}
+		char *eol = memmem(b + in, have - in, "\r\n", 2);
+		if (!eol)
+			return 0;
+		if (digits == 0)
+			return -EPROTO;
+		in = (size_t)(eol - b) + 2;
+		if (size == 0) {
+			/* trailers, up to an empty line */
+			for (;;) {
+				char *end = memmem(b + in, have - in, "\r\n", 2);
+				if (!end)
+					return 0;
+				bool empty = end == b + in;
+				in = (size_t)(end - b) + 2;
+				if (empty) {
+					*len = out;
+					return 1;
+				}
+			}
+		}
+		if (have - in < size + 2)
+			return 0;
+		if (memcmp(b + in + size, "\r\n", 2) != 0)
+			return -EPROTO;
+		memmove(b + out, b + in, size);
+		out += size;
+		in += size + 2;
+	}
+}
+
+/* The value of header name in head (NUL-terminated, lines ending in CRLF), or NULL. */
+static const char *header_value(const char *head, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *line = strstr(head, "\r\n"); line; line = strstr(line, "\r\n")) {
+		line += 2;
+		if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+			const char *v = line + n + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+int natt_http_head_parse(const char *head, int *status, long long *content_length, bool *chunked)
+{
+	int code = 0;
+	if (sscanf(head, "HTTP/1.%*[01] %3d", &code) != 1 || code < 100)
+		return -EPROTO;
+	*status = code;
+	const char *te = header_value(head, "Transfer-Encoding");
+	const char *cl = header_value(head, "Content-Length");
+	*chunked = te && strncasecmp(te, "chunked", 7) == 0;
+	*content_length = -1;
+	if (!*chunked && cl) {
+		char *endp;
+		errno = 0;
+		long long value = strtoll(cl, &endp, 10);
+		if (errno || endp == cl || value < 0 || (*endp != '\r' && *endp != ' ' && *endp != '\t'))
+			return -EPROTO;
+		if (value > (long long)NATT_UPNP_MAX_DOCUMENT)
+			return -EMSGSIZE;
+		*content_length = value;
+	}
+	return 0;
+}
+
+/* One HTTP/1.1 exchange with Connection: close, every limit enforced while reading: the deadline for
+ * all of it (connect, send, every byte of the answer), NATT_HTTP_MAX_HEAD bytes of status line and
+ * headers, NATT_UPNP_MAX_DOCUMENT bytes of body. A device that sends more, sends slowly, or never ends
+ * its head costs at most that time and that memory. Returns 0 with the body (malloc'ed,
+ * NUL-terminated) and the status code; or -ETIMEDOUT, -EMSGSIZE, -EPROTO, -ENOMEM, a connect() error. */
+static int http_exchange(const struct natt_http_url *u, const char *request, size_t request_len, int64_t deadline,
+                         int *status, char **body, size_t *len)
+{
+	*body = NULL;
+	*len = 0;
+	*status = 0;
+	int fd = connect_by(&u->addr, deadline);
+	if (fd < 0)
+		return fd;
+	int rc = send_all(fd, request, request_len, deadline);
+	/* The raw answer: head, then the body as sent (chunk framing costs a little more than the body). */
+	const size_t cap = NATT_HTTP_MAX_HEAD + NATT_UPNP_MAX_DOCUMENT + NATT_UPNP_MAX_DOCUMENT / 8 + 4096;
+	size_t have = 0, alloc = 0, head_len = 0, scanned = 0;
+	char *buf = NULL;
+	long long content_length = -1;
+	bool chunked = false, done = false;
+	while (rc == 0 && !done) {
+		if (alloc - have < 4097) {
+			size_t grown_size = alloc ? alloc * 2 : 16384;
+			if (grown_size > cap + 1)
+				grown_size = cap + 1;
+			if (grown_size <= have + 1) {
+				rc = -EMSGSIZE;
+				break;
+			}
+			char *grown = realloc(buf, grown_size);
+			if (!grown) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = grown;
+			alloc = grown_size;
+		}
+		ssize_t n = recv(fd, buf + have, alloc - have - 1, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			rc = wait_ready(fd, POLLIN, deadline);
+			continue;
+		}
+		if (n < 0) {
+			rc = have ? -EPROTO : no_answer(errno, deadline);
+			break;
+		}
+		if (n == 0) {
+			/* The end of a body without length, or an answer cut short. */
+			if (!head_len)
+				rc = have ? -EPROTO : no_answer(0, deadline);
+			else if (chunked || (content_length >= 0 && (long long)(have - head_len) < content_length))
+				rc = -EPROTO;
+			break;
+		}
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (!head_len) {
+			/* Only the new bytes are searched (and 3 before): a head sent byte by byte stays linear. */
+			char *end = memmem(buf + scanned, have - scanned, "\r\n\r\n", 4);
+			scanned = have > 3 ? have - 3 : 0;
+			if (!end) {
+				if (have > NATT_HTTP_MAX_HEAD)
+					rc = -EMSGSIZE;
+				continue;
+			}
+			head_len = (size_t)(end - buf) + 4;
+			if (head_len > NATT_HTTP_MAX_HEAD) {
+				rc = -EMSGSIZE;
+				break;
+			}
+			char saved = buf[head_len - 2];
+			buf[head_len - 2] = '\0';
+			rc = natt_http_head_parse(buf, status, &content_length, &chunked);
+			buf[head_len - 2] = saved;
+		}
+		if (rc == 0 && head_len) {
+			size_t got = have - head_len;
+			if (content_length >= 0) {
+				done = (long long)got >= content_length;
+			} else if (!chunked && got > NATT_UPNP_MAX_DOCUMENT) {
+				rc = -EMSGSIZE;
+			} else if (chunked && got >= 5 && memcmp(buf + have - 4, "\r\n\r\n", 4) == 0) {
+				/* The end of a chunked body ends with an empty line: only then try to decode. */
+				char *copy = malloc(got + 1);
+				if (!copy) {
+					rc = -ENOMEM;
+					break;
+				}
+				memcpy(copy, buf + head_len, got);
+				size_t decoded = got;
+				int complete = natt_http_dechunk(copy, &decoded);
+				free(copy);
+				done = complete == 1;
+				if (complete < 0)
+					rc = complete;
+			}
+		}
+	}
+	close(fd);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	size_t body_len = have - head_len;
+	if (content_length >= 0 && (long long)body_len > content_length)
+		body_len = (size_t)content_length;
+	memmove(buf, buf + head_len, body_len);
+	if (chunked) {
+		int complete = natt_http_dechunk(buf, &body_len);
+		if (complete != 1) {
+			free(buf);
+			return complete < 0 ? complete : -EPROTO;
+		}
+	}
+	if (body_len > NATT_UPNP_MAX_DOCUMENT) {
+		free(buf);
+		return -EMSGSIZE;
+	}
+	buf[body_len] = '\0';
+	*body = buf;
+	*len = body_len;
+	return 0;
+}
+
+int natt_upnp_fetch(const char *url, int timeout_ms, char **body, size_t *len)
+{
+	*body = NULL;
+	*len = 0;
+	struct natt_http_url u;
+	if (timeout_ms <= 0 || natt_http_url_parse(url, &u) < 0)
+		return -EINVAL;
+	int64_t deadline = natt_now_ms() + timeout_ms;
+	char request[NATT_UPNP_URL_MAX + 256];
+	int n = snprintf(request, sizeof(request),
+	                 "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Close\r\nUser-Agent: natt/" NATT_VERSION
+	                 "\r\n\r\n",
+	                 u.path, u.host);
+	if (n < 0 || (size_t)n >= sizeof(request))
+		return -EINVAL;
+	int status;
+	int rc = http_exchange(&u, request, (size_t)n, deadline, &status, body, len);
+	if (rc == 0 && status != 200) {
+		free(*body);
+		*body = NULL;
+		*len = 0;
+		return NATT_ERR_BAD_REPLY;
+	}
+	return rc;
+}
 
 int natt_soap_post(const char *control_url, const char *service_type, const char *action,
                    struct UPNParg *args, int timeout_ms, char **reply, size_t *len)
@@ -341,29 +504,46 @@ int natt_soap_post(const char *control_url, const char *service_type, const char
 	*reply = NULL;
 	*len = 0;
 	struct natt_http_url u;
-	char plain[NATT_UPNP_URL_MAX + 40];
-	if (timeout_ms <= 0 || natt_http_url_parse(control_url, &u) < 0 || plain_url(&u, plain, sizeof(plain)) < 0)
+	if (timeout_ms <= 0 || natt_http_url_parse(control_url, &u) < 0)
 		return -EINVAL;
-	/* simpleUPnPcommand() returns NULL without closing our socket when the request does not fit: find
-	 * that out before, so that once called it always closes the socket itself. */
-	if (SOAP_HEAD_FIXED + strlen(u.path) + strlen(u.host) + strlen(service_type) + 1 + strlen(action) >=
-	    NATT_SOAP_HEAD_MAX)
-		return -EMSGSIZE;
-	int64_t deadline = natt_now_ms() + timeout_ms;
-	int fd = connect_by(&u.addr, deadline);
-	if (fd < 0)
-		return fd;
-	int size = 0;
-	struct sigpipe_guard guard;
-	sigpipe_block(&guard);
-	errno = 0;
-	char *got = simpleUPnPcommand(fd, plain, service_type, action, args, &size); /* closes fd */
-	int saved_errno = errno;
-	sigpipe_restore(&guard);
-	if (!got || size <= 0) {
-		free(got);
-		return no_answer(saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ? ETIMEDOUT : saved_errno,
-		                 deadline);
+	struct natt_buf body;
+	natt_buf_init(&body);
+	natt_buf_printf(&body,
+	                "<?xml version=\"1.0\"?>\r\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+	                "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body>"
+	                "<u:%s xmlns:u=\"%s\">",
+	                action, service_type);
+	for (struct UPNParg *a = args; a && a->elt; a++)
+		natt_buf_printf(&body, "<%s>%s</%s>", a->elt, a->val ? a->val : "", a->elt);
+	natt_buf_printf(&body, "</u:%s></s:Body></s:Envelope>\r\n", action);
+	char head[NATT_SOAP_HEAD_MAX];
+	int n = snprintf(head, sizeof(head),
+	                 "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: natt/" NATT_VERSION "\r\n"
+	                 "Content-Length: %zu\r\nContent-Type: text/xml\r\n"
+	                 "SOAPAction: \"%s#%s\"\r\nConnection: Close\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n\r\n",
+	                 u.path, u.host, body.len, service_type, action);
+	int rc = 0;
+	if (body.failed)
+		rc = -ENOMEM;
+	else if (body.len >= NATT_SOAP_BODY_MAX || n < 0 || (size_t)n >= sizeof(head))
+		rc = -EMSGSIZE;
+	char *request = NULL;
+	if (rc == 0 && !(request = malloc((size_t)n + body.len))) {
+		rc = -ENOMEM;
+	} else if (rc == 0) {
+		memcpy(request, head, (size_t)n);
+		memcpy(request + n, body.data, body.len);
+		int64_t deadline = natt_now_ms() + timeout_ms;
+		int status;
+		/* Any status: a SOAP fault comes with 500, and its body says which. */
+		rc = http_exchange(&u, request, (size_t)n + body.len, deadline, &status, reply, len);
+		free(request);
+		if (rc == 0 && *len == 0) {
+			free(*reply);
+			*reply = NULL;
+			rc = -EPROTO;
+		}
 	}
-	return take_body(got, size, reply, len);
+	natt_buf_free(&body);
+	return rc;
 }

@@ -1,29 +1,25 @@
 /* Internals of the UPnP low level (lib/upnp_*.c, lib/ssdp.c): a small XML reader, URL handling, and
  * the HTTP exchanges through miniupnpc. Not part of the public API; the unit tests use them directly.
  *
- * What miniupnpc does: the HTTP — miniwget() fetches descriptions and SCPDs, simpleUPnPcommand() builds
- * the SOAP envelope, POSTs it and reads the answer (chunked or not). What natt adds around it, because
- * inside someone else's process each of these matters:
- * - the connection of a SOAP call is natt's own: close-on-exec, connected without blocking within the
- *   caller's timeout, then SO_SNDTIMEO/SO_RCVTIMEO set to the time left (miniupnpc's own connect waits
- *   3 s whatever the caller wants, on a socket an exec in another thread would inherit);
- * - argument values are XML-escaped (miniupnpc copies them verbatim), and a call whose envelope or
- *   SOAPAction would not fit miniupnpc's fixed buffers (2048 and 128 bytes, 512 for the request head)
- *   is refused with -EMSGSIZE before anything is sent (miniupnpc would cut it or send nothing);
- * - only numeric IPv4 URLs are used (no name resolution that could block), normalized so that
- *   miniupnpc's URL parser accepts them;
- * - SIGPIPE is blocked in the calling thread around miniupnpc's send() (which lacks MSG_NOSIGNAL);
- * - documents and replies are read by natt's XML reader (miniupnpc's reply parser cuts values at 127
- *   bytes and its description parser keeps only the first WAN service), their size bounded by
- *   NATT_UPNP_MAX_DOCUMENT once received;
- * - a SOAP fault is recognised in the body: miniupnpc does not report the HTTP status of a call.
- * What miniupnpc keeps: miniwget's socket is its own (not close-on-exec, 3 s to connect), and both wait
- * up to 5 s for each piece of an answer (receivedata()), so a device that accepts a connection and then
- * stays silent holds a request that long whatever timeout_ms says. */
+ * The HTTP is natt's own (upnp_http.c), not miniupnpc's miniwget()/simpleUPnPcommand(): those read a
+ * whole answer before anyone can look at its size, and wait 5 s per piece of it, so a device could make
+ * the program it runs in hold hundreds of MiB or wait without end. natt's client enforces, while it
+ * reads: one deadline for the whole exchange (connect, send, every byte back), NATT_HTTP_MAX_HEAD bytes
+ * of head (searched only in the new bytes: linear however it is sent), NATT_UPNP_MAX_DOCUMENT bytes of
+ * body (Content-Length, chunked or up to the close). Its sockets are close-on-exec and send with
+ * MSG_NOSIGNAL. The SOAP envelope is the one miniupnpc 2.2.4 writes, within its buffer sizes (below),
+ * so that devices see the same requests as before; miniupnpc still gives the UPNParg type.
+ * Also:
+ * - argument values are XML-escaped, and a call whose envelope or SOAPAction would not fit is refused
+ *   with -EMSGSIZE before anything is sent;
+ * - only numeric IPv4 URLs are used (no name resolution that could block);
+ * - documents and replies are read by natt's XML reader;
+ * - a SOAP fault is recognised in the body, whatever the HTTP status. */
 #ifndef NATT_UPNP_INTERNAL_H
 #define NATT_UPNP_INTERNAL_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,21 +99,39 @@ struct natt_http_url {
  * bad port, characters that cannot go into a request line). */
 int natt_http_url_parse(const char *url, struct natt_http_url *out);
 
-/* ---- HTTP through miniupnpc (upnp_http.c) --------------------------------------------------------- */
+/* Whether url is a usable http URL (natt_http_url_parse) on the IPv4 address host. Whose URLs natt
+ * follows: a device's description only on the address that answered the search (and on the gateway,
+ * when mapping), its control URL only on that same address; otherwise a forged or careless answer
+ * would make natt connect to a third host ("CallStranger"). */
+bool natt_url_on_host(const char *url, const struct in_addr *host);
 
-/* GET of a UPnP document (description, SCPD) with miniwget(): 0 with a malloc'ed NUL-terminated body;
+/* ---- HTTP (upnp_http.c) ----------------------------------------------------------------------------- */
+
+/* Bytes of an answer's status line and headers, with the empty line that ends them. */
+#define NATT_HTTP_MAX_HEAD 16384
+
+/* Reads an answer's head (NUL-terminated): status code, Content-Length (-1 when absent or chunked),
+ * chunked transfer coding. 0, -EPROTO (not an HTTP/1.x status line, a bad length), -EMSGSIZE (a length
+ * over NATT_UPNP_MAX_DOCUMENT). */
+int natt_http_head_parse(const char *head, int *status, long long *content_length, bool *chunked);
+
+/* Decodes a chunked body b[0..*len) in place: 1 when complete (*len = decoded length), 0 when more is
+ * needed, -EPROTO when malformed (chunk sizes of at most 7 hex digits). */
+int natt_http_dechunk(char *b, size_t *len);
+
+/* GET of a UPnP document (description, SCPD): 0 with a malloc'ed NUL-terminated body;
  * -EINVAL (bad URL, timeout_ms <= 0); NATT_ERR_BAD_REPLY when the status is not 200; -EMSGSIZE over
  * NATT_UPNP_MAX_DOCUMENT; -ECONNREFUSED and other connect() errors; -ETIMEDOUT when nothing came back
  * within timeout_ms; -EPROTO when the connection ended without an answer; -ENOMEM. */
 int natt_upnp_fetch(const char *url, int timeout_ms, char **body, size_t *len);
 
-/* miniupnpc 2.2.4's fixed buffers in simpleUPnPcommand(): the envelope with its NUL, the SOAPAction
- * value "SERVICE#ACTION" with its NUL, the request head (soapPostSubmit()). */
+/* The sizes of miniupnpc 2.2.4's buffers in simpleUPnPcommand(), kept as natt's limits: the envelope
+ * with its NUL, the SOAPAction value "SERVICE#ACTION" with its NUL, the request head. */
 #define NATT_SOAP_BODY_MAX 2048
 #define NATT_SOAP_ACTION_MAX 128
 #define NATT_SOAP_HEAD_MAX 512
 
-/* POSTs a call with simpleUPnPcommand() on a connection of our own (see the top of this file).
+/* POSTs a call (see the top of this file); the whole exchange takes at most timeout_ms.
  * args: as natt_soap_prepare() made them (escaped, checked to fit). Returns 0 with the answer's body
  * in *reply (malloc'ed, *len bytes, NUL-terminated); -EINVAL (bad URL); -EMSGSIZE (the request head
  * would not fit, or the answer is over NATT_UPNP_MAX_DOCUMENT); -ETIMEDOUT, -ECONNREFUSED or another

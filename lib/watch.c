@@ -4,7 +4,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "watch.h"
+
+/* When the last announcement of each format was taken (NAT-PMP, PCP: a router sends both at once, and
+ * only the NAT-PMP one names the new address). Manager thread only. */
+static int64_t last_taken_ms[2];
 
 static int open_group(uint16_t port, const char *group, struct in_addr iface)
 {
@@ -35,7 +40,7 @@ int natt_watch_open_natpmp(struct in_addr iface)
 	return open_group(5350, "224.0.0.1", iface);
 }
 
-static ssize_t receive(int fd, void *buf, size_t len, struct in_addr *from)
+static ssize_t receive(int fd, void *buf, size_t len, struct in_addr *from, uint16_t *from_port)
 {
 	struct sockaddr_in sender;
 	socklen_t slen = sizeof(sender);
@@ -43,13 +48,15 @@ static ssize_t receive(int fd, void *buf, size_t len, struct in_addr *from)
 	if (n < 0)
 		return -errno;
 	*from = sender.sin_addr;
+	*from_port = ntohs(sender.sin_port);
 	return n;
 }
 
 int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind)
 {
 	char buf[2048];
-	ssize_t n = receive(fd, buf, sizeof(buf), from);
+	uint16_t port = 0;
+	ssize_t n = receive(fd, buf, sizeof(buf), from, &port);
 	if (n < 0)
 		return n == -EWOULDBLOCK ? -EAGAIN : (int)n;
 	if (natt_ssdp_parse(buf, (size_t)n, reply, kind) < 0)
@@ -57,12 +64,8 @@ int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *r
 	return *kind == NATT_SSDP_SEARCH_REPLY ? 0 : 1; /* M-SEARCH from other hosts land here too */
 }
 
-int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external)
+int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch, struct in_addr *external)
 {
-	unsigned char buf[64];
-	ssize_t n = receive(fd, buf, sizeof(buf), from);
-	if (n < 0)
-		return n == -EWOULDBLOCK ? -EAGAIN : (int)n;
 	/* RFC 6886 3.2.1: version 0, opcode 128, result 0, epoch, external address. */
 	if (n >= 12 && buf[0] == 0 && buf[1] == 128 && buf[2] == 0 && buf[3] == 0) {
 		*epoch = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
@@ -78,4 +81,27 @@ int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct
 		return 1;
 	}
 	return 0;
+}
+
+int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external)
+{
+	unsigned char buf[64];
+	uint16_t port = 0;
+	ssize_t n = receive(fd, buf, sizeof(buf), from, &port);
+	if (n < 0)
+		return n == -EWOULDBLOCK ? -EAGAIN : (int)n;
+	/* RFC 6886 3.2.1 / RFC 6887 8.1: announcements come from the server's port. */
+	if (port != NATT_NATPMP_SERVER_PORT)
+		return 0;
+	if (!natt_watch_parse_natpmp(buf, (size_t)n, epoch, external))
+		return 0;
+	/* Each one understood costs a request per mapping: at most one a second of each format (a router
+	 * sends its ten at 250 ms, 500 ms, 1 s...: the first says all), whoever floods the group in the
+	 * gateway's name. */
+	int64_t now = natt_now_ms();
+	int64_t *last = &last_taken_ms[buf[0] == 2];
+	if (*last && now - *last < NATT_WATCH_NATPMP_INTERVAL_MS)
+		return 0;
+	*last = now;
+	return 1;
 }

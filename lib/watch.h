@@ -6,6 +6,7 @@
 #define NATT_WATCH_H
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "natt/upnp.h"
@@ -16,9 +17,18 @@
 int natt_watch_open_ssdp(struct in_addr iface);
 int natt_watch_open_natpmp(struct in_addr iface);
 
+/* The parser of natt_watch_read_natpmp(): 1 with *epoch and *external (INADDR_ANY for PCP) from an
+ * announcement of n bytes, 0 for anything else. */
+int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch, struct in_addr *external);
+
+#define NATT_NATPMP_SERVER_PORT 5351
+#define NATT_WATCH_NATPMP_INTERVAL_MS 1000
+
 /* Read one pending datagram. Return 1 when one was read and understood, 0 when one was read but is
  * not for us (ignored), -EAGAIN when none is pending. A PCP ANNOUNCE counts as a NAT-PMP announcement
- * whose external address is unknown (INADDR_ANY). */
+ * whose external address is unknown (INADDR_ANY). A NAT-PMP/PCP announcement counts only from source
+ * port 5351, and only one per NATT_WATCH_NATPMP_INTERVAL_MS of each format, NAT-PMP and PCP (the
+ * others read and ignored). */
 int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind);
 int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external);
 

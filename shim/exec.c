@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -32,35 +33,65 @@ static fexecve_fn real_fexecve;
 
 static const char inherited_marker[] = "NATT_INHERITED=1";
 
-/* envp with the marker added when published sockets survive the exec, else envp itself. */
-/* A vfork child shares our memory (self_pid included, which is how it shows): no malloc or setenv
- * there. */
+/* A vfork child shares our memory (self_pid included, which is how it shows): the marker is the
+ * parent's business. */
 static bool marker_wanted(void)
 {
 	return nattshim_exec_passes_sockets && getpid() == natt_self_pid();
 }
 
-static char *const *with_marker(char *const envp[])
+/* envp with the marker added, for one exec. exec may be called between fork() and exec in a threaded
+ * program, or from a signal handler, where malloc() and setenv() can deadlock: so the copy lives on the
+ * stack, or for a very long environment in pages of its own (mmap is a plain system call). */
+#define MARKED_ON_STACK 512
+
+struct marked_env {
+	char **env;
+	size_t mapped; /* bytes to munmap, 0 when on the stack or unchanged */
+};
+
+static void add_marker(char *const envp[], char **copy, size_t n)
 {
-	if (!marker_wanted() || !envp)
-		return envp;
-	size_t n = 0;
-	while (envp[n])
-		n++;
-	char **copy = malloc((n + 2) * sizeof(*copy));
-	if (!copy)
-		return envp;
 	for (size_t i = 0; i < n; i++)
 		copy[i] = envp[i];
 	copy[n] = (char *)inherited_marker;
 	copy[n + 1] = NULL;
-	return copy;
 }
 
-static void drop_marker(char *const *used, char *const envp[])
+static size_t env_count(char *const envp[])
 {
-	if (used != envp)
-		free((void *)used);
+	size_t n = 0;
+	while (envp && envp[n])
+		n++;
+	return n;
+}
+
+/* With the marker in stack (MARKED_ON_STACK + 2 entries) or in mapped pages; else envp itself. */
+static struct marked_env with_marker(char *const envp[], char **stack)
+{
+	struct marked_env m = { (char **)envp, 0 };
+	if (!marker_wanted() || !envp)
+		return m;
+	size_t n = env_count(envp);
+	if (n <= MARKED_ON_STACK) {
+		add_marker(envp, stack, n);
+		m.env = stack;
+		return m;
+	}
+	size_t bytes = (n + 2) * sizeof(char *);
+	void *pages = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pages == MAP_FAILED)
+		return m;
+	add_marker(envp, pages, n);
+	m.env = pages;
+	m.mapped = bytes;
+	return m;
+}
+
+static void drop_marker(struct marked_env *m)
+{
+	if (m->mapped)
+		munmap(m->env, m->mapped);
 }
 
 static int finish(int rc)
@@ -79,44 +110,36 @@ NATT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 	if (natt_manager_thread)
 		return real_execve(path, argv, envp);
 	nattshim_before_exec();
-	char *const *env = with_marker(envp);
-	int rc = real_execve(path, argv, env);
-	drop_marker(env, envp);
+	char *stack[MARKED_ON_STACK + 2];
+	struct marked_env m = with_marker(envp, stack);
+	int rc = real_execve(path, argv, m.env);
+	drop_marker(&m);
 	return finish(rc);
 }
 
-/* The variants that take the process's environment: the marker goes there for the exec. */
-static bool marker_set;
-
-static void set_marker(void)
-{
-	marker_set = marker_wanted() && setenv("NATT_INHERITED", "1", 1) == 0;
-}
-
-static void clear_marker(void)
-{
-	if (marker_set)
-		unsetenv("NATT_INHERITED");
-	marker_set = false;
-}
-
+/* The variants that take the process's environment: with the marker, they become their envp forms on
+ * a copy of environ (setenv() would allocate). */
 NATT_EXPORT int execv(const char *path, char *const argv[])
 {
 	REAL_OR_ENOSYS(real_execv, "execv");
+	REAL_OR_ENOSYS(real_execve, "execve");
 	nattshim_before_exec();
-	set_marker();
-	int rc = real_execv(path, argv);
-	clear_marker();
+	char *stack[MARKED_ON_STACK + 2];
+	struct marked_env m = with_marker(environ, stack);
+	int rc = m.env != environ ? real_execve(path, argv, m.env) : real_execv(path, argv);
+	drop_marker(&m);
 	return finish(rc);
 }
 
 NATT_EXPORT int execvp(const char *file, char *const argv[])
 {
 	REAL_OR_ENOSYS(real_execvp, "execvp");
+	REAL_OR_ENOSYS(real_execvpe, "execvpe");
 	nattshim_before_exec();
-	set_marker();
-	int rc = real_execvp(file, argv);
-	clear_marker();
+	char *stack[MARKED_ON_STACK + 2];
+	struct marked_env m = with_marker(environ, stack);
+	int rc = m.env != environ ? real_execvpe(file, argv, m.env) : real_execvp(file, argv);
+	drop_marker(&m);
 	return finish(rc);
 }
 
@@ -124,9 +147,10 @@ NATT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]
 {
 	REAL_OR_ENOSYS(real_execvpe, "execvpe");
 	nattshim_before_exec();
-	char *const *env = with_marker(envp);
-	int rc = real_execvpe(file, argv, env);
-	drop_marker(env, envp);
+	char *stack[MARKED_ON_STACK + 2];
+	struct marked_env m = with_marker(envp, stack);
+	int rc = real_execvpe(file, argv, m.env);
+	drop_marker(&m);
 	return finish(rc);
 }
 
@@ -134,9 +158,10 @@ NATT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	REAL_OR_ENOSYS(real_fexecve, "fexecve");
 	nattshim_before_exec();
-	char *const *env = with_marker(envp);
-	int rc = real_fexecve(fd, argv, env);
-	drop_marker(env, envp);
+	char *stack[MARKED_ON_STACK + 2];
+	struct marked_env m = with_marker(envp, stack);
+	int rc = real_fexecve(fd, argv, m.env);
+	drop_marker(&m);
 	return finish(rc);
 }
 
@@ -150,9 +175,10 @@ static int spawn(posix_spawn_fn real, pid_t *pid, const char *path, const posix_
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	nattshim_before_spawn();
-	char *const *env = with_marker(envp);
-	int rc = real(pid, path, actions, attr, argv, env);
-	drop_marker(env, envp);
+	char *stack[MARKED_ON_STACK + 2];
+	struct marked_env m = with_marker(envp, stack);
+	int rc = real(pid, path, actions, attr, argv, m.env);
+	drop_marker(&m);
 	return rc;
 }
 

@@ -2,12 +2,11 @@
  * the fork handlers, and look for sockets the process was started with. No thread, file or socket of
  * natt's exists until something is published. */
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "shim.h"
 
-/* Time the manager gets at exit to delete the mappings; a router that does not answer at all costs
- * this once, after which the leases expire on their own. */
-#define EXIT_CLEANUP_MS 3000
 
 static void prepare(void)
 {
@@ -49,10 +48,13 @@ static void child(void)
 __attribute__((constructor)) static void nattshim_load(void)
 {
 	nattshim_resolve_libc();
+	const char *ephemeral = secure_getenv("NATT_UDP_EPHEMERAL");
+	nattshim_publish_ephemeral_udp = ephemeral && strcmp(ephemeral, "1") == 0;
 	natt_self_pid(); /* cached now, so a vfork child can tell itself from us */
 	natt_engine_fd_hook = nattshim_mark;
 	natt_engine_in_signal_handler = nattshim_in_signal_handler;
 	natt_engine_started_hook = nattshim_take_termination_signals;
+	natt_engine_fork_hooked = true; /* these handlers call the engine's: it registers none of its own */
 	pthread_atfork(prepare, parent, child);
 	natt_internal_depth++;
 	nattshim_adopt_at_start();
@@ -65,7 +67,7 @@ void nattshim_before_exit(void)
 	 * end our manager. */
 	if (natt_engine_running_here()) {
 		natt_internal_depth++;
-		natt_engine_shutdown(EXIT_CLEANUP_MS);
+		natt_engine_shutdown(NATTSHIM_EXIT_CLEANUP_MS);
 		natt_internal_depth--;
 	}
 }

@@ -15,6 +15,7 @@
 #define DECLARE_REAL(ret, name, ...) static ret (*REAL(name))(__VA_ARGS__)
 
 DECLARE_REAL(int, bind, int, const struct sockaddr *, socklen_t);
+DECLARE_REAL(int, connect, int, const struct sockaddr *, socklen_t);
 DECLARE_REAL(int, listen, int, int);
 DECLARE_REAL(int, close, int);
 DECLARE_REAL(int, close_range, unsigned, unsigned, int);
@@ -46,6 +47,7 @@ static void *lookup(const char *name, void *ours)
 void nattshim_resolve_libc(void)
 {
 	RESOLVE(bind);
+	RESOLVE(connect);
 	RESOLVE(listen);
 	RESOLVE(close);
 	RESOLVE(close_range);
@@ -69,6 +71,12 @@ int libc_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	RESOLVE(bind);
 	return REAL(bind) ? REAL(bind)(fd, addr, len) : (int)syscall(SYS_bind, fd, addr, len);
+}
+
+int libc_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	RESOLVE(connect);
+	return REAL(connect) ? REAL(connect)(fd, addr, len) : (int)syscall(SYS_connect, fd, addr, len);
 }
 
 int libc_listen(int fd, int backlog)

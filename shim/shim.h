@@ -18,6 +18,7 @@
 
 /* ---- the real functions (libc.c) */
 int libc_bind(int fd, const struct sockaddr *addr, socklen_t len);
+int libc_connect(int fd, const struct sockaddr *addr, socklen_t len);
 int libc_listen(int fd, int backlog);
 int libc_close(int fd);
 int libc_close_range(unsigned first, unsigned last, int flags);
@@ -108,9 +109,14 @@ void nattshim_after_failed_exec(void);
 void nattshim_before_spawn(void);
 /* Before _exit(): the same clean-up as exit(). */
 void nattshim_before_exit(void);
+/* Time the manager gets at exit to delete the mappings; a router that does not answer at all costs
+ * this once, after which the leases expire on their own. */
+#define NATTSHIM_EXIT_CLEANUP_MS 3000
 
 /* ---- publishing (publish.c) */
 enum nattshim_event { NATTSHIM_AFTER_BIND, NATTSHIM_AFTER_LISTEN };
+/* NATT_UDP_EPHEMERAL=1: UDP sockets bound to port 0 are published too (bind.c). */
+extern bool nattshim_publish_ephemeral_udp;
 void nattshim_consider(int fd, enum nattshim_event event);
 
 /* ---- signals (signal.c) */

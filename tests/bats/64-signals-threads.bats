@@ -99,7 +99,7 @@ finishes() {
 @test "8 threads x 100 rounds of socket/bind/listen/dup/close (TCP and UDP) with a forking thread: no crash, nothing left" {
 	local mark
 	mark=$(router_log_lines)
-	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --forker --hold 10
+	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --forker --hold 10
 	finishes storm
 	[ "$LAST_LINE" = "done 800" ] || fail "unexpected output: $LAST_LINE"
 	published_some "$mark"
@@ -110,7 +110,7 @@ finishes() {
 @test "16 threads x 300 rounds, sockets closed at once: no crash, nothing left" {
 	local mark
 	mark=$(router_log_lines)
-	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 16 300
+	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 16 300
 	finishes storm
 	[ "$LAST_LINE" = "done 4800" ] || fail "unexpected output: $LAST_LINE"
 	published_some "$mark"
@@ -126,7 +126,7 @@ finishes() {
 	# a second process storms on the same host (its own natt), then exits
 	local mark
 	mark=$(router_log_lines)
-	natt_start storm lan1 -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --hold 5
+	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --hold 5
 	finishes storm
 	published_some "$mark" 2
 	wait_until 10 eval '[ "$(router_rules | grep -vc "dport 8680 ")" = 0 ]' ||

@@ -5,7 +5,7 @@
  *
  * Each of THREADS threads does ITERATIONS rounds of: a TCP socket bound to ADDR port 0 and listening
  * (which natt publishes), a copy of it by dup() or fcntl(F_DUPFD_CLOEXEC), a UDP socket bound to ADDR
- * port 0 (published too), then closes all three, in an order that changes from round to round; every
+ * port 0 (published too under NATT_UDP_EPHEMERAL=1), then closes all three, in an order that changes from round to round; every
  * eighth round ends its sockets with close_range() over the fds it got instead. With --forker, one more
  * thread forks children while the others run: each child closes its copies of a few fds and leaves
  * through _exit() or exit() — the fork handlers run while other threads are inside the hooks.

@@ -9,12 +9,18 @@
  *     assignments   "assignments N NAME..." from natt_listener_assignments()
  *     stop          "stopped RC" from natt_listener_stop(); the program goes on reading commands
  *     threads       "threads N": the threads of this process (1 once natt's thread has ended)
+ *     closefrom     "closed": closefrom(3), as daemons do (natt's descriptors too: libnatt has no
+ *                   hook to keep them); the socket is gone then
+ *     fork PORT     "forked PID": a child that publishes a TCP socket on PORT the same way (its own
+ *                   manager: the fork handlers must have reset the engine) and then waits to be killed
+ *     cpu           "cpu MS": CPU time this process has used (user + system), milliseconds
  *     exit          returns from main without stopping (natt deletes the mappings at exit) */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -163,6 +169,29 @@ int main(int argc, char **argv)
 			printf("threads %d\n", thread_count());
 		else if (!strncmp(line, "exit", 4))
 			return 0;
+		else if (!strncmp(line, "closefrom", 9)) {
+			closefrom(3);
+			fd = -1;
+			printf("closed\n");
+		} else if (!strncmp(line, "fork ", 5)) {
+			int port = atoi(line + 5);
+			fflush(stdout);
+			pid_t child = fork();
+			if (child == 0) {
+				struct natt_listener *cl = NULL;
+				int cfd = open_server(SOCK_STREAM, port);
+				if (cfd < 0 || natt_listener_publish_socket(cfd, NULL, NULL, &cl) < 0)
+					_exit(1);
+				for (;;)
+					pause();
+			}
+			printf("forked %d\n", (int)child);
+		} else if (!strncmp(line, "cpu", 3)) {
+			struct rusage ru;
+			getrusage(RUSAGE_SELF, &ru);
+			printf("cpu %ld\n", (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+			                         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000);
+		}
 		fflush(stdout);
 	}
 	return 0;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -188,10 +190,54 @@ static void test_interfaces_match_getifaddrs(void **state)
 	free(list);
 }
 
+/* A last attribute whose length is not a multiple of 4, at the very end of readable memory: the walk
+ * stops there (an unsigned remaining length wrapped, and the next "attribute" was read past the end). */
+static void test_unaligned_last_attribute(void **state)
+{
+	(void)state;
+	long page = sysconf(_SC_PAGESIZE);
+	char *mem = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(mprotect(mem + page, (size_t)page, PROT_NONE), 0);
+	size_t len = NLMSG_LENGTH(sizeof(struct ifinfomsg)) + RTA_LENGTH(5); /* 41 bytes */
+	struct nlmsghdr *nh = (struct nlmsghdr *)(mem + page - NLMSG_ALIGN(len));
+	memset(nh, 0, NLMSG_ALIGN(len));
+	nh->nlmsg_type = RTM_NEWLINK;
+	nh->nlmsg_len = (uint32_t)len;
+	struct rtattr *a = IFLA_RTA((struct ifinfomsg *)NLMSG_DATA(nh));
+	a->rta_type = IFLA_IFNAME;
+	a->rta_len = (uint16_t)RTA_LENGTH(5);
+	memcpy(RTA_DATA(a), "eth0", 5);
+	struct natt_link link;
+	assert_int_equal(natt_netlink_link_parse(nh, &link), 0);
+	assert_string_equal(link.name, "eth0");
+	/* the same for an address message */
+	len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)) + RTA_LENGTH(4) + RTA_LENGTH(5);
+	nh = (struct nlmsghdr *)(mem + page - NLMSG_ALIGN(len));
+	memset(nh, 0, NLMSG_ALIGN(len));
+	nh->nlmsg_type = RTM_NEWADDR;
+	nh->nlmsg_len = (uint32_t)len;
+	struct ifaddrmsg *ifa = NLMSG_DATA(nh);
+	ifa->ifa_family = AF_INET;
+	a = IFA_RTA(ifa);
+	a->rta_type = IFA_LOCAL;
+	a->rta_len = (uint16_t)RTA_LENGTH(4);
+	memcpy(RTA_DATA(a), "\x0a\x00\x00\x02", 4);
+	a = (struct rtattr *)((char *)a + RTA_LENGTH(4));
+	a->rta_type = IFA_LABEL;
+	a->rta_len = (uint16_t)RTA_LENGTH(5);
+	memcpy(RTA_DATA(a), "eth0", 5);
+	struct natt_interface itf;
+	assert_int_equal(natt_netlink_addr_parse(nh, &itf), 0);
+	assert_string_equal(itf.name, "eth0");
+	munmap(mem, (size_t)page * 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link),
+		cmocka_unit_test(test_unaligned_last_attribute),
 		cmocka_unit_test(test_address_ipv4),
 		cmocka_unit_test(test_address_ipv6_and_others),
 		cmocka_unit_test(test_interfaces_match_getifaddrs),

@@ -177,7 +177,9 @@ static void test_soap_parse_reply(void **state)
 
 /* ---- A small HTTP server on loopback ------------------------------------------------------------- */
 
-enum behaviour { SERVE, NEVER_ANSWER, CLOSE_AT_ONCE, SLOW_PIECES };
+/* HOSTILE_*: a status line, then without end (until the client hangs up or the server's life ends): a
+ * body, a byte of body every 50 ms, one header line that never ends. */
+enum behaviour { SERVE, NEVER_ANSWER, CLOSE_AT_ONCE, SLOW_PIECES, HOSTILE_BODY, HOSTILE_DRIP, HOSTILE_HEAD };
 
 struct route {
 	const char *path;
@@ -244,6 +246,19 @@ static void *server_main(void *arg)
 			continue;
 		}
 		read_request(c, sv->last_request, sizeof(sv->last_request));
+		if (sv->behaviour >= HOSTILE_BODY) {
+			static char block[65536];
+			memset(block, 'x', sizeof(block));
+			const char *start = sv->behaviour == HOSTILE_HEAD ? "HTTP/1.1 200 OK\r\nX-Long: "
+			                                                  : "HTTP/1.1 200 OK\r\n\r\n<root>";
+			send(c, start, strlen(start), MSG_NOSIGNAL);
+			size_t piece = sv->behaviour == HOSTILE_DRIP ? 1 : sizeof(block);
+			while (now_ms() < until && send(c, block, piece, MSG_NOSIGNAL) > 0)
+				if (sv->behaviour == HOSTILE_DRIP)
+					usleep(50000);
+			close(c);
+			continue;
+		}
 		if (sv->behaviour == NEVER_ANSWER) {
 			while (now_ms() < until)
 				usleep(10000);
@@ -366,7 +381,7 @@ static void test_describe_actions_call(void **state)
 
 	struct natt_upnp_service *s;
 	size_t n;
-	/* miniwget's request, the chunked answer read */
+	/* the GET request, the chunked answer read */
 	assert_int_equal(natt_upnp_describe(url(&sv, "/rootDesc.xml"), 1000, &s, &n), 1);
 	assert_true(strstr(sv.last_request, "GET /rootDesc.xml HTTP/1.1\r\n") == sv.last_request);
 	assert_non_null(strstr(sv.last_request, "Connection: Close\r\n"));
@@ -501,6 +516,36 @@ static void test_connect_timeout(void **state)
 	assert_true(took >= 195 && took < 400);
 	close(filler);
 	close(l);
+}
+
+/* A device's answer is bounded while it is read: the body's size, the head's size, the time of the
+ * whole exchange; none of them waits for the device to stop sending. */
+static void test_hostile_answers(void **state)
+{
+	(void)state;
+	static const enum behaviour kinds[] = { HOSTILE_BODY, HOSTILE_HEAD, HOSTILE_DRIP };
+	static const int expected[] = { -EMSGSIZE, -EMSGSIZE, -ETIMEDOUT };
+	for (size_t k = 0; k < 3; k++) {
+		struct server sv;
+		server_start(&sv, kinds[k], NULL, 2200);
+		char *body = NULL;
+		size_t len = 0;
+		long long t0 = now_ms();
+		assert_int_equal(natt_upnp_fetch(url(&sv, "/rootDesc.xml"), 1000, &body, &len), expected[k]);
+		long long took = now_ms() - t0;
+		assert_null(body);
+		if (expected[k] == -ETIMEDOUT)
+			assert_true(took >= 990 && took < 1500);
+		else
+			assert_true(took < 900); /* stopped at the cap, long before the device stops */
+		/* the same for a SOAP call's answer */
+		t0 = now_ms();
+		assert_int_equal(natt_upnp_call(url(&sv, "/ctl"), WANIP, "X", NULL, 0, 1000, NULL, NULL, NULL),
+		                 expected[k]);
+		took = now_ms() - t0;
+		assert_true(expected[k] == -ETIMEDOUT ? took >= 990 && took < 1500 : took < 900);
+		server_stop(&sv);
+	}
 }
 
 /* What would not fit miniupnpc's buffers is refused before anything is sent; what just fits is sent
@@ -640,6 +685,25 @@ static void test_igd_open(void **state)
 	assert_false(igd.open);
 	/* nobody there */
 	assert_int_equal(natt_igd_open_url("http://127.0.0.1:1/rootDesc.xml", &igd), NATT_ERR_NO_IGD);
+
+	/* a control URL on another host than the description's: never called */
+	static const char stranger[] =
+	        "HTTP/1.1 200 OK\r\nContent-Length: 217\r\n\r\n"
+	        "<root><device><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1"
+	        "</serviceType><controlURL>http://127.0.0.2:9/ctl</controlURL><SCPDURL>/s</SCPDURL></service>"
+	        "</serviceList></device></root>";
+	assert_int_equal(strlen(strstr(stranger, "<root>")), 217);
+	const struct route routes[] = { { "/rootDesc.xml", stranger, NULL }, { NULL, NULL, NULL } };
+	struct server sv;
+	server_start(&sv, SERVE, routes, 300);
+	assert_int_equal(natt_igd_open_url(url(&sv, "/rootDesc.xml"), &igd), NATT_ERR_NO_IGD);
+	assert_false(igd.open);
+	server_stop(&sv);
+	struct in_addr host;
+	inet_pton(AF_INET, "10.0.0.1", &host);
+	assert_true(natt_url_on_host("http://10.0.0.1:5000/x", &host));
+	assert_false(natt_url_on_host("http://10.0.0.2:5000/x", &host));
+	assert_false(natt_url_on_host("https://10.0.0.1/x", &host));
 }
 
 /* An IGD whose control URL is a path of the server. */
@@ -992,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_slow_pieces),
 		cmocka_unit_test(test_timeouts_and_failures),
 		cmocka_unit_test(test_connect_timeout),
+		cmocka_unit_test(test_hostile_answers),
 		cmocka_unit_test(test_request_limits),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_igd_open),

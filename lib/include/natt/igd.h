@@ -1,7 +1,7 @@
 /* natt — port mappings at the router through UPnP IGD: what Racket's nat-traversal offers as
  * upnp-external-ip-address, upnp-map-port!, upnp-delete-mapping! and its mapping queries, over the very
  * code natt's engine and the natt command use (the first SSDP answer from the gateway, the IGD's
- * description read by natt, SOAP actions through miniupnpc).
+ * description read by natt, SOAP actions over natt's bounded HTTP).
  *
  * A struct natt_upnp_igd is one router's WAN connection service — WANIPConnection:2, else :1, else
  * WANPPPConnection:1 — found once and then used for any number of calls. For any other action of any
@@ -9,8 +9,7 @@
  *
  * Common rules:
  * - Every call blocks: use them from a thread that may wait. timeout_ms (<= 0: NATT_UPNP_IGD_TIMEOUT_MS)
- *   bounds connecting and sending each SOAP exchange; the answer is waited for as miniupnpc does (see
- *   natt/upnp.h), so a router that accepts and then stays silent holds a call about 5 s.
+ *   bounds each SOAP exchange, answer included (see natt/upnp.h).
  * - Thread-safety: different handles may be used in parallel; one handle must not be used by two
  *   threads at once (serialize its calls yourself); natt_upnp_igd_close() is its last call.
  * - Errors every call may return: NATT_ERR_UPNP when the router answered with a UPnP error (*upnp_code
@@ -18,7 +17,7 @@
  *   answer (the router restarted, perhaps on another port: close the handle and find the IGD again);
  *   NATT_ERR_BAD_REPLY; -EINVAL for a NULL handle or a bad argument; -ENOMEM. upnp_code may be NULL; it
  *   is set to 0 whenever the result is not NATT_ERR_UPNP.
- * - Every socket is closed before the call returns. natt prints nothing; miniupnpc may (see natt/upnp.h). */
+ * - Every socket is closed before the call returns. natt prints nothing. */
 #ifndef NATT_IGD_H
 #define NATT_IGD_H
 

@@ -2,23 +2,18 @@
  *
  * The building blocks under natt's UPnP technique, public so that a program can talk to any UPnP service
  * the way Racket's nat-traversal upnp module allows: scan for services, read a service's actions, call
- * any action with named arguments. The HTTP underneath is miniupnpc's (miniwget() for documents,
- * simpleUPnPcommand() for calls); the XML is read by natt. For port mappings at the router there are
- * ready-made calls in natt/igd.h.
+ * any action with named arguments. The HTTP (GET for documents, POST for calls) and the XML are
+ * natt's own. For port mappings at the router there are ready-made calls in natt/igd.h.
  *
  * Common rules for everything in this header:
  * - Nothing here keeps global state: every function is thread-safe and may run in several threads at
  *   once; a result returned to the caller belongs to the caller.
- * - Waits are bounded by the caller's timeout_ms (milliseconds, measured on the monotonic clock) as far
- *   as miniupnpc lets them be: connecting and sending a call are; miniupnpc then waits up to 5 s for
- *   each piece of an answer, and a document fetch (miniwget) connects within 3 s and waits the same
- *   way, so a device that accepts a connection and then stays silent holds a call or fetch about 5 s
- *   whatever timeout_ms says. An SSDP search is bounded exactly.
- * - Every document and answer is bounded (NATT_UPNP_MAX_DOCUMENT bytes; checked once received), every
- *   socket is closed before the function returns, a call's socket is close-on-exec (miniwget's is not:
- *   an exec in another thread during a fetch would inherit it) and no signal is raised (SIGPIPE is
- *   blocked in the calling thread during an exchange). natt prints nothing, but miniupnpc reports a
- *   failed connect, send or receive with perror() on stderr (e.g. "connect: Connection refused").
+ * - Waits are bounded by the caller's timeout_ms (milliseconds, measured on the monotonic clock): one
+ *   deadline for a whole HTTP exchange (connect, request, every byte of the answer), however slowly a
+ *   device answers. An SSDP search is bounded exactly.
+ * - Every document and answer is bounded while it is read: 16 KiB of HTTP head, NATT_UPNP_MAX_DOCUMENT
+ *   bytes of body (-EMSGSIZE past either). Every socket is closed before the function returns and is
+ *   close-on-exec, no signal is raised (MSG_NOSIGNAL), and nothing is printed.
  * - HTTP URLs must name their host by an IPv4 address ("http://10.0.0.1:5000/rootDesc.xml"): resolving a
  *   host name could block without bound, and UPnP devices announce addresses anyway. Other URLs give
  *   -EINVAL.
@@ -152,13 +147,12 @@ struct natt_upnp_service {
 NATT_API int natt_upnp_parse_description(const char *xml, size_t len, const char *location,
                                          struct natt_upnp_service **services, size_t *count);
 
-/* natt_upnp_describe - fetches a device description (HTTP GET, miniupnpc's miniwget()) and reads its
+/* natt_upnp_describe - fetches a device description (HTTP GET) and reads its
  * services, as natt_upnp_parse_description() does. For a known location (e.g. one cached from an
  * earlier SSDP answer), this skips discovery.
  *
  * location: the description URL (as in a LOCATION header).
- * timeout_ms: > 0; an answer that has not come by then gives -ETIMEDOUT, but miniwget's own waits
- *   apply (see the top of this header).
+ * timeout_ms: > 0; an answer that has not come whole by then gives -ETIMEDOUT.
  *
  * Returns as natt_upnp_parse_description(), and also: -ETIMEDOUT; -ECONNREFUSED and other connect()
  * errors; NATT_ERR_BAD_REPLY when the HTTP status is not 200; -EPROTO when the connection ended
@@ -275,24 +269,22 @@ struct natt_upnp_value {
 };
 
 /* Why a call failed, filled in when natt_upnp_call() returns NATT_ERR_UPNP or NATT_ERR_BAD_REPLY.
- * (The HTTP status is not known: miniupnpc does not report it; a fault is recognised in the body.) */
+ * (A fault is recognised in the body, whatever the HTTP status.) */
 struct natt_upnp_error {
 	int upnp_code;         /* the UPnP errorCode (e.g. 718 ConflictInMappingEntry), 0 if none was sent */
 	char description[256]; /* errorDescription, else the SOAP faultstring, else what was wrong (cut) */
 };
 
-/* natt_upnp_call - calls an action of a service (a SOAP POST to its control URL, made by miniupnpc's
- * simpleUPnPcommand() on a close-on-exec connection of natt's own).
+/* natt_upnp_call - calls an action of a service (a SOAP POST to its control URL).
  *
  * control_url: the service's control URL (struct natt_upnp_service.control_url).
  * service_type: the service's type URN, exactly as the device announced it (it names the action's
  *   XML namespace and the SOAPAction header).
  * action: the action's name, e.g. "GetExternalIPAddress".
  * args, nargs: the in arguments, sent in this order (UPnP requires the order of the SCPD); args may be
- *   NULL when nargs is 0. The envelope, values XML-escaped, must fit miniupnpc's 2048 bytes (and
- *   "SERVICE_TYPE#ACTION" its 127): else -EMSGSIZE and nothing is sent.
- * timeout_ms: > 0; bounds connecting and sending; the answer is waited for as miniupnpc does (up to
- *   5 s for each piece), and one not there by then gives -ETIMEDOUT.
+ *   NULL when nargs is 0. The envelope, values XML-escaped, must fit 2048 bytes (and
+ *   "SERVICE_TYPE#ACTION" 127; the sizes of miniupnpc's buffers): else -EMSGSIZE and nothing is sent.
+ * timeout_ms: > 0; bounds the whole exchange: an answer not there whole by then gives -ETIMEDOUT.
  * results, nresults: receive a new array of the out arguments the device returned, in its order
  *   (*results NULL when there are none); free with natt_upnp_values_free(). Both may be NULL when the
  *   results do not matter.
@@ -303,8 +295,8 @@ struct natt_upnp_error {
  * of an HTTP 404); -EINVAL for bad arguments (names that are not XML names, a service type or action
  * with characters that cannot go into a header, a bad URL); -ETIMEDOUT; -ECONNREFUSED or another
  * connect() error (a router that restarted on another port: discover again); -EPROTO when the
- * connection ended without an answer (or with an empty one); -EMSGSIZE (request too large for
- * miniupnpc, or answer over NATT_UPNP_MAX_DOCUMENT); -ENOMEM. Thread-safe. */
+ * connection ended without an answer (or with an empty one); -EMSGSIZE (request too large, or an
+ * answer over the limits); -ENOMEM. Thread-safe. */
 NATT_API int natt_upnp_call(const char *control_url, const char *service_type, const char *action,
                             const struct natt_upnp_arg *args, size_t nargs, int timeout_ms,
                             struct natt_upnp_value **results, size_t *nresults, struct natt_upnp_error *error);

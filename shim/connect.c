@@ -1,0 +1,27 @@
+/* connect(): a UDP socket that connects to one peer is a client's; a published one is retired (its
+ * mapping deleted), whatever NATT_UDP_EPHEMERAL says. Sockets natt does not track cost one load. */
+#include <errno.h>
+
+#include "shim.h"
+
+static void nattshim_connected(int fd, const struct sockaddr *addr)
+{
+	int saved_errno = errno;
+	struct natt_entry *entry = nattshim_tracked(fd);
+	/* AF_UNSPEC dissolves the association: the socket is what it was. */
+	if (nattshim_is_entry(entry) && entry->protocol == NATT_UDP && addr && addr->sa_family != AF_UNSPEC &&
+	    !nattshim_in_vfork_child()) {
+		natt_internal_depth++;
+		nattshim_release(nattshim_fd_exchange(fd, NULL));
+		natt_internal_depth--;
+	}
+	errno = saved_errno;
+}
+
+NATT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int rc = libc_connect(fd, addr, len);
+	if (__builtin_expect(nattshim_tracked(fd) != NULL, 0) && rc == 0 && !natt_internal_depth)
+		nattshim_connected(fd, addr);
+	return rc;
+}

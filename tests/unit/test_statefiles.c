@@ -1,0 +1,325 @@
+/* Unit tests of the status file, the gateway lock and the gateway cache against a hostile neighbour:
+ * directories another user could write to, symlinks and FIFOs planted at natt's file names, a
+ * predictable temporary name, stale or odd entries of other processes, an oversized file. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+#include "gwlock.h"
+#include "igd.h"
+#include "status.h"
+
+static char root[256];
+
+static int make_root(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/natt-test-statefiles.XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	/* Our directories, as a user would make them. */
+	setenv("XDG_RUNTIME_DIR", root, 1);
+	return 0;
+}
+
+static int remove_root(void **state)
+{
+	(void)state;
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_in(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", root, name);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *read_text(const char *path)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void make_dir(const char *name, mode_t mode, char *path, size_t len)
+{
+	path_in(path, len, name);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* A directory anyone may write to (what another user leaves at /tmp/natt-UID) is not used. */
+static void test_refuses_open_directory(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], file[PATH_MAX + 32];
+	make_dir("open", 0777, dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), -EPERM);
+	assert_int_equal(access(file, F_OK), -1);
+	snprintf(file, sizeof(file), "%s/status.json.lock", dir);
+	assert_int_equal(access(file, F_OK), -1);
+}
+
+/* The default directory must be exactly as natt makes it: 0700. */
+static void test_default_directory_strict(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], def[PATH_MAX];
+	make_dir("natt", 0755, dir, sizeof(dir));
+	natt_default_status_path(def, sizeof(def));
+	assert_true(strncmp(def, dir, strlen(dir)) == 0);
+	assert_int_equal(natt_status_write(def, NULL, NULL, NULL), -EPERM);
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(natt_status_write(def, NULL, NULL, NULL), 0);
+	assert_non_null(strstr(read_text(def), "\"sockets\""));
+}
+
+/* A directory of another user's (needs root to make one). */
+static void test_refuses_foreign_directory(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	char dir[PATH_MAX], file[PATH_MAX + 32];
+	make_dir("foreign", 0700, dir, sizeof(dir));
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), -EPERM);
+	assert_int_equal(access(file, F_OK), -1);
+}
+
+/* A symlink in place of the directory is not followed. */
+static void test_refuses_linked_directory(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], link[PATH_MAX], file[PATH_MAX + 32];
+	make_dir("real", 0700, dir, sizeof(dir));
+	path_in(link, sizeof(link), "linked");
+	assert_int_equal(symlink(dir, link), 0);
+	snprintf(file, sizeof(file), "%s/status.json", link);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), -EPERM);
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	assert_int_equal(access(file, F_OK), -1);
+}
+
+/* Symlinks at the status file, its lock and the predictable temporary name of old: the files they
+ * point at stay as they were, and nothing is created where they point. */
+static void test_planted_symlinks(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], victim[PATH_MAX], created[PATH_MAX], at[PATH_MAX + 64], file[PATH_MAX + 32];
+	make_dir("links", 0700, dir, sizeof(dir));
+	path_in(victim, sizeof(victim), "victim");
+	path_in(created, sizeof(created), "created-by-lock");
+	write_text(victim, "precious\n");
+	assert_int_equal(chmod(victim, 0600), 0);
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	snprintf(at, sizeof(at), "%s/status.json.lock", dir);
+	assert_int_equal(symlink(created, at), 0);
+	assert_int_not_equal(natt_status_write(file, NULL, NULL, NULL), 0);
+	assert_int_equal(access(created, F_OK), -1);
+	assert_int_equal(unlink(at), 0);
+
+	snprintf(at, sizeof(at), "%s/status.json.%d.tmp", dir, (int)getpid());
+	assert_int_equal(symlink(victim, at), 0);
+	snprintf(at, sizeof(at), "%s/status.json", dir);
+	assert_int_equal(symlink(victim, at), 0);
+	natt_status_write(file, NULL, NULL, NULL);
+	assert_string_equal(read_text(victim), "precious\n");
+	/* The link itself is replaced by a regular file (rename), or left: never written through. */
+	struct stat st;
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void *gateway_of(const char *text)
+{
+	static struct in_addr gw;
+	inet_pton(AF_INET, text, &gw);
+	return &gw;
+}
+
+/* The gateway lock and cache: a symlink is not followed, a FIFO does not block. */
+static void test_gateway_files(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], file[PATH_MAX + 32], at[PATH_MAX + 64], created[PATH_MAX];
+	make_dir("gw", 0700, dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	path_in(created, sizeof(created), "created-by-gwlock");
+	snprintf(at, sizeof(at), "%s/.natt-gateway-10.9.8.7.lock", dir);
+	assert_int_equal(symlink(created, at), 0);
+	int fd = natt_gateway_lock(file, gateway_of("10.9.8.7"));
+	natt_gateway_unlock(fd);
+	assert_int_equal(fd, -1);
+	assert_int_equal(access(created, F_OK), -1);
+
+	snprintf(at, sizeof(at), "%s/.natt-gateway-10.9.8.8.lock", dir);
+	assert_int_equal(mkfifo(at, 0600), 0);
+	alarm(10); /* a hang here is the failure */
+	assert_int_equal(natt_gateway_lock(file, gateway_of("10.9.8.8")), -1);
+
+	char location[256];
+	snprintf(at, sizeof(at), "%s/.natt-gateway-10.9.8.9.igd", dir);
+	assert_int_equal(mkfifo(at, 0600), 0);
+	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.9"), location, sizeof(location)) < 0);
+	alarm(0);
+
+	/* A cache written and read back, through an unpredictable temporary name. */
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), "http://10.9.8.6:5000/rootDesc.xml");
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), location, sizeof(location)), 0);
+	assert_string_equal(location, "http://10.9.8.6:5000/rootDesc.xml");
+}
+
+/* A FIFO at the status file: the write neither blocks nor keeps anything of it. */
+static void test_status_fifo(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], file[PATH_MAX + 32];
+	make_dir("fifo", 0700, dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	assert_int_equal(mkfifo(file, 0600), 0);
+	alarm(10);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), 0);
+	alarm(0);
+	struct stat st;
+	assert_int_equal(lstat(file, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+}
+
+static unsigned long long start_of(pid_t pid)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *p = strrchr(text, ')');
+	assert_non_null(p);
+	unsigned long long start = 0;
+	/* fields 3.. after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+	 * stime cutime cstime priority nice threads itrealvalue starttime */
+	assert_int_equal(sscanf(p + 2, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+	                               "%*s %llu", &start), 1);
+	return start;
+}
+
+/* Entries of other processes: kept while that very process lives; dropped for pid 1 (always there)
+ * and for pids that are no integers (1e300, 1.5); and the whole file is ignored past the size cap. */
+static void test_other_entries(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], file[PATH_MAX + 32];
+	make_dir("others", 0700, dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with us, even when an assertion ends us */
+		pause();
+		_exit(0);
+	}
+	unsigned long long start = start_of(child);
+	char text[2048];
+	snprintf(text, sizeof(text),
+	         "{ \"sockets\": [ { \"pid\": %d, \"start\": %llu, \"protocol\": \"tcp\", \"local_port\": 1111 },"
+	         " { \"pid\": %d, \"start\": %llu, \"protocol\": \"tcp\", \"local_port\": 2222 },"
+	         " { \"pid\": 1, \"protocol\": \"tcp\", \"local_port\": 3333 },"
+	         " { \"pid\": 1.5, \"protocol\": \"tcp\", \"local_port\": 4444 },"
+	         " { \"pid\": 1e300, \"protocol\": \"tcp\", \"local_port\": 5555 } ] }",
+	         (int)child, start, (int)child, start + 1);
+	write_text(file, text);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), 0);
+	char *now = read_text(file);
+	assert_non_null(strstr(now, "1111"));
+	assert_null(strstr(now, "2222")); /* another process of that pid, earlier */
+	assert_null(strstr(now, "3333"));
+	assert_null(strstr(now, "4444"));
+	assert_null(strstr(now, "5555"));
+
+	/* The same live entry in a file past the cap: the file is replaced, not parsed. */
+	size_t big = NATT_STATUS_MAX_BYTES + 1024;
+	char *huge = malloc(big + 1);
+	assert_non_null(huge);
+	int head = snprintf(huge, big, "{ \"sockets\": [ { \"pid\": %d, \"start\": %llu, \"local_port\": 1111 } ], "
+	                    "\"pad\": \"", (int)child, start);
+	memset(huge + head, 'x', big - (size_t)head - 3);
+	memcpy(huge + big - 3, "\" }", 3);
+	huge[big] = '\0';
+	write_text(file, huge);
+	free(huge);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), 0);
+	assert_null(strstr(read_text(file), "1111"));
+
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+/* XDG_RUNTIME_DIR of another user (sudo keeps it) is not where natt writes. */
+static void test_foreign_runtime_dir(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], def[PATH_MAX], expected[64];
+	const char *foreign = "/";
+	if (geteuid() == 0) {
+		make_dir("xdg-foreign", 0700, dir, sizeof(dir));
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		foreign = dir;
+	}
+	setenv("XDG_RUNTIME_DIR", foreign, 1);
+	natt_default_status_path(def, sizeof(def));
+	setenv("XDG_RUNTIME_DIR", root, 1);
+	snprintf(expected, sizeof(expected), "/tmp/natt-%u/status.json", (unsigned)geteuid());
+	assert_string_equal(def, expected);
+	natt_default_status_path(def, sizeof(def));
+	assert_true(strncmp(def, root, strlen(root)) == 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refuses_open_directory),
+		cmocka_unit_test(test_default_directory_strict),
+		cmocka_unit_test(test_refuses_foreign_directory),
+		cmocka_unit_test(test_refuses_linked_directory),
+		cmocka_unit_test(test_planted_symlinks),
+		cmocka_unit_test(test_gateway_files),
+		cmocka_unit_test(test_status_fifo),
+		cmocka_unit_test(test_other_entries),
+		cmocka_unit_test(test_foreign_runtime_dir),
+	};
+	return cmocka_run_group_tests(tests, make_root, remove_root);
+}
