@@ -40,8 +40,9 @@ lease_at_least() { local l; l=$(router_lease "$1" "$2") && [ "$l" -ge "$3" ]; }
 	wait_until 15 lease_at_most tcp 9401 56
 	natt_send pm refresh
 	natt_expect pm "^ok$"
-	# ... and is back to the full 60 s once refresh asked the router again
-	wait_until 5 lease_at_least tcp 9401 59
+	# ... and rises again once refresh asked the router: without a new request it could only keep
+	# falling from 56 (a loaded machine reads the router seconds after the refresh, so not 60)
+	wait_until 5 lease_at_least tcp 9401 57
 	natt_send pm stop
 	natt_expect pm "^unmapped$" 10 # on_mapping's last call, as Racket's on-mapping #f #f
 	natt_expect pm "^stopped 0$" 10

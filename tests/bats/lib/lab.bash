@@ -35,6 +35,13 @@ load "$BATS_LIB_DIR/bats-assert/load"
 # --- privileges -----------------------------------------------------------------------------
 
 # Why the lab cannot run here, or nothing when it can.
+# A line in the TAP output that is no test result.
+tap_note() { echo "# $*" >&3; }
+
+# Seconds since the epoch with microseconds, and the difference of two such values ("1.234").
+now_s() { echo "$EPOCHREALTIME"; }
+elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
 lab_unavailable_reason() {
     if [ "$(id -u)" -ne 0 ]; then
         echo "needs root (the lab creates network namespaces)"

@@ -7,11 +7,6 @@ LISTEN_EXEC=$NATT_BUILD/tests/progs/listen_exec
 export SOCKCTL LISTEN_EXEC
 
 # A line in the TAP output (bats shows what goes to fd 3 as is): measured figures, observations.
-tap_note() { echo "# $*" >&3; }
-
-# Seconds since the epoch with microseconds, and the difference of two such values ("1.234").
-now_s() { echo "$EPOCHREALTIME"; }
-elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 
 # --- upnpc against the lab router -----------------------------------------------------------
 
