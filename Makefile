@@ -28,13 +28,15 @@ SHIM_PROTO   ?= -Wl,-Bstatic -lminiupnpc -lnatpmp -Wl,-Bdynamic
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 SHIM_SRCS := $(sort $(wildcard shim/*.c))
 CLI_SRCS  := $(sort $(wildcard cli/*.c))
+# Watching other processes' sockets (natt watch): the command's, not the shim's nor the library's.
+OUTSIDE_SRCS := $(sort $(wildcard lib/outside/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 EX_SRCS   := $(sort $(wildcard examples/*.c))
 TESTPROG_SRCS := $(sort $(wildcard tests/progs/*.c))
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/obj/%.o)
-CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 EX_BINS   := $(EX_SRCS:examples/%.c=$(BUILD)/examples/%)
 TESTPROG_BINS := $(TESTPROG_SRCS:tests/progs/%.c=$(BUILD)/tests/progs/%)
@@ -49,7 +51,7 @@ all: $(SHIM) $(LIBSO) $(BUILD)/libnatt.so $(LIBA) $(CLI) $(BUILD)/natt.pc $(EX_B
 
 # V=1 shows the full commands.
 Q := $(if $(V),,@)
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/include/*.h lib/include/natt/*.h shim/*.h cli/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/*/*.h lib/include/*.h lib/include/natt/*.h shim/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<

@@ -55,6 +55,8 @@ static bool process_alive(long pid)
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
+void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
+
 /* Copies the other live processes' socket objects of the current file into out (comma-separated). */
 static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out, bool *first)
 {
@@ -87,6 +89,13 @@ static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out
 		if (!pid || natt_json_type(pid) != NATT_JSON_NUMBER)
 			continue;
 		long value = (long)natt_json_number(pid);
+		const struct natt_json *publisher = natt_json_get(item, "publisher");
+		if (publisher && natt_json_type(publisher) == NATT_JSON_NUMBER) {
+			/* a watcher's entry: its writer replaces it, and it goes with that writer */
+			long writer = (long)natt_json_number(publisher);
+			if (writer == (long)self || !process_alive(writer))
+				continue;
+		}
 		if (value == (long)self || !process_alive(value))
 			continue;
 		if (!*first)
@@ -139,7 +148,16 @@ static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn 
 	natt_addr_format((const struct sockaddr *)&e->local, local, sizeof(local));
 	uint16_t port = e->local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&e->local)->sin_port)
 	                                              : ntohs(((struct sockaddr_in6 *)&e->local)->sin6_port);
-	natt_buf_printf(b, "{ \"pid\": %d, ", (int)getpid());
+	pid_t pid = getpid();
+	char owner_command[32];
+	if (natt_status_owner) {
+		owner_command[0] = '\0';
+		natt_status_owner(e, &pid, owner_command, sizeof(owner_command));
+		command = owner_command;
+	}
+	natt_buf_printf(b, "{ \"pid\": %d, ", (int)pid);
+	if (pid != getpid())
+		natt_buf_printf(b, "\"publisher\": %d, ", (int)getpid());
 	put_string_field(b, "command", command, true);
 	put_string_field(b, "protocol", e->protocol == NATT_UDP ? "udp" : "tcp", true);
 	put_string_field(b, "local_address", local, true);

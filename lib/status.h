@@ -12,6 +12,12 @@
 
 typedef size_t (*natt_collect_fn)(struct natt_entry *entry, struct natt_assignment *list, size_t max);
 
+/* Set by a watcher that publishes the sockets of other processes (natt watch): fills in the process
+ * an entry's socket belongs to, and its command name, for the entry's "pid" and "command". The
+ * writer's own pid then goes into "publisher", which marks the entries as this writer's to replace
+ * (and as stale once the writer is gone). NULL (the shim, libnatt): every entry is the writer's. */
+extern void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
+
 /* Writes this process's entries (linked by ->next; NULL = none left) into path. Creates the directory
  * (mode 0700) when missing. Returns 0 or -errno. Called from the manager thread only. */
 int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
