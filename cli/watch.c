@@ -137,6 +137,20 @@ static _Noreturn void watcher_main(int sock, pid_t program)
 	_exit(rc < 0);
 }
 
+/* Whether running path changes the credentials of the caller: setuid to another user, setgid to
+ * another group, or file capabilities. Then the process is not dumpable: its /proc/PID/fd is root's. */
+static bool gains_privileges(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return true;
+	if ((st.st_mode & S_ISUID) && st.st_uid != geteuid())
+		return true;
+	if ((st.st_mode & S_ISGID) && st.st_gid != getegid())
+		return true;
+	return natt_exe_classify(path) == NATT_EXE_CAPS;
+}
+
 static int launch(const struct natt_cli_cmd *cmd)
 {
 	char path[PATH_MAX];
@@ -159,6 +173,14 @@ static int launch(const struct natt_cli_cmd *cmd)
 	}
 	const char *verbose = getenv("NATT_VERBOSE");
 	bool say = verbose && verbose[0] && strcmp(verbose, "0") != 0;
+	if ((kind == NATT_EXE_SETID || kind == NATT_EXE_CAPS) && geteuid() != 0 && gains_privileges(path)) {
+		/* The kernel hides such a process's fds from its invoking user: nothing to watch. */
+		fprintf(stderr,
+		        "natt-run: warning: %s %s: neither LD_PRELOAD nor a watcher running as uid %d can see its "
+		        "sockets, nothing will be published (as root, natt-run or natt watch --pid can)\n",
+		        path, natt_exe_kind_text(kind), (int)geteuid());
+		run_command(cmd, path);
+	}
 	bool seccomp = !cmd->no_seccomp && kind != NATT_EXE_SETID && kind != NATT_EXE_CAPS;
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
