@@ -20,6 +20,7 @@
 #include "log.h"
 #include "outside/exe.h"
 #include "outside/proc.h"
+#include "outside/relay.h"
 #include "outside/seccomp.h"
 #include "outside/watcher.h"
 
@@ -101,26 +102,55 @@ static _Noreturn void run_command(const struct natt_cli_cmd *cmd, const char *pa
 	_exit(err == ENOENT ? 127 : 126);
 }
 
-/* The watcher process: detached from the program's session, holding none of its files but stderr
- * (for the -v lines), until the program and everything it started have ended. */
+/* Starts a process of natt's beside the program: a grandchild (the program never has it as a child),
+ * detached from the program's session (the terminal's ^C is the program's to handle), holding none of
+ * its files but stderr (for the -v lines), with SIGPIPE blocked (a closed stderr must not end it).
+ * Returns 1 in that process, 0 in the caller, -1 when it could not start; *sock is each side's end of
+ * a socket pair between the two. */
+static int fork_helper(int *sock)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t middle = fork();
+	if (middle == 0) {
+		close(sp[0]);
+		pid_t helper = fork();
+		if (helper != 0)
+			_exit(helper < 0);
+		if (sp[1] != 3) {
+			dup2(sp[1], 3);
+			sp[1] = 3;
+		}
+		syscall(SYS_close_range, 4, ~0U, 0);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			close(null);
+		}
+		setsid();
+		sigset_t pipe;
+		sigemptyset(&pipe);
+		sigaddset(&pipe, SIGPIPE);
+		sigprocmask(SIG_BLOCK, &pipe, NULL);
+		*sock = sp[1];
+		return 1;
+	}
+	close(sp[1]);
+	int status = 1;
+	if (middle < 0 || waitpid(middle, &status, 0) < 0 || status != 0) {
+		close(sp[0]);
+		return -1;
+	}
+	*sock = sp[0];
+	return 0;
+}
+
 static _Noreturn void watcher_main(int sock, pid_t program)
 {
-	if (sock != 3) {
-		dup2(sock, 3);
-		sock = 3;
-	}
-	syscall(SYS_close_range, 4, ~0U, 0);
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		close(null);
-	}
-	setsid(); /* the terminal's ^C is the program's to handle; we go when it goes */
-	sigset_t pipe;
-	sigemptyset(&pipe);
-	sigaddset(&pipe, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &pipe, NULL); /* a closed stderr must not end us */
 	char tag = 0;
 	int notify_fd = natt_recv_fd(sock, &tag);
 	if (notify_fd < 0 && tag != 'P')
@@ -135,6 +165,43 @@ static _Noreturn void watcher_main(int sock, pid_t program)
 	if (rc < 0)
 		natt_error("cannot watch pid %d: %s", (int)program, strerror(-rc));
 	_exit(rc < 0);
+}
+
+/* The status relay (see outside/relay.h): started for a program run as root, which may give its
+ * privileges up. Tells the caller the relay's name, then relays until the program's processes end. */
+static _Noreturn void relay_main(int sock, pid_t program)
+{
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 2); /* nothing to say: a daemon's captured stderr must not wait for us */
+		close(null);
+	}
+	char name[64];
+	int fd = natt_relay_open(name, sizeof(name));
+	if (fd < 0 || write(sock, name, strlen(name)) != (ssize_t)strlen(name))
+		_exit(1);
+	close(sock);
+	natt_relay_run(fd, name, program, getenv("NATT_STATUS_FILE"));
+	_exit(0);
+}
+
+/* For a program run as root: a relay for its status, and its name in the program's environment. */
+static void start_relay(void)
+{
+	int sock;
+	pid_t program = getpid();
+	int in_helper = fork_helper(&sock);
+	if (in_helper == 1)
+		relay_main(sock, program);
+	if (in_helper < 0)
+		return; /* then a daemon that gives up root writes no status: as before */
+	char name[64];
+	ssize_t n = read(sock, name, sizeof(name) - 1);
+	close(sock);
+	if (n > 0) {
+		name[n] = '\0';
+		setenv("NATT_STATUS_RELAY", name, 1);
+	}
 }
 
 /* Whether running path changes the credentials of the caller: setuid to another user, setgid to
@@ -160,7 +227,15 @@ static int launch(const struct natt_cli_cmd *cmd)
 		return errno == ENOENT ? 127 : 126;
 	}
 	enum natt_exe_kind kind = natt_exe_classify(path);
+	if (!getenv("NATT_STATUS_FILE") || !getenv("NATT_STATUS_FILE")[0]) {
+		/* Fixed now, as this user's: a program that changes its uid must not move it. */
+		char status[4096];
+		natt_default_status_path(status, sizeof(status));
+		setenv("NATT_STATUS_FILE", status, 1);
+	}
 	if (kind == NATT_EXE_PRELOADABLE && !cmd->outside) {
+		if (geteuid() == 0)
+			start_relay();
 		if (cmd->shim) {
 			const char *old = getenv("LD_PRELOAD");
 			char *value = NULL;
@@ -182,28 +257,13 @@ static int launch(const struct natt_cli_cmd *cmd)
 		run_command(cmd, path);
 	}
 	bool seccomp = !cmd->no_seccomp && kind != NATT_EXE_SETID && kind != NATT_EXE_CAPS;
-	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		fprintf(stderr, "natt-run: warning: cannot start the watcher (%s): nothing will be published\n",
-		        strerror(errno));
-		run_command(cmd, path);
-	}
-	fflush(stdout);
-	fflush(stderr);
+	int sock;
 	pid_t program = getpid();
-	pid_t middle = fork();
-	if (middle == 0) {
-		close(sp[0]);
-		pid_t watcher = fork(); /* a grandchild: the program never sees it as its child */
-		if (watcher == 0)
-			watcher_main(sp[1], program);
-		_exit(watcher < 0);
-	}
-	close(sp[1]);
-	int status = 1;
-	if (middle < 0 || waitpid(middle, &status, 0) < 0 || status != 0) {
+	int in_helper = fork_helper(&sock);
+	if (in_helper == 1)
+		watcher_main(sock, program);
+	if (in_helper < 0) {
 		fprintf(stderr, "natt-run: warning: cannot start the watcher: nothing will be published\n");
-		close(sp[0]);
 		run_command(cmd, path);
 	}
 	int notify_fd = -1;
@@ -214,7 +274,7 @@ static int launch(const struct natt_cli_cmd *cmd)
 			natt_info("no seccomp notifications (%s): the watcher looks at an interval", strerror(-notify_fd));
 	}
 	char ack = 0;
-	if (natt_send_fd(sp[0], notify_fd, notify_fd >= 0 ? 'S' : 'P') < 0 || read(sp[0], &ack, 1) != 1 ||
+	if (natt_send_fd(sock, notify_fd, notify_fd >= 0 ? 'S' : 'P') < 0 || read(sock, &ack, 1) != 1 ||
 	    ack != 'R') {
 		if (notify_fd >= 0) {
 			/* The filter stays: with nobody to answer, bind() and listen() would fail. */
@@ -229,7 +289,7 @@ static int launch(const struct natt_cli_cmd *cmd)
 		        notify_fd >= 0 ? "seccomp notifications" : "looking at an interval");
 	if (notify_fd >= 0)
 		close(notify_fd);
-	close(sp[0]);
+	close(sock);
 	run_command(cmd, path);
 }
 

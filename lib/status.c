@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,10 +60,11 @@ static bool process_alive(long pid)
 
 void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
 
-/* Copies the other live processes' socket objects of the current file into out (comma-separated). */
-static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out, bool *first)
+/* Copies the other live processes' socket objects of the current file into out (comma-separated):
+ * all but those of process self, and those a watcher wrote (this writer's own, or a writer's that is
+ * gone). */
+static void keep_others(pid_t self, const char *path, struct natt_buf *out, bool *first)
 {
-	(void)dirfd_unused;
 	int fd = natt_own_open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return;
@@ -82,7 +86,7 @@ static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out
 		return; /* a damaged file is replaced by ours rather than kept */
 	const struct natt_json *sockets = natt_json_get(doc, "sockets");
 	size_t count = sockets ? natt_json_array_len(sockets) : 0;
-	pid_t self = getpid();
+	pid_t writer = getpid();
 	for (size_t i = 0; i < count; i++) {
 		const struct natt_json *item = natt_json_array_at(sockets, i);
 		const struct natt_json *pid = item ? natt_json_get(item, "pid") : NULL;
@@ -92,8 +96,8 @@ static void keep_others(int dirfd_unused, const char *path, struct natt_buf *out
 		const struct natt_json *publisher = natt_json_get(item, "publisher");
 		if (publisher && natt_json_type(publisher) == NATT_JSON_NUMBER) {
 			/* a watcher's entry: its writer replaces it, and it goes with that writer */
-			long writer = (long)natt_json_number(publisher);
-			if (writer == (long)self || !process_alive(writer))
+			long by = (long)natt_json_number(publisher);
+			if (by == (long)writer || !process_alive(by))
 				continue;
 		}
 		if (value == (long)self || !process_alive(value))
@@ -209,8 +213,9 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
-                      const struct in_addr *gateway)
+/* Replaces the file: the entries of the other live processes as they are, then own (comma-separated
+ * socket objects, own_len 0 for none) as process self's. 0 or -errno. */
+static int write_document(const char *path, pid_t self, const char *own, size_t own_len)
 {
 	int rc = make_parent_dirs(path);
 	if (rc < 0)
@@ -227,10 +232,7 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 		return rc;
 	}
 
-	char command[32], gw_text[INET_ADDRSTRLEN], now_text[32];
-	read_command(command, sizeof(command));
-	if (gateway)
-		inet_ntop(AF_INET, gateway, gw_text, sizeof(gw_text));
+	char now_text[32];
 	struct natt_buf b;
 	natt_buf_init(&b);
 	natt_buf_printf(&b, "{ \"version\": 1, \"updated\": \"%s\",\n  \"sockets\": [",
@@ -238,18 +240,16 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	bool first = true;
 	struct natt_buf others;
 	natt_buf_init(&others);
-	keep_others(-1, path, &others, &first);
+	keep_others(self, path, &others, &first);
 	if (others.len) {
 		natt_buf_append(&b, "\n    ", 5);
 		natt_buf_append(&b, others.data, others.len);
 	}
 	natt_buf_free(&others);
-	for (struct natt_entry *e = entries; e; e = e->next) {
-		if (e->vanished)
-			continue;
+	if (own_len) {
 		natt_buf_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
 		first = false;
-		put_entry(&b, e, collect, command, gateway ? gw_text : NULL);
+		natt_buf_append(&b, own, own_len);
 	}
 	natt_buf_append(&b, first ? "] }\n" : "\n  ] }\n", first ? 4 : 7);
 
@@ -272,4 +272,59 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	natt_buf_free(&b);
 	natt_own_close(lock_fd); /* drops the lock */
 	return rc;
+}
+
+/* A process that gave up its privileges (a daemon now running as nobody) can no longer write where
+ * natt-run was told: natt-run's status relay, a process outside it, writes for it (its abstract socket
+ * is named in NATT_STATUS_RELAY). 0 or -errno. */
+static int send_to_relay(const char *own, size_t own_len)
+{
+	const char *name = getenv("NATT_STATUS_RELAY");
+	struct sockaddr_un to = { .sun_family = AF_UNIX };
+	size_t name_len = name ? strlen(name) : 0;
+	if (name_len == 0 || name_len >= sizeof(to.sun_path) - 1)
+		return -ENOENT;
+	memcpy(to.sun_path + 1, name, name_len); /* abstract: sun_path[0] stays 0 */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* the kernel adds our credentials (SO_PASSCRED on the relay's side): they say whose entries */
+	ssize_t n = sendto(fd, own_len ? own : "", own_len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&to,
+	                   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + name_len));
+	int rc = n < 0 ? -errno : 0;
+	natt_own_close(fd);
+	return rc;
+}
+
+int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
+                      const struct in_addr *gateway)
+{
+	char command[32], gw_text[INET_ADDRSTRLEN];
+	read_command(command, sizeof(command));
+	if (gateway)
+		inet_ntop(AF_INET, gateway, gw_text, sizeof(gw_text));
+	struct natt_buf own;
+	natt_buf_init(&own);
+	bool first = true;
+	for (struct natt_entry *e = entries; e; e = e->next) {
+		if (e->vanished)
+			continue;
+		if (!first)
+			natt_buf_append(&own, ",\n    ", 6);
+		first = false;
+		put_entry(&own, e, collect, command, gateway ? gw_text : NULL);
+	}
+	int rc = own.failed ? -ENOMEM : write_document(path, getpid(), own.data, own.len);
+	if (rc == -EACCES || rc == -EPERM || rc == -EROFS) {
+		int sent = send_to_relay(own.data, own.len);
+		if (sent == 0)
+			rc = 0;
+	}
+	natt_buf_free(&own);
+	return rc;
+}
+
+int natt_status_merge(const char *path, pid_t pid, const char *own, size_t own_len)
+{
+	return write_document(path, pid, own, own_len);
 }

@@ -23,4 +23,9 @@ extern void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, cha
 int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
                       const struct in_addr *gateway);
 
+/* For natt-run's status relay: replaces process pid's entries in the file at path by own (its socket
+ * objects, comma-separated, as the process rendered them; own_len 0: none), dropping the entries of
+ * processes that are gone. 0 or -errno. */
+int natt_status_merge(const char *path, pid_t pid, const char *own, size_t own_len);
+
 #endif

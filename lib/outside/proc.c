@@ -133,3 +133,44 @@ int natt_proc_same_netns(pid_t pid)
 		return -errno;
 	return mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
 }
+
+bool natt_proc_environ_has(pid_t pid, const char *entry)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	size_t want = strlen(entry) + 1, cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	bool found = false;
+	ssize_t n;
+	while (buf && len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	for (size_t at = 0; buf && at < len && !found;) {
+		size_t item = strnlen(buf + at, len - at);
+		found = item + 1 == want && memcmp(buf + at, entry, want - 1) == 0;
+		at += item + 1;
+	}
+	free(buf);
+	return found;
+}
+
+unsigned long long natt_proc_start_time(pid_t pid)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, text, sizeof(text)) <= 0)
+		return 0;
+	const char *p = strrchr(text, ')'); /* after the command name, which may hold anything */
+	if (!p)
+		return 0;
+	unsigned long long start = 0;
+	/* fields 3..22: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+	 * cutime cstime priority nice threads itrealvalue starttime */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	           &start) != 1)
+		return 0;
+	return start;
+}

@@ -28,4 +28,10 @@ void natt_proc_comm(pid_t pid, char *buf, size_t len);
 /* Whether pid runs in the caller's network namespace: 1, 0, or -errno when it cannot be told. */
 int natt_proc_same_netns(pid_t pid);
 
+/* Whether pid's environment (as it started) holds the string entry, e.g. "NAME=VALUE". */
+bool natt_proc_environ_has(pid_t pid, const char *entry);
+
+/* pid's start time (clock ticks after boot, /proc/PID/stat field 22), or 0 when gone. */
+unsigned long long natt_proc_start_time(pid_t pid);
+
 #endif

@@ -218,6 +218,47 @@ wait_status() {
 	assert_status_gone tcp 8712
 }
 
+# dns_query PORT NAME: an A query from the internet host to the router's public address; prints the
+# answer's last address.
+dns_query() {
+	on_inet python3 -c '
+import socket, sys
+name = b"".join(bytes([len(p)]) + p.encode() for p in sys.argv[2].split(".")) + b"\0"
+query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + name + b"\x00\x01\x00\x01"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(query, (sys.argv[3], int(sys.argv[1])))
+answer = s.recv(512)
+print(".".join(str(b) for b in answer[-4:]))' "$1" "$2" "$PUBLIC_ADDR"
+}
+
+@test "a daemon that drops its privileges (dnsmasq as nobody): its status is written where natt-run was told" {
+	require_program dnsmasq dnsmasq-base
+	local pidfile=$NATT_TEST_DIR/dnsmasq.pid
+	# (the status file's directory is root's, mode 755: nobody cannot write there)
+	natt_start dns lan1 "${NATT_OPTS[@]}" -- dnsmasq --conf-file=/dev/null --user=nobody --group=nogroup \
+		--port=8730 --no-resolv --no-hosts --address=/natt.test/10.1.2.3 --pid-file="$pidfile" --log-facility=-
+	# dnsmasq forks its daemon and the first process exits
+	natt_wait_exit dns 10
+	wait_file "$pidfile"
+	local daemon
+	daemon=$(cat "$pidfile")
+	assert_equal "$(awk '/^Uid:/ { print $2 }' "/proc/$daemon/status")" "$(id -u nobody)"
+	wait_published udp 8730
+	wait_published tcp 8730
+	run dns_query 8730 natt.test
+	assert_success
+	assert_output 10.1.2.3
+	# the entries are the daemon's, written by natt-run's relay as root
+	wait_until 5 eval '[ "$(status_pids udp 8730 | sort -u)" = "$daemon" ]'
+	assert_equal "$(stat -c %U "$NATT_STATUS")" root
+	kill -TERM "$daemon"
+	wait_host_idle lan1
+	assert_router_empty
+	assert_status_gone udp 8730
+	assert_status_gone tcp 8730
+}
+
 @test "natt watch: a process that does not exist, another network namespace, bad options" {
 	run "$NATT_BUILD/natt" watch --pid 99999999999
 	assert_failure 2
