@@ -48,6 +48,7 @@ int natt_relay_open(char *name, size_t len)
 static struct {
 	pid_t pid[MAX_TRACKED];
 	int pidfd[MAX_TRACKED];
+	bool sent[MAX_TRACKED]; /* its entries are in the file */
 	int count;
 } T;
 
@@ -62,6 +63,7 @@ static void track(pid_t pid)
 	if (fd < 0)
 		return;
 	T.pid[T.count] = pid;
+	T.sent[T.count] = false;
 	T.pidfd[T.count++] = fd;
 }
 
@@ -136,8 +138,12 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 		}
 		for (int i = T.count - 1; i >= 0; i--)
 			if (pfds[i + 1].revents) {
+				/* Ended: its entries go now (a zombie would still count as alive). */
+				if (T.sent[i])
+					natt_status_merge(path, T.pid[i], "", 0);
 				close(T.pidfd[i]);
 				T.pid[i] = T.pid[T.count - 1];
+				T.sent[i] = T.sent[T.count - 1];
 				T.pidfd[i] = T.pidfd[--T.count];
 			}
 		if (!(pfds[0].revents & POLLIN))
@@ -165,6 +171,9 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 			continue;
 		}
 		track(cred.pid);
+		for (int i = 0; i < T.count; i++)
+			if (T.pid[i] == cred.pid)
+				T.sent[i] = true;
 		relayed = true;
 		int rc = natt_status_merge(path, cred.pid, buf, (size_t)n);
 		if (rc < 0)
