@@ -91,7 +91,11 @@ $(BUILD)/tests/progs/%: tests/progs/%.c $(LIBA)
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(EXTRA_TEST_OBJS) $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
+
+# test_outside tests the watcher's parts, which only the command links.
+$(BUILD)/tests/test_outside: $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/tests/test_outside: EXTRA_TEST_OBJS = $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # test_cli includes the command's parsing code itself.
 $(BUILD)/tests/test_cli: cli/args.c cli/classify.c cli/cli.h
