@@ -102,8 +102,9 @@ wait_status() {
 	assert_success
 	assert_output natt-go-ok
 	natt_signal go KILL
-	# nothing runs in a killed program: the watcher outside it saw it end
-	wait_until 1.5 router_empty || fail "$(printf 'rules still there 1.5 s after SIGKILL:\n%s' "$(router_rules)")"
+	# nothing runs in a killed program: the watcher outside it saw it end (at once: the bound leaves room
+	# for a loaded machine; the lease would take an hour)
+	wait_until 3 router_empty || fail "$(printf 'rules still there 3 s after SIGKILL:\n%s' "$(router_rules)")"
 	wait_status go
 	assert_equal "$EXIT_STATUS" 137
 	wait_host_idle lan1
@@ -122,7 +123,8 @@ wait_status() {
 	natt_send st "close $fd"
 	natt_expect st '^ok'
 	# closes are seen in the kernel's socket tables, looked at every 0.7 s while something is published
-	wait_rule_gone 8709 1.5
+	# (bench item 8 measures it; the bound leaves room for a loaded machine)
+	wait_rule_gone 8709 3
 	natt_send st "tcp 0.0.0.0 8705"
 	natt_expect st '^[0-9]+ 8705$'
 	natt_send st "udp 0.0.0.0 8706"
