@@ -29,7 +29,7 @@
 
 /* A quick look after a bind()/listen() notification: the call completes right after our answer,
  * but we cannot see when; these delays (ms after it) find it without spinning. */
-static const int follow_up_ms[] = { 0, 2, 5, 10, 20, 50, 100, 250 };
+static const int follow_up_ms[] = { 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512 };
 #define FOLLOW_UPS (int)(sizeof(follow_up_ms) / sizeof(follow_up_ms[0]))
 
 struct proc {
@@ -328,6 +328,20 @@ static bool look(bool *failed)
 	return changed;
 }
 
+#define MAX_PENDING 16
+
+/* Whether every socket of the notifications followed up is known now (published or not ours). A
+ * bind() of a TCP socket shows in no table until it listens: its follow-ups run out. */
+static bool pending_found(const uint64_t *pending, size_t n)
+{
+	pthread_mutex_lock(&W.lock);
+	bool all = true;
+	for (size_t i = 0; all && i < n; i++)
+		all = find_sock(pending[i]) != NULL;
+	pthread_mutex_unlock(&W.lock);
+	return all;
+}
+
 static bool anything_published(void)
 {
 	for (size_t i = 0; i < W.nsocks; i++)
@@ -405,6 +419,8 @@ int natt_watcher_run(const struct natt_watcher_options *o)
 	int64_t now = natt_now_ms(), next_look = now, interval = POLL_FIRST_MS;
 	int64_t follow_base = -1;
 	int follow = FOLLOW_UPS;
+	uint64_t pending[MAX_PENDING]; /* the sockets of the notifications being followed up */
+	size_t npending = 0;
 	bool failed_before = false;
 	for (;;) {
 		now = natt_now_ms();
@@ -419,8 +435,8 @@ int natt_watcher_run(const struct natt_watcher_options *o)
 			if (failed && !failed_before)
 				natt_warn("cannot read the kernel's socket tables; trying again");
 			failed_before = failed;
-			if (changed)
-				follow = FOLLOW_UPS; /* found what the notification was about */
+			if (follow < FOLLOW_UPS && pending_found(pending, npending))
+				follow = FOLLOW_UPS; /* found what the notifications were about */
 			if (W.nprocs == 0) {
 				adopt_holders();
 				if (W.nprocs == 0 && !notify_open)
@@ -493,6 +509,10 @@ int natt_watcher_run(const struct natt_watcher_options *o)
 						*s = W.socks[--W.nsocks];
 					}
 					pthread_mutex_unlock(&W.lock);
+					if (follow >= FOLLOW_UPS)
+						npending = 0;
+					if (inode && npending < MAX_PENDING)
+						pending[npending++] = inode;
 					follow_base = natt_now_ms();
 					follow = 0;
 				} else if (got < 0 && got != -EINTR) {
