@@ -29,13 +29,15 @@ SHIM_PROTO   ?= -Wl,-Bstatic -lminiupnpc -lnatpmp -Wl,-Bdynamic
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 SHIM_SRCS := $(sort $(wildcard shim/*.c))
 CLI_SRCS  := $(sort $(wildcard cli/*.c))
+# Watching other processes' sockets (natt watch): the command's, not the shim's nor the library's.
+OUTSIDE_SRCS := $(sort $(wildcard lib/outside/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 EX_SRCS   := $(sort $(wildcard examples/*.c))
 TESTPROG_SRCS := $(sort $(wildcard tests/progs/*.c))
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/obj/%.o)
-CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 EX_BINS   := $(EX_SRCS:examples/%.c=$(BUILD)/examples/%)
 TESTPROG_BINS := $(TESTPROG_SRCS:tests/progs/%.c=$(BUILD)/tests/progs/%)
@@ -50,7 +52,7 @@ all: $(SHIM) $(LIBSO) $(BUILD)/libnatt.so $(LIBA) $(CLI) $(BUILD)/natt.pc $(EX_B
 
 # V=1 shows the full commands.
 Q := $(if $(V),,@)
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/include/*.h lib/include/natt/*.h shim/*.h cli/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/*/*.h lib/include/*.h lib/include/natt/*.h shim/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
@@ -93,7 +95,11 @@ $(BUILD)/tests/progs/asyncsafe: LDFLAGS += -rdynamic
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(EXTRA_TEST_OBJS) $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
+
+# test_outside tests the watcher's parts, which only the command links.
+$(BUILD)/tests/test_outside: $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/tests/test_outside: EXTRA_TEST_OBJS = $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # test_cli includes the command's parsing code itself.
 $(BUILD)/tests/test_cli: cli/args.c cli/classify.c cli/cli.h

@@ -31,6 +31,7 @@ static const char *const command_names[NATT_CLI_COMMAND_COUNT] = {
 	[NATT_CLI_WAIT] = "wait",
 	[NATT_CLI_GATEWAY] = "gateway",
 	[NATT_CLI_INTERFACES] = "interfaces",
+	[NATT_CLI_WATCH] = "watch",
 };
 
 enum option_id {
@@ -44,6 +45,12 @@ enum option_id {
 	OPT_JSON,
 	OPT_FOLLOW,
 	OPT_PORT,
+	OPT_PID,
+	OPT_STATUS,
+	OPT_VERBOSE,
+	OPT_OUTSIDE,
+	OPT_NO_SECCOMP,
+	OPT_SHIM,
 };
 
 struct option_spec {
@@ -66,6 +73,12 @@ static const struct option_spec option_specs[] = {
 	{ OPT_JSON, 0, "json", false, BIT(NATT_CLI_STATUS) },
 	{ OPT_FOLLOW, 'f', "follow", false, BIT(NATT_CLI_STATUS) },
 	{ OPT_PORT, 'p', "port", true, BIT(NATT_CLI_WAIT) },
+	{ OPT_PID, 0, "pid", true, BIT(NATT_CLI_WATCH) },
+	{ OPT_STATUS, 0, "status", true, BIT(NATT_CLI_WATCH) },
+	{ OPT_VERBOSE, 'v', "verbose", false, BIT(NATT_CLI_WATCH) },
+	{ OPT_OUTSIDE, 0, "outside", false, BIT(NATT_CLI_WATCH) },
+	{ OPT_NO_SECCOMP, 0, "no-seccomp", false, BIT(NATT_CLI_WATCH) },
+	{ OPT_SHIM, 0, "shim", true, BIT(NATT_CLI_WATCH) },
 };
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
 
@@ -206,6 +219,28 @@ static int apply_option(struct parser *p, const struct option_spec *opt, const c
 		if (parse_port(p, value, &cmd->port) < 0)
 			return -EINVAL;
 		cmd->have_port = true;
+		break;
+	case OPT_PID:
+		if (natt_parse_ulong(value, 1, 0x7fffffff, &number) < 0)
+			return usage_error(p, "\"%s\" is not a process id", value);
+		cmd->watch_pid = (long)number;
+		break;
+	case OPT_STATUS:
+		if (!value[0])
+			return usage_error(p, "the status file name is empty");
+		cmd->status_file = value;
+		break;
+	case OPT_VERBOSE:
+		cmd->verbose = true;
+		break;
+	case OPT_OUTSIDE:
+		cmd->outside = true;
+		break;
+	case OPT_NO_SECCOMP:
+		cmd->no_seccomp = true;
+		break;
+	case OPT_SHIM:
+		cmd->shim = value;
 		break;
 	}
 	return 0;
@@ -458,7 +493,15 @@ int natt_cli_parse(int argc, char **argv, struct natt_cli_cmd *out, char *err, s
 		char *word = argv[i];
 		if (!options_done && strcmp(word, "--") == 0) {
 			options_done = true;
+			if (out->command == NATT_CLI_WATCH) {
+				out->exec_argv = argv + i + 1; /* the command's own words, whatever they look like */
+				break;
+			}
 			continue;
+		}
+		if (out->command == NATT_CLI_WATCH && !(word[0] == '-' && word[1])) {
+			out->exec_argv = argv + i;
+			break;
 		}
 		if (!options_done && word[0] == '-' && word[1]) {
 			bool help = false;
@@ -477,6 +520,15 @@ int natt_cli_parse(int argc, char **argv, struct natt_cli_cmd *out, char *err, s
 	}
 	if (p.via_upnp && p.via_natpmp)
 		return usage_error(&p, "--upnp and --nat-pmp exclude each other");
+	if (out->command == NATT_CLI_WATCH) {
+		if (out->exec_argv && !out->exec_argv[0])
+			out->exec_argv = NULL;
+		if (!out->watch_pid == !out->exec_argv)
+			return usage_error(&p, out->watch_pid ? "--pid and a command exclude each other"
+			                                      : "give --pid PID or a command (see natt watch --help)");
+		if (out->watch_pid && (out->outside || out->no_seccomp || out->shim))
+			return usage_error(&p, "--outside, --no-seccomp and --shim are for a command it starts");
+	}
 	int rc = parse_operands(&p, operands, noperands);
 	if (rc == 0 && (out->command == NATT_CLI_WAIT || out->follow) && out->status_file &&
 	    strcmp(out->status_file, "-") == 0)

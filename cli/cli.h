@@ -46,6 +46,7 @@ enum natt_cli_command {
 	NATT_CLI_WAIT,
 	NATT_CLI_GATEWAY,
 	NATT_CLI_INTERFACES,
+	NATT_CLI_WATCH,
 	NATT_CLI_COMMAND_COUNT
 };
 
@@ -91,7 +92,15 @@ struct natt_cli_cmd {
 	bool follow;                 /* status --follow */
 	bool have_port;              /* wait --port given */
 	uint16_t port;               /* wait --port: the local port of the socket waited for */
-	const char *status_file;     /* status, wait FILE; NULL: the default path; "-": standard input */
+	const char *status_file;     /* status, wait FILE; NULL: the default path; "-": standard input;
+	                                watch --status */
+	/* watch: --pid PID, or a command to start (natt-run's way in) */
+	long watch_pid;              /* 0: none */
+	char **exec_argv;            /* the command and its arguments (NULL-terminated, in argv) */
+	bool verbose;                /* -v */
+	bool outside;                /* --outside: from outside even where LD_PRELOAD would work */
+	bool no_seccomp;             /* --no-seccomp: learn of sockets by looking only */
+	const char *shim;            /* --shim LIB: the preload library for the programs it can enter */
 };
 
 /* natt_cli_parse - reads argv (argv[0] is the program) into *out. No I/O, no global state.
@@ -141,6 +150,12 @@ int natt_cli_read_fd(int fd, struct natt_buf *text);
 bool natt_cli_process_gone(long long pid);
 int natt_cli_gateway(const struct natt_cli_cmd *cmd);
 int natt_cli_interfaces(const struct natt_cli_cmd *cmd);
+int natt_cli_watch(const struct natt_cli_cmd *cmd);
+
+/* SIGPIPE's disposition as natt found it (main.c sets the default): what a command started by natt
+ * watch gets back. */
+#include <signal.h>
+extern struct sigaction natt_cli_sigpipe_at_start;
 
 /* Writes s to f with every control character (and DEL) shown as '?': text from the network or from a
  * file must not drive the terminal. */

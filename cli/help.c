@@ -21,6 +21,7 @@ static const char overview[] =
 	"  wait          wait until the status file shows a public address, and print it\n"
 	"  gateway       the IPv4 default gateway\n"
 	"  interfaces    the interface addresses, the one toward the gateway marked\n"
+	"  watch         publish the listening sockets of a running process, from outside it\n"
 	"Other:\n"
 	"  help [COMMAND]  this text, or a command's help (also: natt COMMAND --help)\n"
 	"  --version       natt's version\n"
@@ -160,6 +161,26 @@ static const char *const texts[NATT_CLI_COMMAND_COUNT] = {
 	"Lists the addresses of the interfaces that are up: name, address/prefix, flags and class\n"
 	"(loopback, private, shared, link-local, ula, global, reserved). '*' marks the address this\n"
 	"host uses toward the gateway: the one a peer on the LAN sees.\n",
+
+	[NATT_CLI_WATCH] =
+	"Usage: natt watch [-v] [--status FILE] --pid PID\n"
+	"       natt watch [-v] [--status FILE] [--outside] [--no-seccomp] [--shim LIB] [--] COMMAND [ARGS...]\n"
+	"Publishes at the router, from outside, the listening TCP and bound UDP sockets of process PID and\n"
+	"of the processes it starts, as natt-run does for the programs it wraps; deletes the mappings when\n"
+	"a socket closes, when the process ends, and when natt watch itself gets SIGINT or SIGTERM. Runs\n"
+	"until every one of those processes has ended. The second form is natt-run's: it runs COMMAND with\n"
+	"the same pid and parent (with LIB preloaded when LD_PRELOAD can reach COMMAND and --outside is not\n"
+	"given), and a watcher process publishes its sockets (see natt-run(1)).\n"
+	"Settings as natt-run's, from NATT_LIFETIME, NATT_PORTS, NATT_PROTOCOLS, NATT_GATEWAY,\n"
+	"NATT_ON_CHANGE, NATT_LOG (`natt-run [options] --pid PID` sets them from options).\n"
+	"\n"
+	"      --pid PID          the process to watch (in this network namespace)\n"
+	"      --status FILE      status file (NATT_STATUS_FILE; default as natt-run's)\n"
+	"  -v, --verbose          a line on stderr for each published or retired address (NATT_VERBOSE)\n"
+	"      --outside          publish COMMAND's sockets from outside even where LD_PRELOAD would work\n"
+	"      --no-seccomp       learn of COMMAND's sockets by looking only (no seccomp filter)\n"
+	"      --shim LIB         libnattpreload.so, for the commands LD_PRELOAD can reach\n"
+	"  -h, --help             this help\n",
 };
 
 void natt_cli_print_help(enum natt_cli_command topic)

@@ -26,11 +26,14 @@ void natt_cli_put_text(FILE *f, const char *s)
 	}
 }
 
+struct sigaction natt_cli_sigpipe_at_start;
+
 int main(int argc, char **argv)
 {
 	char err[640];
 	struct natt_cli_cmd cmd;
 
+	sigaction(SIGPIPE, NULL, &natt_cli_sigpipe_at_start); /* for a command natt watch starts */
 	/* A reader that went away (natt list | head) ends us quietly, as it does any filter. */
 	signal(SIGPIPE, SIG_DFL);
 	/* NATT_LOG=debug shows the library's diagnostics (SSDP answers, the IGD found, ...). */
@@ -69,6 +72,7 @@ int main(int argc, char **argv)
 	case NATT_CLI_WAIT: status = natt_cli_wait(&cmd); break;
 	case NATT_CLI_GATEWAY: status = natt_cli_gateway(&cmd); break;
 	case NATT_CLI_INTERFACES: status = natt_cli_interfaces(&cmd); break;
+	case NATT_CLI_WATCH: status = natt_cli_watch(&cmd); break;
 	default: status = NATT_EXIT_USAGE; break;
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -6,9 +6,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,9 +76,23 @@ static long json_pid(const struct natt_json *value)
 	return (long)d;
 }
 
+void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
+
+/* Whether the number at key of item, with the start time at start_key, names a process that lives:
+ * the same pid and the same start. */
+static bool same_process(const struct natt_json *item, const char *key, const char *start_key, long *pid_out)
+{
+	long pid = json_pid(natt_json_get(item, key));
+	const struct natt_json *start = natt_json_get(item, start_key);
+	*pid_out = pid;
+	return pid > 0 && process_alive(pid) && start && natt_json_type(start) == NATT_JSON_NUMBER &&
+	       natt_json_number(start) == (double)process_start(pid);
+}
+
 /* Copies the other live processes' socket objects of text (the current file) into out
- * (comma-separated). */
-static void keep_others(const char *text, size_t len, struct natt_buf *out, bool *first)
+ * (comma-separated): all but those of process self, and those a watcher wrote ("publisher") unless
+ * that watcher is another one and still lives. */
+static void keep_others(const char *text, size_t len, pid_t self, struct natt_buf *out, bool *first)
 {
 	char err[128];
 	struct natt_json *doc = natt_json_parse(text, len, err, sizeof(err));
@@ -83,16 +100,16 @@ static void keep_others(const char *text, size_t len, struct natt_buf *out, bool
 		return; /* a damaged file is replaced by ours rather than kept */
 	const struct natt_json *sockets = natt_json_get(doc, "sockets");
 	size_t count = sockets ? natt_json_array_len(sockets) : 0;
-	pid_t self = getpid();
+	pid_t writer = getpid();
 	for (size_t i = 0; i < count; i++) {
 		const struct natt_json *item = natt_json_array_at(sockets, i);
 		if (!item)
 			continue;
-		long pid = json_pid(natt_json_get(item, "pid"));
-		const struct natt_json *start = natt_json_get(item, "start");
-		if (pid < 0 || pid == (long)self || !process_alive(pid) || !start ||
-		    natt_json_type(start) != NATT_JSON_NUMBER ||
-		    natt_json_number(start) != (double)process_start(pid))
+		long pid, by;
+		if (natt_json_get(item, "publisher") &&
+		    (!same_process(item, "publisher", "publisher_start", &by) || by == (long)writer))
+			continue; /* a watcher's entry: its writer replaces it, and it goes with that writer */
+		if (!same_process(item, "pid", "start", &pid) || pid == (long)self)
 			continue;
 		if (!*first)
 			natt_buf_append(out, ",\n    ", 6);
@@ -144,7 +161,17 @@ static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn 
 	natt_addr_format((const struct sockaddr *)&e->local, local, sizeof(local));
 	uint16_t port = e->local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&e->local)->sin_port)
 	                                              : ntohs(((struct sockaddr_in6 *)&e->local)->sin6_port);
-	natt_buf_printf(b, "{ \"pid\": %d, \"start\": %llu, ", (int)getpid(), process_start(getpid()));
+	pid_t pid = getpid();
+	char owner_command[32];
+	if (natt_status_owner) {
+		owner_command[0] = '\0';
+		natt_status_owner(e, &pid, owner_command, sizeof(owner_command));
+		command = owner_command;
+	}
+	natt_buf_printf(b, "{ \"pid\": %d, \"start\": %llu, ", (int)pid, process_start(pid));
+	if (pid != getpid())
+		natt_buf_printf(b, "\"publisher\": %d, \"publisher_start\": %llu, ", (int)getpid(),
+		                process_start(getpid()));
 	put_string_field(b, "command", command, true);
 	put_string_field(b, "protocol", e->protocol == NATT_UDP ? "udp" : "tcp", true);
 	put_string_field(b, "local_address", local, true);
@@ -181,8 +208,10 @@ static void read_command(char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
-                      const struct in_addr *gateway)
+/* Replaces the file: the entries of the other live processes as they are, then own (comma-separated
+ * socket objects, own_len 0 for none) as process self's. Through the checked directory only. 0 or
+ * -errno. */
+static int write_document(const char *path, pid_t self, const char *own, size_t own_len)
 {
 	const char *name;
 	int dir_fd = natt_state_dir_open(path, &name);
@@ -201,10 +230,7 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 		return rc;
 	}
 
-	char command[32], gw_text[INET_ADDRSTRLEN], now_text[32];
-	read_command(command, sizeof(command));
-	if (gateway)
-		inet_ntop(AF_INET, gateway, gw_text, sizeof(gw_text));
+	char now_text[32];
 	struct natt_buf b;
 	natt_buf_init(&b);
 	natt_buf_printf(&b, "{ \"version\": 1, \"updated\": \"%s\",\n  \"sockets\": [",
@@ -217,7 +243,7 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	if (natt_state_read(dir_fd, name, NATT_STATUS_MAX_BYTES, &current, &current_len) == 0) {
 		struct natt_buf others;
 		natt_buf_init(&others);
-		keep_others(current, current_len, &others, &first);
+		keep_others(current, current_len, self, &others, &first);
 		free(current);
 		if (others.len) {
 			natt_buf_append(&b, "\n    ", 5);
@@ -225,12 +251,10 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 		}
 		natt_buf_free(&others);
 	}
-	for (struct natt_entry *e = entries; e; e = e->next) {
-		if (e->vanished)
-			continue;
+	if (own_len) {
 		natt_buf_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
 		first = false;
-		put_entry(&b, e, collect, command, gateway ? gw_text : NULL);
+		natt_buf_append(&b, own, own_len);
 	}
 	natt_buf_append(&b, first ? "] }\n" : "\n  ] }\n", first ? 4 : 7);
 
@@ -239,4 +263,56 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	natt_own_close(lock_fd); /* drops the lock */
 	natt_own_close(dir_fd);
 	return rc;
+}
+
+/* A process that gave up its privileges (a daemon now running as nobody) can no longer write where
+ * natt-run was told: natt-run's status relay, a process outside it, writes for it (its abstract socket
+ * is named in NATT_STATUS_RELAY) through the same checked directory. 0 or -errno. */
+static int send_to_relay(const char *own, size_t own_len)
+{
+	const char *name = secure_getenv("NATT_STATUS_RELAY");
+	struct sockaddr_un to = { .sun_family = AF_UNIX };
+	size_t name_len = name ? strlen(name) : 0;
+	if (name_len == 0 || name_len >= sizeof(to.sun_path) - 1)
+		return -ENOENT;
+	memcpy(to.sun_path + 1, name, name_len); /* abstract: sun_path[0] stays 0 */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* the kernel adds our credentials (SO_PASSCRED on the relay's side): they say whose entries */
+	ssize_t n = sendto(fd, own_len ? own : "", own_len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&to,
+	                   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + name_len));
+	int rc = n < 0 ? -errno : 0;
+	natt_own_close(fd);
+	return rc;
+}
+
+int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
+                      const struct in_addr *gateway)
+{
+	char command[32], gw_text[INET_ADDRSTRLEN];
+	read_command(command, sizeof(command));
+	if (gateway)
+		inet_ntop(AF_INET, gateway, gw_text, sizeof(gw_text));
+	struct natt_buf own;
+	natt_buf_init(&own);
+	bool first = true;
+	for (struct natt_entry *e = entries; e; e = e->next) {
+		if (e->vanished)
+			continue;
+		if (!first)
+			natt_buf_append(&own, ",\n    ", 6);
+		first = false;
+		put_entry(&own, e, collect, command, gateway ? gw_text : NULL);
+	}
+	int rc = own.failed ? -ENOMEM : write_document(path, getpid(), own.data, own.len);
+	if ((rc == -EACCES || rc == -EPERM || rc == -EROFS) && !own.failed && send_to_relay(own.data, own.len) == 0)
+		rc = 0;
+	natt_buf_free(&own);
+	return rc;
+}
+
+int natt_status_merge(const char *path, pid_t pid, const char *own, size_t own_len)
+{
+	return write_document(path, pid, own, own_len);
 }

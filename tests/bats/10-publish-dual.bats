@@ -112,10 +112,11 @@ natt_suite
 # ctl NAME COMMAND REGEX: one sockctl command and its reply.
 ctl() { natt_send "$1" "$2" && natt_expect "$1" "$3"; }
 
-# kernel_port_published PROTO COMMAND: sockctl COMMAND makes a socket whose port the kernel picks; that
-# port is published through UPnP at the router, and retired when the socket closes.
+# kernel_port_published PROTO COMMAND [NATT-RUN OPTION...]: sockctl COMMAND makes a socket whose port
+# the kernel picks; that port is published through UPnP at the router, and retired when the socket
+# closes.
 kernel_port_published() {
-	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
+	natt_start ctl lan1 "${@:3}" -- "$NATT_BUILD/tests/progs/sockctl"
 	ctl ctl "$2" '^[0-9]+ [0-9]+$'
 	local fd=${NATT_LAST_REPLY%% *} port=${NATT_LAST_REPLY##* }
 	[ "$port" -gt 0 ] || fail "'$2' left port $port"
@@ -130,8 +131,9 @@ kernel_port_published() {
 	kernel_port_published tcp listen-unbound
 }
 
-@test "bind() to port 0: the port the kernel picked is published" {
-	kernel_port_published udp "udp 0.0.0.0 0"
+@test "bind() to port 0 with --publish-ephemeral-udp: the port the kernel picked is published" {
+	# (without the option such a UDP socket is a client's, and not published: 67-hostile-neighbours)
+	kernel_port_published udp "udp 0.0.0.0 0" --publish-ephemeral-udp
 }
 
 @test "an IPv6-only socket is local-only: nothing asked of the router, the reason given" {

@@ -65,14 +65,14 @@ bad_usage() {
     run --separate-stderr "$NATT" help
     assert_success
     assert_line --index 0 "Usage: natt COMMAND [OPTIONS] [ARGUMENTS]"
-    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces; do
+    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces watch; do
         assert_line --regexp "^  $c "
     done
     run "$NATT" --help
     assert_success
     assert_line --index 0 "Usage: natt COMMAND [OPTIONS] [ARGUMENTS]"
 
-    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces; do
+    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces watch; do
         run --separate-stderr "$NATT" "$c" --help
         assert_success
         assert_line --index 0 --regexp "^Usage: natt $c( |\$)"
@@ -204,7 +204,7 @@ EOF
     done
     # every command has its entry in natt(1)
     run env MANWIDTH=80 man -l "$NATT_ROOT/man/natt.1"
-    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces; do
+    for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces watch; do
         assert_line --regexp "^       $c( |\$)"
     done
     # and every natt-run option in natt-run(1)

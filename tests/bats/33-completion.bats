@@ -51,11 +51,13 @@ help_options() {
 	run comp natt --v
 	assert_output "--version"
 	run comp natt help wa
+	assert_output "$(printf 'wait\nwatch')"
+	run comp natt help wai
 	assert_output "wait"
 }
 
 @test "natt: each command's options are those its --help lists" {
-	for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces; do
+	for c in external-ip map unmap unmap-all list discover call status wait gateway interfaces watch; do
 		want=$({ "$NATT" "$c" --help | help_options; echo --help; } | grep -vx -- -h | sort -u)
 		got=$(comp natt "$c" -)
 		[ "$got" = "$want" ] || {
@@ -89,6 +91,15 @@ help_options() {
 	assert_output "GetExternalIPAddress"
 	run comp natt call -t 1 WANIPConnection AddPo
 	assert_output "AddPortMapping"
+	# watch: --pid takes a process id, --status and --shim a file; then the command it starts
+	run comp natt watch --pid ""
+	assert_line "$$"
+	run comp natt watch --shim "$dir/o"
+	assert_output "$dir/other.txt"
+	run comp natt watch --status "$dir/s" -- natt sta
+	assert_output "status"
+	run comp natt watch -v natt wait --p
+	assert_output "--port"
 }
 
 @test "natt-run: its options, then the values some take" {
@@ -107,6 +118,10 @@ nat-pmp,upnp"
 	assert_output "$dir/web.json"
 	run comp natt-run --lifetime ""
 	assert_output ""
+	run comp natt-run --pid ""
+	assert_line "$$"
+	run comp natt-run --pid 1 --outs
+	assert_output "--outside"
 }
 
 @test "natt-run: the wrapped command completes with its own completion" {

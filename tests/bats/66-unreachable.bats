@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
-# What the shim cannot reach, natt-run says: setuid/setgid programs and those
-# with file capabilities (the loader ignores LD_PRELOAD for them) and static binaries (no dynamic loader
-# at all) get a warning on stderr, and still run; ordinary programs get none. A bad option is an error
-# of natt-run itself: exit status 2, before anything runs. (Only the last test needs the lab.)
+# What LD_PRELOAD cannot reach: setuid/setgid programs and those with file capabilities (the loader
+# ignores LD_PRELOAD for them) and static binaries (no dynamic loader at all). natt-run runs them with
+# a watcher outside instead (tests/bats/69-outside.bats publishes them); it says so with -v, and
+# warns only where nothing can be done: a program that gains privileges, started by a user who cannot
+# see its sockets. Ordinary programs get no word. A bad option is an error of natt-run itself: exit
+# status 2, before anything runs. (Only the last tests need the lab.)
 
 bats_require_minimum_version 1.5.0
 
@@ -48,55 +50,96 @@ warns() {
 		fail "$(printf 'natt-run printed no warning "%s"; stderr was:\n%s' "$1" "$stderr")"
 }
 
-@test "natt-run warns that a setuid program is out of reach, and still runs it" {
+# says_outside TEXT: -v told that the program is watched from outside, and why; no warning.
+says_outside() {
+	[[ $stderr == *"natt-run: "*"$1: publishing its sockets from outside"* ]] ||
+		fail "$(printf 'natt-run -v did not say "%s: publishing its sockets from outside"; stderr was:\n%s' "$1" "$stderr")"
+	[[ $stderr != *"warning"* ]] || fail "unexpected warning: $stderr"
+}
+
+# as_nobody CMD [ARGS]: runs CMD as user nobody (util-linux setpriv).
+as_nobody() {
+	setpriv --reuid nobody --regid nogroup --clear-groups "$@"
+}
+
+@test "natt-run runs a setuid program with a watcher outside it (said with -v), and the program runs" {
+	require_root
 	cp "$SOCKCTL" "$BIN/suid"
+	chown nobody "$BIN/suid"
 	chmod 4755 "$BIN/suid"
-	run_natt "$BIN/suid" --banner
+	run_natt -v "$BIN/suid" --banner
 	assert_success
 	assert_output --regexp '^ready [0-9]+$'
-	warns "$BIN/suid is setuid/setgid"
+	says_outside "$BIN/suid is setuid/setgid"
+	# without -v: not a word
+	run_natt "$BIN/suid" --banner
+	assert_success
+	[ -z "$stderr" ] || fail "unexpected stderr: $stderr"
+}
+
+@test "natt-run warns for a setuid program a user cannot see into, and still runs it" {
+	require_root
+	# (bats' own directories are root's alone: one that nobody can reach)
+	local dir
+	dir=$(mktemp -d /tmp/natt-suid.XXXXXX)
+	chmod 755 "$dir"
+	cp "$SOCKCTL" "$dir/suid-root"
+	chmod 4755 "$dir/suid-root"
+	run --separate-stderr as_nobody "$NATT_RUN" "$dir/suid-root" --banner </dev/null
+	rm -rf "$dir"
+	assert_success
+	assert_output --regexp '^ready [0-9]+$'
+	warns "$dir/suid-root is setuid/setgid"
 	warns "nothing will be published"
 }
 
-@test "natt-run warns for a setgid program" {
+@test "natt-run runs a setgid program with a watcher outside it" {
 	cp "$SOCKCTL" "$BIN/sgid"
 	chmod 2755 "$BIN/sgid"
-	run_natt "$BIN/sgid"
+	run_natt -v "$BIN/sgid"
 	assert_success
-	warns "$BIN/sgid is setuid/setgid"
+	says_outside "$BIN/sgid is setuid/setgid"
 }
 
-@test "natt-run warns for a program with file capabilities" {
+@test "natt-run runs a program with file capabilities with a watcher outside it" {
 	command -v setcap >/dev/null || skip "setcap (package libcap2-bin) is not installed"
 	cp "$SOCKCTL" "$BIN/caps"
 	setcap cap_net_bind_service+ep "$BIN/caps" 2>/dev/null || skip "cannot set file capabilities here"
-	run_natt "$BIN/caps"
+	run_natt -v "$BIN/caps"
 	assert_success
-	warns "$BIN/caps has file capabilities"
+	says_outside "$BIN/caps has file capabilities"
 }
 
-@test "natt-run finds a setuid program on PATH and warns for it too" {
+@test "natt-run finds a setuid program on PATH and watches it too" {
 	cp "$SOCKCTL" "$BIN/suid-on-path"
 	chmod 4755 "$BIN/suid-on-path"
-	PATH=$BIN:$PATH run_natt suid-on-path
+	PATH=$BIN:$PATH run_natt -v suid-on-path
 	assert_success
-	warns "$BIN/suid-on-path is setuid/setgid"
+	says_outside "$BIN/suid-on-path is setuid/setgid"
 }
 
-@test "natt-run warns that a static binary is out of reach, and still runs it" {
+@test "natt-run runs a static binary with a watcher outside it, and the program runs" {
 	static_build "$BIN/static" -static
-	run_natt "$BIN/static" --banner
+	run_natt -v "$BIN/static" --banner
 	assert_success
 	assert_output --regexp '^ready [0-9]+$'
-	warns "$BIN/static is statically linked"
-	warns "nothing will be published"
+	says_outside "$BIN/static is statically linked"
 }
 
-@test "natt-run warns for a static-pie binary" {
+@test "natt-run runs a static-pie binary with a watcher outside it" {
 	static_build "$BIN/static-pie" -static-pie
-	run_natt "$BIN/static-pie"
+	run_natt -v "$BIN/static-pie"
 	assert_success
-	warns "$BIN/static-pie is statically linked"
+	says_outside "$BIN/static-pie is statically linked"
+}
+
+@test "natt-run: a command that is not there exits 127, one that cannot run 126" {
+	run_natt "$BIN/no-such-program"
+	assert_failure 127
+	[[ $stderr == *"no-such-program"* ]]
+	touch "$BIN/not-executable"
+	run_natt "$BIN/not-executable"
+	assert_failure 126
 }
 
 @test "natt-run prints no warning for an ordinary dynamic program" {
@@ -132,18 +175,21 @@ warns() {
 	[ -e "$marker" ]
 }
 
-@test "a static server under natt-run gets nothing published (as the warning said), and is not disturbed" {
+@test "a static-pie server under natt-run is published from outside, and is not disturbed" {
 	lab_setup
 	natt_test_setup
-	static_build "$BIN/static" -static
-	natt_start st lan1 "${NATT_OPTS[@]}" -- "$BIN/static"
+	static_build "$BIN/static-pie" -static-pie
+	natt_start st lan1 "${NATT_OPTS[@]}" -- "$BIN/static-pie"
 	natt_send st "tcp 0.0.0.0 8695"
 	natt_expect st '^[0-9]+ 8695$'
-	grep -q "statically linked" "$(natt_stderr st)"
-	sleep 2
-	run router_rules
-	assert_output ""
-	[ ! -s "$NATT_STATUS" ] || ! status_has tcp 8695 published
+	wait_published tcp 8695
+	natt_send st "pid"
+	natt_expect st "^$(natt_pid st)\$"
+	natt_send st "exit 3"
+	natt_wait_exit st 10
+	wait_host_idle lan1
+	assert_router_empty
+	assert_status_gone tcp 8695
 }
 
 @test "natt-run -h and --help print the usage with every option; --version its version" {
@@ -152,7 +198,8 @@ warns() {
 		run "$NATT_RUN" "$opt"
 		assert_success
 		assert_output --partial "natt-run [options] [--] command"
-		for long in --status --lifetime --protocols --ports --gateway --on-change --verbose --log --version; do
+		for long in --status --lifetime --protocols --ports --gateway --on-change --verbose --log --version \
+			--outside --no-seccomp --pid; do
 			[[ $output == *"$long"* ]] || fail "$opt does not mention $long"
 		done
 	done

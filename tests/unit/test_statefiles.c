@@ -253,14 +253,24 @@ static void test_other_entries(void **state)
 		_exit(0);
 	}
 	unsigned long long start = start_of(child);
-	char text[2048];
+	char text[4096];
+	/* Entries a watcher wrote for the child ("publisher"): kept while that very watcher lives (here
+	 * the child watches itself), dropped when the publisher is this writer (it replaces them), pid 1,
+	 * a reused pid (another start) or no number. */
+	unsigned long long me = start_of(getpid());
 	snprintf(text, sizeof(text),
 	         "{ \"sockets\": [ { \"pid\": %d, \"start\": %llu, \"protocol\": \"tcp\", \"local_port\": 1111 },"
 	         " { \"pid\": %d, \"start\": %llu, \"protocol\": \"tcp\", \"local_port\": 2222 },"
 	         " { \"pid\": 1, \"protocol\": \"tcp\", \"local_port\": 3333 },"
 	         " { \"pid\": 1.5, \"protocol\": \"tcp\", \"local_port\": 4444 },"
-	         " { \"pid\": 1e300, \"protocol\": \"tcp\", \"local_port\": 5555 } ] }",
-	         (int)child, start, (int)child, start + 1);
+	         " { \"pid\": 1e300, \"protocol\": \"tcp\", \"local_port\": 5555 },"
+	         " { \"pid\": %d, \"start\": %llu, \"publisher\": %d, \"publisher_start\": %llu, \"local_port\": 6161 },"
+	         " { \"pid\": %d, \"start\": %llu, \"publisher\": %d, \"publisher_start\": %llu, \"local_port\": 6262 },"
+	         " { \"pid\": %d, \"start\": %llu, \"publisher\": 1, \"publisher_start\": 0, \"local_port\": 6363 },"
+	         " { \"pid\": %d, \"start\": %llu, \"publisher\": %d, \"publisher_start\": %llu, \"local_port\": 6464 },"
+	         " { \"pid\": %d, \"start\": %llu, \"publisher\": \"x\", \"local_port\": 6565 } ] }",
+	         (int)child, start, (int)child, start + 1, (int)child, start, (int)child, start, (int)child, start,
+	         (int)getpid(), me, (int)child, start, (int)child, start, (int)child, start + 1, (int)child, start);
 	write_text(file, text);
 	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), 0);
 	char *now = read_text(file);
@@ -269,6 +279,11 @@ static void test_other_entries(void **state)
 	assert_null(strstr(now, "3333"));
 	assert_null(strstr(now, "4444"));
 	assert_null(strstr(now, "5555"));
+	assert_non_null(strstr(now, "6161"));
+	assert_null(strstr(now, "6262"));
+	assert_null(strstr(now, "6363"));
+	assert_null(strstr(now, "6464"));
+	assert_null(strstr(now, "6565"));
 
 	/* The same live entry in a file past the cap: the file is replaced, not parsed. */
 	size_t big = NATT_STATUS_MAX_BYTES + 1024;

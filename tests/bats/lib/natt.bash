@@ -230,3 +230,13 @@ plain_start() {
 	eval "exec {NATT_FIFO_$name}>\"$dir/$name.in\""
 	echo 0 >"$dir/$name.consumed"
 }
+
+# natt_start_watch NAME HOST [natt watch options]: runs `natt watch` in the lab host's namespace, in
+# the background, with the test's status file.
+natt_start_watch() {
+	local name=$1 host=$2
+	shift 2
+	ip netns exec "natt-$LAB_ID-$host" "$NATT_BUILD/natt" watch --status "$NATT_STATUS" "$@" \
+		</dev/null >"$NATT_TEST_DIR/$name.out" 2>"$NATT_TEST_DIR/$name.err" &
+	echo $! >"$NATT_TEST_DIR/$name.pid"
+}
