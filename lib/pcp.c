@@ -286,6 +286,12 @@ static int open_socket(const struct sockaddr *server, const struct sockaddr *int
 	if (server) {
 		tolen = server->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 		memcpy(&to, server, tolen);
+	} else if (internal && internal->sa_family == AF_INET6) {
+		memset(&to, 0, sizeof(to));
+		rc = natt_gateway_ipv6((struct sockaddr_in6 *)&to);
+		if (rc < 0)
+			return rc;
+		tolen = sizeof(struct sockaddr_in6);
 	} else {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&to;
 		memset(&to, 0, sizeof(to));

@@ -204,7 +204,8 @@ static int scan_reply(const struct natt_ssdp_reply *reply, void *ctx)
 	struct natt_http_url u;
 	/* Only a description on the answering host itself: a forged answer must not make us connect to a
 	 * third host (the way UPnP "CallStranger"-style abuse works). */
-	if (natt_http_url_parse(reply->location, &u) < 0 || u.addr.sin_addr.s_addr != reply->from.sin_addr.s_addr)
+	if (natt_http_url_parse(reply->location, &u) < 0 || u.addr.sin_family != AF_INET ||
+	    u.addr.sin_addr.s_addr != reply->from.sin_addr.s_addr)
 		return 0;
 	for (int i = 0; i < sc->nlocations; i++)
 		if (strcmp(sc->locations[i], reply->location) == 0)

@@ -1,9 +1,11 @@
 /* URLs, and the HTTP exchanges of UPnP through miniupnpc: documents with miniwget(), SOAP calls with
  * simpleUPnPcommand() on a connection of our own. What natt adds around miniupnpc is listed at the top
  * of upnp_internal.h. No host name resolution (it could block without bound inside someone else's
- * program): URLs name IPv4 addresses, as UPnP devices announce them. */
+ * program): URLs name IPv4 addresses, as UPnP devices announce them (or IPv6 literals, for a router's
+ * IPv6 firewall service). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -146,16 +148,47 @@ int natt_http_url_parse(const char *url, struct natt_http_url *out)
 	if (!url || strncasecmp(url, "http://", 7) != 0 || strlen(url) >= NATT_UPNP_URL_MAX)
 		return -EINVAL;
 	const char *host = url + 7;
-	size_t hlen = strcspn(host, ":/?#");
-	char hostbuf[16];
-	if (hlen == 0 || hlen >= sizeof(hostbuf))
-		return -EINVAL;
-	memcpy(hostbuf, host, hlen);
-	hostbuf[hlen] = '\0';
-	out->addr.sin_family = AF_INET;
-	if (inet_pton(AF_INET, hostbuf, &out->addr.sin_addr) != 1)
-		return -EINVAL;
-	const char *p = host + hlen;
+	char hostbuf[INET6_ADDRSTRLEN];
+	const char *p;
+	if (host[0] == '[') {
+		/* An IPv6 literal (RFC 3986 3.2.2): what a router's IPv6-only service (pinholes) needs. */
+		const char *close = strchr(host, ']');
+		size_t hlen = close ? (size_t)(close - host - 1) : 0;
+		/* A zone (RFC 6874: "%25" and an interface name) is what a link-local router needs. */
+		const char *zone = memchr(host + 1, '%', hlen);
+		size_t alen = zone ? (size_t)(zone - host - 1) : hlen;
+		if (alen == 0 || alen >= sizeof(hostbuf))
+			return -EINVAL;
+		memcpy(hostbuf, host + 1, alen);
+		hostbuf[alen] = '\0';
+		out->addr6.sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, hostbuf, &out->addr6.sin6_addr) != 1)
+			return -EINVAL;
+		if (zone) {
+			char name[IF_NAMESIZE];
+			size_t zlen = hlen - alen - 3;
+			if (hlen < alen + 4 || strncmp(zone, "%25", 3) != 0 || zlen >= sizeof(name))
+				return -EINVAL;
+			memcpy(name, zone + 3, zlen);
+			name[zlen] = '\0';
+			out->addr6.sin6_scope_id = if_nametoindex(name);
+			if (!out->addr6.sin6_scope_id)
+				return -EINVAL;
+		}
+		if (IN6_IS_ADDR_LINKLOCAL(&out->addr6.sin6_addr) != (zone != NULL))
+			return -EINVAL; /* a link-local address means nothing without its zone, and only it needs one */
+		p = close + 1;
+	} else {
+		size_t hlen = strcspn(host, ":/?#");
+		if (hlen == 0 || hlen >= sizeof(hostbuf))
+			return -EINVAL;
+		memcpy(hostbuf, host, hlen);
+		hostbuf[hlen] = '\0';
+		out->addr.sin_family = AF_INET;
+		if (inet_pton(AF_INET, hostbuf, &out->addr.sin_addr) != 1)
+			return -EINVAL;
+		p = host + hlen;
+	}
 	unsigned long port = 80;
 	if (*p == ':') {
 		p++;
@@ -172,7 +205,7 @@ int natt_http_url_parse(const char *url, struct natt_http_url *out)
 	}
 	if (*p && *p != '/' && *p != '?' && *p != '#')
 		return -EINVAL;
-	out->addr.sin_port = htons((uint16_t)port);
+	out->addr.sin_port = htons((uint16_t)port); /* sin6_port lies at the same place */
 	snprintf(out->host, sizeof(out->host), "%.*s", (int)(p - host), host);
 	if (out->host[strlen(out->host) - 1] == ':')
 		out->host[strlen(out->host) - 1] = '\0';
@@ -285,13 +318,15 @@ int natt_upnp_fetch(const char *url, int timeout_ms, char **body, size_t *len)
 /* Connects to addr by the deadline without blocking, then makes the socket blocking with send and
  * receive timeouts of the time left: simpleUPnPcommand() does blocking I/O on it. Returns the fd
  * (close-on-exec) or -errno (-ETIMEDOUT). */
-static int connect_by(const struct sockaddr_in *addr, int64_t deadline)
+static int connect_by(const struct natt_http_url *u, int64_t deadline)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int family = u->addr.sin_family;
+	socklen_t len = family == AF_INET6 ? sizeof(u->addr6) : sizeof(u->addr);
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int rc = 0;
-	if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0) {
+	if (connect(fd, (const struct sockaddr *)&u->addr, len) < 0) {
 		rc = errno == EINPROGRESS || errno == EINTR ? -EINPROGRESS : -errno;
 		while (rc == -EINPROGRESS) {
 			int64_t left = deadline - natt_now_ms();
@@ -350,7 +385,7 @@ int natt_soap_post(const char *control_url, const char *service_type, const char
 	    NATT_SOAP_HEAD_MAX)
 		return -EMSGSIZE;
 	int64_t deadline = natt_now_ms() + timeout_ms;
-	int fd = connect_by(&u.addr, deadline);
+	int fd = connect_by(&u, deadline);
 	if (fd < 0)
 		return fd;
 	int size = 0;

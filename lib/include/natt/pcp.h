@@ -146,9 +146,10 @@ struct natt_pcp_mapping {
 
 /* natt_pcp_map - create or refresh a mapping (IPv4 through a NAT) or a pinhole (IPv6) with a MAP
  * request, and wait for the reply that carries its nonce.
- * server: the PCP server, AF_INET or AF_INET6, port 0 meaning 5351; NULL: the IPv4 default gateway as
- *   natt_gateway_ipv4() finds it (natt/net.h). Its family decides what is made: IPv4 asks for a
- *   mapping of an IPv4 address of this host, IPv6 for a pinhole of an IPv6 address.
+ * server: the PCP server, AF_INET or AF_INET6, port 0 meaning 5351; NULL: the default router of
+ *   internal's family (IPv4 when internal is NULL) as natt_gateway_ipv4() / natt_gateway_ipv6() find
+ *   it (natt/net.h). Its family decides what is made: IPv4 asks for a mapping of an IPv4 address of
+ *   this host, IPv6 for a pinhole of an IPv6 address.
  * internal: the local address to map (same family as server; its port is ignored); NULL: the source
  *   address the kernel picks toward server. The request is sent from that address, as PCP requires.
  * protocol: NATT_TCP or NATT_UDP. internal_port: 1-65535. suggested_external_port: 0 or a wish; the
@@ -174,8 +175,8 @@ NATT_API int natt_pcp_map(const struct sockaddr *server, const struct sockaddr *
 
 /* natt_pcp_delete - delete a mapping or pinhole: a MAP request with lifetime 0 and the nonce it was
  * made with. Arguments and errors as natt_pcp_map(); a server refuses (NATT_ERR_REFUSED,
- * NOT_AUTHORIZED) a nonce other than the mapping's. Returns 0 also when there was no such mapping.
- * Thread-safe. */
+ * NOT_AUTHORIZED) a nonce other than the mapping's. RFC 6887 15 wants SUCCESS when there was no such
+ * mapping; miniupnpd 2.3.1 answers NO_RESOURCES (NATT_ERR_RESOURCES) instead. Thread-safe. */
 NATT_API int natt_pcp_delete(const struct sockaddr *server, const struct sockaddr *internal,
                              enum natt_protocol protocol, uint16_t internal_port,
                              const uint8_t nonce[NATT_PCP_NONCE_SIZE], int timeout_ms,
