@@ -128,14 +128,6 @@ nonce_of() { sed -n 's/.*(pcp, nonce \([0-9a-f]\{24\}\))$/\1/p' <<<"$1"; }
     [ "$(router_rules_count)" -eq "$before" ]
 }
 
-@test "refusals come in PCP's words: a port the router's rules deny is NOT_AUTHORIZED" {
-    # the lab allows 1024-65535 only: port 80 on the WAN side is not for this host
-    run --separate-stderr natt_on lan1 map --pcp 80 80
-    assert_failure 1
-    assert_output ""
-    assert_equal "$stderr" "natt: map: the router refused: PCP result 2 NOT_AUTHORIZED (not authorized: the server's policy refuses it)"
-}
-
 @test "no PCP at the gateway: said at once (ICMP port unreachable), not after the whole timeout" {
     run --separate-stderr natt_on lan1 external-ip --pcp -g 10.77.0.3
     # 10.77.0.3 is no host here: no answer at all, the whole timeout
@@ -145,5 +137,6 @@ nonce_of() { sed -n 's/.*(pcp, nonce \([0-9a-f]\{24\}\))$/\1/p' <<<"$1"; }
     run --separate-stderr natt_on lan1 external-ip --pcp -g 10.77.0.2
     assert_failure 1
     assert_equal "$stderr" "natt: external-ip: the gateway 10.77.0.2 does not offer PCP"
-    [ $(( ${EPOCHREALTIME/./} - start )) -lt 1000000 ]
+    # well within the 7 s a silent gateway costs (a loaded machine may take a while to run it at all)
+    [ $(( ${EPOCHREALTIME/./} - start )) -lt 3000000 ]
 }
