@@ -5,6 +5,7 @@
  * take it after '=' or as the next word; "--" ends the options. -h/--help anywhere asks for the
  * command's help instead of running it. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,10 @@ enum option_id {
 	OPT_OUTSIDE,
 	OPT_NO_SECCOMP,
 	OPT_SHIM,
+	OPT_PCP,
+	OPT_IPV6,
+	OPT_NONCE,
+	OPT_ID,
 };
 
 struct option_spec {
@@ -79,6 +84,10 @@ static const struct option_spec option_specs[] = {
 	{ OPT_OUTSIDE, 0, "outside", false, BIT(NATT_CLI_WATCH) },
 	{ OPT_NO_SECCOMP, 0, "no-seccomp", false, BIT(NATT_CLI_WATCH) },
 	{ OPT_SHIM, 0, "shim", true, BIT(NATT_CLI_WATCH) },
+	{ OPT_PCP, 0, "pcp", false, BIT(NATT_CLI_EXTERNAL_IP) | BIT(NATT_CLI_MAP) | BIT(NATT_CLI_UNMAP) },
+	{ OPT_IPV6, '6', "ipv6", false, BIT(NATT_CLI_MAP) | BIT(NATT_CLI_UNMAP) },
+	{ OPT_NONCE, 0, "nonce", true, BIT(NATT_CLI_MAP) | BIT(NATT_CLI_UNMAP) },
+	{ OPT_ID, 0, "id", true, BIT(NATT_CLI_MAP) | BIT(NATT_CLI_UNMAP) },
 };
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
 
@@ -140,7 +149,7 @@ struct parser {
 	const char *name; /* the command's name, prefix of every message */
 	char *err;
 	size_t errlen;
-	bool via_upnp, via_natpmp;
+	bool via_upnp, via_natpmp, via_pcp;
 };
 
 __attribute__((format(printf, 2, 3))) static int usage_error(struct parser *p, const char *fmt, ...)
@@ -187,8 +196,16 @@ static int apply_option(struct parser *p, const struct option_spec *opt, const c
 		cmd->lifetime = (uint32_t)number;
 		break;
 	case OPT_GATEWAY:
+		if (inet_pton(AF_INET6, value, &cmd->gateway6) == 1) {
+			if (IN6_IS_ADDR_UNSPECIFIED(&cmd->gateway6) || IN6_IS_ADDR_MULTICAST(&cmd->gateway6) ||
+			    IN6_IS_ADDR_V4MAPPED(&cmd->gateway6) || IN6_IS_ADDR_LINKLOCAL(&cmd->gateway6))
+				return usage_error(p, "\"%s\" cannot be a gateway's address (a link-local router is "
+				                      "found by itself: leave out %s)", value, shown);
+			cmd->have_gateway6 = true;
+			break;
+		}
 		if (inet_pton(AF_INET, value, &cmd->gateway) != 1)
-			return usage_error(p, "\"%s\" is not an IPv4 address (%s GATEWAY)", value, shown);
+			return usage_error(p, "\"%s\" is not an IP address (%s GATEWAY)", value, shown);
 		if (cmd->gateway.s_addr == htonl(INADDR_ANY) || cmd->gateway.s_addr == htonl(INADDR_BROADCAST) ||
 		    IN_MULTICAST(ntohl(cmd->gateway.s_addr)))
 			return usage_error(p, "\"%s\" cannot be a gateway's address", value);
@@ -241,6 +258,31 @@ static int apply_option(struct parser *p, const struct option_spec *opt, const c
 		break;
 	case OPT_SHIM:
 		cmd->shim = value;
+		break;
+	case OPT_PCP:
+		p->via_pcp = true;
+		cmd->via = NATT_CLI_VIA_PCP;
+		break;
+	case OPT_IPV6:
+		cmd->ipv6 = true;
+		break;
+	case OPT_ID:
+		if (natt_parse_ulong(value, 1, 65535, &number) < 0)
+			return usage_error(p, "\"%s\" is not a pinhole ID (1-65535)", value);
+		cmd->pinhole_id = (uint16_t)number;
+		break;
+	case OPT_NONCE:
+		if (strlen(value) != 2 * sizeof(cmd->nonce))
+			return usage_error(p, "\"%s\" is not a nonce (%zu hex digits)", value, 2 * sizeof(cmd->nonce));
+		for (size_t i = 0; i < sizeof(cmd->nonce); i++) {
+			unsigned byte;
+			if (!isxdigit((unsigned char)value[2 * i]) || !isxdigit((unsigned char)value[2 * i + 1]) ||
+			    sscanf(value + 2 * i, "%2x", &byte) != 1)
+				return usage_error(p, "\"%s\" is not a nonce (%zu hex digits)", value,
+				                   2 * sizeof(cmd->nonce));
+			cmd->nonce[i] = (uint8_t)byte;
+		}
+		cmd->have_nonce = true;
 		break;
 	}
 	return 0;
@@ -378,6 +420,17 @@ static int parse_operands(struct parser *p, char **words, size_t n)
 	switch (cmd->command) {
 	case NATT_CLI_MAP:
 	case NATT_CLI_UNMAP:
+		if (cmd->ipv6 && (n == 1 || n == 2)) {
+			/* A pinhole opens the port itself: one PORT, or the same port twice. */
+			if (parse_port(p, words[0], &cmd->public_port) < 0 ||
+			    parse_port(p, words[n - 1], &cmd->private_port) < 0)
+				return -EINVAL;
+			if (cmd->public_port != cmd->private_port)
+				return usage_error(p, "an IPv6 pinhole opens the port itself: PUBLIC_PORT %u must equal "
+				                      "PRIVATE_PORT %u (or give one PORT)", cmd->public_port, cmd->private_port);
+			max = 2;
+			break;
+		}
 		if (n == 0)
 			return usage_error(p, "missing PUBLIC_PORT and PRIVATE_PORT (see natt %s --help)", p->name);
 		if (n == 1)
@@ -518,8 +571,26 @@ int natt_cli_parse(int argc, char **argv, struct natt_cli_cmd *out, char *err, s
 			return usage_error(&p, "too many arguments");
 		operands[noperands++] = word;
 	}
-	if (p.via_upnp && p.via_natpmp)
-		return usage_error(&p, "--upnp and --nat-pmp exclude each other");
+	if (p.via_upnp + p.via_natpmp + p.via_pcp > 1)
+		return usage_error(&p, "--upnp, --nat-pmp and --pcp exclude each other");
+	if (out->ipv6 && out->via == NATT_CLI_VIA_AUTO)
+		out->via = NATT_CLI_VIA_PCP; /* one datagram; UPnP IGDv2 pinholes when asked with --upnp */
+	if (out->ipv6 && out->via == NATT_CLI_VIA_NATPMP)
+		return usage_error(&p, "-6 (an IPv6 pinhole) goes through PCP or UPnP IGDv2, not NAT-PMP");
+	if (out->pinhole_id && !(out->ipv6 && out->via == NATT_CLI_VIA_UPNP))
+		return usage_error(&p, "--id goes with -6 --upnp");
+	if (out->command == NATT_CLI_UNMAP && out->ipv6 && out->via == NATT_CLI_VIA_UPNP && !out->pinhole_id)
+		return usage_error(&p, "deleting a UPnP pinhole needs its --id N (natt map -6 --upnp prints it)");
+	if (out->have_gateway6 && !out->ipv6)
+		return usage_error(&p, "an IPv6 GATEWAY is for IPv6 pinholes (-6)");
+	if (out->have_gateway && out->ipv6)
+		return usage_error(&p, "-6 needs the router's IPv6 address as GATEWAY");
+	if (out->have_gateway6 && out->ipv6 && out->via == NATT_CLI_VIA_UPNP)
+		return usage_error(&p, "-6 --upnp finds the router through the IPv4 default route; -g is for PCP");
+	if (out->have_nonce && out->via != NATT_CLI_VIA_PCP)
+		return usage_error(&p, "--nonce goes with --pcp (or -6)");
+	if (out->command == NATT_CLI_UNMAP && out->via == NATT_CLI_VIA_PCP && !out->have_nonce)
+		return usage_error(&p, "deleting over PCP needs the mapping's --nonce HEX (natt map --pcp prints it)");
 	if (out->command == NATT_CLI_WATCH) {
 		if (out->exec_argv && !out->exec_argv[0])
 			out->exec_argv = NULL;

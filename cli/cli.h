@@ -6,6 +6,7 @@
  *   main.c     main(): parse, then run the command
  *   router.c   external-ip, map, unmap, unmap-all, list: NAT-PMP and UPnP IGD through the engine's
  *              own steps (natt/natpmp.h, igd.h) — the command adds no protocol code of its own
+ *   pcp.c      the same commands over PCP (natt/pcp.h), IPv4 mappings and IPv6 pinholes
  *   upnp.c     discover, call: the UPnP low level of natt/upnp.h
  *   status.c   status: a status file as a table
  *   follow.c   wait, status --follow: a status file's changes as they happen (inotify)
@@ -51,11 +52,12 @@ enum natt_cli_command {
 };
 
 /* Which technique a router command uses: AUTO tries NAT-PMP first, UPnP IGD when the gateway does not
- * answer NAT-PMP (see natt(1), "Choosing the technique"). */
+ * answer NAT-PMP (see natt(1), "Choosing the technique"); an IPv6 pinhole (-6) is PCP's. */
 enum natt_cli_via {
 	NATT_CLI_VIA_AUTO = 0,
 	NATT_CLI_VIA_UPNP,
 	NATT_CLI_VIA_NATPMP,
+	NATT_CLI_VIA_PCP,
 };
 
 #define NATT_CLI_MAX_PAIRS 32
@@ -78,9 +80,15 @@ struct natt_cli_cmd {
 	enum natt_cli_command topic; /* HELP: whose help (NATT_CLI_HELP: the overview) */
 	enum natt_protocol protocol; /* -u: UDP; TCP otherwise */
 	uint32_t lifetime;           /* -l, seconds */
-	bool have_gateway;           /* -g given */
+	bool have_gateway;           /* -g given with an IPv4 address */
 	struct in_addr gateway;
-	enum natt_cli_via via;       /* --upnp, --nat-pmp */
+	bool have_gateway6;          /* -g given with an IPv6 address (only with -6) */
+	struct in6_addr gateway6;
+	enum natt_cli_via via;       /* --upnp, --nat-pmp, --pcp */
+	bool ipv6;                   /* -6: an IPv6 pinhole (public port = private port) */
+	uint16_t pinhole_id;         /* --id: a UPnP pinhole's UniqueID (0: none given) */
+	bool have_nonce;             /* --nonce given */
+	uint8_t nonce[12];           /* PCP mapping nonce */
 	uint16_t public_port;
 	uint16_t private_port;
 	int timeout_ms;              /* -t; wait: 0 when not given (no limit) */
@@ -156,6 +164,23 @@ int natt_cli_watch(const struct natt_cli_cmd *cmd);
  * watch gets back. */
 #include <signal.h>
 extern struct sigaction natt_cli_sigpipe_at_start;
+
+/* pcp.c: the router commands over PCP (--pcp, -6), called by those of router.c. */
+int natt_cli_pcp_external_ip(const struct natt_cli_cmd *cmd);
+int natt_cli_pcp_map(const struct natt_cli_cmd *cmd);
+int natt_cli_pcp_unmap(const struct natt_cli_cmd *cmd);
+
+/* router.c: IPv6 pinholes through UPnP IGDv2 (map -6 --upnp, unmap -6 --upnp). */
+int natt_cli_upnp_pinhole_map(const struct natt_cli_cmd *cmd);
+int natt_cli_upnp_pinhole_unmap(const struct natt_cli_cmd *cmd);
+
+/* pcp.c: the IPv6 router to talk to for -6: -g, else the IPv6 default router. Prints why not and
+ * returns -1. text receives it printable (INET6_ADDRSTRLEN bytes). */
+int natt_cli_router6(const struct natt_cli_cmd *cmd, struct sockaddr_in6 *router, char *text);
+
+/* router.c: a line on stderr when the router's external address is private or shared (the router
+ * is itself behind another NAT) or 0.0.0.0. */
+void natt_cli_note_double_nat(const struct natt_cli_cmd *cmd, struct in_addr external);
 
 /* Writes s to f with every control character (and DEL) shown as '?': text from the network or from a
  * file must not drive the terminal. */

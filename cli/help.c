@@ -5,12 +5,13 @@
 
 static const char overview[] =
 	"Usage: natt COMMAND [OPTIONS] [ARGUMENTS]\n"
-	"Port mappings and more at the home router, through NAT-PMP and UPnP IGD.\n"
+	"Port mappings and more at the home router, through NAT-PMP, PCP and UPnP IGD.\n"
 	"\n"
 	"Router commands (the gateway of the default route, or -g GATEWAY):\n"
 	"  external-ip   the router's external (public) IPv4 address\n"
 	"  map           ask for a port mapping: PUBLIC_PORT on the router to PRIVATE_PORT here\n"
-	"  unmap         delete a mapping of this host\n"
+	"  map -6        open an IPv6 pinhole in the router's firewall to PORT here (PCP, UPnP)\n"
+	"  unmap         delete a mapping or pinhole of this host\n"
 	"  unmap-all     delete every mapping of this host (TCP, or UDP with -u)\n"
 	"  list          the router's UPnP mapping table\n"
 	"UPnP:\n"
@@ -27,7 +28,7 @@ static const char overview[] =
 	"  --version       natt's version\n"
 	"\n"
 	"Without --upnp or --nat-pmp, external-ip and map try NAT-PMP first and UPnP IGD when the\n"
-	"router does not answer NAT-PMP; unmap and unmap-all ask both.\n"
+	"router does not answer NAT-PMP; unmap and unmap-all ask both. --pcp uses PCP (RFC 6887).\n"
 	"Exit status: 0 done; 1 no gateway, no answer, or the router refused; 2 bad command line.\n"
 	"Environment: NATT_LOG=debug shows the library's diagnostics. See natt(1).\n";
 
@@ -37,44 +38,72 @@ static const char *const texts[NATT_CLI_COMMAND_COUNT] = {
 	"Prints natt's version.\n",
 
 	[NATT_CLI_EXTERNAL_IP] =
-	"Usage: natt external-ip [-g GATEWAY] [--upnp|--nat-pmp]\n"
+	"Usage: natt external-ip [-g GATEWAY] [--upnp|--nat-pmp|--pcp]\n"
 	"Prints the router's external IPv4 address (NAT-PMP, else UPnP GetExternalIPAddress).\n"
+	"PCP has no question for the address alone: --pcp maps a free local UDP port for 30 s, reads\n"
+	"the address from the answer and deletes the mapping again.\n"
 	"\n"
 	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
 	"      --upnp             use UPnP IGD only\n"
 	"      --nat-pmp          use NAT-PMP only\n"
+	"      --pcp              use PCP only\n"
 	"  -h, --help             this help\n",
 
 	[NATT_CLI_MAP] =
-	"Usage: natt map [-u] [-l LIFETIME] [-g GATEWAY] [--upnp|--nat-pmp] PUBLIC_PORT PRIVATE_PORT\n"
+	"Usage: natt map [-u] [-l LIFETIME] [-g GATEWAY] [--upnp|--nat-pmp|--pcp [--nonce HEX]]\n"
+	"                PUBLIC_PORT PRIVATE_PORT\n"
+	"       natt map -6 [-u] [-l LIFETIME] [-g GATEWAY6] [--nonce HEX] PORT\n"
+	"       natt map -6 --upnp [-u] [-l LIFETIME] [--id ID] PORT\n"
 	"Asks the router to forward PUBLIC_PORT of its external address to PRIVATE_PORT of this host,\n"
 	"and prints the mapping granted, e.g.\n"
 	"  tcp 100.130.0.1:60011 -> 10.77.0.2:60022 lifetime 3600 (nat-pmp)\n"
 	"Over NAT-PMP the router may grant another public port than asked; over UPnP the port is\n"
 	"exactly PUBLIC_PORT or the command fails (e.g. UPnP error 718 when another host holds it).\n"
 	"The mapping ends when its lifetime runs out: run map again to renew it.\n"
+	"Over PCP the router knows the mapping by a random nonce, printed as \"(pcp, nonce HEX)\": give it\n"
+	"with --nonce to renew the same mapping or to delete it (natt unmap --pcp --nonce HEX).\n"
+	"With -6, PCP over IPv6 opens PORT of this host's IPv6 address (the kernel's source address\n"
+	"toward the router) in the router's firewall: there is no NAT, the address stays the same:\n"
+	"  tcp [2a01:77:1::2]:9600 pinhole lifetime 3600 (pcp, nonce 863183d9967a7ab286e225c3)\n"
+	"With -6 --upnp the pinhole comes from UPnP IGDv2 (WANIPv6FirewallControl, at most 86400 s),\n"
+	"printed with its ID: give it with --id to renew it, or to unmap it.\n"
 	"\n"
 	"  -u, --udp              a UDP mapping (default: TCP)\n"
 	"  -l, --lifetime SECONDS lifetime asked for, 1-604800 (default 3600)\n"
-	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
+	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route; with -6\n"
+	"                         the IPv6 default router, else an IPv6 GATEWAY6)\n"
 	"      --upnp             use UPnP IGD only\n"
 	"      --nat-pmp          use NAT-PMP only (default: NAT-PMP, else UPnP)\n"
+	"      --pcp              use PCP only\n"
+	"  -6, --ipv6             an IPv6 pinhole for PORT (PCP; UPnP IGDv2 with --upnp)\n"
+	"      --nonce HEX        the PCP mapping's nonce, 24 hex digits (default: a new random one)\n"
+	"      --id ID            -6 --upnp: renew the pinhole of this ID\n"
 	"  -h, --help             this help\n"
 	"\n"
 	"Examples:\n"
 	"  natt map -u -l 1800 60009 60009\n"
-	"  natt map -g 10.0.1.1 60011 60022\n",
+	"  natt map -g 10.0.1.1 60011 60022\n"
+	"  natt map --pcp 8000 8000\n"
+	"  natt map -6 8000\n",
 
 	[NATT_CLI_UNMAP] =
 	"Usage: natt unmap [-u] [-g GATEWAY] [--upnp|--nat-pmp] PUBLIC_PORT PRIVATE_PORT\n"
+	"       natt unmap --pcp --nonce HEX [-u] [-g GATEWAY] PUBLIC_PORT PRIVATE_PORT\n"
+	"       natt unmap -6 --nonce HEX [-u] [-g GATEWAY6] PORT\n"
+	"       natt unmap -6 --upnp --id ID PORT\n"
 	"Deletes this host's mapping of PRIVATE_PORT (NAT-PMP) or of PUBLIC_PORT (UPnP; only when the\n"
 	"router maps it to PRIVATE_PORT of this host). Without --upnp/--nat-pmp both are asked: NAT-PMP\n"
-	"cannot delete mappings made through UPnP.\n"
+	"cannot delete mappings made through UPnP. Over PCP (--pcp, or -6 for a pinhole) the nonce that\n"
+	"natt map printed is needed: the router refuses anyone else's.\n"
 	"\n"
 	"  -u, --udp              a UDP mapping (default: TCP)\n"
 	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
 	"      --upnp             use UPnP IGD only\n"
 	"      --nat-pmp          use NAT-PMP only\n"
+	"      --pcp              use PCP only\n"
+	"  -6, --ipv6             an IPv6 pinhole (PCP; UPnP IGDv2 with --upnp)\n"
+	"      --nonce HEX        the PCP mapping's nonce, as natt map printed it\n"
+	"      --id ID            the UPnP pinhole's ID, as natt map -6 --upnp printed it\n"
 	"  -h, --help             this help\n",
 
 	[NATT_CLI_UNMAP_ALL] =

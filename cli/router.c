@@ -150,26 +150,28 @@ static int igd_open(struct router *r, int timeout_ms)
 
 /* A router whose own external address is private or shared sits behind another NAT: what it maps is
  * not reachable from the internet. Worth a line on stderr. */
-static void note_double_nat(struct router *r, struct in_addr external)
+void natt_cli_note_double_nat(const struct natt_cli_cmd *cmd, struct in_addr external)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = external };
 	const struct sockaddr *s = (const struct sockaddr *)&sa;
 	char text[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &external, text, sizeof(text));
 	if (natt_addr_is_shared(s))
-		natt_cli_error(r->cmd, "note: %s is a shared (carrier-grade NAT) address: the router is itself "
+		natt_cli_error(cmd, "note: %s is a shared (carrier-grade NAT) address: the router is itself "
 		                       "behind another NAT, so its mappings are not reachable from the internet", text);
 	else if (natt_addr_is_private(s))
-		natt_cli_error(r->cmd, "note: %s is a private address: the router is itself behind another NAT, so "
+		natt_cli_error(cmd, "note: %s is a private address: the router is itself behind another NAT, so "
 		                       "its mappings are not reachable from the internet", text);
 	else if (external.s_addr == htonl(INADDR_ANY))
-		natt_cli_error(r->cmd, "note: the router has no external address (is its internet side down?)");
+		natt_cli_error(cmd, "note: the router has no external address (is its internet side down?)");
 }
 
 /* ---- external-ip ---- */
 
 int natt_cli_external_ip(const struct natt_cli_cmd *cmd)
 {
+	if (cmd->via == NATT_CLI_VIA_PCP)
+		return natt_cli_pcp_external_ip(cmd);
 	struct router r;
 	if (router_open(cmd, &r) < 0)
 		return NATT_EXIT_FAILED;
@@ -200,7 +202,7 @@ int natt_cli_external_ip(const struct natt_cli_cmd *cmd)
 found:;
 	char text[INET_ADDRSTRLEN];
 	printf("%s\n", inet_ntop(AF_INET, &external, text, sizeof(text)));
-	note_double_nat(&r, external);
+	natt_cli_note_double_nat(cmd, external);
 	status = NATT_EXIT_OK;
 out:
 	router_close(&r);
@@ -274,6 +276,10 @@ static int map_upnp(struct router *r, struct granted *g, int *code)
 
 int natt_cli_map(const struct natt_cli_cmd *cmd)
 {
+	if (cmd->via == NATT_CLI_VIA_PCP)
+		return natt_cli_pcp_map(cmd);
+	if (cmd->ipv6)
+		return natt_cli_upnp_pinhole_map(cmd);
 	struct router r;
 	if (router_open(cmd, &r) < 0)
 		return NATT_EXIT_FAILED;
@@ -305,7 +311,7 @@ mapped:;
 		printf("lifetime %u (%s)\n", g.lifetime, g.technique);
 	else
 		printf("permanent (%s)\n", g.technique);
-	note_double_nat(&r, g.external);
+	natt_cli_note_double_nat(cmd, g.external);
 	status = NATT_EXIT_OK;
 out:
 	router_close(&r);
@@ -413,6 +419,10 @@ static int unmap_upnp(struct router *r, bool natpmp_answered)
 
 int natt_cli_unmap(const struct natt_cli_cmd *cmd)
 {
+	if (cmd->via == NATT_CLI_VIA_PCP)
+		return natt_cli_pcp_unmap(cmd);
+	if (cmd->ipv6)
+		return natt_cli_upnp_pinhole_unmap(cmd);
 	struct router r;
 	if (router_open(cmd, &r) < 0)
 		return NATT_EXIT_FAILED;
@@ -521,6 +531,87 @@ int natt_cli_unmap_all(const struct natt_cli_cmd *cmd)
 	}
 	status = unmap_all_upnp(&r, !natpmp_answered);
 out:
+	router_close(&r);
+	return status;
+}
+
+/* ---- IPv6 pinholes through UPnP IGDv2 (WANIPv6FirewallControl) ---- */
+
+/* The IGD found over IPv4 as for every UPnP command, and the IPv6 router its pinhole requests go to
+ * (miniupnpd in secure mode opens a pinhole only for the address a request comes from). */
+static int pinhole_open(const struct natt_cli_cmd *cmd, struct router *r, struct sockaddr_in6 *router6,
+                        char *router6_text)
+{
+	if (natt_cli_router6(cmd, router6, router6_text) < 0 || router_open(cmd, r) < 0)
+		return -1;
+	int rc = igd_open(r, IGD_TIMEOUT_MS);
+	if (rc < 0) {
+		upnp_failure(r, rc, 0);
+		router_close(r);
+		return -1;
+	}
+	if (!r->igd.fc_control_url[0]) {
+		natt_cli_error(cmd, "the router's UPnP IGD has no WANIPv6FirewallControl service (IGDv2): no IPv6 pinholes");
+		router_close(r);
+		return -1;
+	}
+	return 0;
+}
+
+int natt_cli_upnp_pinhole_map(const struct natt_cli_cmd *cmd)
+{
+	struct router r;
+	struct sockaddr_in6 router6;
+	char router6_text[INET6_ADDRSTRLEN];
+	if (pinhole_open(cmd, &r, &router6, router6_text) < 0)
+		return NATT_EXIT_FAILED;
+	/* WANIPv6FirewallControl allows leases of at most a day. */
+	uint32_t lease = cmd->lifetime > 86400 ? 86400 : cmd->lifetime;
+	uint16_t id = cmd->pinhole_id;
+	struct in6_addr internal;
+	int code = 0, rc;
+	if (id) {
+		rc = natt_igd_pinhole_update(&r.igd, &router6, id, lease, &code);
+		struct sockaddr_storage local;
+		if (rc == 0 && natt_local_sockaddr_toward((struct sockaddr *)&router6, sizeof(router6), &local) == 0)
+			internal = ((struct sockaddr_in6 *)&local)->sin6_addr;
+		else if (rc == 0)
+			rc = -EADDRNOTAVAIL;
+	} else {
+		rc = natt_igd_pinhole_add(&r.igd, &router6, cmd->protocol, cmd->private_port, lease, &internal, &id, &code);
+	}
+	int status = NATT_EXIT_FAILED;
+	if (rc < 0) {
+		upnp_failure(&r, rc, code);
+		goto out;
+	}
+	char text[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, &internal, text, sizeof(text));
+	printf("%s [%s]:%u pinhole lifetime %u (upnp, id %u)\n", proto_text(cmd->protocol), text, cmd->private_port,
+	       lease, id);
+	status = NATT_EXIT_OK;
+out:
+	router_close(&r);
+	return status;
+}
+
+int natt_cli_upnp_pinhole_unmap(const struct natt_cli_cmd *cmd)
+{
+	struct router r;
+	struct sockaddr_in6 router6;
+	char router6_text[INET6_ADDRSTRLEN];
+	if (pinhole_open(cmd, &r, &router6, router6_text) < 0)
+		return NATT_EXIT_FAILED;
+	int code = 0, status = NATT_EXIT_FAILED;
+	int rc = natt_igd_pinhole_delete(&r.igd, &router6, cmd->pinhole_id, &code);
+	if (rc == NATT_ERR_UPNP && code == 704)
+		natt_cli_error(cmd, "the router has no pinhole %u (UPnP error 704, NoSuchEntry)", cmd->pinhole_id);
+	else if (rc < 0)
+		upnp_failure(&r, rc, code);
+	else {
+		printf("unmapped pinhole %u (upnp)\n", cmd->pinhole_id);
+		status = NATT_EXIT_OK;
+	}
 	router_close(&r);
 	return status;
 }

@@ -58,6 +58,8 @@ int natt_igd_discover(const struct in_addr *gateway, int timeout_ms, struct natt
  * later ones (natt_upnp_service_type_matches), so a WANIPConnection:2 is found first. */
 static const char *const wan_services[] = { NATT_UPNP_WANIP2, NATT_UPNP_WANIP1, NATT_UPNP_WANPPP1 };
 
+#define FIREWALL_SERVICE "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1"
+
 static const struct natt_upnp_service *wan_service(const struct natt_upnp_service *services, size_t count)
 {
 	for (size_t t = 0; t < sizeof(wan_services) / sizeof(wan_services[0]); t++)
@@ -86,7 +88,7 @@ int natt_igd_open_url(const char *location, struct natt_igd *igd)
 		natt_debug("no IGD at %s: no WAN connection service", location);
 	else if (strlen(wan->service_type) >= sizeof(igd->service_type) || strlen(location) >= sizeof(igd->location) ||
 	         natt_http_url_parse(wan->control_url, &control) < 0 || natt_http_url_parse(location, &described) < 0 ||
-	         !natt_url_on_host(wan->control_url, &described.addr.sin_addr) ||
+	         described.addr.sin_family != AF_INET || !natt_url_on_host(wan->control_url, &described.addr.sin_addr) ||
 	         natt_local_address_toward(&control.addr.sin_addr, &local) < 0)
 		natt_debug("IGD at %s: unusable control URL %s (natt only calls the host of the description)",
 		           location, wan->control_url);
@@ -100,6 +102,18 @@ int natt_igd_open_url(const char *location, struct natt_igd *igd)
 		igd->v2 = natt_upnp_service_type_matches(wan->service_type, NATT_UPNP_WANIP2);
 		igd->timeout_ms = NATT_UPNP_IGD_TIMEOUT_MS;
 		igd->open = true;
+		for (size_t i = 0; i < count; i++) {
+			/* On the description's host too, as the WAN service's: pinhole calls go to the router's IPv6
+			 * address (firewall_url), taking only the port and the path from this URL. */
+			if (natt_upnp_service_type_matches(services[i].service_type, FIREWALL_SERVICE) &&
+			    natt_url_on_host(services[i].control_url, &described.addr.sin_addr) &&
+			    strlen(services[i].control_url) < sizeof(igd->fc_control_url) &&
+			    strlen(services[i].service_type) < sizeof(igd->fc_service_type)) {
+				snprintf(igd->fc_control_url, sizeof(igd->fc_control_url), "%s", services[i].control_url);
+				snprintf(igd->fc_service_type, sizeof(igd->fc_service_type), "%s", services[i].service_type);
+				break;
+			}
+		}
 		natt_debug("IGD at %s: %s, lan address %s", location, igd->service_type, igd->lan_address);
 	}
 	natt_upnp_services_free(services, count);
@@ -117,14 +131,15 @@ void natt_igd_close(struct natt_igd *igd)
 /* One action. Every transport failure (no connection, nothing answered in time, the connection
  * dropped) means "the control URL does not answer": -ECONNREFUSED, the engine's cue to discover the
  * router again. *code receives the UPnP error code, 0 for any other result. */
-static int igd_call(struct natt_igd *igd, const char *action, const struct natt_upnp_arg *args, size_t nargs,
-                    struct natt_upnp_value **results, size_t *nresults, int *code)
+static int call_at(struct natt_igd *igd, const char *control_url, const char *service_type, const char *action,
+                   const struct natt_upnp_arg *args, size_t nargs, struct natt_upnp_value **results,
+                   size_t *nresults, int *code)
 {
 	struct natt_upnp_error error;
 	*code = 0;
 	if (!igd->open)
 		return NATT_ERR_NO_IGD;
-	int rc = natt_upnp_call(igd->control_url, igd->service_type, action, args, nargs,
+	int rc = natt_upnp_call(control_url, service_type, action, args, nargs,
 	                        igd->timeout_ms > 0 ? igd->timeout_ms : NATT_UPNP_IGD_TIMEOUT_MS, results, nresults,
 	                        &error);
 	switch (rc) {
@@ -138,8 +153,14 @@ static int igd_call(struct natt_igd *igd, const char *action, const struct natt_
 	case -EMSGSIZE:
 		return rc;
 	}
-	natt_debug("UPnP %s at %s: %s", action, igd->control_url, natt_strerror(rc));
+	natt_debug("UPnP %s at %s: %s", action, control_url, natt_strerror(rc));
 	return -ECONNREFUSED;
+}
+
+static int igd_call(struct natt_igd *igd, const char *action, const struct natt_upnp_arg *args, size_t nargs,
+                    struct natt_upnp_value **results, size_t *nresults, int *code)
+{
+	return call_at(igd, igd->control_url, igd->service_type, action, args, nargs, results, nresults, code);
 }
 
 /* upnp_code may be NULL for the callers: this points at theirs or at a local one. */
@@ -426,4 +447,96 @@ NATT_API const char *natt_upnp_error_text(int code)
 	case 732: return "WildCardNotPermittedInIntPort";
 	}
 	return "UPnP error";
+}
+
+/* ---- IPv6 pinholes (WANIPv6FirewallControl) -------------------------------------------------------- */
+
+/* The firewall service's control URL with its host replaced by [router] (port and path kept), so that
+ * the request comes from this host's IPv6 address. */
+static int firewall_url(const struct natt_igd *igd, const struct sockaddr_in6 *router, char *out, size_t len)
+{
+	struct natt_http_url u;
+	char addr[INET6_ADDRSTRLEN], zone[IF_NAMESIZE + 4] = "";
+	if (!igd->fc_control_url[0])
+		return NATT_ERR_UNSUPPORTED;
+	if (!router || router->sin6_family != AF_INET6 || natt_http_url_parse(igd->fc_control_url, &u) < 0 ||
+	    !inet_ntop(AF_INET6, &router->sin6_addr, addr, sizeof(addr)))
+		return -EINVAL;
+	if (router->sin6_scope_id) {
+		char name[IF_NAMESIZE];
+		if (!if_indextoname(router->sin6_scope_id, name))
+			return -EINVAL;
+		snprintf(zone, sizeof(zone), "%%25%s", name);
+	}
+	int n = snprintf(out, len, "http://[%s%s]:%u%s", addr, zone, ntohs(u.addr.sin_port), u.path);
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+static int firewall_call(struct natt_igd *igd, const struct sockaddr_in6 *router, const char *action,
+                         const struct natt_upnp_arg *args, size_t nargs, struct natt_upnp_value **results,
+                         size_t *nresults, int *code)
+{
+	char url[NATT_UPNP_URL_MAX];
+	*code = 0;
+	int rc = firewall_url(igd, router, url, sizeof(url));
+	if (rc < 0)
+		return rc;
+	return call_at(igd, url, igd->fc_service_type, action, args, nargs, results, nresults, code);
+}
+
+int natt_igd_pinhole_add(struct natt_igd *igd, const struct sockaddr_in6 *router, enum natt_protocol protocol,
+                         uint16_t port, uint32_t lease, struct in6_addr *internal, uint16_t *unique_id,
+                         int *upnp_code)
+{
+	struct sockaddr_storage local;
+	char client[INET6_ADDRSTRLEN], in[8], dur[16], proto[4];
+	if (!router || port == 0 || lease == 0 || lease > 86400 || (protocol != NATT_TCP && protocol != NATT_UDP))
+		return -EINVAL;
+	int rc = natt_local_sockaddr_toward((const struct sockaddr *)router, sizeof(*router), &local);
+	if (rc < 0)
+		return rc;
+	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&local)->sin6_addr, client, sizeof(client));
+	snprintf(in, sizeof(in), "%u", port);
+	snprintf(dur, sizeof(dur), "%u", lease);
+	snprintf(proto, sizeof(proto), "%d", (int)protocol);
+	const struct natt_upnp_arg args[] = {
+		{ "RemoteHost", "" }, { "RemotePort", "0" }, { "InternalClient", client },
+		{ "InternalPort", in }, { "Protocol", proto }, { "LeaseTime", dur },
+	};
+	struct natt_upnp_value *res = NULL;
+	size_t n = 0;
+	rc = firewall_call(igd, router, "AddPinhole", args, sizeof(args) / sizeof(args[0]), &res, &n,
+	                   CODE_OUT(upnp_code));
+	uint16_t id = 0;
+	if (rc == 0)
+		rc = parse_port(result(res, n, "UniqueID"), &id);
+	natt_upnp_values_free(res, n);
+	if (rc < 0)
+		return rc;
+	if (unique_id)
+		*unique_id = id;
+	if (internal)
+		*internal = ((struct sockaddr_in6 *)&local)->sin6_addr;
+	return 0;
+}
+
+int natt_igd_pinhole_update(struct natt_igd *igd, const struct sockaddr_in6 *router, uint16_t unique_id,
+                            uint32_t lease, int *upnp_code)
+{
+	char id[8], dur[16];
+	if (lease == 0 || lease > 86400)
+		return -EINVAL;
+	snprintf(id, sizeof(id), "%u", unique_id);
+	snprintf(dur, sizeof(dur), "%u", lease);
+	const struct natt_upnp_arg args[] = { { "UniqueID", id }, { "NewLeaseTime", dur } };
+	return firewall_call(igd, router, "UpdatePinhole", args, 2, NULL, NULL, CODE_OUT(upnp_code));
+}
+
+int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *router, uint16_t unique_id,
+                            int *upnp_code)
+{
+	char id[8];
+	snprintf(id, sizeof(id), "%u", unique_id);
+	const struct natt_upnp_arg args[] = { { "UniqueID", id } };
+	return firewall_call(igd, router, "DeletePinhole", args, 1, NULL, NULL, CODE_OUT(upnp_code));
 }

@@ -25,6 +25,9 @@ struct natt_igd {
 	int timeout_ms;         /* each action's bound (natt_upnp_call); <= 0: NATT_UPNP_IGD_TIMEOUT_MS */
 	bool v2;                /* WANIPConnection:2 or later — has AddAnyPortMapping */
 	bool open;
+	/* IGDv2's WANIPv6FirewallControl, "" when the device has none: IPv6 pinholes. */
+	char fc_control_url[NATT_UPNP_URL_MAX];
+	char fc_service_type[128];
 };
 
 /* UPnP errors the engine reacts to. */
@@ -114,6 +117,20 @@ int natt_igd_read_table(struct natt_igd *igd, size_t max, struct natt_igd_entry 
 int natt_igd_delete_own(struct natt_igd *igd, enum natt_protocol protocol, uint16_t external_port,
                         const char *internal_client, uint16_t internal_port, struct natt_igd_entry *found,
                         int *upnp_code);
+
+/* IPv6 pinholes (WANIPv6FirewallControl:1 of an IGDv2). A router in secure mode (miniupnpd's default)
+ * opens a pinhole only for the address the request comes from: so these go to the service's control
+ * path at the router's IPv6 address `router` (a link-local one with its scope id), from this host's
+ * source address toward it, which is the pinhole's internal client (*internal receives it, may be
+ * NULL). lease: seconds, 1-86400. Return 0; NATT_ERR_UNSUPPORTED when the IGD has no such service;
+ * -EINVAL; or an action's error (NATT_ERR_UPNP: 606 not authorized, 701 no such pinhole...). */
+int natt_igd_pinhole_add(struct natt_igd *igd, const struct sockaddr_in6 *router, enum natt_protocol protocol,
+                         uint16_t port, uint32_t lease, struct in6_addr *internal, uint16_t *unique_id,
+                         int *upnp_code);
+int natt_igd_pinhole_update(struct natt_igd *igd, const struct sockaddr_in6 *router, uint16_t unique_id,
+                            uint32_t lease, int *upnp_code);
+int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *router, uint16_t unique_id,
+                            int *upnp_code);
 
 /* The host-wide cache of the IGD's description URL, a file beside the status file named after the
  * gateway, so a second natt process skips discovery. read: 0 or -errno; write: best effort. */

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +15,7 @@
 #include "clock.h"
 #include "natt/net.h"
 #include "netlink.h"
+#include "ownfd.h"
 #include "parse.h"
 
 /* The whole gateway lookup must stay short: it runs in the manager thread, between other work. */
@@ -20,6 +23,9 @@
 #define NETLINK_ATTEMPTS 3
 /* /proc/net/route is 128 bytes per route: 64 MiB is half a million routes, far beyond a host's table. */
 #define PROC_ROUTE_MAX_BYTES (64u << 20)
+/* /proc/net/ipv6_route flags (RTF_UP | RTF_GATEWAY of <linux/route.h>, and RTF_REJECT). */
+#define RTF_UP_GATEWAY 0x0003
+#define RTF_REJECT_FLAG 0x0200
 
 static void fill_ifname(const struct natt_route_pick *pick, char *ifname)
 {
@@ -145,6 +151,59 @@ NATT_API int natt_gateway_ipv4(struct in_addr *gateway, char *ifname)
 	if (r2 == 0 || r2 == NATT_ERR_NO_GATEWAY)
 		return r2;
 	return r;
+}
+
+static int hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* 32 lower-case hex digits into 16 bytes; false when they are not. */
+static bool hex_addr6(const char *text, struct in6_addr *out)
+{
+	for (int i = 0; i < 16; i++) {
+		int hi = hex_nibble(text[2 * i]), lo = hex_nibble(text[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out->s6_addr[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+NATT_API int natt_gateway_ipv6(struct sockaddr_in6 *gateway)
+{
+	if (!gateway)
+		return -EINVAL;
+	FILE *f = natt_own_fopen_read("/proc/net/ipv6_route");
+	if (!f)
+		return errno == ENOENT ? NATT_ERR_NO_GATEWAY : -errno;
+	/* Each line: destination, its prefix length, source, its length, next hop, metric, refcount,
+	 * use, flags, device (all hex but the device). */
+	char dst[33], src[33], hop[33], dev[IF_NAMESIZE + 1];
+	unsigned dst_len, src_len, metric, refcnt, use, flags, best_metric = 0;
+	bool found = false;
+	while (fscanf(f, "%32s %x %32s %x %32s %x %x %x %x %16s", dst, &dst_len, src, &src_len, hop, &metric,
+	              &refcnt, &use, &flags, dev) == 10) {
+		struct in6_addr d, h;
+		if (dst_len != 0 || !hex_addr6(dst, &d) || !IN6_IS_ADDR_UNSPECIFIED(&d) || !hex_addr6(hop, &h) ||
+		    IN6_IS_ADDR_UNSPECIFIED(&h) || (flags & RTF_UP_GATEWAY) != RTF_UP_GATEWAY || (flags & RTF_REJECT_FLAG))
+			continue;
+		if (found && metric >= best_metric)
+			continue;
+		found = true;
+		best_metric = metric;
+		memset(gateway, 0, sizeof(*gateway));
+		gateway->sin6_family = AF_INET6;
+		gateway->sin6_addr = h;
+		if (IN6_IS_ADDR_LINKLOCAL(&h))
+			gateway->sin6_scope_id = if_nametoindex(dev);
+	}
+	natt_own_fclose(f);
+	return found ? 0 : NATT_ERR_NO_GATEWAY;
 }
 
 NATT_API int natt_local_sockaddr_toward(const struct sockaddr *peer, socklen_t peerlen,

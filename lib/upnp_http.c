@@ -1,10 +1,12 @@
 /* URLs, and the HTTP exchanges of UPnP: documents (GET) and SOAP calls (POST), natt's own HTTP/1.1
  * client, so that every limit (time, head and body size) holds while the answer is read; see the top
  * of upnp_internal.h. No host name resolution (it could block without bound inside someone else's
- * program): URLs name IPv4 addresses, as UPnP devices announce them. */
+ * program): URLs name IPv4 addresses, as UPnP devices announce them (or IPv6 literals, for a router's
+ * IPv6 firewall service). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -140,16 +142,47 @@ int natt_http_url_parse(const char *url, struct natt_http_url *out)
 	if (!url || strncasecmp(url, "http://", 7) != 0 || strlen(url) >= NATT_UPNP_URL_MAX)
 		return -EINVAL;
 	const char *host = url + 7;
-	size_t hlen = strcspn(host, ":/?#");
-	char hostbuf[16];
-	if (hlen == 0 || hlen >= sizeof(hostbuf))
-		return -EINVAL;
-	memcpy(hostbuf, host, hlen);
-	hostbuf[hlen] = '\0';
-	out->addr.sin_family = AF_INET;
-	if (inet_pton(AF_INET, hostbuf, &out->addr.sin_addr) != 1)
-		return -EINVAL;
-	const char *p = host + hlen;
+	char hostbuf[INET6_ADDRSTRLEN];
+	const char *p;
+	if (host[0] == '[') {
+		/* An IPv6 literal (RFC 3986 3.2.2): what a router's IPv6-only service (pinholes) needs. */
+		const char *close = strchr(host, ']');
+		size_t hlen = close ? (size_t)(close - host - 1) : 0;
+		/* A zone (RFC 6874: "%25" and an interface name) is what a link-local router needs. */
+		const char *zone = memchr(host + 1, '%', hlen);
+		size_t alen = zone ? (size_t)(zone - host - 1) : hlen;
+		if (alen == 0 || alen >= sizeof(hostbuf))
+			return -EINVAL;
+		memcpy(hostbuf, host + 1, alen);
+		hostbuf[alen] = '\0';
+		out->addr6.sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, hostbuf, &out->addr6.sin6_addr) != 1)
+			return -EINVAL;
+		if (zone) {
+			char name[IF_NAMESIZE];
+			size_t zlen = hlen - alen - 3;
+			if (hlen < alen + 4 || strncmp(zone, "%25", 3) != 0 || zlen >= sizeof(name))
+				return -EINVAL;
+			memcpy(name, zone + 3, zlen);
+			name[zlen] = '\0';
+			out->addr6.sin6_scope_id = if_nametoindex(name);
+			if (!out->addr6.sin6_scope_id)
+				return -EINVAL;
+		}
+		if (IN6_IS_ADDR_LINKLOCAL(&out->addr6.sin6_addr) != (zone != NULL))
+			return -EINVAL; /* a link-local address means nothing without its zone, and only it needs one */
+		p = close + 1;
+	} else {
+		size_t hlen = strcspn(host, ":/?#");
+		if (hlen == 0 || hlen >= sizeof(hostbuf))
+			return -EINVAL;
+		memcpy(hostbuf, host, hlen);
+		hostbuf[hlen] = '\0';
+		out->addr.sin_family = AF_INET;
+		if (inet_pton(AF_INET, hostbuf, &out->addr.sin_addr) != 1)
+			return -EINVAL;
+		p = host + hlen;
+	}
 	unsigned long port = 80;
 	if (*p == ':') {
 		p++;
@@ -166,8 +199,14 @@ int natt_http_url_parse(const char *url, struct natt_http_url *out)
 	}
 	if (*p && *p != '/' && *p != '?' && *p != '#')
 		return -EINVAL;
-	out->addr.sin_port = htons((uint16_t)port);
-	snprintf(out->host, sizeof(out->host), "%.*s", (int)(p - host), host);
+	out->addr.sin_port = htons((uint16_t)port); /* sin6_port lies at the same place */
+	if (host[0] == '[') {
+		/* The Host header never carries the zone (RFC 6874 4): it means something on this host only. */
+		const char *after = strchr(host, ']') + 1;
+		snprintf(out->host, sizeof(out->host), "[%s]%.*s", hostbuf, (int)(p - after), after);
+	} else {
+		snprintf(out->host, sizeof(out->host), "%.*s", (int)(p - host), host);
+	}
 	if (out->host[strlen(out->host) - 1] == ':')
 		out->host[strlen(out->host) - 1] = '\0';
 	size_t plen = strcspn(p, "#");
@@ -181,7 +220,9 @@ int natt_http_url_parse(const char *url, struct natt_http_url *out)
 bool natt_url_on_host(const char *url, const struct in_addr *host)
 {
 	struct natt_http_url u;
-	return natt_http_url_parse(url, &u) == 0 && u.addr.sin_addr.s_addr == host->s_addr;
+	/* The family first: an IPv6 URL's bytes at sin_addr are its flow information (0), not an address. */
+	return natt_http_url_parse(url, &u) == 0 && u.addr.sin_family == AF_INET &&
+	       u.addr.sin_addr.s_addr == host->s_addr;
 }
 
 /* ---- HTTP ----------------------------------------------------------------------------------------- */
@@ -200,15 +241,17 @@ static int no_answer(int err, int64_t deadline)
 	return natt_now_ms() >= deadline ? -ETIMEDOUT : -EPROTO;
 }
 
-/* Connects to addr by the deadline without blocking. Returns the fd (close-on-exec, non-blocking) or
- * -errno (-ETIMEDOUT). */
-static int connect_by(const struct sockaddr_in *addr, int64_t deadline)
+/* Connects to the URL's address (IPv4, or an IPv6 literal) by the deadline without blocking. Returns
+ * the fd (close-on-exec, non-blocking) or -errno (-ETIMEDOUT). */
+static int connect_by(const struct natt_http_url *u, int64_t deadline)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int family = u->addr.sin_family;
+	socklen_t len = family == AF_INET6 ? sizeof(u->addr6) : sizeof(u->addr);
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int rc = 0;
-	if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0) {
+	if (connect(fd, (const struct sockaddr *)&u->addr, len) < 0) {
 		rc = errno == EINPROGRESS || errno == EINTR ? -EINPROGRESS : -errno;
 		while (rc == -EINPROGRESS) {
 			int64_t left = deadline - natt_now_ms();
@@ -358,7 +401,7 @@ static int http_exchange(const struct natt_http_url *u, const char *request, siz
 	*body = NULL;
 	*len = 0;
 	*status = 0;
-	int fd = connect_by(&u->addr, deadline);
+	int fd = connect_by(u, deadline);
 	if (fd < 0)
 		return fd;
 	int rc = send_all(fd, request, request_len, deadline);

@@ -184,6 +184,53 @@ NATT_API int natt_upnp_igd_list(struct natt_upnp_igd *igd, int timeout_ms, struc
 	return n;
 }
 
+/* The handle ready for a pinhole call, and the router it goes to (the caller's, or the IPv6 default
+ * router) in *r. NULL with *rc set when either is missing. */
+static struct natt_igd *use_pinhole(struct natt_upnp_igd *igd, int timeout_ms, const struct sockaddr_in6 *router,
+                                    struct sockaddr_in6 *r, int *rc, int *upnp_code)
+{
+	struct natt_igd *g = use(igd, timeout_ms, upnp_code);
+	*rc = -EINVAL;
+	if (!g || (router && router->sin6_family != AF_INET6))
+		return NULL;
+	if (router)
+		*r = *router;
+	else if ((*rc = natt_gateway_ipv6(r)) < 0)
+		return NULL;
+	return g;
+}
+
+NATT_API int natt_upnp_igd_add_pinhole(struct natt_upnp_igd *igd, const struct sockaddr_in6 *router,
+                                       enum natt_protocol protocol, uint16_t port, uint32_t lifetime,
+                                       int timeout_ms, struct in6_addr *internal, uint16_t *unique_id,
+                                       int *upnp_code)
+{
+	struct sockaddr_in6 r;
+	int rc;
+	struct natt_igd *g = use_pinhole(igd, timeout_ms, router, &r, &rc, upnp_code);
+	if (!g || !usable_protocol(protocol))
+		return g ? -EINVAL : rc;
+	return done(natt_igd_pinhole_add(g, &r, protocol, port, lifetime, internal, unique_id, upnp_code), upnp_code);
+}
+
+NATT_API int natt_upnp_igd_update_pinhole(struct natt_upnp_igd *igd, const struct sockaddr_in6 *router,
+                                          uint16_t unique_id, uint32_t lifetime, int timeout_ms, int *upnp_code)
+{
+	struct sockaddr_in6 r;
+	int rc;
+	struct natt_igd *g = use_pinhole(igd, timeout_ms, router, &r, &rc, upnp_code);
+	return g ? done(natt_igd_pinhole_update(g, &r, unique_id, lifetime, upnp_code), upnp_code) : rc;
+}
+
+NATT_API int natt_upnp_igd_delete_pinhole(struct natt_upnp_igd *igd, const struct sockaddr_in6 *router,
+                                          uint16_t unique_id, int timeout_ms, int *upnp_code)
+{
+	struct sockaddr_in6 r;
+	int rc;
+	struct natt_igd *g = use_pinhole(igd, timeout_ms, router, &r, &rc, upnp_code);
+	return g ? done(natt_igd_pinhole_delete(g, &r, unique_id, upnp_code), upnp_code) : rc;
+}
+
 NATT_API void natt_upnp_igd_close(struct natt_upnp_igd *igd)
 {
 	free(igd);

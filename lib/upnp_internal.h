@@ -12,7 +12,8 @@
  * Also:
  * - argument values are XML-escaped, and a call whose envelope or SOAPAction would not fit is refused
  *   with -EMSGSIZE before anything is sent;
- * - only numeric IPv4 URLs are used (no name resolution that could block);
+ * - only numeric URLs are used (no name resolution that could block): IPv4, and IPv6 literals for the
+ *   pinhole calls at the router's IPv6 address;
  * - documents and replies are read by natt's XML reader;
  * - a SOAP fault is recognised in the body, whatever the HTTP status. */
 #ifndef NATT_UPNP_INTERNAL_H
@@ -90,13 +91,17 @@ int natt_url_resolve(const char *base, const char *ref, char *out, size_t outlen
 
 /* An http URL split for a request. */
 struct natt_http_url {
-	struct sockaddr_in addr; /* IPv4 address and port (80 when absent) */
-	char host[32];           /* for the Host header: "a.b.c.d" or "a.b.c.d:port" as given */
+	union {
+		struct sockaddr_in addr;   /* addr.sin_family AF_INET: IPv4 address and port (80 when absent) */
+		struct sockaddr_in6 addr6; /* AF_INET6: an IPv6 literal "[...]" */
+	};
+	char host[64];           /* for the Host header: "a.b.c.d[:port]" or "[v6][:port]" as given, no zone */
 	char path[NATT_UPNP_URL_MAX]; /* "/..." including any query; "/" when absent; no fragment */
 };
 
-/* Splits "http://a.b.c.d[:port][/path]". Returns 0 or -EINVAL (not http, host not an IPv4 address,
- * bad port, characters that cannot go into a request line). */
+/* Splits "http://a.b.c.d[:port][/path]" or "http://[IPv6][:port][/path]" (a link-local IPv6 address
+ * with its zone, "[fe80::1%25eth0]", and only then). Returns 0 or -EINVAL (not http, host not an IP
+ * address, unknown zone, bad port, characters that cannot go into a request line). */
 int natt_http_url_parse(const char *url, struct natt_http_url *out);
 
 /* Whether url is a usable http URL (natt_http_url_parse) on the IPv4 address host. Whose URLs natt

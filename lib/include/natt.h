@@ -1,10 +1,11 @@
-/* natt — publish sockets behind a NAT router (UPnP IGD, NAT-PMP), keep the mappings alive, and learn
+/* natt — publish sockets behind a NAT router (UPnP IGD, NAT-PMP, PCP), keep the mappings alive, and learn
  * your public address. Include this header and link with `pkg-config --libs natt`.
  *
  *   natt/listener.h    high level: publish a socket, get its assignments, callbacks on change
  *   natt/persistent.h  persistent mappings kept refreshed, with a callback on every new external
  *                      address and port, and when the mapping is lost or stopped
  *   natt/natpmp.h      NAT-PMP (RFC 6886) calls
+ *   natt/pcp.h         PCP (RFC 6887): IPv4 mappings and IPv6 pinholes, its codec
  *   natt/igd.h         UPnP IGD port mappings: find the router's IGD, external address, map, unmap,
  *                      query and list the mappings
  *   natt/upnp.h        SSDP search, UPnP services and actions, generic action calls
@@ -19,6 +20,7 @@
 #include "natt/mapping.h"
 #include "natt/natpmp.h"
 #include "natt/net.h"
+#include "natt/pcp.h"
 #include "natt/persistent.h"
 #include "natt/upnp.h"
 

@@ -36,8 +36,8 @@ bad_usage() {
     bad_usage 'unmap: "65536" is not a port (1-65535)' unmap -u 65536 1
     bad_usage 'map: "0" is not a lifetime (1-604800 seconds)' map -l 0 1 2
     bad_usage 'map: "604801" is not a lifetime (1-604800 seconds)' map -u -l 604801 60009 60009
-    bad_usage 'map: "10.0.1" is not an IPv4 address (-g GATEWAY)' map -g 10.0.1 60011 60022
-    bad_usage 'external-ip: "router" is not an IPv4 address (--gateway GATEWAY)' external-ip --gateway router
+    bad_usage 'map: "10.0.1" is not an IP address (-g GATEWAY)' map -g 10.0.1 60011 60022
+    bad_usage 'external-ip: "router" is not an IP address (--gateway GATEWAY)' external-ip --gateway router
     bad_usage 'discover: "0" is not a time in seconds (such as 2 or 0.5; at most 600)' discover -t 0
 }
 
@@ -51,7 +51,7 @@ bad_usage() {
     bad_usage 'map: missing PRIVATE_PORT after PUBLIC_PORT 60011 (see natt map --help)' map 60011
     bad_usage 'map: option -l needs a value' map 1 2 -l
     bad_usage 'map: unexpected argument "3" (see natt map --help)' map 1 2 3
-    bad_usage 'map: --upnp and --nat-pmp exclude each other' map --upnp --nat-pmp 1 2
+    bad_usage 'map: --upnp, --nat-pmp and --pcp exclude each other' map --upnp --nat-pmp 1 2
     bad_usage 'call: missing SERVICE and ACTION (see natt call --help)' call
     bad_usage 'call: "NewProtocol" is not NAME=VALUE' call WANIPConnection AddPortMapping NewProtocol
     bad_usage 'status: unexpected argument "b" (see natt status --help)' status a b
@@ -86,7 +86,7 @@ bad_usage() {
     # --help wins over a bad value: the user asked how to say it
     run "$NATT" map 70000 --help
     assert_success
-    assert_line --index 0 "Usage: natt map [-u] [-l LIFETIME] [-g GATEWAY] [--upnp|--nat-pmp] PUBLIC_PORT PRIVATE_PORT"
+    assert_line --index 0 "Usage: natt map [-u] [-l LIFETIME] [-g GATEWAY] [--upnp|--nat-pmp|--pcp [--nonce HEX]]"
     assert_line "  natt map -u -l 1800 60009 60009"
 }
 

@@ -8,6 +8,9 @@
  *     get tcp|udp EXTERNAL                   entry PROTO EXTERNAL -> CLIENT:PORT lease L "DESCRIPTION"
  *     list                                   one entry line each, then: count N
  *     unmap tcp|udp EXTERNAL                 unmapped PROTO EXTERNAL
+ *     pinhole tcp|udp PORT LIFETIME          pinhole PROTO [ADDRESS]:PORT id ID (IPv6, default router)
+ *     repin ID LIFETIME                      repinned ID lifetime L
+ *     unpin ID                               unpinned ID
  *
  * A failing command prints "COMMAND: what went wrong" (with the UPnP code and its meaning when the
  * router refused) and ends the program with status 1; bad usage gives status 2. */
@@ -86,8 +89,35 @@ static int run(struct natt_upnp_igd *igd, int argc, char **argv)
 		free(entries);
 		return 1;
 	}
+	if (strcmp(cmd, "repin") == 0 && argc >= 3) {
+		uint16_t id = (uint16_t)atoi(argv[1]);
+		uint32_t lifetime = (uint32_t)strtoul(argv[2], NULL, 10);
+		if ((rc = natt_upnp_igd_update_pinhole(igd, NULL, id, lifetime, timeout_ms, &code)) < 0)
+			return fail(cmd, rc, code);
+		printf("repinned %u lifetime %u\n", id, lifetime);
+		return 3;
+	}
+	if (strcmp(cmd, "unpin") == 0 && argc >= 2) {
+		uint16_t id = (uint16_t)atoi(argv[1]);
+		if ((rc = natt_upnp_igd_delete_pinhole(igd, NULL, id, timeout_ms, &code)) < 0)
+			return fail(cmd, rc, code);
+		printf("unpinned %u\n", id);
+		return 2;
+	}
 	if (argc < 3 || parse_proto(argv[1], &proto) < 0)
 		return -1;
+	if (strcmp(cmd, "pinhole") == 0 && argc >= 4) {
+		struct in6_addr internal;
+		uint16_t id;
+		char text6[INET6_ADDRSTRLEN];
+		rc = natt_upnp_igd_add_pinhole(igd, NULL, proto, (uint16_t)atoi(argv[2]), (uint32_t)strtoul(argv[3], NULL, 10),
+		                               timeout_ms, &internal, &id, &code);
+		if (rc < 0)
+			return fail(cmd, rc, code);
+		printf("pinhole %s [%s]:%s id %u\n", proto_text(proto), inet_ntop(AF_INET6, &internal, text6, sizeof(text6)),
+		       argv[2], id);
+		return 4;
+	}
 	uint16_t external = (uint16_t)atoi(argv[strcmp(cmd, "map") == 0 ? 3 : 2]);
 	if (strcmp(cmd, "get") == 0) {
 		struct natt_upnp_igd_entry e;

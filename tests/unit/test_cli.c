@@ -189,8 +189,70 @@ static void test_technique_options(void **state)
 	assert_int_equal(L.cmd.protocol, NATT_TCP);
 	OK("list", "-g", "10.0.0.1");
 	assert_int_equal(L.cmd.command, NATT_CLI_LIST);
-	BAD("map: --upnp and --nat-pmp exclude each other", "map", "--upnp", "--nat-pmp", "1", "2");
-	BAD("external-ip: --upnp and --nat-pmp exclude each other", "external-ip", "--natpmp", "--upnp");
+	BAD("map: --upnp, --nat-pmp and --pcp exclude each other", "map", "--upnp", "--nat-pmp", "1", "2");
+	BAD("external-ip: --upnp, --nat-pmp and --pcp exclude each other", "external-ip", "--natpmp", "--upnp");
+}
+
+static void test_pcp_options(void **state)
+{
+	(void)state;
+	OK("map", "--pcp", "8000", "8001");
+	assert_int_equal(L.cmd.via, NATT_CLI_VIA_PCP);
+	assert_false(L.cmd.ipv6);
+	assert_false(L.cmd.have_nonce);
+	assert_int_equal(L.cmd.public_port, 8000);
+	assert_int_equal(L.cmd.private_port, 8001);
+	OK("external-ip", "--pcp", "-g", "10.0.0.1");
+	assert_int_equal(L.cmd.via, NATT_CLI_VIA_PCP);
+	/* -6 alone means PCP; one PORT, or the same twice. */
+	OK("map", "-6", "9600");
+	assert_int_equal(L.cmd.via, NATT_CLI_VIA_PCP);
+	assert_true(L.cmd.ipv6);
+	assert_int_equal(L.cmd.public_port, 9600);
+	assert_int_equal(L.cmd.private_port, 9600);
+	OK("map", "--ipv6", "-u", "--pcp", "9600", "9600");
+	assert_int_equal(L.cmd.protocol, NATT_UDP);
+	OK("map", "-6", "-g", "2001:db8:1::1", "9600");
+	assert_true(L.cmd.have_gateway6);
+	assert_false(L.cmd.have_gateway);
+	char text[INET6_ADDRSTRLEN];
+	assert_string_equal(inet_ntop(AF_INET6, &L.cmd.gateway6, text, sizeof(text)), "2001:db8:1::1");
+	OK("unmap", "-6", "--nonce", "0102030405060708090a0B0c", "9600");
+	assert_true(L.cmd.have_nonce);
+	const uint8_t want[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+	assert_memory_equal(L.cmd.nonce, want, 12);
+	OK("unmap", "--pcp", "--nonce=ffffffffffffffffffffffff", "1", "2");
+	BAD("map: --upnp, --nat-pmp and --pcp exclude each other", "map", "--pcp", "--nat-pmp", "1", "2");
+	BAD("map: -6 (an IPv6 pinhole) goes through PCP or UPnP IGDv2, not NAT-PMP", "map", "-6", "--nat-pmp", "1");
+	OK("map", "-6", "--upnp", "9600");
+	assert_int_equal(L.cmd.via, NATT_CLI_VIA_UPNP);
+	assert_int_equal(L.cmd.pinhole_id, 0);
+	OK("map", "-6", "--upnp", "--id", "7", "9600");
+	assert_int_equal(L.cmd.pinhole_id, 7);
+	OK("unmap", "-6", "--upnp", "--id=65535", "9600");
+	assert_int_equal(L.cmd.pinhole_id, 65535);
+	BAD("unmap: deleting a UPnP pinhole needs its --id N (natt map -6 --upnp prints it)", "unmap", "-6", "--upnp",
+	    "9600");
+	BAD("map: --id goes with -6 --upnp", "map", "--id", "7", "1", "2");
+	BAD("map: --id goes with -6 --upnp", "map", "-6", "--id", "7", "1");
+	BAD("map: \"0\" is not a pinhole ID (1-65535)", "map", "-6", "--upnp", "--id", "0", "1");
+	BAD("map: -6 --upnp finds the router through the IPv4 default route; -g is for PCP", "map", "-6", "--upnp",
+	    "-g", "2001:db8::1", "1");
+	BAD("map: -6 needs the router's IPv6 address as GATEWAY", "map", "-6", "-g", "10.0.0.1", "1");
+	BAD("map: an IPv6 GATEWAY is for IPv6 pinholes (-6)", "map", "--pcp", "-g", "2001:db8::1", "1", "2");
+	BAD("map: --nonce goes with --pcp (or -6)", "map", "--nonce", "0102030405060708090a0b0c", "1", "2");
+	BAD("unmap: deleting over PCP needs the mapping's --nonce HEX (natt map --pcp prints it)", "unmap", "-6",
+	    "9600");
+	BAD("map: \"0102\" is not a nonce (24 hex digits)", "map", "--pcp", "--nonce", "0102", "1", "2");
+	BAD("map: \"01020304050607080910111g\" is not a nonce (24 hex digits)", "map", "--pcp", "--nonce",
+	    "01020304050607080910111g", "1", "2");
+	BAD("map: \"0x02030405060708091011121\" is not a nonce (24 hex digits)", "map", "--pcp", "--nonce",
+	    "0x02030405060708091011121", "1", "2");
+	BAD("map: an IPv6 pinhole opens the port itself: PUBLIC_PORT 9600 must equal PRIVATE_PORT 9601 (or give one "
+	    "PORT)", "map", "-6", "9600", "9601");
+	BAD("map: missing PRIVATE_PORT after PUBLIC_PORT 1 (see natt map --help)", "map", "--pcp", "1");
+	BAD("unmap-all: unknown option \"--pcp\" (see natt unmap-all --help)", "unmap-all", "--pcp");
+	BAD("list: unknown option \"-6\" (see natt list --help)", "list", "-6");
 }
 
 /* ---- the error cases of the router commands ---- */
@@ -228,12 +290,19 @@ static void test_bad_lifetimes(void **state)
 static void test_bad_gateways(void **state)
 {
 	(void)state;
-	BAD("map: \"10.0.1\" is not an IPv4 address (-g GATEWAY)", "map", "-g", "10.0.1", "1", "2");
-	BAD("map: \"router.lan\" is not an IPv4 address (--gateway GATEWAY)", "map", "--gateway", "router.lan", "1",
+	BAD("map: \"10.0.1\" is not an IP address (-g GATEWAY)", "map", "-g", "10.0.1", "1", "2");
+	BAD("map: \"router.lan\" is not an IP address (--gateway GATEWAY)", "map", "--gateway", "router.lan", "1",
 	    "2");
-	BAD("external-ip: \"fe80::1\" is not an IPv4 address (-g GATEWAY)", "external-ip", "-g", "fe80::1");
-	BAD("list: \"10.0.0.256\" is not an IPv4 address (-g GATEWAY)", "list", "-g", "10.0.0.256");
-	BAD("map: \" 10.0.0.1\" is not an IPv4 address (-g GATEWAY)", "map", "-g", " 10.0.0.1", "1", "2");
+	BAD("external-ip: \"fe80::1\" cannot be a gateway's address (a link-local router is found by itself: "
+	    "leave out -g)", "external-ip", "-g", "fe80::1");
+	BAD("external-ip: an IPv6 GATEWAY is for IPv6 pinholes (-6)", "external-ip", "-g", "2001:db8::1");
+	BAD("list: an IPv6 GATEWAY is for IPv6 pinholes (-6)", "list", "-g", "2001:db8::1");
+	BAD("map: \"::\" cannot be a gateway's address (a link-local router is found by itself: leave out -g)",
+	    "map", "-6", "-g", "::", "1");
+	BAD("map: \"ff02::1\" cannot be a gateway's address (a link-local router is found by itself: leave out -g)",
+	    "map", "-6", "-g", "ff02::1", "1");
+	BAD("list: \"10.0.0.256\" is not an IP address (-g GATEWAY)", "list", "-g", "10.0.0.256");
+	BAD("map: \" 10.0.0.1\" is not an IP address (-g GATEWAY)", "map", "-g", " 10.0.0.1", "1", "2");
 	BAD("map: \"0.0.0.0\" cannot be a gateway's address", "map", "-g", "0.0.0.0", "1", "2");
 	BAD("map: \"255.255.255.255\" cannot be a gateway's address", "map", "-g", "255.255.255.255", "1", "2");
 	BAD("map: \"239.255.255.250\" cannot be a gateway's address", "map", "-g", "239.255.255.250", "1", "2");
@@ -597,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_map_defaults),
 		cmocka_unit_test(test_option_spellings),
 		cmocka_unit_test(test_technique_options),
+		cmocka_unit_test(test_pcp_options),
 		cmocka_unit_test(test_bad_ports),
 		cmocka_unit_test(test_bad_lifetimes),
 		cmocka_unit_test(test_bad_gateways),

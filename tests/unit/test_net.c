@@ -994,8 +994,10 @@ static void test_gateway_fallback_without_netlink(void **state)
 /* ---- Network namespaces made for the test ---- */
 
 struct ns_result {
-	int r_nl, r_proc, r_any, r_local, r_best;
+	int r_nl, r_proc, r_any, r_local, r_best, r_v6;
 	struct in_addr g_nl, g_proc, g_any, local, best;
+	struct sockaddr_in6 g_v6;
+	unsigned v6_ifindex; /* if_nametoindex("nt0") there, 0 when it has none */
 	char if_nl[IF_NAMESIZE], if_proc[IF_NAMESIZE];
 	int setup_failed;
 };
@@ -1029,6 +1031,8 @@ static bool in_namespace(const char *setup, const char *toward, struct ns_result
 		inet_pton(AF_INET, toward, &peer);
 		r.r_local = natt_local_address_toward(&peer, &r.local);
 		r.r_best = natt_best_interface_address(&r.best);
+		r.r_v6 = natt_gateway_ipv6(&r.g_v6);
+		r.v6_ifindex = if_nametoindex("nt0");
 		if (write(p[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
 			_exit(4);
 		_exit(0);
@@ -1052,6 +1056,7 @@ static void test_gateway_empty_namespace(void **state)
 	assert_int_equal(r.r_proc, NATT_ERR_NO_GATEWAY);
 	assert_int_equal(r.r_any, NATT_ERR_NO_GATEWAY);
 	assert_int_equal(r.r_local, -ENETUNREACH);
+	assert_int_equal(r.r_v6, NATT_ERR_NO_GATEWAY);
 	/* no gateway, no interface address but loopback: 127.0.0.1, as Racket's best-interface-ip-address */
 	assert_int_equal(r.r_best, 0);
 	assert_int_equal(r.best.s_addr, htonl(INADDR_LOOPBACK));
@@ -1090,6 +1095,35 @@ static void test_gateway_namespace_routes(void **state)
 	/* toward the default gateway, though 10.9.0.2 is on lo (which the interface fallback skips) */
 	assert_int_equal(r.r_best, 0);
 	assert_string_equal(inet_ntop(AF_INET, &r.best, buf, sizeof(buf)), "10.9.0.2");
+}
+
+static void test_gateway_ipv6_namespace_routes(void **state)
+{
+	/* IPv6 defaults: an unreachable one of metric 1 (no next hop), a global router of metric 20, a
+	 * link-local one of metric 10 — which wins, with its interface as scope — and a worse one. */
+	static const char setup[] =
+		"exec >/dev/null 2>&1; set -e; "
+		"sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0; "
+		"ip link set lo up; ip link add nt0 type veth peer name nt1; ip link set nt0 up; ip link set nt1 up; "
+		"ip -6 addr add 2a01:77:9::2/64 dev nt0 nodad; "
+		"ip -6 route add unreachable default metric 1; "
+		"ip -6 route add default via 2a01:77:9::1 dev nt0 metric 20; "
+		"ip -6 route add default via fe80::1 dev nt0 metric 10; "
+		"ip -6 route add default via 2a01:77:9::3 dev nt0 metric 30";
+	struct ns_result r;
+	char buf[INET6_ADDRSTRLEN];
+
+	(void)state;
+	if (system("command -v ip >/dev/null 2>&1") != 0 || !in_namespace(setup, "8.8.8.8", &r))
+		skip();
+	if (r.setup_failed)
+		skip(); /* no IPv6 in this kernel */
+	assert_int_equal(r.r_v6, 0);
+	assert_int_equal(r.g_v6.sin6_family, AF_INET6);
+	assert_string_equal(inet_ntop(AF_INET6, &r.g_v6.sin6_addr, buf, sizeof(buf)), "fe80::1");
+	assert_true(r.v6_ifindex != 0);
+	assert_int_equal(r.g_v6.sin6_scope_id, r.v6_ifindex);
+	assert_int_equal(r.g_v6.sin6_port, 0);
 }
 
 static void test_best_interface_address_without_gateway(void **state)
@@ -1203,6 +1237,7 @@ int main(void)
 		cmocka_unit_test(test_gateway_fallback_without_netlink),
 		cmocka_unit_test(test_gateway_empty_namespace),
 		cmocka_unit_test(test_gateway_namespace_routes),
+		cmocka_unit_test(test_gateway_ipv6_namespace_routes),
 		cmocka_unit_test(test_gateway_namespace_nexthop_objects),
 		cmocka_unit_test(test_best_interface_address_without_gateway),
 		cmocka_unit_test(test_best_interface_address_here),

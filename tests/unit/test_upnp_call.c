@@ -699,11 +699,38 @@ static void test_igd_open(void **state)
 	assert_int_equal(natt_igd_open_url(url(&sv, "/rootDesc.xml"), &igd), NATT_ERR_NO_IGD);
 	assert_false(igd.open);
 	server_stop(&sv);
+
+	/* The IPv6 firewall service: kept when on the description's host, dropped when on another one (its
+	 * pinhole calls then say unsupported), while the IGD itself stays usable. */
+	const char *const fc[] = { NATT_UPNP_WANIP2, "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1", NULL };
+	assert_int_equal(open_igd_of(fc, &igd), 0);
+	assert_non_null(strstr(igd.fc_control_url, "/c1"));
+	static const char fc_stranger[] =
+	        "HTTP/1.1 200 OK\r\nContent-Length: 323\r\n\r\n"
+	        "<root><device><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:2"
+	        "</serviceType><controlURL>/ctl</controlURL></service><service><serviceType>"
+	        "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1</serviceType><controlURL>http://127.0.0.2:9/fc"
+	        "</controlURL></service></serviceList></device></root>";
+	assert_int_equal(strlen(strstr(fc_stranger, "<root>")), 323);
+	const struct route fc_routes[] = { { "/rootDesc.xml", fc_stranger, NULL }, { NULL, NULL, NULL } };
+	server_start(&sv, SERVE, fc_routes, 300);
+	assert_int_equal(natt_igd_open_url(url(&sv, "/rootDesc.xml"), &igd), 0);
+	server_stop(&sv);
+	assert_true(igd.open);
+	assert_string_equal(igd.fc_control_url, "");
+	struct sockaddr_in6 router6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int code = -1;
+	assert_int_equal(natt_igd_pinhole_delete(&igd, &router6, 1, &code), NATT_ERR_UNSUPPORTED);
+	natt_igd_close(&igd);
+
 	struct in_addr host;
 	inet_pton(AF_INET, "10.0.0.1", &host);
 	assert_true(natt_url_on_host("http://10.0.0.1:5000/x", &host));
 	assert_false(natt_url_on_host("http://10.0.0.2:5000/x", &host));
 	assert_false(natt_url_on_host("https://10.0.0.1/x", &host));
+	/* An IPv6 URL is on no IPv4 host, not even 0.0.0.0 (its flow information reads as that). */
+	inet_pton(AF_INET, "0.0.0.0", &host);
+	assert_false(natt_url_on_host("http://[2a01:77:1::1]:5000/x", &host));
 }
 
 /* An IGD whose control URL is a path of the server. */

@@ -1,6 +1,7 @@
 /* Device descriptions (services of root and embedded devices, URL resolution with and without URLBase),
  * URL handling and service-type matching. */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,11 +282,26 @@ static void test_http_url_parse(void **state)
 	assert_string_equal(u.path, "/x?a=b");
 	assert_int_equal(natt_http_url_parse("http://1.2.3.4?q", &u), 0);
 	assert_string_equal(u.path, "/?q");
+	assert_int_equal(natt_http_url_parse("http://[2a01:77:1::1]:5000/ctl/IP6FCtl", &u), 0);
+	assert_int_equal(u.addr6.sin6_family, AF_INET6);
+	assert_int_equal(ntohs(u.addr6.sin6_port), 5000);
+	struct in6_addr want;
+	inet_pton(AF_INET6, "2a01:77:1::1", &want);
+	assert_memory_equal(&u.addr6.sin6_addr, &want, 16);
+	assert_string_equal(u.host, "[2a01:77:1::1]:5000");
+	assert_string_equal(u.path, "/ctl/IP6FCtl");
+	assert_int_equal(natt_http_url_parse("http://[fe80::1%25lo]:49152/x", &u), 0);
+	assert_int_equal(u.addr6.sin6_scope_id, if_nametoindex("lo"));
+	assert_string_equal(u.host, "[fe80::1]:49152"); /* the zone stays on this host */
+	assert_int_equal(natt_http_url_parse("http://[::1]/", &u), 0);
+	assert_int_equal(ntohs(u.addr6.sin6_port), 80);
+	assert_string_equal(u.host, "[::1]");
 
 	static const char *const bad[] = {
 		"https://1.2.3.4/", "http://router.lan/", "http:///x", "http://1.2.3/",     "http://1.2.3.4:0/",
 		"http://1.2.3.4:65536/", "http://1.2.3.4:80x/", "http://1.2.3.4/a b", "http://1.2.3.4/a\r\nX: y",
-		"http://[::1]/", "", "1.2.3.4", "http://1.2.3.4.5/", "http://1.2.3.4:000080/",
+		"http://[fe80::1]/", "http://[fe80::1%25]/", "http://[fe80::1%eth0]/", "http://[::1%25lo]/",
+		"http://[fe80::1%25no-such-interface]/", "http://[::1", "http://[]/", "http://[1.2.3.4]/", "http://[::1]x/", "", "1.2.3.4", "http://1.2.3.4.5/", "http://1.2.3.4:000080/",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (natt_http_url_parse(bad[i], &u) != -EINVAL)

@@ -116,6 +116,37 @@ NATT_API int natt_upnp_igd_get_mapping(struct natt_upnp_igd *igd, enum natt_prot
 NATT_API int natt_upnp_igd_list(struct natt_upnp_igd *igd, int timeout_ms, struct natt_upnp_igd_entry **entries,
                                 size_t *count, int *upnp_code);
 
+/* IPv6 pinholes through the IGDv2 service WANIPv6FirewallControl:1: the router lets connections from
+ * the internet through its firewall to port of this host's IPv6 address (no NAT: the address stays).
+ * The handle is found over IPv4 as for mappings; each pinhole request then goes to the same service at
+ * the router's IPv6 address, because a router in secure mode (miniupnpd's default) opens a pinhole
+ * only for the address the request comes from.
+ * router: the router's IPv6 address (a link-local one with its scope id); NULL: the IPv6 default
+ *   router as natt_gateway_ipv6() finds it (natt/net.h).
+ * Errors of all three: the common ones; NATT_ERR_UNSUPPORTED when the IGD has no
+ *   WANIPv6FirewallControl service (an IGDv1) or its control URL is not on the host the description
+ *   came from (the request keeps only that URL's port and path); NATT_ERR_NO_GATEWAY (router NULL, no IPv6 default
+ *   route); NATT_ERR_UPNP with *upnp_code, e.g. 606 (not authorized), 702 (firewall closed), 704
+ *   (no such pinhole; miniupnpd 2.3.1 says 402 for an ID it does not have). */
+
+/* natt_upnp_igd_add_pinhole - AddPinhole for any remote host: protocol NATT_TCP or NATT_UDP, port
+ * 1-65535 of this host, lifetime 1-86400 s (the service's bound). internal: receives this host's
+ * address the pinhole opens (the source address toward router); may be NULL. unique_id: receives
+ * the router's ID of the pinhole, needed to renew or delete it. */
+NATT_API int natt_upnp_igd_add_pinhole(struct natt_upnp_igd *igd, const struct sockaddr_in6 *router,
+                                       enum natt_protocol protocol, uint16_t port, uint32_t lifetime,
+                                       int timeout_ms, struct in6_addr *internal, uint16_t *unique_id,
+                                       int *upnp_code);
+
+/* natt_upnp_igd_update_pinhole - UpdatePinhole: a new lifetime (1-86400 s) for pinhole unique_id. */
+NATT_API int natt_upnp_igd_update_pinhole(struct natt_upnp_igd *igd, const struct sockaddr_in6 *router,
+                                          uint16_t unique_id, uint32_t lifetime, int timeout_ms,
+                                          int *upnp_code);
+
+/* natt_upnp_igd_delete_pinhole - DeletePinhole of pinhole unique_id. */
+NATT_API int natt_upnp_igd_delete_pinhole(struct natt_upnp_igd *igd, const struct sockaddr_in6 *router,
+                                          uint16_t unique_id, int timeout_ms, int *upnp_code);
+
 /* natt_upnp_igd_close - frees a handle (NULL is allowed). Nothing is sent to the router: mappings stay
  * until their lease ends or they are unmapped. */
 NATT_API void natt_upnp_igd_close(struct natt_upnp_igd *igd);

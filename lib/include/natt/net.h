@@ -35,6 +35,14 @@ extern "C" {
  * Thread-safe: uses only a socket and a file of its own. */
 NATT_API int natt_gateway_ipv4(struct in_addr *gateway, char *ifname);
 
+/* natt_gateway_ipv6 - the IPv6 default router from the kernel's routing table (/proc/net/ipv6_route):
+ * the next hop of the default route (::/0) of lowest metric. A link-local router
+ * (fe80::/10, the usual case with router advertisements) gets its interface as scope id.
+ * gateway: receives the address, port 0. Must not be NULL.
+ * Returns 0; NATT_ERR_NO_GATEWAY when there is no IPv6 default route through a router (or the host has
+ * no IPv6); -EINVAL when gateway is NULL; another -errno when the table cannot be read. Thread-safe. */
+NATT_API int natt_gateway_ipv6(struct sockaddr_in6 *gateway);
+
 /* natt_local_address_toward - the local IPv4 address this host would use as source to reach peer: the
  * "best" interface address, the one a peer on the LAN sees (toward the gateway without looking it up:
  * natt_best_interface_address()). Asks the kernel's routing decision (a UDP socket connect()ed to

@@ -17,7 +17,8 @@
 #     }
 #
 # Addresses: router 10.77.0.1 (LAN) / 100.130.0.1 (WAN), lan1 10.77.0.2, lan2 10.77.0.3,
-# inet 100.130.0.2. See scripts/natt-lab --help for the lab itself.
+# inet 100.130.0.2; with `lab_up MODE HOSTS --ipv6` also router 2a01:77:1::1 / 2a01:77:ff::1,
+# lan1 2a01:77:1::2, lan2 2a01:77:1::3, inet 2a01:77:ff::2. See scripts/natt-lab --help.
 
 # shellcheck disable=SC2034,SC2119,SC2120  # variables and optional arguments meant for the suites
 
@@ -146,6 +147,13 @@ router_rules() { "$NATT_LAB" rules "$LAB_ID" "$@"; }
 router_rules_count() { "$NATT_LAB" rules-count "$LAB_ID" "$@"; }
 # router_has_rule TEXT — some dnat rule contains TEXT, e.g. 'dport 8000 ' or '10.77.0.2:8000'.
 router_has_rule() { router_rules | grep -qF -- "$1"; }
+
+# IPv6 (labs built with --ipv6; addresses in scripts/natt-lab --help). The pinholes miniupnpd opened
+# in its forward chain for PORT (an IPv6 destination match: @nh,192,128), one per line.
+router_pinholes() { router_rules forward | grep -E -- "th dport $1 @nh,192,128 " || true; }
+# inet_connects6 ADDRESS PORT — whether the inet host opens a TCP connection to [ADDRESS]:PORT
+# within 2 s (a SYN the router's forward chain drops gets no answer at all).
+inet_connects6() { on_inet timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
 
 # host_listens HOST tcp|udp PORT — some socket in HOST listens on (is bound to) PORT.
 host_listens() {
