@@ -126,7 +126,8 @@ static bool proc_alive(const struct proc *p)
 	if (!f)
 		return false;
 	char state = 'Z';
-	(void)fscanf(f, "%*d (%*[^)]) %c", &state); /* (comm with ')' in it: reads as alive) */
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1) /* (comm with ')' in it: reads as alive) */
+		state = 'Z';
 	fclose(f);
 	return state != 'Z' && state != 'X';
 }
