@@ -179,7 +179,7 @@ $(DEB_DIR)/lintian.log: $(DEB_DIR)/built
 	    if [ $$rc = 0 ]; then mv $@.new $@; else echo "lintian found errors" >&2; exit 1; fi; \
 	else echo "lintian is not installed: the packages were not checked" >&2; fi
 
-# ---------------------------------------------------------------- sanitizers and valgrind (issue 5)
+# ---------------------------------------------------------------- sanitizers and valgrind
 # make check-asan   ASan+UBSan build of everything in $(BUILD)/asan; runs every unit test (leak checks on)
 #                   and every bats suite with that shim preloaded into the programs natt-run starts.
 # make check-tsan   ThreadSanitizer build in $(BUILD)/tsan; runs the thread and signal suite (64-*).

@@ -1,4 +1,4 @@
-/* status: a natt status file (issue 2's schema) as a table, or passed through with --json.
+/* status: a natt status file as a table, or passed through with --json.
  *
  * The file is written by other processes — possibly older or newer natt versions, possibly damaged —
  * so every field is optional here and of any type: what is missing or odd is shown as "?", never

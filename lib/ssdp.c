@@ -2,7 +2,7 @@
  * parser for search replies and NOTIFY announcements.
  *
  * The search never waits out a fixed window: every answer goes to the caller as it arrives, and the
- * caller ends the search by returning non-zero (issue 6: a router answers within milliseconds; a fixed
+ * caller ends the search by returning non-zero (a router answers within milliseconds; a fixed
  * 2 s window wastes nearly all of it). */
 #include <arpa/inet.h>
 #include <errno.h>
