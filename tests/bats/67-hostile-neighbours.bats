@@ -22,9 +22,9 @@ setup() {
 	natt_test_setup
 	programs_setup
 }
+# (programs_teardown ends with natt_test_teardown; its status is the test's)
 teardown() {
 	programs_teardown
-	natt_test_teardown
 }
 
 # A UDP client bound to port 0, a UDP socket bound to 8701 that then connect()s to one peer, and a UDP
@@ -181,7 +181,11 @@ ASYNCSAFE=$NATT_BUILD/tests/progs/asyncsafe
 	natt_expect lis '^forked [0-9]+$'
 	local child=${NATT_LAST_REPLY#forked }
 	wait_published tcp 8761 20 || { kill "$child"; fail "the child's socket was never published"; }
+	rule_present 8760 || fail "the parent's mapping went when the child published"
+	# the child stops its listener on SIGTERM: its own manager deletes its mapping, the parent's stays
 	kill "$child"
+	wait_until 10 rule_absent 8761 || fail "the child's mapping stayed after it stopped its listener"
+	rule_present 8760 || fail "the parent's mapping went with the child's"
 	natt_send lis exit
 	natt_wait_exit lis 10
 }

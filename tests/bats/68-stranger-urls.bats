@@ -20,9 +20,9 @@ setup() {
 	natt_test_setup
 	programs_setup
 }
+# (programs_teardown ends with natt_test_teardown; its status is the test's)
 teardown() {
 	programs_teardown
-	natt_test_teardown
 }
 
 # The SSDP responder: answers every M-SEARCH with LOCATION $1.

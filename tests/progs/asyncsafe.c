@@ -9,12 +9,13 @@
  *                             SIGUSR1 handler calls _exit(7) in strict mode
  *
  * Strict mode, in the thread that set it (linked with -rdynamic, so that its definitions are the ones everybody calls): this
- * program's own malloc, calloc, realloc, setenv, unsetenv, putenv and the pthread
+ * program's own malloc, calloc, realloc, free (and the aligned allocators), setenv, unsetenv, putenv and the pthread
  * lock, wait and join functions (which the preloaded library's calls resolve to: an executable's
  * definitions come first) print "UNSAFE name" and end the process with status 99 instead of running.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,9 +47,15 @@ static void unsafe(const char *name)
 /* (the build hides symbols by default) */
 #define PUBLIC __attribute__((visibility("default")))
 
+/* The whole allocation family, so that every pointer is freed by the allocator it came from (with a
+ * sanitizer's runtime preloaded, a free() left to it would meet this malloc's memory). */
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+extern void __libc_free(void *);
 
 PUBLIC void *malloc(size_t n)
 {
@@ -64,6 +71,42 @@ PUBLIC void *realloc(void *p, size_t n)
 {
 	GUARD("realloc");
 	return __libc_realloc(p, n);
+}
+PUBLIC void free(void *p)
+{
+	GUARD("free");
+	__libc_free(p);
+}
+PUBLIC void *memalign(size_t align, size_t n)
+{
+	GUARD("memalign");
+	return __libc_memalign(align, n);
+}
+PUBLIC void *aligned_alloc(size_t align, size_t n)
+{
+	GUARD("aligned_alloc");
+	return __libc_memalign(align, n);
+}
+PUBLIC int posix_memalign(void **out, size_t align, size_t n)
+{
+	GUARD("posix_memalign");
+	if (align < sizeof(void *) || (align & (align - 1)))
+		return EINVAL;
+	void *p = __libc_memalign(align, n);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+PUBLIC void *valloc(size_t n)
+{
+	GUARD("valloc");
+	return __libc_valloc(n);
+}
+PUBLIC void *pvalloc(size_t n)
+{
+	GUARD("pvalloc");
+	return __libc_pvalloc(n);
 }
 
 #define FORWARD(ret, name, params, args) \

@@ -12,11 +12,13 @@
  *     closefrom     "closed": closefrom(3), as daemons do (natt's descriptors too: libnatt has no
  *                   hook to keep them); the socket is gone then
  *     fork PORT     "forked PID": a child that publishes a TCP socket on PORT the same way (its own
- *                   manager: the fork handlers must have reset the engine) and then waits to be killed
+ *                   manager: the fork handlers must have reset the engine); on SIGTERM it stops that
+ *                   listener and exits (status 0 when the stop succeeded)
  *     cpu           "cpu MS": CPU time this process has used (user + system), milliseconds
  *     exit          returns from main without stopping (natt deletes the mappings at exit) */
 #include <arpa/inet.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +180,18 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			pid_t child = fork();
 			if (child == 0) {
+				/* SIGTERM taken with sigwait: the child stops its listener (the mapping goes) */
+				sigset_t term;
+				sigemptyset(&term);
+				sigaddset(&term, SIGTERM);
+				sigprocmask(SIG_BLOCK, &term, NULL);
 				struct natt_listener *cl = NULL;
 				int cfd = open_server(SOCK_STREAM, port);
 				if (cfd < 0 || natt_listener_publish_socket(cfd, NULL, NULL, &cl) < 0)
 					_exit(1);
-				for (;;)
-					pause();
+				int sig;
+				sigwait(&term, &sig);
+				_exit(natt_listener_stop(cl, 5000) == 0 ? 0 : 3);
 			}
 			printf("forked %d\n", (int)child);
 		} else if (!strncmp(line, "cpu", 3)) {
