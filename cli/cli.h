@@ -4,11 +4,12 @@
  *   classify.c the address class words shown by `natt interfaces` (unit-tested)
  *   help.c     the help texts
  *   main.c     main(): parse, then run the command
- *   router.c   external-ip, map, unmap, unmap-all, list: NAT-PMP and UPnP IGD through the engine's
- *              own steps (natt/natpmp.h, igd.h) — the command adds no protocol code of its own
- *   upnp.c     discover, call: the UPnP low level of natt/upnp.h
- *   status.c   status: a status file as a table
- *   netinfo.c  gateway, interfaces
+ *   cmd_router.c   external-ip, map, unmap, unmap-all, list: NAT-PMP and UPnP IGD through the
+ *                  engine's own steps (natt/natpmp.h, upnp/igd_client.h) — the command adds no
+ *                  protocol code of its own
+ *   cmd_upnp.c     discover, call: the UPnP low level of natt/upnp.h
+ *   cmd_status.c   status: a status file as a table
+ *   cmd_netinfo.c  gateway, interfaces
  *
  * Exit status of every command: 0 done, 1 the network or the router did not go along (no gateway, no
  * answer, a refusal), 2 the command line itself is wrong. */

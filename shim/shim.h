@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "core/engine_shim.h"
 
 #define NATT_EXPORT __attribute__((visibility("default")))
 

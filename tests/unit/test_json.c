@@ -1,4 +1,4 @@
-/* Unit tests of lib/json.c: the string builder, JSON string escaping, the strict parser (valid and
+/* Unit tests of lib/util/json.c: the string builder, JSON string escaping, the strict parser (valid and
  * hostile inputs), the serializer's round trips, and independence from the program's locale. */
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "json.h"
+#include "util/json.h"
 
 /* Deterministic pseudo-random numbers, so a failing fuzz case can be reproduced. */
 static uint32_t rng_state = 12345;
