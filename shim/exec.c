@@ -2,7 +2,6 @@
  * socket until the lease ends); if exec fails, it is published again. glibc's execl*() and execvp*()
  * do not call execve() through the PLT, so each is hooked. The l-variants are turned into their
  * v-variants here. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,24 +10,6 @@
 #include <unistd.h>
 
 #include "shim.h"
-
-typedef int (*execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*execv_fn)(const char *, char *const[]);
-typedef int (*fexecve_fn)(int, char *const[], char *const[]);
-
-#define REAL_OR_ENOSYS(var, name)                                                                  \
-	do {                                                                                       \
-		if (!var)                                                                          \
-			*(void **)&var = dlsym(RTLD_NEXT, name);                                   \
-		if (!var) {                                                                        \
-			errno = ENOSYS;                                                            \
-			return -1;                                                                 \
-		}                                                                                  \
-	} while (0)
-
-static execve_fn real_execve, real_execvpe;
-static execv_fn real_execv, real_execvp;
-static fexecve_fn real_fexecve;
 
 static const char inherited_marker[] = "NATT_INHERITED=1";
 
@@ -74,13 +55,12 @@ static int finish(int rc)
 
 NATT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_execve, "execve");
 	/* natt's own --on-change child runs on the manager thread's memory until it execs */
 	if (natt_manager_thread)
-		return real_execve(path, argv, envp);
+		return libc_execve(path, argv, envp);
 	nattshim_before_exec();
 	char *const *env = with_marker(envp);
-	int rc = real_execve(path, argv, env);
+	int rc = libc_execve(path, argv, env);
 	drop_marker(env, envp);
 	return finish(rc);
 }
@@ -102,40 +82,36 @@ static void clear_marker(void)
 
 NATT_EXPORT int execv(const char *path, char *const argv[])
 {
-	REAL_OR_ENOSYS(real_execv, "execv");
 	nattshim_before_exec();
 	set_marker();
-	int rc = real_execv(path, argv);
+	int rc = libc_execv(path, argv);
 	clear_marker();
 	return finish(rc);
 }
 
 NATT_EXPORT int execvp(const char *file, char *const argv[])
 {
-	REAL_OR_ENOSYS(real_execvp, "execvp");
 	nattshim_before_exec();
 	set_marker();
-	int rc = real_execvp(file, argv);
+	int rc = libc_execvp(file, argv);
 	clear_marker();
 	return finish(rc);
 }
 
 NATT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_execvpe, "execvpe");
 	nattshim_before_exec();
 	char *const *env = with_marker(envp);
-	int rc = real_execvpe(file, argv, env);
+	int rc = libc_execvpe(file, argv, env);
 	drop_marker(env, envp);
 	return finish(rc);
 }
 
 NATT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_fexecve, "fexecve");
 	nattshim_before_exec();
 	char *const *env = with_marker(envp);
-	int rc = real_fexecve(fd, argv, env);
+	int rc = libc_fexecve(fd, argv, env);
 	drop_marker(env, envp);
 	return finish(rc);
 }
@@ -144,7 +120,6 @@ NATT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
  * and the new image is told to look for them. */
 typedef int (*posix_spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
                               const posix_spawnattr_t *, char *const[], char *const[]);
-static posix_spawn_fn real_posix_spawn, real_posix_spawnp;
 
 static int spawn(posix_spawn_fn real, pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
@@ -159,15 +134,13 @@ static int spawn(posix_spawn_fn real, pid_t *pid, const char *path, const posix_
 NATT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_posix_spawn, "posix_spawn");
-	return spawn(real_posix_spawn, pid, path, actions, attr, argv, envp);
+	return spawn(libc_posix_spawn, pid, path, actions, attr, argv, envp);
 }
 
 NATT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                              const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_posix_spawnp, "posix_spawnp");
-	return spawn(real_posix_spawnp, pid, file, actions, attr, argv, envp);
+	return spawn(libc_posix_spawnp, pid, file, actions, attr, argv, envp);
 }
 
 /* Collects execl-style arguments (up to the NULL) into an array on the stack of the caller's size. */
