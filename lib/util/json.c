@@ -1,6 +1,7 @@
 /* JSON: string builder, strict parser, serializer. See json.h. */
 #include <errno.h>
 #include <locale.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -33,24 +34,6 @@ void natt_buf_free(struct natt_buf *buf)
 {
 	free(buf->data);
 	natt_buf_init(buf);
-}
-
-void natt_buf_reset(struct natt_buf *buf)
-{
-	buf->len = 0;
-	buf->failed = false;
-	if (buf->data)
-		buf->data[0] = '\0';
-}
-
-char *natt_buf_release(struct natt_buf *buf)
-{
-	char *s = buf->failed ? NULL : buf->data;
-
-	if (!s)
-		free(buf->data);
-	natt_buf_init(buf);
-	return s;
 }
 
 static int buf_fail(struct natt_buf *buf)
@@ -96,17 +79,17 @@ int natt_buf_append(struct natt_buf *buf, const void *data, size_t len)
 	return 0;
 }
 
-int natt_buf_append_str(struct natt_buf *buf, const char *s)
+static int buf_append_str(struct natt_buf *buf, const char *s)
 {
 	return natt_buf_append(buf, s, strlen(s));
 }
 
-int natt_buf_append_char(struct natt_buf *buf, char c)
+static int buf_append_char(struct natt_buf *buf, char c)
 {
 	return natt_buf_append(buf, &c, 1);
 }
 
-int natt_buf_vprintf(struct natt_buf *buf, const char *fmt, va_list ap)
+static int buf_vprintf(struct natt_buf *buf, const char *fmt, va_list ap)
 {
 	locale_t c = c_locale(), old = (locale_t)0;
 	va_list again;
@@ -145,7 +128,7 @@ int natt_buf_printf(struct natt_buf *buf, const char *fmt, ...)
 	int r;
 
 	va_start(ap, fmt);
-	r = natt_buf_vprintf(buf, fmt, ap);
+	r = buf_vprintf(buf, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -225,7 +208,7 @@ int natt_buf_json_string_n(struct natt_buf *buf, const char *s, size_t len)
 
 	if (!s)
 		return natt_buf_append(buf, "null", 4);
-	natt_buf_append_char(buf, '"');
+	buf_append_char(buf, '"');
 	while (i < len) {
 		unsigned char c = p[i];
 		size_t n = 1, bad = 0;
@@ -263,7 +246,7 @@ int natt_buf_json_string_n(struct natt_buf *buf, const char *s, size_t len)
 		run = i;
 	}
 	natt_buf_append(buf, s + run, i - run);
-	return natt_buf_append_char(buf, '"');
+	return buf_append_char(buf, '"');
 }
 
 int natt_buf_json_string(struct natt_buf *buf, const char *s)
@@ -280,7 +263,7 @@ int natt_buf_json_number(struct natt_buf *buf, double number)
 	if (!isfinite(number))
 		return natt_buf_append(buf, "null", 4);
 	if (number == 0)
-		return natt_buf_append_str(buf, signbit(number) ? "-0" : "0");
+		return buf_append_str(buf, signbit(number) ? "-0" : "0");
 	c = c_locale();
 	if (!c) {
 		buf_fail(buf);
@@ -297,7 +280,7 @@ int natt_buf_json_number(struct natt_buf *buf, double number)
 		snprintf(tmp, sizeof(tmp), "%.17g", number);
 	uselocale(old);
 	freelocale(c);
-	return natt_buf_append_str(buf, tmp);
+	return buf_append_str(buf, tmp);
 }
 
 /* ---- Document ---- */
@@ -905,28 +888,6 @@ struct natt_json *natt_json_array_at(const struct natt_json *array, size_t index
 	return index < natt_json_array_len(array) ? array->u.array.items[index] : NULL;
 }
 
-size_t natt_json_object_len(const struct natt_json *object)
-{
-	return object && object->type == NATT_JSON_OBJECT ? object->u.object.len : 0;
-}
-
-const char *natt_json_object_key_at(const struct natt_json *object, size_t index, size_t *len)
-{
-	if (index >= natt_json_object_len(object)) {
-		if (len)
-			*len = 0;
-		return NULL;
-	}
-	if (len)
-		*len = object->u.object.members[index].key_len;
-	return object->u.object.members[index].key;
-}
-
-struct natt_json *natt_json_object_value_at(const struct natt_json *object, size_t index)
-{
-	return index < natt_json_object_len(object) ? object->u.object.members[index].value : NULL;
-}
-
 const char *natt_json_string(const struct natt_json *value, size_t *len)
 {
 	if (!value || value->type != NATT_JSON_STRING) {
@@ -962,65 +923,8 @@ int natt_json_integer(const struct natt_json *value, long long min, long long ma
 	return 0;
 }
 
-bool natt_json_bool(const struct natt_json *value)
-{
-	return value && value->type == NATT_JSON_BOOL && value->u.boolean;
-}
-
-bool natt_json_equal(const struct natt_json *a, const struct natt_json *b)
-{
-	size_t i;
-
-	if (!a || !b)
-		return a == b;
-	if (a->type != b->type)
-		return false;
-	switch (a->type) {
-	case NATT_JSON_NONE:
-	case NATT_JSON_NULL:
-		return true;
-	case NATT_JSON_BOOL:
-		return a->u.boolean == b->u.boolean;
-	case NATT_JSON_NUMBER:
-		return a->u.number == b->u.number;
-	case NATT_JSON_STRING:
-		return a->u.string.len == b->u.string.len &&
-		       memcmp(a->u.string.text, b->u.string.text, a->u.string.len) == 0;
-	case NATT_JSON_ARRAY:
-		if (a->u.array.len != b->u.array.len)
-			return false;
-		for (i = 0; i < a->u.array.len; i++)
-			if (!natt_json_equal(a->u.array.items[i], b->u.array.items[i]))
-				return false;
-		return true;
-	case NATT_JSON_OBJECT:
-		if (a->u.object.len != b->u.object.len)
-			return false;
-		for (i = 0; i < a->u.object.len; i++) {
-			const struct member *ma = &a->u.object.members[i], *mb = &b->u.object.members[i];
-
-			if (ma->key_len != mb->key_len || memcmp(ma->key, mb->key, ma->key_len) != 0 ||
-			    !natt_json_equal(ma->value, mb->value))
-				return false;
-		}
-		return true;
-	}
-	return false;
-}
-
-static void write_newline(struct natt_buf *buf, unsigned indent, unsigned level)
-{
-	size_t spaces = (size_t)indent * level;
-
-	if (!indent)
-		return;
-	natt_buf_append_char(buf, '\n');
-	while (spaces--)
-		natt_buf_append_char(buf, ' ');
-}
-
 /* Depth is bounded by the parser's limit, since values only come from natt_json_parse. */
-static void write_value(struct natt_buf *buf, const struct natt_json *v, unsigned indent, unsigned level)
+static void write_value(struct natt_buf *buf, const struct natt_json *v)
 {
 	size_t i;
 
@@ -1030,7 +934,7 @@ static void write_value(struct natt_buf *buf, const struct natt_json *v, unsigne
 		natt_buf_append(buf, "null", 4);
 		break;
 	case NATT_JSON_BOOL:
-		natt_buf_append_str(buf, v->u.boolean ? "true" : "false");
+		buf_append_str(buf, v->u.boolean ? "true" : "false");
 		break;
 	case NATT_JSON_NUMBER:
 		natt_buf_json_number(buf, v->u.number);
@@ -1039,45 +943,34 @@ static void write_value(struct natt_buf *buf, const struct natt_json *v, unsigne
 		natt_buf_json_string_n(buf, v->u.string.text, v->u.string.len);
 		break;
 	case NATT_JSON_ARRAY:
-		natt_buf_append_char(buf, '[');
+		buf_append_char(buf, '[');
 		for (i = 0; i < v->u.array.len; i++) {
 			if (i)
-				natt_buf_append_char(buf, ',');
-			write_newline(buf, indent, level + 1);
-			write_value(buf, v->u.array.items[i], indent, level + 1);
+				buf_append_char(buf, ',');
+			write_value(buf, v->u.array.items[i]);
 		}
-		if (v->u.array.len)
-			write_newline(buf, indent, level);
-		natt_buf_append_char(buf, ']');
+		buf_append_char(buf, ']');
 		break;
 	case NATT_JSON_OBJECT:
-		natt_buf_append_char(buf, '{');
+		buf_append_char(buf, '{');
 		for (i = 0; i < v->u.object.len; i++) {
 			const struct member *m = &v->u.object.members[i];
 
 			if (i)
-				natt_buf_append_char(buf, ',');
-			write_newline(buf, indent, level + 1);
+				buf_append_char(buf, ',');
 			natt_buf_json_string_n(buf, m->key, m->key_len);
-			natt_buf_append_str(buf, indent ? ": " : ":");
-			write_value(buf, m->value, indent, level + 1);
+			buf_append_char(buf, ':');
+			write_value(buf, m->value);
 		}
-		if (v->u.object.len)
-			write_newline(buf, indent, level);
-		natt_buf_append_char(buf, '}');
+		buf_append_char(buf, '}');
 		break;
 	}
 }
 
-int natt_json_write_pretty(struct natt_buf *buf, const struct natt_json *value, unsigned indent)
+int natt_json_write(struct natt_buf *buf, const struct natt_json *value)
 {
 	if (!buf || !value)
 		return -EINVAL;
-	write_value(buf, value, indent, 0);
+	write_value(buf, value);
 	return buf->failed ? -ENOMEM : 0;
-}
-
-int natt_json_write(struct natt_buf *buf, const struct natt_json *value)
-{
-	return natt_json_write_pretty(buf, value, 0);
 }

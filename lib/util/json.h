@@ -9,7 +9,6 @@
 #ifndef NATT_JSON_H
 #define NATT_JSON_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,19 +29,11 @@ struct natt_buf {
 void natt_buf_init(struct natt_buf *buf);
 /* Releases the memory and re-initializes buf. */
 void natt_buf_free(struct natt_buf *buf);
-/* Empties buf (keeping its memory) and clears the failed mark. */
-void natt_buf_reset(struct natt_buf *buf);
-/* Hands the text over to the caller (free() it); NULL when failed or when nothing was ever appended.
- * buf is re-initialized. */
-char *natt_buf_release(struct natt_buf *buf);
 
 /* Each returns 0, or -ENOMEM once the buffer has failed. */
 int natt_buf_append(struct natt_buf *buf, const void *data, size_t len);
-int natt_buf_append_str(struct natt_buf *buf, const char *s);
-int natt_buf_append_char(struct natt_buf *buf, char c);
 /* printf-style append; numbers are formatted in the C locale whatever the thread's locale. */
 __attribute__((format(printf, 2, 3))) int natt_buf_printf(struct natt_buf *buf, const char *fmt, ...);
-int natt_buf_vprintf(struct natt_buf *buf, const char *fmt, va_list ap);
 
 /* natt_buf_json_string - appends s as a JSON string: quoted, with " and \ escaped, \b \f \n \r \t for
  * those controls and \u00XX for the other control characters; every ill-formed UTF-8 sequence (stray
@@ -85,18 +76,13 @@ struct natt_json *natt_json_parse(const char *text, size_t len, char *err, size_
 void natt_json_free(struct natt_json *value);
 
 /* Accessors. Every one accepts NULL and values of the wrong type, answering NONE/NULL/0/false, so that
- * lookups chain: natt_json_string(natt_json_get(natt_json_at(list, 2), "state")). The values returned
+ * lookups chain: natt_json_string(natt_json_get(natt_json_array_at(list, 2), "state")). The values returned
  * belong to the document. */
 enum natt_json_type natt_json_type(const struct natt_json *value);
 /* The member named key of an object (the first if the name repeats), or NULL. */
 struct natt_json *natt_json_get(const struct natt_json *object, const char *key);
 size_t natt_json_array_len(const struct natt_json *array);
 struct natt_json *natt_json_array_at(const struct natt_json *array, size_t index);
-size_t natt_json_object_len(const struct natt_json *object);
-/* The name of member index, NUL-terminated; *len (may be NULL) receives its length (names may hold
- * NUL bytes). NULL when out of range. */
-const char *natt_json_object_key_at(const struct natt_json *object, size_t index, size_t *len);
-struct natt_json *natt_json_object_value_at(const struct natt_json *object, size_t index);
 /* A string's text, NUL-terminated, valid UTF-8; *len (may be NULL) receives its length. NULL if not a
  * string. */
 const char *natt_json_string(const struct natt_json *value, size_t *len);
@@ -105,18 +91,12 @@ double natt_json_number(const struct natt_json *value);
 /* natt_json_integer - a number that is an integer within [min, max], as the status file's pid and port
  * are. Returns 0 and sets *out, -EINVAL if value is not a number or not integral, -ERANGE outside. */
 int natt_json_integer(const struct natt_json *value, long long min, long long max, long long *out);
-/* A boolean's value (false if not a boolean). */
-bool natt_json_bool(const struct natt_json *value);
-/* Deep equality: same types, numbers ==, strings and names bytewise, members in the same order. */
-bool natt_json_equal(const struct natt_json *a, const struct natt_json *b);
 
 /* natt_json_write - appends value as compact JSON text that natt_json_parse reads back equal; a number
  * is written with 15 significant digits when they give the same double back (0.1 stays "0.1"), else
- * with 16 or 17. natt_json_write_pretty indents
- * nested values by indent spaces (0: one line, like natt_json_write).
+ * with 16 or 17.
  * Returns 0, -EINVAL for NULL arguments, or -ENOMEM when the buffer has failed. */
 int natt_json_write(struct natt_buf *buf, const struct natt_json *value);
-int natt_json_write_pretty(struct natt_buf *buf, const struct natt_json *value, unsigned indent);
 
 /* natt_buf_json_number - appends a finite number the way natt_json_write does; NaN and infinities,
  * which JSON cannot express, are written as null. */
