@@ -21,12 +21,12 @@ ALLFLAGS := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE 
             -DNATT_VERSION='"$(VERSION)"' -Ilib/include -Ilib \
             $(shell pkg-config --cflags miniupnpc 2>/dev/null) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_PROTO := $(shell pkg-config --libs miniupnpc 2>/dev/null || echo -lminiupnpc) \
-                $(shell pkg-config --libs natpmp 2>/dev/null || echo -lnatpmp)
+                $(shell pkg-config --libs natpmp 2>/dev/null || echo -lnatpmp) -lm
 # The shim carries its own copies of miniupnpc and libnatpmp so that a wrapped program loads one
 # library more, not three, and a program that links miniupnpc itself never shares state with us.
 SHIM_PROTO   ?= -Wl,-Bstatic -lminiupnpc -lnatpmp -Wl,-Bdynamic
 
-LIB_SRCS  := $(sort $(wildcard lib/*.c))
+LIB_SRCS  := $(sort $(filter-out lib/outside/%,$(wildcard lib/*/*.c)))
 SHIM_SRCS := $(sort $(wildcard shim/*.c))
 CLI_SRCS  := $(sort $(wildcard cli/*.c))
 # Watching other processes' sockets (natt watch): the command's, not the shim's nor the library's.
@@ -50,19 +50,25 @@ CLI    := $(BUILD)/natt
 .PHONY: all check unit bats demo install uninstall clean deps check-asan check-tsan valgrind bench deb fuzz fuzz-build
 all: $(SHIM) $(LIBSO) $(BUILD)/libnatt.so $(LIBA) $(CLI) $(BUILD)/natt.pc $(EX_BINS) $(TESTPROG_BINS)
 
+# Every compile also writes the list of headers it read (-MMD -MP): beside an object as X.d, beside a
+# program built straight from its source as .NAME.d (hidden, so that build/tests/test_* stays the list of
+# unit test binaries).
+DEPFLAGS = -MMD -MP $(if $(filter %.o,$@),,-MF $(@D)/.$(@F).d)
+
 # V=1 shows the full commands.
 Q := $(if $(V),,@)
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/*/*.h lib/include/*.h lib/include/natt/*.h shim/*.h cli/*.h)
+# Each object depends on the headers it includes (the .d files the compiler writes with -MMD -MP).
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALLFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 # (No -z now: binding every symbol at load would cost every program's start, about 2% of /bin/true's;
 # the hooks' own way to libc is resolved once by the library's constructor.)
 $(SHIM): $(SHIM_OBJS) $(LIB_OBJS) shim/exports.map
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALLFLAGS) -shared -o $@ $(SHIM_OBJS) $(LIB_OBJS) -Wl,--version-script=shim/exports.map \
-	    -Wl,-z,defs $(SHIM_PROTO) -ldl $(LDFLAGS)
+	    -Wl,-z,defs $(SHIM_PROTO) -ldl -lm $(LDFLAGS)
 
 $(LIBSO): $(LIB_OBJS)
 	@$(if $(Q),echo "  LINK    $@")
@@ -81,13 +87,13 @@ $(CLI): $(CLI_OBJS) $(LIBA)
 $(BUILD)/examples/%: examples/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(LIBA) $(LDLIBS_PROTO) $(LDFLAGS)
+	$(Q)$(CC) $(ALLFLAGS) $(DEPFLAGS) -o $@ $< $(LIBA) $(LDLIBS_PROTO) $(LDFLAGS)
 
 # Test programs are ordinary programs; those that include natt.h get libnatt.
 $(BUILD)/tests/progs/%: tests/progs/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(if $(shell grep -l '<natt.h>' $<),$(LIBA) $(LDLIBS_PROTO)) $(LDFLAGS)
+	$(Q)$(CC) $(ALLFLAGS) $(DEPFLAGS) -o $@ $< $(if $(shell grep -l '<natt.h>' $<),$(LIBA) $(LDLIBS_PROTO)) $(LDFLAGS)
 
 # asyncsafe's own malloc, setenv and pthread functions must be the ones the preloaded library calls.
 $(BUILD)/tests/progs/asyncsafe: LDFLAGS += -rdynamic
@@ -95,7 +101,7 @@ $(BUILD)/tests/progs/asyncsafe: LDFLAGS += -rdynamic
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(EXTRA_TEST_OBJS) $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
+	$(Q)$(CC) $(ALLFLAGS) $(DEPFLAGS) -o $@ $< $(EXTRA_TEST_OBJS) $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
 
 # test_outside tests the watcher's parts, which only the command links.
 $(BUILD)/tests/test_outside: $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -103,6 +109,10 @@ $(BUILD)/tests/test_outside: EXTRA_TEST_OBJS = $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%
 
 # test_cli includes the command's parsing code itself.
 $(BUILD)/tests/test_cli: cli/args.c cli/classify.c cli/cli.h
+
+# The compiler's lists of the headers each object and program includes (-MMD -MP).
+-include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(CLI_OBJS:.o=.d) \
+         $(foreach b,$(UNIT_BINS) $(EX_BINS) $(TESTPROG_BINS),$(dir $(b)).$(notdir $(b)).d)
 
 $(BUILD)/natt.pc: natt.pc.in Makefile
 	@mkdir -p $(dir $@)
@@ -277,10 +287,11 @@ FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -g -O1 -fno-omit-frame-pointer -pthread
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HAVE_FUZZ_CC := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo yes)
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard lib/*.h lib/include/*.h lib/include/natt/*.h)
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $<")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
+-include $(FUZZ_OBJS:.o=.d)
 $(FUZZ_BUILD)/libnatt-fuzz.a: $(FUZZ_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $(FUZZ_OBJS)
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libnatt-fuzz.a

@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "cli.h"
-#include "parse.h"
+#include "util/parse.h"
 
 #define BIT(c) (1u << (c))
 #define ALL_COMMANDS (BIT(NATT_CLI_COMMAND_COUNT) - 1u)

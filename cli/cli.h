@@ -1,16 +1,18 @@
 /* natt, the command: shared declarations of its parts.
  *
- *   args.c     the command line, parsed into a struct natt_cli_cmd without any I/O (unit-tested)
- *   classify.c the address class words shown by `natt interfaces` (unit-tested)
- *   help.c     the help texts
- *   main.c     main(): parse, then run the command
- *   router.c   external-ip, map, unmap, unmap-all, list: NAT-PMP and UPnP IGD through the engine's
- *              own steps (natt/natpmp.h, igd.h) — the command adds no protocol code of its own
- *   pcp.c      the same commands over PCP (natt/pcp.h), IPv4 mappings and IPv6 pinholes
- *   upnp.c     discover, call: the UPnP low level of natt/upnp.h
- *   status.c   status: a status file as a table
- *   follow.c   wait, status --follow: a status file's changes as they happen (inotify)
- *   netinfo.c  gateway, interfaces
+ *   args.c         the command line, parsed into a struct natt_cli_cmd without any I/O (unit-tested)
+ *   classify.c     the address class words shown by `natt interfaces` (unit-tested)
+ *   help.c         the help texts
+ *   main.c         main(): parse, then run the command
+ *   cmd_router.c   external-ip, map, unmap, unmap-all, list: NAT-PMP and UPnP IGD through the
+ *                  engine's own steps (natt/natpmp.h, upnp/igd_client.h) — the command adds no
+ *                  protocol code of its own
+ *   cmd_pcp.c      the same commands over PCP (natt/pcp.h), IPv4 mappings and IPv6 pinholes
+ *   cmd_upnp.c     discover, call: the UPnP low level of natt/upnp.h
+ *   cmd_status.c   status: a status file as a table
+ *   cmd_follow.c   wait, status --follow: a status file's changes as they happen (inotify)
+ *   cmd_netinfo.c  gateway, interfaces
+ *   cmd_watch.c    watch: publishing another process's sockets from outside it (lib/outside/)
  *
  * Exit status of every command: 0 done, 1 the network or the router did not go along (no gateway, no
  * answer, a refusal), 2 the command line itself is wrong. */
@@ -149,7 +151,7 @@ int natt_cli_status(const struct natt_cli_cmd *cmd);
 int natt_cli_wait(const struct natt_cli_cmd *cmd);
 int natt_cli_follow(const struct natt_cli_cmd *cmd);
 
-/* status.c, for follow.c: the file the command reads (FILE, $NATT_STATUS_FILE, else natt-run's
+/* cmd_status.c, for cmd_follow.c: the file the command reads (FILE, $NATT_STATUS_FILE, else natt-run's
  * default; buf holds the default), and a whole file read into text (0 or -errno; -EFBIG beyond 16 MiB). */
 struct natt_buf;
 const char *natt_cli_status_path(const struct natt_cli_cmd *cmd, char *buf, size_t len);
@@ -165,20 +167,20 @@ int natt_cli_watch(const struct natt_cli_cmd *cmd);
 #include <signal.h>
 extern struct sigaction natt_cli_sigpipe_at_start;
 
-/* pcp.c: the router commands over PCP (--pcp, -6), called by those of router.c. */
+/* cmd_pcp.c: the router commands over PCP (--pcp, -6), called by those of cmd_router.c. */
 int natt_cli_pcp_external_ip(const struct natt_cli_cmd *cmd);
 int natt_cli_pcp_map(const struct natt_cli_cmd *cmd);
 int natt_cli_pcp_unmap(const struct natt_cli_cmd *cmd);
 
-/* router.c: IPv6 pinholes through UPnP IGDv2 (map -6 --upnp, unmap -6 --upnp). */
+/* cmd_router.c: IPv6 pinholes through UPnP IGDv2 (map -6 --upnp, unmap -6 --upnp). */
 int natt_cli_upnp_pinhole_map(const struct natt_cli_cmd *cmd);
 int natt_cli_upnp_pinhole_unmap(const struct natt_cli_cmd *cmd);
 
-/* pcp.c: the IPv6 router to talk to for -6: -g, else the IPv6 default router. Prints why not and
+/* cmd_pcp.c: the IPv6 router to talk to for -6: -g, else the IPv6 default router. Prints why not and
  * returns -1. text receives it printable (INET6_ADDRSTRLEN bytes). */
 int natt_cli_router6(const struct natt_cli_cmd *cmd, struct sockaddr_in6 *router, char *text);
 
-/* router.c: a line on stderr when the router's external address is private or shared (the router
+/* cmd_router.c: a line on stderr when the router's external address is private or shared (the router
  * is itself behind another NAT) or 0.0.0.0. */
 void natt_cli_note_double_nat(const struct natt_cli_cmd *cmd, struct in_addr external);
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "log.h"
-#include "parse.h"
+#include "util/log.h"
+#include "util/parse.h"
 
 void natt_cli_error(const struct natt_cli_cmd *cmd, const char *fmt, ...)
 {

@@ -2,7 +2,6 @@
  * socket until the lease ends); if exec fails, it is published again. glibc's execl*() and execvp*()
  * do not call execve() through the PLT, so each is hooked. The l-variants are turned into their
  * v-variants here. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,24 +11,6 @@
 #include <unistd.h>
 
 #include "shim.h"
-
-typedef int (*execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*execv_fn)(const char *, char *const[]);
-typedef int (*fexecve_fn)(int, char *const[], char *const[]);
-
-#define REAL_OR_ENOSYS(var, name)                                                                  \
-	do {                                                                                       \
-		if (!var)                                                                          \
-			*(void **)&var = dlsym(RTLD_NEXT, name);                                   \
-		if (!var) {                                                                        \
-			errno = ENOSYS;                                                            \
-			return -1;                                                                 \
-		}                                                                                  \
-	} while (0)
-
-static execve_fn real_execve, real_execvpe;
-static execv_fn real_execv, real_execvp;
-static fexecve_fn real_fexecve;
 
 static const char inherited_marker[] = "NATT_INHERITED=1";
 
@@ -105,14 +86,13 @@ static int finish(int rc)
 
 NATT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_execve, "execve");
 	/* natt's own --on-change child runs on the manager thread's memory until it execs */
 	if (natt_manager_thread)
-		return real_execve(path, argv, envp);
+		return libc_execve(path, argv, envp);
 	nattshim_before_exec();
 	char *stack[MARKED_ON_STACK + 2];
 	struct marked_env m = with_marker(envp, stack);
-	int rc = real_execve(path, argv, m.env);
+	int rc = libc_execve(path, argv, m.env);
 	drop_marker(&m);
 	return finish(rc);
 }
@@ -121,46 +101,40 @@ NATT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
  * a copy of environ (setenv() would allocate). */
 NATT_EXPORT int execv(const char *path, char *const argv[])
 {
-	REAL_OR_ENOSYS(real_execv, "execv");
-	REAL_OR_ENOSYS(real_execve, "execve");
 	nattshim_before_exec();
 	char *stack[MARKED_ON_STACK + 2];
 	struct marked_env m = with_marker(environ, stack);
-	int rc = m.env != environ ? real_execve(path, argv, m.env) : real_execv(path, argv);
+	int rc = m.env != environ ? libc_execve(path, argv, m.env) : libc_execv(path, argv);
 	drop_marker(&m);
 	return finish(rc);
 }
 
 NATT_EXPORT int execvp(const char *file, char *const argv[])
 {
-	REAL_OR_ENOSYS(real_execvp, "execvp");
-	REAL_OR_ENOSYS(real_execvpe, "execvpe");
 	nattshim_before_exec();
 	char *stack[MARKED_ON_STACK + 2];
 	struct marked_env m = with_marker(environ, stack);
-	int rc = m.env != environ ? real_execvpe(file, argv, m.env) : real_execvp(file, argv);
+	int rc = m.env != environ ? libc_execvpe(file, argv, m.env) : libc_execvp(file, argv);
 	drop_marker(&m);
 	return finish(rc);
 }
 
 NATT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_execvpe, "execvpe");
 	nattshim_before_exec();
 	char *stack[MARKED_ON_STACK + 2];
 	struct marked_env m = with_marker(envp, stack);
-	int rc = real_execvpe(file, argv, m.env);
+	int rc = libc_execvpe(file, argv, m.env);
 	drop_marker(&m);
 	return finish(rc);
 }
 
 NATT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_fexecve, "fexecve");
 	nattshim_before_exec();
 	char *stack[MARKED_ON_STACK + 2];
 	struct marked_env m = with_marker(envp, stack);
-	int rc = real_fexecve(fd, argv, m.env);
+	int rc = libc_fexecve(fd, argv, m.env);
 	drop_marker(&m);
 	return finish(rc);
 }
@@ -169,7 +143,6 @@ NATT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
  * and the new image is told to look for them. */
 typedef int (*posix_spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
                               const posix_spawnattr_t *, char *const[], char *const[]);
-static posix_spawn_fn real_posix_spawn, real_posix_spawnp;
 
 static int spawn(posix_spawn_fn real, pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
@@ -185,15 +158,13 @@ static int spawn(posix_spawn_fn real, pid_t *pid, const char *path, const posix_
 NATT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_posix_spawn, "posix_spawn");
-	return spawn(real_posix_spawn, pid, path, actions, attr, argv, envp);
+	return spawn(libc_posix_spawn, pid, path, actions, attr, argv, envp);
 }
 
 NATT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                              const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	REAL_OR_ENOSYS(real_posix_spawnp, "posix_spawnp");
-	return spawn(real_posix_spawnp, pid, file, actions, attr, argv, envp);
+	return spawn(libc_posix_spawnp, pid, file, actions, attr, argv, envp);
 }
 
 /* Collects execl-style arguments (up to the NULL) into an array on the stack of the caller's size. */

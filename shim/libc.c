@@ -1,9 +1,13 @@
-/* The real functions, found with dlsym(RTLD_NEXT). Resolved once at load time by the constructor, and
- * lazily if a hook runs before it (another library's constructor may call bind()). */
+/* The real functions, found with dlsym(RTLD_NEXT): the one place the shim finds libc's symbols. Those
+ * of the socket and fd calls and of _exit/_Exit are resolved once at load time by the constructor (an
+ * _exit() in a signal handler must not call dlsym, which allocates), the socket ones lazily too if a
+ * hook runs before it (another library's constructor may call bind()); those of exec and spawn only
+ * at their first call (a program's start pays for no lookup it may never need). */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <spawn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <unistd.h>
@@ -32,6 +36,17 @@ DECLARE_REAL(int, socket, int, int, int);
 DECLARE_REAL(int, fclose, FILE *);
 DECLARE_REAL(pid_t, fork, void);
 DECLARE_REAL(int, daemon, int, int);
+DECLARE_REAL(int, execve, const char *, char *const[], char *const[]);
+DECLARE_REAL(int, execv, const char *, char *const[]);
+DECLARE_REAL(int, execvp, const char *, char *const[]);
+DECLARE_REAL(int, execvpe, const char *, char *const[], char *const[]);
+DECLARE_REAL(int, fexecve, int, char *const[], char *const[]);
+DECLARE_REAL(int, posix_spawn, pid_t *, const char *, const posix_spawn_file_actions_t *,
+             const posix_spawnattr_t *, char *const[], char *const[]);
+DECLARE_REAL(int, posix_spawnp, pid_t *, const char *, const posix_spawn_file_actions_t *,
+             const posix_spawnattr_t *, char *const[], char *const[]);
+typedef void (*exit_fn)(int) __attribute__((noreturn));
+static exit_fn REAL(_exit), REAL(_Exit);
 
 /* dlsym could in theory hand back our own symbol (a broken link order); calling it would recurse
  * forever, so such a result counts as "not found". */
@@ -44,8 +59,14 @@ static void *lookup(const char *name, void *ours)
 #define RESOLVE(name) \
 	(REAL(name) ? (void)0 : (void)(*(void **)&REAL(name) = lookup(#name, (void *)&name)))
 
+/* (GCC refuses to take _Exit's address: these two go without the check against our own symbol.) */
+#define RESOLVE_EXIT(name) \
+	(REAL(name) ? (void)0 : (void)(*(void **)&REAL(name) = dlsym(RTLD_NEXT, #name)))
+
 void nattshim_resolve_libc(void)
 {
+	RESOLVE_EXIT(_exit);
+	RESOLVE_EXIT(_Exit);
 	RESOLVE(bind);
 	RESOLVE(connect);
 	RESOLVE(listen);
@@ -226,4 +247,71 @@ int libc_daemon(int nochdir, int noclose)
 		return REAL(daemon)(nochdir, noclose);
 	errno = ENOSYS;
 	return -1;
+}
+
+/* The exec family and posix_spawn: no system call does their work (the p-variants search PATH, spawn
+ * is a library function), so without libc's they fail with ENOSYS. */
+#define CALL_OR_ENOSYS(name, ...)                                                                   \
+	do {                                                                                       \
+		RESOLVE(name);                                                                     \
+		if (!REAL(name)) {                                                                 \
+			errno = ENOSYS;                                                            \
+			return -1;                                                                 \
+		}                                                                                  \
+		return REAL(name)(__VA_ARGS__);                                                    \
+	} while (0)
+
+int libc_execve(const char *path, char *const argv[], char *const envp[])
+{
+	CALL_OR_ENOSYS(execve, path, argv, envp);
+}
+
+int libc_execv(const char *path, char *const argv[])
+{
+	CALL_OR_ENOSYS(execv, path, argv);
+}
+
+int libc_execvp(const char *file, char *const argv[])
+{
+	CALL_OR_ENOSYS(execvp, file, argv);
+}
+
+int libc_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	CALL_OR_ENOSYS(execvpe, file, argv, envp);
+}
+
+int libc_fexecve(int fd, char *const argv[], char *const envp[])
+{
+	CALL_OR_ENOSYS(fexecve, fd, argv, envp);
+}
+
+int libc_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	CALL_OR_ENOSYS(posix_spawn, pid, path, actions, attr, argv, envp);
+}
+
+int libc_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	CALL_OR_ENOSYS(posix_spawnp, pid, file, actions, attr, argv, envp);
+}
+
+void libc__exit(int status)
+{
+	RESOLVE_EXIT(_exit);
+	if (REAL(_exit))
+		REAL(_exit)(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+void libc__Exit(int status)
+{
+	RESOLVE_EXIT(_Exit);
+	if (REAL(_Exit))
+		REAL(_Exit)(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
 }

@@ -3,7 +3,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "natt/net.h"
 #include "shim.h"
 

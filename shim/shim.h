@@ -5,6 +5,7 @@
 #define NATT_SHIM_H
 
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -12,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "core/engine_shim.h"
 
 #define NATT_EXPORT __attribute__((visibility("default")))
 
@@ -35,6 +36,17 @@ int libc_socket(int domain, int type, int protocol);
 int libc_fclose(FILE *stream);
 pid_t libc_fork(void);
 int libc_daemon(int nochdir, int noclose);
+int libc_execve(const char *path, char *const argv[], char *const envp[]);
+int libc_execv(const char *path, char *const argv[]);
+int libc_execvp(const char *file, char *const argv[]);
+int libc_execvpe(const char *file, char *const argv[], char *const envp[]);
+int libc_fexecve(int fd, char *const argv[], char *const envp[]);
+int libc_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+int libc_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+__attribute__((noreturn)) void libc__exit(int status);
+__attribute__((noreturn)) void libc__Exit(int status);
 void nattshim_resolve_libc(void);
 /* POSIX dropped bsd_signal and glibc no longer declares it, but still exports it. */
 sighandler_t bsd_signal(int sig, sighandler_t handler);

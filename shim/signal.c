@@ -163,7 +163,7 @@ static void program_view(int sig, const struct sigaction *kernel, struct sigacti
 
 NATT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	/* natt's own --on-change child (lib/run_command.c) resets the handlers it inherited, on our memory */
+	/* natt's own --on-change child (lib/sys/run_command.c) resets the handlers it inherited, on our memory */
 	if (__builtin_expect(natt_manager_thread, 0) || sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
 		return libc_sigaction(sig, act, old);
 	struct sigaction kernel, previous;

@@ -12,11 +12,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "log.h"
+#include "util/json.h"
+#include "util/log.h"
 #include "outside/proc.h"
 #include "outside/relay.h"
-#include "status.h"
+#include "core/status_file.h"
 
 #define MAX_TRACKED 64
 #define DATAGRAM_MAX (256 * 1024)

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "outside/sockdiag.h"
-#include "parse.h"
+#include "util/parse.h"
 
 #define DIAG_BUFSIZE 32768
 #define DIAG_TIMEOUT_MS 2000

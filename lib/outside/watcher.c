@@ -9,16 +9,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "engine.h"
-#include "log.h"
+#include "util/clock.h"
+#include "core/engine_shim.h"
+#include "util/log.h"
 #include "natt/net.h"
 #include "outside/proc.h"
 #include "outside/seccomp.h"
 #include "outside/sockdiag.h"
 #include "outside/watcher.h"
-#include "sockstate.h"
-#include "status.h"
+#include "sys/sockstate.h"
+#include "core/status_file.h"
 
 #define MAX_PROCS 4096
 #define MAX_PIDFDS 200           /* processes whose end wakes us at once; the rest are polled */

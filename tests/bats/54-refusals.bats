@@ -10,7 +10,7 @@
 #
 # Not testable here: miniupnpd never answers 725 OnlyPermanentLeasesSupported, nor 402 to a lease of 0
 # (natt-lab cannot make it), so the "lease 0" and "bounded lease" fallbacks have no lab test: the
-# policy (lib/igd.c, shared by the engine, the CLI and libnatt) is unit-tested against fake routers in
+# policy (lib/upnp/igd_client.c, shared by the engine, the CLI and libnatt) is unit-tested against fake routers in
 # tests/unit/test_upnp_call.c (test_lease_policy, test_igd_map_permanent). Nor can
 # this miniupnpd (Debian 2.3.1: no ext_allow_private_ipv4; ext_ip= refuses reserved addresses) map
 # anything with a reserved WAN address, so a published mapping flagged "double-nat" cannot be produced.

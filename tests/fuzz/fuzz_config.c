@@ -1,7 +1,7 @@
 /* The values of NATT_* variables and of the CLI's options: numbers, port lists, techniques, log
  * levels. */
 #include "fuzz.h"
-#include "parse.h"
+#include "util/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
 #include <assert.h>
 
 #include "fuzz.h"
-#include "json.h"
+#include "util/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,7 +2,7 @@
 #include <netinet/in.h>
 
 #include "fuzz.h"
-#include "watch.h"
+#include "core/watch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* Netlink datagrams: the walk over messages, and each message read as a link, an address and a
  * route. */
 #include "fuzz.h"
-#include "netlink.h"
-#include "parse.h"
+#include "sys/netlink.h"
+#include "util/parse.h"
 
 static int each(const struct nlmsghdr *msg, void *ctx)
 {

@@ -1,6 +1,6 @@
 /* /proc/net/route as text. */
 #include "fuzz.h"
-#include "parse.h"
+#include "util/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

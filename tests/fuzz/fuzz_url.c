@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 
 #include "fuzz.h"
-#include "upnp_internal.h"
+#include "upnp/upnp_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

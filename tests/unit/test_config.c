@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "engine.h"
-#include "log.h"
-#include "run_command.h"
+#include "core/engine.h"
+#include "util/log.h"
+#include "sys/run_command.h"
 
 static char *repeat(char c, size_t n)
 {

@@ -1,4 +1,4 @@
-/* Unit tests of the NAT-PMP epoch rules (lib/natpmp.c): the RFC 6886 3.6 rule of the public API, and
+/* Unit tests of the NAT-PMP epoch rules (lib/natpmp/natpmp.c): the RFC 6886 3.6 rule of the public API, and
  * the engine's tighter slack, which must notice a reboot soon after the router's previous start without
  * taking a steady router's whole-second readings for one. */
 #include <setjmp.h>
@@ -8,7 +8,8 @@
 
 #include <cmocka.h>
 
-#include "engine.h"
+#include "core/engine.h"
+#include "natpmp/natpmp_internal.h"
 #include "natt/natpmp.h"
 
 static void test_rfc_rule(void **state)

@@ -1,4 +1,4 @@
-/* Unit tests of lib/net.c and the routing-table parsers of lib/parse.c: address classification at every
+/* Unit tests of lib/sys/net.c and the routing-table parsers of lib/util/parse.c: address classification at every
  * range edge, address text, interfaces, the "best" local address (toward a peer, and Racket's
  * best-interface-ip-address without arguments), and the IPv4 default gateway through
  * both kernel sources — on sample tables, on this machine, and in network namespaces made here. */
@@ -28,7 +28,8 @@
 #include <cmocka.h>
 
 #include "natt/net.h"
-#include "parse.h"
+#include "sys/net_internal.h"
+#include "util/parse.h"
 
 static struct sockaddr_storage addr(const char *text)
 {

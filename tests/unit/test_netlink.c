@@ -1,4 +1,4 @@
-/* Unit tests of lib/netlink.c: the RTM_NEWLINK and RTM_NEWADDR parsers on messages built here, and
+/* Unit tests of lib/sys/netlink.c: the RTM_NEWLINK and RTM_NEWADDR parsers on messages built here, and
  * natt_netlink_interfaces() against this machine's kernel, checked against glibc's getifaddrs(). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "netlink.h"
+#include "sys/netlink.h"
 
 /* A message under construction: header, fixed part, attributes. */
 struct message {

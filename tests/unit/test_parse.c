@@ -1,4 +1,4 @@
-/* Unit tests of lib/parse.c: numbers, port lists, technique lists, log levels. (The routing-table
+/* Unit tests of lib/util/parse.c: numbers, port lists, technique lists, log levels. (The routing-table
  * parsers of parse.c are tested with the gateway lookup, in test_net.c.) */
 #include <errno.h>
 #include <limits.h>
@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "log.h"
-#include "parse.h"
+#include "util/log.h"
+#include "util/parse.h"
 
 /* ---- natt_parse_ulong ---- */
 

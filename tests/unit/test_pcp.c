@@ -1,4 +1,4 @@
-/* Unit tests of the PCP codec (lib/pcp.c): MAP and ANNOUNCE requests byte by byte, every way a reply
+/* Unit tests of the PCP codec (lib/pcp/pcp.c): MAP and ANNOUNCE requests byte by byte, every way a reply
  * can be malformed, NAT-PMP's "unsupported version" reply, result code words, the IPv4-mapped address
  * form, the RFC 6887 retransmission schedule and epoch rule. */
 #include <arpa/inet.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "natt/pcp.h"
-#include "pcp_internal.h"
+#include "pcp/pcp_internal.h"
 
 static const uint8_t nonce[NATT_PCP_NONCE_SIZE] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
 

@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "engine.h"
-#include "gwlock.h"
-#include "igd.h"
-#include "status.h"
+#include "core/engine.h"
+#include "core/gwlock.h"
+#include "upnp/igd_client.h"
+#include "core/status_file.h"
 
 static char root[256];
 

@@ -1,6 +1,6 @@
 /* SOAP calls and the HTTP under them (miniupnpc's): argument escaping and miniupnpc's size limits,
  * replies and faults, and whole exchanges with an HTTP server on loopback — descriptions, SCPDs, calls,
- * timeouts, refusals, oversized answers — then the IGD actions of lib/igd.c over them, and its lease
+ * timeouts, refusals, oversized answers — then the IGD actions of lib/upnp/igd_client.c over them, and its lease
  * policy. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "engine.h"
-#include "igd.h"
+#include "core/config.h"
+#include "upnp/igd_client.h"
 #include "natt/upnp.h"
-#include "upnp_internal.h"
+#include "upnp/upnp_internal.h"
 
 #define WANIP "urn:schemas-upnp-org:service:WANIPConnection:1"
 
@@ -601,7 +601,7 @@ static void test_oversized(void **state)
 	free(resp);
 }
 
-/* ---- The IGD (lib/igd.c) over these calls ---------------------------------------------------------- */
+/* ---- The IGD (lib/upnp/igd_client.c) over these calls ---------------------------------------------------------- */
 
 static char soap_buf[16][2048];
 

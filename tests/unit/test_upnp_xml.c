@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "upnp_internal.h"
+#include "upnp/upnp_internal.h"
 
 static int parse(const char *xml, struct natt_xml_doc *doc)
 {

@@ -1,4 +1,4 @@
-/* Unit tests of lib/watch.c's NAT-PMP announcement reader: only datagrams from the server's port 5351
+/* Unit tests of lib/core/watch.c's NAT-PMP announcement reader: only datagrams from the server's port 5351
  * count, and at most one a second (each costs a request per mapping). Needs to bind port 5351 on
  * loopback. */
 #include <arpa/inet.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "watch.h"
+#include "core/watch.h"
 
 static int udp_on(uint16_t port)
 {

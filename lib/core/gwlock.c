@@ -1,0 +1,123 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "core/config.h"
+#include "util/log.h"
+#include "sys/ownfd.h"
+#include "core/gwlock.h"
+#include "upnp/igd_client.h"
+#include "sys/statedir.h"
+
+/* Opens the directory of the status file (checked: statedir.h) and names the host's shared file about
+ * one gateway in it: ".natt-gateway-A.B.C.D<suffix>". The directory's fd, or -errno. */
+static int gateway_file(const char *status_path, const struct in_addr *gateway, const char *suffix, char *name,
+                        size_t len)
+{
+	char def[PATH_MAX], gw[INET_ADDRSTRLEN];
+	if (!status_path || !status_path[0]) {
+		natt_default_status_path(def, sizeof(def));
+		status_path = def;
+	}
+	inet_ntop(AF_INET, gateway, gw, sizeof(gw));
+	snprintf(name, len, ".natt-gateway-%s%s", gw, suffix);
+	const char *base;
+	return natt_state_dir_open(status_path, &base);
+}
+
+int natt_lock_file(int fd, int timeout_ms)
+{
+	struct flock whole = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int64_t deadline = natt_now_ms() + timeout_ms;
+	long pause_us = 500;
+	while (fcntl(fd, F_SETLK, &whole) < 0) {
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			return -errno;
+		if (natt_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		/* Exchanges under the lock take milliseconds: poll, backing off to 20 ms. */
+		usleep((useconds_t)pause_us);
+		if (pause_us < 20000)
+			pause_us *= 2;
+	}
+	return 0;
+}
+
+int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
+{
+	char name[64];
+	int dir_fd = gateway_file(status_path, gateway, ".lock", name, sizeof(name));
+	if (dir_fd < 0)
+		return -1;
+	int fd = natt_state_open_lock(dir_fd, name);
+	natt_own_close(dir_fd);
+	if (fd < 0)
+		return -1;
+	/* Longer than any exchange natt makes with a router that answers (a dead one costs the holder its
+	 * timeouts, a few seconds per request): past that, the holder is stuck and we go ahead, and do not
+	 * wait that long again for a minute. (Manager thread or the natt command only: no lock needed.) */
+	static int64_t stuck_until;
+	int64_t now = natt_now_ms();
+	if (natt_lock_file(fd, now < stuck_until ? 200 : 15000) < 0) {
+		if (now >= stuck_until)
+			natt_warn("the gateway lock %s is held too long: going ahead without it", name);
+		stuck_until = natt_now_ms() + 60000;
+		natt_own_close(fd);
+		return -1;
+	}
+	stuck_until = 0;
+	return fd;
+}
+
+void natt_gateway_unlock(int fd)
+{
+	if (fd >= 0)
+		natt_own_close(fd); /* closing drops the lock */
+}
+
+int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len)
+{
+	char name[64];
+	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
+	if (dir_fd < 0)
+		return dir_fd;
+	char *text;
+	size_t text_len;
+	int rc = natt_state_read(dir_fd, name, 4096, &text, &text_len);
+	natt_own_close(dir_fd);
+	if (rc < 0)
+		return rc;
+	text[strcspn(text, "\n")] = '\0';
+	if (!text[0] || strlen(text) >= len) {
+		free(text);
+		return -ENOENT;
+	}
+	snprintf(location, len, "%s", text);
+	free(text);
+	/* Only a plain http URL of the gateway itself is worth trying. */
+	char prefix[32];
+	char gw[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, gateway, gw, sizeof(gw));
+	snprintf(prefix, sizeof(prefix), "http://%s:", gw);
+	return strncmp(location, prefix, strlen(prefix)) == 0 ? 0 : -EINVAL;
+}
+
+void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location)
+{
+	char name[64], line[2048];
+	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
+	if (dir_fd < 0)
+		return;
+	int n = snprintf(line, sizeof(line), "%s\n", location);
+	if (n > 0 && n < (int)sizeof(line))
+		natt_state_replace(dir_fd, name, line, (size_t)n);
+	natt_own_close(dir_fd);
+}

@@ -1,0 +1,318 @@
+/* Writing the status file (see status.h for the rules). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "core/gwlock.h"
+#include "util/json.h"
+#include "natt/net.h"
+#include "sys/ownfd.h"
+#include "sys/statedir.h"
+#include "core/status_file.h"
+
+
+static const char *state_name(enum natt_listener_state state)
+{
+	switch (state) {
+	case NATT_STATE_PUBLISHED: return "published";
+	case NATT_STATE_FAILED: return "failed";
+	case NATT_STATE_LOCAL_ONLY: return "local-only";
+	case NATT_STATE_PENDING: break;
+	}
+	return "pending";
+}
+
+static bool process_alive(long pid)
+{
+	return pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) == 0;
+}
+
+/* When process pid started (clock ticks after boot, /proc/PID/stat field 22), or 0 when unknown. With
+ * the pid it names one process: a pid reused by another program, or pid 1, which always "exists", no
+ * longer matches an entry written by a process that is gone. */
+static unsigned long long process_start(long pid)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	int fd = natt_own_open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	natt_own_close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	/* After the command's closing parenthesis: field 3 (state) onwards; the start is the 20th of them. */
+	char *p = strrchr(text, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* The number as a pid, or -1: anything but an integer of 1..INT_MAX (1e300, -0.5, NaN) is none. */
+static long json_pid(const struct natt_json *value)
+{
+	if (!value || natt_json_type(value) != NATT_JSON_NUMBER)
+		return -1;
+	double d = natt_json_number(value);
+	if (!(d >= 1 && d <= INT_MAX) || d != (double)(long)d)
+		return -1;
+	return (long)d;
+}
+
+void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
+
+/* Whether the number at key of item, with the start time at start_key, names a process that lives:
+ * the same pid and the same start. */
+static bool same_process(const struct natt_json *item, const char *key, const char *start_key, long *pid_out)
+{
+	long pid = json_pid(natt_json_get(item, key));
+	const struct natt_json *start = natt_json_get(item, start_key);
+	*pid_out = pid;
+	return pid > 0 && process_alive(pid) && start && natt_json_type(start) == NATT_JSON_NUMBER &&
+	       natt_json_number(start) == (double)process_start(pid);
+}
+
+/* Copies the other live processes' socket objects of text (the current file) into out
+ * (comma-separated): all but those of process self, and those a watcher wrote ("publisher") unless
+ * that watcher is another one and still lives. */
+static void keep_others(const char *text, size_t len, pid_t self, struct natt_buf *out, bool *first)
+{
+	char err[128];
+	struct natt_json *doc = natt_json_parse(text, len, err, sizeof(err));
+	if (!doc)
+		return; /* a damaged file is replaced by ours rather than kept */
+	const struct natt_json *sockets = natt_json_get(doc, "sockets");
+	size_t count = sockets ? natt_json_array_len(sockets) : 0;
+	pid_t writer = getpid();
+	for (size_t i = 0; i < count; i++) {
+		const struct natt_json *item = natt_json_array_at(sockets, i);
+		if (!item)
+			continue;
+		long pid, by;
+		if (natt_json_get(item, "publisher") &&
+		    (!same_process(item, "publisher", "publisher_start", &by) || by == (long)writer))
+			continue; /* a watcher's entry: its writer replaces it, and it goes with that writer */
+		if (!same_process(item, "pid", "start", &pid) || pid == (long)self)
+			continue;
+		if (!*first)
+			natt_buf_append(out, ",\n    ", 6);
+		*first = false;
+		natt_json_write(out, item);
+	}
+	natt_json_free(doc);
+}
+
+static void put_key(struct natt_buf *b, const char *key)
+{
+	natt_buf_json_string(b, key);
+	natt_buf_append(b, ": ", 2);
+}
+
+static void put_string_field(struct natt_buf *b, const char *key, const char *value, bool comma)
+{
+	put_key(b, key);
+	if (value)
+		natt_buf_json_string(b, value);
+	else
+		natt_buf_append(b, "null", 4);
+	if (comma)
+		natt_buf_append(b, ", ", 2);
+}
+
+static void put_assignment(struct natt_buf *b, const struct natt_assignment *a, const struct natt_entry *e)
+{
+	natt_buf_append(b, "{ ", 2);
+	put_string_field(b, "protocol", a->protocol == NATT_UDP ? "udp" : "tcp", true);
+	put_string_field(b, "address", a->address, true);
+	natt_buf_printf(b, "\"port\": %u, ", a->port);
+	put_string_field(b, "technique", natt_technique_name(a->technique), a->technique != NATT_TECH_LOCAL);
+	if (a->technique != NATT_TECH_LOCAL) {
+		char when[32];
+		natt_buf_printf(b, "\"lifetime\": %u, ", a->lifetime);
+		put_string_field(b, "expires", a->expires ? natt_format_utc(a->expires, when, sizeof(when)) : NULL,
+		                 true);
+		put_string_field(b, "internal_address", e->internal_client[0] ? e->internal_client : NULL, true);
+		natt_buf_printf(b, "\"double_nat\": %s", e->double_nat ? "true" : "false");
+	}
+	natt_buf_append(b, " }", 2);
+}
+
+static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn collect, const char *command,
+                      const char *gateway)
+{
+	char local[INET6_ADDRSTRLEN];
+	natt_addr_format((const struct sockaddr *)&e->local, local, sizeof(local));
+	uint16_t port = e->local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&e->local)->sin_port)
+	                                              : ntohs(((struct sockaddr_in6 *)&e->local)->sin6_port);
+	pid_t pid = getpid();
+	char owner_command[32];
+	if (natt_status_owner) {
+		owner_command[0] = '\0';
+		natt_status_owner(e, &pid, owner_command, sizeof(owner_command));
+		command = owner_command;
+	}
+	natt_buf_printf(b, "{ \"pid\": %d, \"start\": %llu, ", (int)pid, process_start(pid));
+	if (pid != getpid())
+		natt_buf_printf(b, "\"publisher\": %d, \"publisher_start\": %llu, ", (int)getpid(),
+		                process_start(getpid()));
+	put_string_field(b, "command", command, true);
+	put_string_field(b, "protocol", e->protocol == NATT_UDP ? "udp" : "tcp", true);
+	put_string_field(b, "local_address", local, true);
+	natt_buf_printf(b, "\"local_port\": %u, ", port);
+	put_string_field(b, "state", state_name(e->state), true);
+	if (e->error[0] && e->state != NATT_STATE_PUBLISHED)
+		put_string_field(b, "error", e->error, true);
+	if (e->state == NATT_STATE_PUBLISHED && e->double_nat)
+		put_string_field(b, "warning", "double-nat", true);
+	put_string_field(b, "gateway", gateway, true);
+	natt_buf_append(b, "\n      \"assignments\": [", 23);
+	struct natt_assignment list[64];
+	size_t n = collect(e, list, 64);
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n; i++) {
+		natt_buf_append(b, i ? ",\n        " : "\n        ", i ? 10 : 9);
+		put_assignment(b, &list[i], e);
+	}
+	natt_buf_append(b, " ] }", 4);
+}
+
+static void read_command(char *buf, size_t len)
+{
+	buf[0] = '\0';
+	int fd = natt_own_open("/proc/self/comm", O_RDONLY, 0);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, len - 1);
+	natt_own_close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Replaces the file: the entries of the other live processes as they are, then own (comma-separated
+ * socket objects, own_len 0 for none) as process self's. Through the checked directory only. 0 or
+ * -errno. */
+static int write_document(const char *path, pid_t self, const char *own, size_t own_len)
+{
+	const char *name;
+	int dir_fd = natt_state_dir_open(path, &name);
+	if (dir_fd < 0)
+		return dir_fd;
+	char lock_name[NAME_MAX + 1];
+	if (snprintf(lock_name, sizeof(lock_name), "%s.lock", name) >= (int)sizeof(lock_name)) {
+		natt_own_close(dir_fd);
+		return -ENAMETOOLONG;
+	}
+	int rc, lock_fd = natt_state_open_lock(dir_fd, lock_name);
+	if (lock_fd < 0 || (rc = natt_lock_file(lock_fd, 5000)) < 0) {
+		rc = lock_fd < 0 ? lock_fd : rc;
+		natt_own_close(lock_fd);
+		natt_own_close(dir_fd);
+		return rc;
+	}
+
+	char now_text[32];
+	struct natt_buf b;
+	natt_buf_init(&b);
+	natt_buf_printf(&b, "{ \"version\": 1, \"updated\": \"%s\",\n  \"sockets\": [",
+	                natt_format_utc(time(NULL), now_text, sizeof(now_text)));
+	bool first = true;
+	/* Other processes' entries are kept from a file of sensible size only: one that is not (or not a
+	 * regular file) is replaced by ours. */
+	char *current;
+	size_t current_len;
+	if (natt_state_read(dir_fd, name, NATT_STATUS_MAX_BYTES, &current, &current_len) == 0) {
+		struct natt_buf others;
+		natt_buf_init(&others);
+		keep_others(current, current_len, self, &others, &first);
+		free(current);
+		if (others.len) {
+			natt_buf_append(&b, "\n    ", 5);
+			natt_buf_append(&b, others.data, others.len);
+		}
+		natt_buf_free(&others);
+	}
+	if (own_len) {
+		natt_buf_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
+		first = false;
+		natt_buf_append(&b, own, own_len);
+	}
+	natt_buf_append(&b, first ? "] }\n" : "\n  ] }\n", first ? 4 : 7);
+
+	rc = b.failed ? -ENOMEM : natt_state_replace(dir_fd, name, b.data, b.len);
+	natt_buf_free(&b);
+	natt_own_close(lock_fd); /* drops the lock */
+	natt_own_close(dir_fd);
+	return rc;
+}
+
+/* A process that gave up its privileges (a daemon now running as nobody) can no longer write where
+ * natt-run was told: natt-run's status relay, a process outside it, writes for it (its abstract socket
+ * is named in NATT_STATUS_RELAY) through the same checked directory. 0 or -errno. */
+static int send_to_relay(const char *own, size_t own_len)
+{
+	const char *name = secure_getenv("NATT_STATUS_RELAY");
+	struct sockaddr_un to = { .sun_family = AF_UNIX };
+	size_t name_len = name ? strlen(name) : 0;
+	if (name_len == 0 || name_len >= sizeof(to.sun_path) - 1)
+		return -ENOENT;
+	memcpy(to.sun_path + 1, name, name_len); /* abstract: sun_path[0] stays 0 */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* the kernel adds our credentials (SO_PASSCRED on the relay's side): they say whose entries */
+	ssize_t n = sendto(fd, own_len ? own : "", own_len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&to,
+	                   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + name_len));
+	int rc = n < 0 ? -errno : 0;
+	natt_own_close(fd);
+	return rc;
+}
+
+int natt_status_write(const char *path, struct natt_entry *entries, natt_collect_fn collect,
+                      const struct in_addr *gateway)
+{
+	char command[32], gw_text[INET_ADDRSTRLEN];
+	read_command(command, sizeof(command));
+	if (gateway)
+		inet_ntop(AF_INET, gateway, gw_text, sizeof(gw_text));
+	struct natt_buf own;
+	natt_buf_init(&own);
+	bool first = true;
+	for (struct natt_entry *e = entries; e; e = e->next) {
+		if (e->vanished)
+			continue;
+		if (!first)
+			natt_buf_append(&own, ",\n    ", 6);
+		first = false;
+		put_entry(&own, e, collect, command, gateway ? gw_text : NULL);
+	}
+	int rc = own.failed ? -ENOMEM : write_document(path, getpid(), own.data, own.len);
+	if ((rc == -EACCES || rc == -EPERM || rc == -EROFS) && !own.failed && send_to_relay(own.data, own.len) == 0)
+		rc = 0;
+	natt_buf_free(&own);
+	return rc;
+}
+
+int natt_status_merge(const char *path, pid_t pid, const char *own, size_t own_len)
+{
+	return write_document(path, pid, own, own_len);
+}

@@ -1,0 +1,202 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "sys/ownfd.h"
+#include "sys/sockstate.h"
+
+static bool holds(int proc_fd, const char *pid, const char *wanted)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/fd", pid);
+	DIR *fds = natt_own_opendirat(proc_fd, path);
+	if (!fds)
+		return false; /* gone, or not ours to look at */
+	int dir_fd = dirfd(fds);
+	bool found = false;
+	struct dirent *d;
+	while (!found && (d = readdir(fds))) {
+		if (d->d_name[0] == '.')
+			continue;
+		char target[64];
+		ssize_t n = readlinkat(dir_fd, d->d_name, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = strcmp(target, wanted) == 0;
+		}
+	}
+	natt_own_closedir(fds);
+	return found;
+}
+
+pid_t natt_socket_other_holder(uint64_t inode)
+{
+	char wanted[48];
+	snprintf(wanted, sizeof(wanted), "socket:[%llu]", (unsigned long long)inode);
+	DIR *proc = natt_own_opendirat(AT_FDCWD, "/proc");
+	if (!proc)
+		return -errno;
+	int proc_fd = dirfd(proc);
+	pid_t self = getpid(), holder = 0;
+	struct dirent *d;
+	while (!holder && (d = readdir(proc))) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		if (holds(proc_fd, d->d_name, wanted))
+			holder = (pid_t)pid;
+	}
+	natt_own_closedir(proc);
+	return holder;
+}
+
+/* Local port field "ADDR:PORT" (hex) and inode of each line; state 0A = LISTEN for TCP. */
+static bool excluded(unsigned long long ino, const uint64_t *mine, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (mine[i] == ino)
+			return true;
+	return false;
+}
+
+/* Whether this process has an fd on socket inode: one of ours that natt has not seen published yet
+ * (a socket just made on a port just freed), not another process's. */
+static bool held_here(unsigned long long inode)
+{
+	char wanted[48];
+	snprintf(wanted, sizeof(wanted), "socket:[%llu]", inode);
+	return holds(AT_FDCWD, "/proc/self", wanted);
+}
+
+/* The kernel's TCP and UDP tables, read once per batch of retirements (natt_socket_tables_forget):
+ * a server closing 100 sockets must not have /proc/net read 400 times. */
+struct socket_row {
+	bool tcp;
+	bool listening;
+	bool loopback;
+	unsigned uid;
+	unsigned port;
+	unsigned long long inode;
+};
+
+static struct {
+	bool loaded;
+	struct socket_row *rows;
+	size_t count, cap;
+} tables;
+
+void natt_socket_tables_forget(void)
+{
+	tables.loaded = false;
+	tables.count = 0;
+}
+
+/* Whether a /proc/net address (hex, as the kernel prints it: IPv4 one 32-bit word, IPv6 four, each in
+ * host order) is on loopback: 127/8, ::1, or ::ffff:127/104. */
+static bool loopback_hex(const char *hex, size_t len)
+{
+	if (len == 8)
+		return strncmp(hex + 6, "7F", 2) == 0; /* little-endian host: the first byte is printed last */
+	if (len != 32)
+		return false;
+	if (strncmp(hex, "0000000000000000", 16) == 0 && strncmp(hex + 16, "00000000", 8) == 0)
+		return strncmp(hex + 24, "01000000", 8) == 0;
+	return strncmp(hex, "0000000000000000", 16) == 0 && strncmp(hex + 16, "FFFF0000", 8) == 0 &&
+	       strncmp(hex + 30, "7F", 2) == 0;
+}
+
+/* /proc/net/{tcp,udp}{,6}: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...". 0, or
+ * -ENOMEM (the table is then incomplete). */
+static int load_table(const char *path, bool tcp)
+{
+	FILE *f = natt_own_fopen_read(path);
+	if (!f)
+		return 0;
+	char line[512];
+	int rc = 0;
+	if (fgets(line, sizeof(line), f)) { /* header */
+		while (rc == 0 && fgets(line, sizeof(line), f)) {
+			char local[80];
+			unsigned st, uid;
+			unsigned long long ino;
+			if (sscanf(line, "%*s %79s %*s %x %*s %*s %*s %u %*s %llu", local, &st, &uid, &ino) != 4 ||
+			    ino == 0)
+				continue;
+			char *colon = strrchr(local, ':');
+			if (!colon)
+				continue;
+			if (tables.count == tables.cap) {
+				size_t cap = tables.cap ? 2 * tables.cap : 64;
+				struct socket_row *grown = realloc(tables.rows, cap * sizeof(*grown));
+				if (!grown) {
+					rc = -ENOMEM;
+					break;
+				}
+				tables.rows = grown;
+				tables.cap = cap;
+			}
+			tables.rows[tables.count++] = (struct socket_row){
+				.tcp = tcp, .listening = st == 0x0A, .uid = uid,
+				.loopback = loopback_hex(local, (size_t)(colon - local)), .port = (unsigned)strtoul(colon + 1, NULL, 16), .inode = ino
+			};
+		}
+	}
+	natt_own_fclose(f);
+	return rc;
+}
+
+/* The tables as natt_socket_tables_forget() last left them, read now if they were forgotten. */
+static int load_tables(void)
+{
+	static int rc;
+	if (!tables.loaded) {
+		tables.count = 0;
+		rc = load_table("/proc/net/tcp", true);
+		if (rc == 0)
+			rc = load_table("/proc/net/tcp6", true);
+		if (rc == 0)
+			rc = load_table("/proc/net/udp", false);
+		if (rc == 0)
+			rc = load_table("/proc/net/udp6", false);
+		tables.loaded = true;
+	}
+	return rc;
+}
+
+int natt_socket_exists(uint64_t inode)
+{
+	if (access("/proc/net/tcp", R_OK) != 0)
+		return -ENOENT; /* no /proc: cannot tell */
+	natt_socket_tables_forget(); /* the question is about now */
+	int rc = load_tables();
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < tables.count; i++)
+		if (tables.rows[i].inode == (unsigned long long)inode)
+			return 1;
+	return 0;
+}
+
+int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count)
+{
+	load_tables(); /* (an incomplete table finds fewer other sockets: the mapping goes, as it would) */
+	for (size_t i = 0; i < tables.count; i++) {
+		const struct socket_row *r = &tables.rows[i];
+		if (r->tcp != tcp || r->port != port || excluded(r->inode, mine, count) || (tcp && !r->listening))
+			continue;
+		/* Only the user's own sockets (its uid, real or effective) that the internet can reach: another
+		 * user's socket on the port, or one on loopback, must not keep the mapping alive (that user
+		 * could then take the port and its forwarded traffic). */
+		if ((r->uid != (unsigned)geteuid() && r->uid != (unsigned)getuid()) || r->loopback)
+			continue;
+		if (!held_here(r->inode))
+			return 1;
+	}
+	return 0;
+}

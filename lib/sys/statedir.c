@@ -1,0 +1,225 @@
+/* natt's shared files, safe from other local users (see statedir.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/engine.h"
+#include "util/log.h"
+#include "sys/ownfd.h"
+#include "sys/statedir.h"
+
+bool natt_state_dir_safe(int fd, bool strict, const char **why)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		*why = "cannot be examined";
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*why = "is not a directory";
+		return false;
+	}
+	if (st.st_uid != geteuid()) {
+		*why = "belongs to another user";
+		return false;
+	}
+	if (st.st_mode & (strict ? 0077 : 0022)) {
+		*why = strict ? "is open to other users (its mode must be 0700)"
+		              : "is writable by other users";
+		return false;
+	}
+	return true;
+}
+
+/* Creates the missing directories of dir (mode 0700). */
+static int make_dirs(char *dir)
+{
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		int rc = mkdir(dir, 0700) < 0 && errno != EEXIST ? -errno : 0;
+		*p = saved;
+		if (rc < 0 || saved == '\0')
+			return rc;
+	}
+}
+
+/* A refusal is said once per directory and process (the engine retries its writes). */
+static void say_refused(const char *dir, const char *why)
+{
+	static char last[PATH_MAX];
+	if (strcmp(last, dir) == 0)
+		return;
+	snprintf(last, sizeof(last), "%s", dir);
+	natt_error("refusing to use %s for the status file and locks: it %s; going on without them", dir, why);
+}
+
+int natt_state_dir_open(const char *file_path, const char **base)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(file_path, '/');
+	*base = slash ? slash + 1 : file_path;
+	if (!**base)
+		return -EISDIR;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == file_path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - file_path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file_path), file_path);
+
+	/* The directories natt picks itself must be exactly as natt makes them. */
+	char def[PATH_MAX];
+	natt_default_status_path(def, sizeof(def));
+	char *def_slash = strrchr(def, '/');
+	*def_slash = '\0';
+	bool strict = strcmp(def, dir) == 0;
+
+	int fd = natt_own_open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0 && errno == ENOENT) {
+		int rc = make_dirs(dir);
+		if (rc < 0)
+			return rc;
+		fd = natt_own_open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	}
+	if (fd < 0) {
+		int rc = -errno;
+		if (rc == -ELOOP || rc == -ENOTDIR) {
+			say_refused(dir, "is a symbolic link or not a directory");
+			return -EPERM;
+		}
+		return rc;
+	}
+	const char *why;
+	if (!natt_state_dir_safe(fd, strict, &why)) {
+		say_refused(dir, why);
+		natt_own_close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+/* Only a regular file of ours: a FIFO, a device or another user's file at the name is refused. */
+static int regular_of_ours(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISREG(st.st_mode) && st.st_uid == geteuid() ? 0 : -EINVAL;
+}
+
+int natt_state_open_lock(int dir_fd, const char *name)
+{
+	/* O_NONBLOCK: a FIFO planted at the name must not block the open. */
+	int fd = natt_own_openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0)
+		return errno == ELOOP ? -EINVAL : -errno;
+	int rc = regular_of_ours(fd);
+	if (rc < 0) {
+		natt_own_close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int natt_state_read(int dir_fd, const char *name, size_t max, char **data, size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	int fd = natt_own_openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	if (fd < 0)
+		return errno == ELOOP ? -EINVAL : -errno;
+	struct stat st;
+	int rc = regular_of_ours(fd);
+	if (rc == 0 && fstat(fd, &st) < 0)
+		rc = -errno;
+	if (rc == 0 && (uint64_t)st.st_size > max)
+		rc = -EFBIG;
+	char *buf = NULL;
+	size_t have = 0;
+	if (rc == 0 && !(buf = malloc((size_t)st.st_size + 1)))
+		rc = -ENOMEM;
+	/* The size read at most: the file may grow meanwhile, never past what was checked. */
+	while (rc == 0 && have < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	natt_own_close(fd);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	buf[have] = '\0';
+	*data = buf;
+	*len = have;
+	return 0;
+}
+
+static uint64_t random_bits(void)
+{
+	uint64_t bits;
+	if (getrandom(&bits, sizeof(bits), GRND_NONBLOCK) == (ssize_t)sizeof(bits))
+		return bits;
+	/* (No entropy yet, early at boot: the name only has to be new; O_EXCL does the rest.) */
+	static uint64_t counter;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ ++counter;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int natt_state_replace(int dir_fd, const char *name, const char *data, size_t len)
+{
+	char tmp[NAME_MAX + 1];
+	int fd = -1;
+	for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+		if (snprintf(tmp, sizeof(tmp), ".%.200s.%016llx.tmp", name, (unsigned long long)random_bits()) >=
+		    (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		fd = natt_own_openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (fd < 0)
+		return -EEXIST;
+	int rc = write_all(fd, data, len);
+	if (natt_own_close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlinkat(dir_fd, tmp, 0);
+	return rc;
+}

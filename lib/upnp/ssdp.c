@@ -1,0 +1,291 @@
+/* SSDP (UPnP Device Architecture 1.1, section 1): M-SEARCH with early delivery of each answer, and a
+ * parser for search replies and NOTIFY announcements.
+ *
+ * The search never waits out a fixed window: every answer goes to the caller as it arrives, and the
+ * caller ends the search by returning non-zero (a router answers within milliseconds; a fixed
+ * 2 s window wastes nearly all of it). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "upnp/upnp_internal.h"
+
+#ifndef NATT_VERSION
+#define NATT_VERSION "0"
+#endif
+
+#define SSDP_ADDR "239.255.255.250"
+#define SSDP_PORT 1900
+/* First retransmission gap; it doubles after each send (0, 200, 600, 1400, 3000 ms ...). */
+#define SSDP_FIRST_GAP_MS 200
+/* How many distinct (sender, USN) pairs one search remembers to drop repeated answers. A search that
+ * meets more distinct answers than this may deliver later repeats again: a bound, not a guarantee. */
+#define SSDP_SEEN_MAX 128
+
+/* ---- Parsing ------------------------------------------------------------------------------------- */
+
+/* Copies a header value. A value with control characters is refused for URLs and names (it would be
+ * passed on into requests); fields that are only shown (SERVER) get '?' instead and are cut to fit. */
+static int copy_value(char *dst, size_t cap, const char *v, size_t vlen, int display_only)
+{
+	if (vlen >= cap) {
+		if (!display_only)
+			return -EINVAL;
+		vlen = cap - 1;
+	}
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if ((c < ' ' && c != '\t') || c == 0x7f) {
+			if (!display_only)
+				return -EINVAL;
+			c = '?';
+		}
+		dst[i] = (char)c;
+	}
+	dst[vlen] = '\0';
+	return 0;
+}
+
+static int header_is(const char *name, size_t nlen, const char *want)
+{
+	return strlen(want) == nlen && strncasecmp(name, want, nlen) == 0;
+}
+
+static int value_is(const char *v, size_t vlen, const char *want)
+{
+	return strlen(want) == vlen && strncasecmp(v, want, vlen) == 0;
+}
+
+int natt_ssdp_parse(const char *datagram, size_t len, struct natt_ssdp_reply *reply, int *kind)
+{
+	if (!datagram || !reply)
+		return -EINVAL;
+	memset(reply, 0, sizeof(*reply));
+	reply->bootid = -1;
+
+	const char *p = datagram, *end = datagram + len;
+	const char *nl = memchr(p, '\n', len);
+	if (!nl)
+		return -EINVAL;
+	size_t flen = (size_t)(nl - p);
+	if (flen && p[flen - 1] == '\r')
+		flen--;
+	int k;
+	if (flen >= 12 && strncmp(p, "HTTP/1.", 7) == 0 && p[7] >= '0' && p[7] <= '9' && p[8] == ' ' &&
+	    strncmp(p + 9, "200", 3) == 0 && (flen == 12 || p[12] == ' '))
+		k = NATT_SSDP_SEARCH_REPLY;
+	else if (flen >= 16 && strncmp(p, "NOTIFY * HTTP/1.", 16) == 0)
+		k = -1; /* which NOTIFY: from NTS below */
+	else
+		return -EINVAL;
+
+	char nt[sizeof(reply->st)] = "";
+	int nts = -1;
+	int have_location = 0, have_st = 0, have_nt = 0, have_usn = 0;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		size_t llen = (size_t)(eol - p);
+		if (llen && p[llen - 1] == '\r')
+			llen--;
+		if (llen == 0)
+			break; /* end of headers */
+		const char *colon = memchr(p, ':', llen);
+		if (colon) {
+			size_t nlen = (size_t)(colon - p);
+			while (nlen && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+				nlen--;
+			const char *v = colon + 1, *vend = p + llen;
+			while (v < vend && (*v == ' ' || *v == '\t'))
+				v++;
+			while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+				vend--;
+			size_t vlen = (size_t)(vend - v);
+			if (header_is(p, nlen, "LOCATION") && !have_location) {
+				if (copy_value(reply->location, sizeof(reply->location), v, vlen, 0) < 0)
+					return -EINVAL;
+				have_location = vlen > 0;
+			} else if (header_is(p, nlen, "ST") && !have_st) {
+				if (copy_value(reply->st, sizeof(reply->st), v, vlen, 0) < 0)
+					return -EINVAL;
+				have_st = vlen > 0;
+			} else if (header_is(p, nlen, "NT") && !have_nt) {
+				if (copy_value(nt, sizeof(nt), v, vlen, 0) < 0)
+					return -EINVAL;
+				have_nt = vlen > 0;
+			} else if (header_is(p, nlen, "USN") && !have_usn) {
+				if (copy_value(reply->usn, sizeof(reply->usn), v, vlen, 0) < 0)
+					return -EINVAL;
+				have_usn = vlen > 0;
+			} else if (header_is(p, nlen, "SERVER")) {
+				copy_value(reply->server, sizeof(reply->server), v, vlen, 1);
+			} else if (header_is(p, nlen, "NTS")) {
+				if (value_is(v, vlen, "ssdp:alive"))
+					nts = NATT_SSDP_ALIVE;
+				else if (value_is(v, vlen, "ssdp:byebye"))
+					nts = NATT_SSDP_BYEBYE;
+				else if (value_is(v, vlen, "ssdp:update"))
+					nts = NATT_SSDP_UPDATE;
+			} else if (header_is(p, nlen, "BOOTID.UPNP.ORG")) {
+				long id = 0;
+				size_t i;
+				for (i = 0; i < vlen && i < 10 && v[i] >= '0' && v[i] <= '9'; i++)
+					id = id * 10 + (v[i] - '0');
+				/* UDA 1.1: a non-negative 31-bit value */
+				reply->bootid = (i > 0 && i == vlen && id <= 0x7fffffffL) ? id : -1;
+			}
+		}
+		if (!nl)
+			break;
+	}
+
+	if (k == NATT_SSDP_SEARCH_REPLY) {
+		if (!have_location || !have_st)
+			return -EINVAL;
+	} else {
+		k = nts;
+		if (k < 0 || !have_nt || !have_usn || (k != NATT_SSDP_BYEBYE && !have_location))
+			return -EINVAL;
+		memcpy(reply->st, nt, sizeof(reply->st));
+	}
+	if (kind)
+		*kind = k;
+	return 0;
+}
+
+/* ---- Searching ----------------------------------------------------------------------------------- */
+
+struct seen_answer {
+	uint32_t addr;
+	uint64_t usn_hash;
+};
+
+/* FNV-1a: a repeat is recognised by (address, hash of USN); a collision only drops one answer. */
+static uint64_t hash_usn(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int already_seen(struct seen_answer *seen, int *nseen, const struct natt_ssdp_reply *r)
+{
+	struct seen_answer a = { r->from.sin_addr.s_addr, hash_usn(r->usn) };
+	for (int i = 0; i < *nseen; i++)
+		if (seen[i].addr == a.addr && seen[i].usn_hash == a.usn_hash)
+			return 1;
+	if (*nseen < SSDP_SEEN_MAX)
+		seen[(*nseen)++] = a;
+	return 0;
+}
+
+int natt_ssdp_search_to(const struct sockaddr_in *dest, const char *search_target, const struct in_addr *iface,
+                        int timeout_ms, int (*on_reply)(const struct natt_ssdp_reply *reply, void *ctx),
+                        void *ctx)
+{
+	if (!search_target)
+		search_target = NATT_SSDP_ST_IGD1;
+	if (!dest || timeout_ms < 0 || !search_target[0] || strlen(search_target) > 255 ||
+	    strpbrk(search_target, "\r\n"))
+		return -EINVAL;
+	int64_t start = natt_now_ms();
+	int64_t deadline = start + timeout_ms;
+
+	char msg[512];
+	int mlen = snprintf(msg, sizeof(msg),
+	                    "M-SEARCH * HTTP/1.1\r\n"
+	                    "HOST: " SSDP_ADDR ":1900\r\n"
+	                    "MAN: \"ssdp:discover\"\r\n"
+	                    "MX: 1\r\n"
+	                    "ST: %s\r\n"
+	                    "USER-AGENT: Linux UPnP/1.1 natt/%s\r\n"
+	                    "\r\n",
+	                    search_target, NATT_VERSION);
+	if (mlen < 0 || (size_t)mlen >= sizeof(msg))
+		return -EINVAL;
+
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	/* UDA 1.1: the TTL of a search SHOULD default to 2. */
+	int ttl = 2;
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
+	    (iface && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, iface, sizeof(*iface)) < 0)) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	/* No bind(): the first sendto() picks an ephemeral port, so we never compete for port 1900 with a
+	 * local SSDP daemon, and a preload hook on bind() never sees our own socket. */
+	if (sendto(fd, msg, (size_t)mlen, MSG_NOSIGNAL, (const struct sockaddr *)dest, sizeof(*dest)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	int64_t gap = SSDP_FIRST_GAP_MS;
+	int64_t next_send = start + gap;
+
+	struct seen_answer seen[SSDP_SEEN_MAX];
+	int nseen = 0;
+	int delivered = 0, stop = 0;
+	for (;;) {
+		/* Collect whatever is queued, then wait for more. */
+		for (;;) {
+			char buf[2048];
+			struct sockaddr_in from;
+			socklen_t flen = sizeof(from);
+			ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+			if (n < 0)
+				break; /* EAGAIN; other errors (ICMP reports) only mean no answer from there */
+			struct natt_ssdp_reply reply;
+			int kind;
+			if (from.sin_family != AF_INET || natt_ssdp_parse(buf, (size_t)n, &reply, &kind) < 0 ||
+			    kind != NATT_SSDP_SEARCH_REPLY)
+				continue;
+			reply.from = from;
+			if (already_seen(seen, &nseen, &reply))
+				continue;
+			delivered++;
+			if (on_reply && on_reply(&reply, ctx)) {
+				stop = 1;
+				break;
+			}
+		}
+		int64_t now = natt_now_ms();
+		if (stop || now >= deadline)
+			break;
+		if (now >= next_send) {
+			/* A failed retransmission is not fatal: the first one went out. */
+			sendto(fd, msg, (size_t)mlen, MSG_NOSIGNAL, (const struct sockaddr *)dest, sizeof(*dest));
+			gap *= 2;
+			next_send = now + gap;
+		}
+		int64_t until = next_send < deadline ? next_send : deadline;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, (int)(until - now)) < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+	}
+	close(fd);
+	return rc < 0 && delivered == 0 ? rc : delivered;
+}
+
+int natt_ssdp_search(const char *search_target, const struct in_addr *iface, int timeout_ms,
+                     int (*on_reply)(const struct natt_ssdp_reply *reply, void *ctx), void *ctx)
+{
+	struct sockaddr_in dest = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT) };
+	inet_pton(AF_INET, SSDP_ADDR, &dest.sin_addr);
+	return natt_ssdp_search_to(&dest, search_target, iface, timeout_ms, on_reply, ctx);
+}
