@@ -121,12 +121,6 @@ extern __thread int natt_internal_depth;
  * that interrupts an application thread inside natt runs at that thread's depth. */
 extern __thread bool natt_manager_thread;
 
-/* For the library (listener.c): notify_listener takes the entry's callback under the lock and marks it
- * running (false: no callback), then says when it returned. */
-bool natt_engine_callback_begin(struct natt_entry *entry, natt_change_fn *on_change, void **ctx,
-                                struct natt_listener **listener);
-void natt_engine_callback_end(void);
-
 /* After natt_engine_retire (and natt_engine_wait_retired, whatever it returned): detaches the entry's
  * callback, waits for a call of it under way to return, and lets go of the entry: freed now when the
  * manager is done with it, else by the manager when it retires it. The entry must not be used

@@ -1,0 +1,310 @@
+/* The manager thread: one poll() loop that owns every exchange with the router. It takes the entries
+ * the front ends hand over, publishes new ones, renews leases at half their lifetime, retries failures
+ * with back-off, deletes the mappings of retired entries (router.c does the talking), and then lets
+ * the observers (report.c) tell what changed. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/engine_internal.h"
+#include "core/entry_pool.h"
+#include "sys/run_command.h"
+#include "sys/sockstate.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* A retired entry is freed this long after the manager let go of it: a hook in another thread (or a
+ * signal handler) that read the entry from the fd table just before its last fd closed may still be
+ * looking at it, for the few instructions a hook takes. */
+#define ENTRY_GRACE_MS 10000
+/* With the wake-up fd lost (closed under natt), the loop looks at its inbox this often. */
+#define WAKE_LOST_POLL_MS 200
+/* A running on-change command is looked at this often, to be reaped. */
+#define REAP_POLL_MS 1000
+
+static struct {
+	struct natt_entry *entries;
+	struct natt_entry *limbo;   /* retired, freed at their free_at_ms (linked by next) */
+	bool dirty;                 /* something the observers tell changed */
+	int64_t verify_due_ms;
+} M;
+
+struct natt_entry *natt_manager_entries(void)
+{
+	return M.entries;
+}
+
+void natt_manager_changed(void)
+{
+	M.dirty = true;
+}
+
+void natt_manager_tell_retired(struct natt_entry *e)
+{
+	for (size_t i = 0; i < natt_observer_count; i++)
+		if (natt_observers[i]->retired)
+			natt_observers[i]->retired(e);
+}
+
+void natt_manager_after_fork_child(void)
+{
+	M.entries = NULL;
+	M.limbo = NULL; /* the parent frees its own */
+	M.dirty = false;
+}
+
+static void free_later(struct natt_entry *e)
+{
+	e->free_at_ms = natt_now_ms() + ENTRY_GRACE_MS;
+	e->next = M.limbo;
+	M.limbo = e;
+}
+
+/* Frees the entries whose grace has ended; returns when the next one is due (NATT_DUE_NEVER: none). */
+static int64_t free_expired(int64_t now)
+{
+	int64_t next = NATT_DUE_NEVER;
+	for (struct natt_entry **p = &M.limbo; *p;) {
+		struct natt_entry *e = *p;
+		if (e->free_at_ms <= now) {
+			*p = e->next;
+			natt_entry_free(e);
+			continue;
+		}
+		if (e->free_at_ms < next)
+			next = e->free_at_ms;
+		p = &e->next;
+	}
+	return next;
+}
+
+static void take_inbox(void)
+{
+	struct natt_entry *list = natt_engine_take_inbox();
+	struct natt_entry *fifo = NULL;
+	while (list) { /* the stack is newest first; handle in arrival order */
+		struct natt_entry *next = list->inbox_next;
+		list->inbox_next = fifo;
+		fifo = list;
+		list = next;
+	}
+	for (struct natt_entry *e = fifo; e;) {
+		struct natt_entry *next = e->inbox_next;
+		atomic_store(&e->queued, false);
+		unsigned ops = atomic_exchange(&e->ops, 0);
+		if (e->owner != getpid()) {
+			/* Inherited across fork: the parent's mapping, not ours to delete. */
+			if ((ops & NATT_OP_RETIRE) && !e->listener)
+				free_later(e);
+			e = next;
+			continue;
+		}
+		if ((ops & NATT_OP_PUBLISH) && !e->active) {
+			e->active = true;
+			e->due_ms = NATT_DUE_NOW;
+			natt_engine_lock();
+			e->next = M.entries;
+			M.entries = e;
+			natt_engine_unlock();
+		}
+		if ((ops & NATT_OP_REFRESH) && !natt_entry_retiring(e))
+			e->due_ms = NATT_DUE_NOW;
+		if (ops & NATT_OP_RETIRE)
+			e->due_ms = NATT_DUE_RETIRE;
+		e = next;
+	}
+}
+
+static void retire_entry(struct natt_entry *e)
+{
+	/* Closed here, still open in another process: keep it published (and renewed) until that
+	 * process lets go too. Not at exit: then a daemon child takes it over (unpublish leaves it). */
+	if (e->state == NATT_STATE_PUBLISHED && !natt_engine_stopping()) {
+		pid_t holder = natt_router_other_holder(e);
+		if (holder > 0) {
+			if (natt_pidwatch_add(holder, NULL) == 0) {
+				e->lingering_holder = holder;
+				e->due_ms = natt_now_ms() + 1000;
+				return;
+			}
+		}
+	}
+	natt_router_unpublish(e);
+	natt_manager_tell_retired(e);
+	natt_engine_lock();
+	for (struct natt_entry **p = &M.entries; *p; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	}
+	e->active = false;
+	e->state = NATT_STATE_PENDING;
+	bool owned_by_listener = e->listener != NULL;
+	atomic_store(&e->retired, true);
+	natt_engine_broadcast();
+	natt_engine_unlock();
+	M.dirty = true;
+	if (!owned_by_listener)
+		free_later(e);
+}
+
+static void tell_changes(void)
+{
+	for (struct natt_entry *e = M.entries; e; e = e->next) {
+		if (!e->announced && !e->vanished) {
+			for (size_t i = 0; i < natt_observer_count; i++)
+				if (natt_observers[i]->changed)
+					natt_observers[i]->changed(e);
+			e->announced = true;
+		}
+	}
+	for (size_t i = 0; i < natt_observer_count; i++)
+		if (natt_observers[i]->batch_done)
+			natt_observers[i]->batch_done();
+	M.dirty = false;
+}
+
+/* When an observer wants its batch_done again without a change (NATT_DUE_NEVER: none). */
+static int64_t observers_retry_due(void)
+{
+	int64_t due = NATT_DUE_NEVER;
+	for (size_t i = 0; i < natt_observer_count; i++)
+		if (natt_observers[i]->retry_due_ms)
+			due = natt_min64(due, natt_observers[i]->retry_due_ms());
+	return due;
+}
+
+/* Retires every entry marked NATT_DUE_RETIRE (all of them when all): one look at the kernel's socket
+ * tables and one hold of the gateway lock for the whole batch, however many there are. */
+static void retire_marked(bool all)
+{
+	bool any = false;
+	for (struct natt_entry *e = M.entries; e; e = e->next) {
+		if (all)
+			e->due_ms = NATT_DUE_RETIRE; /* all marked first: no shared mapping is kept for one that goes too */
+		any |= natt_entry_retiring(e);
+	}
+	if (!any)
+		return;
+	natt_socket_tables_forget();
+	bool locked = natt_router_lock();
+	for (struct natt_entry *e = M.entries, *next; e; e = next) {
+		next = e->next;
+		if (natt_entry_retiring(e))
+			retire_entry(e);
+	}
+	natt_router_unlock(locked);
+}
+
+static void retire_everything(void)
+{
+	retire_marked(true);
+	for (size_t i = 0; i < natt_observer_count; i++)
+		if (natt_observers[i]->batch_done)
+			natt_observers[i]->batch_done();
+}
+
+void *natt_manager_main(void *arg)
+{
+	(void)arg;
+	natt_internal_depth = 1;
+	natt_manager_thread = true;
+	pthread_setname_np(pthread_self(), "natt");
+	if (natt_engine_started_hook)
+		natt_engine_started_hook(); /* work the first hook need not do itself */
+	natt_announcements_open();
+	const struct natt_config *cfg = natt_engine_config();
+	M.verify_due_ms = natt_now_ms() + (int64_t)cfg->verify_interval * 1000;
+	for (;;) {
+		natt_fork_pause_point();
+		take_inbox();
+		int sig = natt_engine_take_exit_signal();
+		if (sig || natt_engine_shutdown_asked()) {
+			/* The signal must end the process soon: the same time as at exit (see
+			 * natt_engine_shutdown), then the leases take over. */
+			if (sig)
+				natt_router_limit_cleanup(natt_now_ms() + NATT_CLEANUP_IDLE_MS,
+				                          natt_now_ms() + NATT_CLEANUP_CAP_MS);
+			take_inbox();
+			retire_everything();
+			if (sig)
+				natt_engine_after_signal(sig);
+			break;
+		}
+		/* Retirements first: they free ports that new entries may want. */
+		unsigned flush_asked = natt_engine_flush_asked();
+		retire_marked(false);
+		if (!natt_engine_flush_answered(flush_asked)) {
+			if (M.dirty)
+				tell_changes();
+			natt_engine_flush_answer(flush_asked);
+		}
+		int64_t now = natt_now_ms();
+		if (cfg->verify_interval && now >= M.verify_due_ms) {
+			natt_router_verify();
+			M.verify_due_ms = now + (int64_t)cfg->verify_interval * 1000;
+		}
+		for (struct natt_entry *e = M.entries; e; e = e->next) {
+			if (!natt_entry_retiring(e) && e->due_ms <= now) {
+				natt_fork_pause_point();
+				natt_router_work_on(e);
+				take_inbox(); /* a retirement may have come in while we talked to the router */
+				if (natt_engine_stopping())
+					break;
+			}
+		}
+		if (natt_engine_stopping())
+			continue;
+		if (M.dirty)
+			tell_changes();
+
+		int64_t next_due = free_expired(natt_now_ms());
+		int64_t retry = observers_retry_due();
+		if (retry <= natt_now_ms())
+			tell_changes();
+		else
+			next_due = natt_min64(next_due, retry);
+		bool any_published = false;
+		for (struct natt_entry *e = M.entries; e; e = e->next) {
+			if (e->due_ms < next_due)
+				next_due = e->due_ms;
+			any_published |= e->state == NATT_STATE_PUBLISHED;
+		}
+		if (any_published && cfg->verify_interval && M.verify_due_ms < next_due)
+			next_due = M.verify_due_ms;
+		now = natt_now_ms();
+		int timeout = -1;
+		if (next_due != NATT_DUE_NEVER)
+			timeout = next_due <= now ? 0 : (int)(next_due - now > 3600000 ? 3600000 : next_due - now);
+		if (natt_spawn_reap() > 0 && (timeout < 0 || timeout > REAP_POLL_MS))
+			timeout = REAP_POLL_MS; /* an on-change command is still running: reap it soon */
+		int wake_fd = natt_engine_wake_fd();
+		if (wake_fd < 0 && (timeout < 0 || timeout > WAKE_LOST_POLL_MS))
+			timeout = WAKE_LOST_POLL_MS;
+		struct pollfd pfd[3 + 32] = { { .fd = wake_fd, .events = POLLIN } };
+		natt_announcements_pollfds(&pfd[1]);
+		int nfds = 3 + natt_pidwatch_pollfds(&pfd[3], 32, &timeout);
+		int ready = poll(pfd, (nfds_t)nfds, timeout);
+		natt_pidwatch_check(&pfd[3], ready > 0 ? nfds - 3 : 0);
+		if (ready > 0) {
+			if (pfd[0].revents & POLLNVAL) {
+				/* The wake-up eventfd was closed under natt (a program that closes every
+				 * descriptor): polled from now on at most every WAKE_LOST_POLL_MS instead of
+				 * spinning on it. */
+				natt_debug("the wake-up descriptor was closed under natt: polling instead");
+				natt_engine_wake_fd_lost();
+			} else if (pfd[0].revents) {
+				natt_engine_drain_wake();
+			}
+			natt_announcements_handle(&pfd[1]);
+		}
+	}
+	natt_router_close();
+	natt_announcements_close();
+	natt_engine_manager_ended();
+	return NULL;
+}
