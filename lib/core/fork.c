@@ -75,8 +75,8 @@ void natt_engine_atfork_child(void)
 {
 	resume_manager_after_fork(true);
 	bool manager_was_running = natt_engine_running();
+	natt_engine_after_fork_child(); /* first: this process's pid, and locks the others may take */
 	natt_announcements_after_fork_child(manager_was_running);
-	natt_engine_after_fork_child();
 	natt_router_after_fork_child();
 	natt_pidwatch_after_fork_child();
 	natt_manager_after_fork_child();

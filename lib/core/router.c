@@ -568,7 +568,8 @@ void natt_router_natpmp_announced(uint32_t epoch, struct in_addr external)
 	note_epoch(epoch);
 	bool address_known = external.s_addr != htonl(INADDR_ANY);
 	for (struct natt_entry *e = natt_manager_entries(); e; e = e->next)
-		if (e->state == NATT_STATE_PUBLISHED && address_known && e->external.s_addr != external.s_addr)
+		if (e->state == NATT_STATE_PUBLISHED && !natt_entry_retiring(e) && address_known &&
+		    e->external.s_addr != external.s_addr)
 			e->due_ms = NATT_DUE_NOW; /* the external address changed: renewing reads the new one */
 	natt_router_mark_due(NATT_TECH_NATPMP);
 }

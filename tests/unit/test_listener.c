@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -415,6 +416,152 @@ static void test_natpmp_default_gateway_is_natts(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- fork in the middle of an exchange: the child's manager takes the host-wide gateway lock itself */
+
+/* A NAT-PMP router on 127.0.0.1:5351 that holds back its answer to the first MAP request (the port of
+ * held_port) for HOLD_MS, and notes whether a MAP for another port came meanwhile: the parent's
+ * manager holds the gateway lock while it waits, so a child's request must wait for that answer. */
+#define HOLD_MS 1000
+
+struct held_router {
+	int fd;
+	uint16_t held_port;
+	int notify;                  /* written when the held request first arrives */
+	atomic_bool stop;
+	atomic_bool other_early;     /* a MAP for another port while the held one waited */
+	atomic_bool other_seen;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void answer_map(int fd, const unsigned char *req, const struct sockaddr_in *to)
+{
+	unsigned char rep[16] = { 0, (unsigned char)(128 + req[1]), 0, 0, 0, 0, 0x04, 0xd2 };
+	memcpy(rep + 8, req + 4, 4);   /* internal and external port: as asked */
+	memcpy(rep + 12, req + 8, 4);  /* lifetime: as asked */
+	sendto(fd, rep, sizeof(rep), 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
+static void *held_router_main(void *arg)
+{
+	struct held_router *r = arg;
+	const unsigned char address[12] = { 0, 128, 0, 0, 0, 0, 0x04, 0xd2, 203, 0, 113, 7 };
+	unsigned char held[12] = { 0 };
+	struct sockaddr_in held_from = { 0 };
+	int64_t held_since = 0; /* 0: not asked yet; -1: answered */
+	while (!atomic_load(&r->stop)) {
+		if (held_since > 0 && mono_ms() >= held_since + HOLD_MS) {
+			answer_map(r->fd, held, &held_from);
+			held_since = -1;
+		}
+		struct pollfd p = { .fd = r->fd, .events = POLLIN };
+		if (poll(&p, 1, 20) <= 0)
+			continue;
+		unsigned char req[16];
+		struct sockaddr_in from;
+		socklen_t len = sizeof(from);
+		ssize_t n = recvfrom(r->fd, req, sizeof(req), 0, (struct sockaddr *)&from, &len);
+		if (n == 2 && req[0] == 0 && req[1] == 0) {
+			sendto(r->fd, address, sizeof(address), 0, (struct sockaddr *)&from, len);
+		} else if (n == 12 && req[0] == 0 && (req[1] == 1 || req[1] == 2)) {
+			uint16_t port = (uint16_t)(req[4] << 8 | req[5]);
+			if (port == r->held_port && held_since >= 0) {
+				if (held_since == 0) {
+					held_since = mono_ms();
+					(void)!write(r->notify, "h", 1);
+				}
+				memcpy(held, req, sizeof(held)); /* retransmissions: answered once, at the end */
+				held_from = from;
+				continue;
+			}
+			if (port != r->held_port) {
+				if (held_since > 0)
+					atomic_store(&r->other_early, true);
+				atomic_store(&r->other_seen, true);
+			}
+			answer_map(r->fd, req, &from);
+		}
+	}
+	return NULL;
+}
+
+static int listening_tcp(uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	socklen_t len = sizeof(any);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0 || listen(fd, 1) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&any, &len) < 0)
+		return -1;
+	*port = ntohs(any.sin_port);
+	return fd;
+}
+
+/* The child forked while the manager waits for the router (holding the gateway lock) publishes a
+ * socket of its own: exit status 0 when its request reached the router only after the parent's was
+ * answered (its manager waited for the lock); 1 when it went ahead; 2-4 when something else failed;
+ * 77 without network namespaces. */
+static int fork_mid_exchange(void)
+{
+	if (unshare(CLONE_NEWNET) < 0 || system("exec >/dev/null 2>&1; ip link set lo up") != 0)
+		return 77;
+	int notify[2];
+	struct held_router r = { .fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) };
+	struct sockaddr_in at = { .sin_family = AF_INET, .sin_port = htons(5351), .sin_addr = { htonl(INADDR_LOOPBACK) } };
+	if (r.fd < 0 || bind(r.fd, (struct sockaddr *)&at, sizeof(at)) < 0 || pipe2(notify, O_CLOEXEC) < 0)
+		return 77;
+	r.notify = notify[1];
+	int a = listening_tcp(&r.held_port);
+	pthread_t t;
+	if (a < 0 || pthread_create(&t, NULL, held_router_main, &r) != 0)
+		return 2;
+	struct natt_listener *la;
+	struct pollfd held = { .fd = notify[0], .events = POLLIN };
+	if (natt_listener_publish_socket(a, NULL, NULL, &la) < 0 || poll(&held, 1, 5000) != 1)
+		return 2;
+	pid_t child = fork();
+	if (child == 0) {
+		uint16_t port;
+		int b = listening_tcp(&port);
+		struct natt_listener *lb;
+		if (b < 0 || natt_listener_publish_socket(b, NULL, NULL, &lb) < 0)
+			_exit(3);
+		for (int waited = 0; waited < 10000; waited += 20) {
+			if (natt_listener_state(lb, NULL, 0) == NATT_STATE_PUBLISHED)
+				_exit(natt_listener_stop(lb, 3000) == 0 ? 0 : 3);
+			sleep_ms(20);
+		}
+		_exit(4);
+	}
+	int status = 0;
+	if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 4;
+	natt_listener_stop(la, 3000);
+	atomic_store(&r.stop, true);
+	pthread_join(t, NULL);
+	return atomic_load(&r.other_seen) && !atomic_load(&r.other_early) ? 0 : 1;
+}
+
+static void test_fork_mid_exchange_child_waits_for_the_gateway_lock(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fork_mid_exchange());
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip(); /* not root, or no ip(8) */
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* ---- natt_strerror, natt_version */
 
 static void test_strerror(void **state)
@@ -480,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_persistent),
 		cmocka_unit_test(test_natpmp_arguments),
 		cmocka_unit_test(test_natpmp_default_gateway_is_natts),
+		cmocka_unit_test(test_fork_mid_exchange_child_waits_for_the_gateway_lock),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_version),
 	};
