@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/json.h"
+#include "util/json_value.h"
 
 /* ---- watching a file that is replaced by rename() ---- */
 

@@ -15,7 +15,9 @@
 
 #include "cli.h"
 #include "core/config.h"
+#include "util/buf.h"
 #include "util/json.h"
+#include "util/json_value.h"
 
 /* ---- reading ---- */
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/json.h"
+#include "util/json_value.h"
 #include "util/log.h"
 #include "outside/proc.h"
 #include "outside/relay.h"

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "upnp/upnp_internal.h"
+#include "natt/upnp.h"
+#include "upnp/call.h"
+#include "upnp/http.h"
+#include "upnp/xml.h"
 
 /* A service type goes into an XML attribute and into the quoted SOAPAction header: refuse anything
  * that could end either. */

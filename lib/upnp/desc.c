@@ -5,8 +5,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "natt/upnp.h"
+#include "upnp/desc.h"
+#include "upnp/http.h"
+#include "upnp/ssdp.h"
+#include "upnp/xml.h"
 #include "util/clock.h"
-#include "upnp/upnp_internal.h"
 
 #define SCAN_MAX_DEVICES 64
 #define SCAN_MAX_SERVICES 256

@@ -1,8 +1,8 @@
 /* URLs, and the HTTP exchanges of UPnP: documents (GET) and SOAP calls (POST), natt's own HTTP/1.1
  * client, so that every limit (time, head and body size) holds while the answer is read; see the top
- * of upnp_internal.h. No host name resolution (it could block without bound inside someone else's
- * program): URLs name IPv4 addresses, as UPnP devices announce them (or IPv6 literals, for a router's
- * IPv6 firewall service). */
+ * of http.h. No host name resolution (it could block without bound inside someone else's program):
+ * URLs name IPv4 addresses, as UPnP devices announce them (or IPv6 literals, for a router's IPv6
+ * firewall service). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -17,10 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
+#include "natt/upnp.h"
+#include "upnp/http.h"
+#include "util/buf.h"
 #include "util/clock.h"
-#include "util/json.h"
-#include "upnp/upnp_internal.h"
 
 
 /* ---- URLs ---------------------------------------------------------------------------------------- */

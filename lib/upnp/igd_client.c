@@ -12,7 +12,8 @@
 #include "upnp/igd_client.h"
 #include "util/log.h"
 #include "natt/net.h"
-#include "upnp/upnp_internal.h"
+#include "natt/upnp.h"
+#include "upnp/http.h"
 
 static const char *const igd_types[] = {
 	"urn:schemas-upnp-org:device:InternetGatewayDevice:1",

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "upnp/upnp_internal.h"
+#include "natt/upnp.h"
+#include "upnp/http.h"
+#include "upnp/xml.h"
 
 /* Far beyond any real service (WANIPConnection:2 has 16 actions of at most 12 arguments); they bound
  * what a hostile document can make us allocate. */

@@ -14,8 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "natt/upnp.h"
+#include "upnp/ssdp.h"
 #include "util/clock.h"
-#include "upnp/upnp_internal.h"
 
 #ifndef NATT_VERSION
 #define NATT_VERSION "0"

@@ -1,5 +1,5 @@
 /* A small XML reader for UPnP documents (descriptions, SCPDs, SOAP replies): the whole document becomes
- * a tree of elements with their text. See upnp_internal.h for what it accepts and its limits.
+ * a tree of elements with their text. See xml.h for what it accepts and its limits.
  *
  * Memory: the nodes array grows by doubling up to NATT_XML_MAX_NODES; names and texts go into one arena
  * allocated up front with the document's size, which is always enough — every element's local name
@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "upnp/upnp_internal.h"
+#include "natt/upnp.h"
+#include "upnp/xml.h"
 
 static const char empty_text[] = "";
 

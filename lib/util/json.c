@@ -1,323 +1,20 @@
-/* JSON: string builder, strict parser, serializer. See json.h. */
+/* The strict JSON parser. See json.h. */
 #include <errno.h>
 #include <locale.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/json.h"
-
-/* ---- Locale ----
- * glibc hands out its built-in C locale object for "C" without allocating, so asking for it on every
- * use costs nothing and needs no global. */
-static locale_t c_locale(void)
-{
-	return newlocale(LC_ALL_MASK, "C", (locale_t)0);
-}
-
-/* ---- String builder ---- */
-
-void natt_buf_init(struct natt_buf *buf)
-{
-	buf->data = NULL;
-	buf->len = 0;
-	buf->cap = 0;
-	buf->failed = false;
-}
-
-void natt_buf_free(struct natt_buf *buf)
-{
-	free(buf->data);
-	natt_buf_init(buf);
-}
-
-void natt_buf_reset(struct natt_buf *buf)
-{
-	buf->len = 0;
-	buf->failed = false;
-	if (buf->data)
-		buf->data[0] = '\0';
-}
-
-static int buf_fail(struct natt_buf *buf)
-{
-	buf->failed = true;
-	return -ENOMEM;
-}
-
-/* Makes room for extra more bytes plus the terminating NUL. */
-static int buf_reserve(struct natt_buf *buf, size_t extra)
-{
-	size_t need, cap;
-	char *p;
-
-	if (buf->failed)
-		return -ENOMEM;
-	if (extra >= NATT_BUF_MAX - buf->len)
-		return buf_fail(buf);
-	need = buf->len + extra + 1;
-	if (need <= buf->cap)
-		return 0;
-	cap = buf->cap ? buf->cap : 64;
-	while (cap < need)
-		cap *= 2;
-	if (cap > NATT_BUF_MAX)
-		cap = NATT_BUF_MAX;
-	p = realloc(buf->data, cap);
-	if (!p)
-		return buf_fail(buf);
-	buf->data = p;
-	buf->cap = cap;
-	return 0;
-}
-
-int natt_buf_append(struct natt_buf *buf, const void *data, size_t len)
-{
-	if (buf_reserve(buf, len) < 0)
-		return -ENOMEM;
-	if (len)
-		memcpy(buf->data + buf->len, data, len);
-	buf->len += len;
-	buf->data[buf->len] = '\0';
-	return 0;
-}
-
-int natt_buf_append_str(struct natt_buf *buf, const char *s)
-{
-	return natt_buf_append(buf, s, strlen(s));
-}
-
-static int buf_append_char(struct natt_buf *buf, char c)
-{
-	return natt_buf_append(buf, &c, 1);
-}
-
-static int buf_vprintf(struct natt_buf *buf, const char *fmt, va_list ap)
-{
-	locale_t c = c_locale(), old = (locale_t)0;
-	va_list again;
-	int n, r = 0;
-
-	if (buf_reserve(buf, 0) < 0)
-		return -ENOMEM;
-	if (c)
-		old = uselocale(c);
-	va_copy(again, ap);
-	n = vsnprintf(buf->data + buf->len, buf->cap - buf->len, fmt, ap);
-	if (n < 0) {
-		r = buf_fail(buf);
-	} else if ((size_t)n >= buf->cap - buf->len) {
-		if (buf_reserve(buf, (size_t)n) < 0)
-			r = -ENOMEM;
-		else
-			vsnprintf(buf->data + buf->len, buf->cap - buf->len, fmt, again);
-	}
-	va_end(again);
-	if (c) {
-		uselocale(old);
-		freelocale(c);
-	}
-	if (r < 0) {
-		buf->data[buf->len] = '\0'; /* drop what a failed attempt left past len */
-		return r;
-	}
-	buf->len += (size_t)n;
-	return 0;
-}
-
-int natt_buf_printf(struct natt_buf *buf, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = buf_vprintf(buf, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-/* ---- UTF-8 ---- */
-
-/* Length (1-4) of the well-formed UTF-8 sequence at s (n bytes available, n >= 1), following the table
- * of well-formed byte sequences of the Unicode standard (no overlong forms, no surrogates, nothing above
- * U+10FFFF). Returns 0 if ill-formed, with *bad set to the length of the maximal ill-formed subpart —
- * the bytes a decoder replaces by one U+FFFD before trying again at the next one. */
-static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2 || c > 0xf4) {
-		*bad = 1;
-		return 0;
-	}
-	if (c < 0xe0) {
-		need = 1;
-	} else if (c < 0xf0) {
-		need = 2;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong below */
-		else if (c == 0xed)
-			hi = 0x9f; /* surrogates above */
-	} else {
-		need = 3;
-		if (c == 0xf0)
-			lo = 0x90; /* overlong below */
-		else if (c == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	}
-	for (i = 1; i <= need; i++) {
-		unsigned char min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
-
-		if (i >= n || s[i] < min || s[i] > max) {
-			*bad = i;
-			return 0;
-		}
-	}
-	return need + 1;
-}
-
-static size_t utf8_encode(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-int natt_buf_json_string_n(struct natt_buf *buf, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, run = 0;
-
-	if (!s)
-		return natt_buf_append(buf, "null", 4);
-	buf_append_char(buf, '"');
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t n = 1, bad = 0;
-		char esc[6];
-		size_t esc_len = 2;
-
-		if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || (n = utf8_sequence(p + i, len - i, &bad)))) {
-			i += n; /* written later, with the rest of its run */
-			continue;
-		}
-		natt_buf_append(buf, s + run, i - run);
-		esc[0] = '\\';
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			if (c < 0x20) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 0xf];
-				esc_len = 6;
-			} else {
-				memcpy(esc, "\xef\xbf\xbd", 3); /* U+FFFD for the ill-formed bytes */
-				esc_len = 3;
-				n = bad;
-			}
-		}
-		natt_buf_append(buf, esc, esc_len);
-		i += n;
-		run = i;
-	}
-	natt_buf_append(buf, s + run, i - run);
-	return buf_append_char(buf, '"');
-}
-
-int natt_buf_json_string(struct natt_buf *buf, const char *s)
-{
-	return natt_buf_json_string_n(buf, s, s ? strlen(s) : 0);
-}
-
-int natt_buf_json_number(struct natt_buf *buf, double number)
-{
-	locale_t c, old = (locale_t)0;
-	char tmp[40];
-	int prec;
-
-	if (!isfinite(number))
-		return natt_buf_append(buf, "null", 4);
-	if (number == 0)
-		return natt_buf_append_str(buf, signbit(number) ? "-0" : "0");
-	c = c_locale();
-	if (!c) {
-		buf_fail(buf);
-		return -ENOMEM;
-	}
-	old = uselocale(c);
-	/* The shortest of %.15g..%.17g that reads back as the same double; %.17g always does. */
-	for (prec = 15; prec < 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, number);
-		if (strtod_l(tmp, NULL, c) == number)
-			break;
-	}
-	if (prec == 17)
-		snprintf(tmp, sizeof(tmp), "%.17g", number);
-	uselocale(old);
-	freelocale(c);
-	return natt_buf_append_str(buf, tmp);
-}
+#include "util/json_value.h"
 
 /* ---- Document ---- */
-
-struct member {
-	char *key;
-	size_t key_len;
-	struct natt_json *value;
-};
-
-struct natt_json {
-	enum natt_json_type type;
-	union {
-		bool boolean;
-		double number;
-		struct {
-			char *text;
-			size_t len;
-		} string;
-		struct {
-			struct natt_json **items;
-			size_t len;
-		} array;
-		struct {
-			struct member *members;
-			size_t len;
-		} object;
-	} u;
-};
 
 /* Every part of a document lives in one arena, freed at once: no partial trees to unwind on errors,
  * one free() per chunk instead of one per value. */
@@ -346,7 +43,7 @@ struct parser {
 	 * a container's elements are copied to an exactly sized arena array when it closes. */
 	struct natt_json **values;
 	size_t values_len, values_cap;
-	struct member *members;
+	struct natt_json_member *members;
 	size_t members_len, members_cap;
 	/* The first error: */
 	const char *error;
@@ -490,6 +187,30 @@ static long hex4(struct parser *ps, const unsigned char *p)
 	return v;
 }
 
+static size_t utf8_encode(uint32_t cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
 /* A string at ps->p (the opening quote): decoded into the arena, NUL-terminated. */
 static bool parse_string(struct parser *ps, char **text, size_t *len)
 {
@@ -517,7 +238,7 @@ static bool parse_string(struct parser *ps, char **text, size_t *len)
 			return false;
 		}
 		if (c >= 0x80) {
-			size_t bad, k = utf8_sequence(q, (size_t)(ps->end - q), &bad);
+			size_t bad, k = natt_utf8_sequence(q, (size_t)(ps->end - q), &bad);
 
 			if (k == 0) {
 				fail(ps, "invalid UTF-8 in string", q);
@@ -684,7 +405,7 @@ static struct natt_json *parse_object(struct parser *ps)
 		return new_value(ps, NATT_JSON_OBJECT);
 	}
 	for (;;) {
-		struct member m;
+		struct natt_json_member m;
 
 		if (ps->p >= ps->end)
 			return fail(ps, "unexpected end of text in object", ps->p);
@@ -825,7 +546,7 @@ struct natt_json *natt_json_parse(const char *text, size_t len, char *err, size_
 	}
 	ps.start = ps.p = (const unsigned char *)(text ? text : "");
 	ps.end = ps.p + len;
-	ps.c_locale = c_locale();
+	ps.c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	if (!ps.c_locale) {
 		fail(&ps, "out of memory", NULL);
 		goto out;
@@ -863,122 +584,4 @@ void natt_json_free(struct natt_json *value)
 {
 	if (value)
 		free_chunks(((struct document *)((char *)value - offsetof(struct document, root)))->chunks);
-}
-
-enum natt_json_type natt_json_type(const struct natt_json *value)
-{
-	return value ? value->type : NATT_JSON_NONE;
-}
-
-struct natt_json *natt_json_get(const struct natt_json *object, const char *key)
-{
-	size_t i, n;
-
-	if (!object || object->type != NATT_JSON_OBJECT || !key)
-		return NULL;
-	n = strlen(key);
-	for (i = 0; i < object->u.object.len; i++) {
-		const struct member *m = &object->u.object.members[i];
-
-		if (m->key_len == n && memcmp(m->key, key, n) == 0)
-			return m->value;
-	}
-	return NULL;
-}
-
-size_t natt_json_array_len(const struct natt_json *array)
-{
-	return array && array->type == NATT_JSON_ARRAY ? array->u.array.len : 0;
-}
-
-struct natt_json *natt_json_array_at(const struct natt_json *array, size_t index)
-{
-	return index < natt_json_array_len(array) ? array->u.array.items[index] : NULL;
-}
-
-const char *natt_json_string(const struct natt_json *value, size_t *len)
-{
-	if (!value || value->type != NATT_JSON_STRING) {
-		if (len)
-			*len = 0;
-		return NULL;
-	}
-	if (len)
-		*len = value->u.string.len;
-	return value->u.string.text;
-}
-
-double natt_json_number(const struct natt_json *value)
-{
-	return value && value->type == NATT_JSON_NUMBER ? value->u.number : 0;
-}
-
-int natt_json_integer(const struct natt_json *value, long long min, long long max, long long *out)
-{
-	double d;
-
-	if (!value || value->type != NATT_JSON_NUMBER || !out)
-		return -EINVAL;
-	d = value->u.number;
-	if (d != floor(d))
-		return -EINVAL;
-	/* Compare as doubles first: converting a double outside long long's range is undefined. */
-	if (d < (double)min || d > (double)max || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
-		return -ERANGE;
-	if ((long long)d < min || (long long)d > max)
-		return -ERANGE;
-	*out = (long long)d;
-	return 0;
-}
-
-/* Depth is bounded by the parser's limit, since values only come from natt_json_parse. */
-static void write_value(struct natt_buf *buf, const struct natt_json *v)
-{
-	size_t i;
-
-	switch (v->type) {
-	case NATT_JSON_NONE:
-	case NATT_JSON_NULL:
-		natt_buf_append(buf, "null", 4);
-		break;
-	case NATT_JSON_BOOL:
-		natt_buf_append_str(buf, v->u.boolean ? "true" : "false");
-		break;
-	case NATT_JSON_NUMBER:
-		natt_buf_json_number(buf, v->u.number);
-		break;
-	case NATT_JSON_STRING:
-		natt_buf_json_string_n(buf, v->u.string.text, v->u.string.len);
-		break;
-	case NATT_JSON_ARRAY:
-		buf_append_char(buf, '[');
-		for (i = 0; i < v->u.array.len; i++) {
-			if (i)
-				buf_append_char(buf, ',');
-			write_value(buf, v->u.array.items[i]);
-		}
-		buf_append_char(buf, ']');
-		break;
-	case NATT_JSON_OBJECT:
-		buf_append_char(buf, '{');
-		for (i = 0; i < v->u.object.len; i++) {
-			const struct member *m = &v->u.object.members[i];
-
-			if (i)
-				buf_append_char(buf, ',');
-			natt_buf_json_string_n(buf, m->key, m->key_len);
-			buf_append_char(buf, ':');
-			write_value(buf, m->value);
-		}
-		buf_append_char(buf, '}');
-		break;
-	}
-}
-
-int natt_json_write(struct natt_buf *buf, const struct natt_json *value)
-{
-	if (!buf || !value)
-		return -EINVAL;
-	write_value(buf, value);
-	return buf->failed ? -ENOMEM : 0;
 }

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 
 #include "fuzz.h"
-#include "upnp/upnp_internal.h"
+#include "upnp/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,7 @@
 /* A SOAP answer: results or a fault. */
 #include "fuzz.h"
-#include "upnp/upnp_internal.h"
+#include "natt/upnp.h"
+#include "upnp/call.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

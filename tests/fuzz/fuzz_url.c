@@ -3,7 +3,8 @@
 #include <arpa/inet.h>
 
 #include "fuzz.h"
-#include "upnp/upnp_internal.h"
+#include "natt/upnp.h"
+#include "upnp/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 /* The XML reader under every UPnP document. */
 #include "fuzz.h"
-#include "upnp/upnp_internal.h"
+#include "upnp/xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

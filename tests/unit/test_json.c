@@ -1,5 +1,6 @@
-/* Unit tests of lib/util/json.c: the string builder, JSON string escaping, the strict parser (valid and
- * hostile inputs), the serializer's round trips, and independence from the program's locale. */
+/* Unit tests of lib/util/buf.c, json.c and json_value.c: the string builder, JSON string escaping, the
+ * strict parser (valid and hostile inputs), the serializer's round trips, and independence from the
+ * program's locale. */
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
@@ -16,7 +17,9 @@
 
 #include <cmocka.h>
 
+#include "util/buf.h"
 #include "util/json.h"
+#include "util/json_value.h"
 
 /* Deterministic pseudo-random numbers, so a failing fuzz case can be reproduced. */
 static uint32_t rng_state = 12345;

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "natt/upnp.h"
-#include "upnp/upnp_internal.h"
+#include "upnp/ssdp.h"
 
 static int parse(const char *dg, struct natt_ssdp_reply *r, int *kind)
 {

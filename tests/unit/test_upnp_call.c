@@ -23,7 +23,9 @@
 #include "core/config.h"
 #include "upnp/igd_client.h"
 #include "natt/upnp.h"
-#include "upnp/upnp_internal.h"
+#include "upnp/call.h"
+#include "upnp/desc.h"
+#include "upnp/http.h"
 
 #define WANIP "urn:schemas-upnp-org:service:WANIPConnection:1"
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "natt/upnp.h"
-#include "upnp/upnp_internal.h"
+#include "upnp/http.h"
 
 /* An IGD in the usual shape: root device with one service, an embedded WANDevice, and inside it a
  * WANConnectionDevice holding WANIPConnection — relative URLs of every kind. %s is replaced by the

@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "upnp/upnp_internal.h"
+#include "natt/upnp.h"
+#include "upnp/xml.h"
 
 static int parse(const char *xml, struct natt_xml_doc *doc)
 {
