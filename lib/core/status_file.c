@@ -17,7 +17,9 @@
 
 #include "util/clock.h"
 #include "core/gwlock.h"
+#include "util/buf.h"
 #include "util/json.h"
+#include "util/json_value.h"
 #include "natt/net.h"
 #include "sys/ownfd.h"
 #include "sys/statedir.h"

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/engine.h"
+#include "core/config.h"
 #include "util/log.h"
 #include "sys/ownfd.h"
 #include "sys/statedir.h"
