@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/engine_internal.h"
@@ -38,6 +37,7 @@ static struct {
 	int wake_fd;
 	bool wake_fd_lost;          /* wake_fd was closed under natt: the loop polls instead */
 	pthread_t thread;
+	bool thread_unjoined;       /* a manager thread was started and not joined yet */
 	pid_t pid;                  /* the process the manager runs in */
 	_Atomic(struct natt_entry *) inbox;
 	atomic_bool shutdown;
@@ -202,30 +202,16 @@ void natt_engine_flush_answer(unsigned asked)
 	pthread_mutex_unlock(&E.lock);
 }
 
-/* The manager runs on a stack of natt's own rather than one from glibc's cache: in a forked child,
- * glibc hands the cached stack of the parent's manager (which the child does not have) to the next
- * thread, under the same thread id, and ThreadSanitizer takes that for one thread started twice.
- * Reused by later managers of this process; a forked child maps its own. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define MANAGER_STACK_BYTES (4 * 1024 * 1024) /* the sanitizers' runtimes want far more */
-#else
-#define MANAGER_STACK_BYTES (256 * 1024)
-#endif
-#define STACK_GUARD_BYTES 4096
-static char *manager_stack;
-
-static int set_manager_stack(pthread_attr_t *attr)
+/* A manager that ended by itself (after a termination signal the program survived) is still leaving:
+ * the next one must not run on the stack before that thread is gone. */
+static void join_previous_manager(void)
 {
-	if (!manager_stack) {
-		void *m = mmap(NULL, MANAGER_STACK_BYTES + STACK_GUARD_BYTES, PROT_READ | PROT_WRITE,
-		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		if (m == MAP_FAILED)
-			return -errno;
-		mprotect(m, STACK_GUARD_BYTES, PROT_NONE); /* an overflow faults instead of writing below */
-		manager_stack = (char *)m + STACK_GUARD_BYTES;
+	if (E.thread_unjoined) {
+		pthread_join(E.thread, NULL);
+		E.thread_unjoined = false;
 	}
-	return -pthread_attr_setstack(attr, manager_stack, MANAGER_STACK_BYTES);
 }
+
 
 static void register_fork_handlers(void)
 {
@@ -250,9 +236,12 @@ static int start_manager_locked(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
-	int rc = -set_manager_stack(&attr);
+	join_previous_manager();
+	int rc = -natt_manager_set_stack(&attr);
 	if (rc == 0)
 		rc = pthread_create(&E.thread, &attr, natt_manager_main, NULL);
+	if (rc == 0)
+		E.thread_unjoined = true;
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
@@ -426,6 +415,7 @@ void natt_engine_shutdown(int timeout_ms)
 	}
 	if (stopped) {
 		pthread_join(E.thread, NULL);
+		E.thread_unjoined = false;
 		natt_close_own_fd(&E.wake_fd);
 	} else
 		natt_warn("exiting before the router confirmed the deletions; they expire with their lease");
@@ -584,13 +574,14 @@ void natt_engine_after_fork_child(void)
 	atomic_store(&E.shutdown, false);
 	atomic_store(&E.exit_signal, 0);
 	atomic_store(&E.inbox, NULL);
-	manager_stack = NULL; /* the parent's manager's: this process gets a stack of its own */
+	E.thread_unjoined = false; /* (the parent's thread) */
 }
 
 /* Callers of these are serialized (listener.c's lock). */
 static void join_ended_manager(void)
 {
 	pthread_join(E.thread, NULL);
+	E.thread_unjoined = false;
 	natt_close_own_fd(&E.wake_fd);
 	atomic_store(&E.shutdown, false); /* the next publish starts a manager that stays */
 	E.end_pending = false;

@@ -17,6 +17,7 @@
 #define NATT_ENGINE_INTERNAL_H
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -102,6 +103,8 @@ void natt_fork_pause_point(void);
 /* ---- manager.c ------------------------------------------------------------------------------- */
 
 void *natt_manager_main(void *arg);
+/* The stack the manager thread runs on (natt's own; reused once the previous manager is joined). */
+int natt_manager_set_stack(pthread_attr_t *attr);
 /* The manager's entries (the published, the pending, the retiring), linked by next. */
 struct natt_entry *natt_manager_entries(void);
 /* Something the observers tell changed (the status file is written again). */

@@ -7,7 +7,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "core/engine_internal.h"
 #include "core/entry_pool.h"
@@ -49,8 +53,41 @@ void natt_manager_tell_retired(struct natt_entry *e)
 			natt_observers[i]->retired(e);
 }
 
+/* The manager runs on a stack of natt's own rather than one from glibc's cache: in a forked child,
+ * glibc hands the cached stack of the parent's manager (which the child does not have) to the next
+ * thread, under the same thread id, and ThreadSanitizer takes that for one thread started twice.
+ * Reused by later managers of this process (once the previous one is joined); a forked child maps
+ * its own. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define MANAGER_STACK_BYTES (4 * 1024 * 1024) /* the sanitizers' runtimes want far more */
+#else
+#define MANAGER_STACK_BYTES (256 * 1024)
+#endif
+#define STACK_GUARD_BYTES 4096
+static char *manager_stack;
+
+int natt_manager_set_stack(pthread_attr_t *attr)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer leaves the poison of the previous thread's frames on a stack it did not
+	 * allocate: a new thread there would be reported for writes into them. */
+	if (manager_stack)
+		__asan_unpoison_memory_region(manager_stack, MANAGER_STACK_BYTES);
+#endif
+	if (!manager_stack) {
+		void *m = mmap(NULL, MANAGER_STACK_BYTES + STACK_GUARD_BYTES, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		mprotect(m, STACK_GUARD_BYTES, PROT_NONE); /* an overflow faults instead of writing below */
+		manager_stack = (char *)m + STACK_GUARD_BYTES;
+	}
+	return -pthread_attr_setstack(attr, manager_stack, MANAGER_STACK_BYTES);
+}
+
 void natt_manager_after_fork_child(void)
 {
+	manager_stack = NULL; /* the parent's manager's: this process gets a stack of its own */
 	M.entries = NULL;
 	M.limbo = NULL; /* the parent frees its own */
 	M.dirty = false;
