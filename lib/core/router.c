@@ -147,6 +147,14 @@ static int upnp_add(struct natt_entry *e, const char *client, uint16_t requested
 	                    granted, code);
 }
 
+/* After -ECONNREFUSED from the cached control URL: the router restarted (new HTTP port). Finds the
+ * IGD again: 0, or NATT_ERR_NO_IGD (why says why). */
+static int refind_igd(char *why, size_t len)
+{
+	natt_igd_close(&R.igd);
+	return ensure_igd(why, len) < 0 ? NATT_ERR_NO_IGD : 0;
+}
+
 /* Maps e through UPnP. 0 on success; NATT_ERR_NO_IGD when there is no IGD (try the next technique);
  * another negative code when the router refused (why says why). */
 static int try_upnp(struct natt_entry *e, char *why, size_t len)
@@ -161,15 +169,31 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	else
 		snprintf(client, sizeof(client), "%s", R.igd.lan_address);
 
+	/* The external address first (once per burst of mappings, not once per mapping): a failure after
+	 * the add would leave a mapping at the router that nothing here remembers. */
+	int code = 0;
+	struct in_addr external = R.upnp_external;
+	if (!R.upnp_external_at || natt_now_ms() - R.upnp_external_at > UPNP_EXTERNAL_REUSE_MS) {
+		rc = natt_igd_external_address(&R.igd, &external, &code);
+		if (rc == -ECONNREFUSED) {
+			if (refind_igd(why, len) < 0)
+				return NATT_ERR_NO_IGD;
+			rc = natt_igd_external_address(&R.igd, &external, &code);
+		}
+		if (rc < 0) {
+			describe_upnp_failure(rc, code, why, len);
+			return rc == -ECONNREFUSED ? NATT_ERR_NO_IGD : rc;
+		}
+		R.upnp_external = external;
+		R.upnp_external_at = natt_now_ms();
+	}
+
 	uint16_t requested = requested_port(e);
 	uint32_t lease = lifetime_of(e);
 	uint16_t granted = 0;
-	int code = 0;
 	rc = upnp_add(e, client, requested, &lease, false, &granted, &code);
 	if (rc == -ECONNREFUSED) {
-		/* The cached control URL no longer answers: the router restarted (new HTTP port). */
-		natt_igd_close(&R.igd);
-		if (ensure_igd(why, len) < 0)
+		if (refind_igd(why, len) < 0)
 			return NATT_ERR_NO_IGD;
 		rc = upnp_add(e, client, requested, &lease, false, &granted, &code);
 	}
@@ -188,17 +212,6 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	if (rc < 0) {
 		describe_upnp_failure(rc, code, why, len);
 		return rc == -ECONNREFUSED ? NATT_ERR_NO_IGD : rc;
-	}
-	/* Ask for the external address once per burst of mappings, not once per mapping. */
-	struct in_addr external = R.upnp_external;
-	if (!R.upnp_external_at || natt_now_ms() - R.upnp_external_at > UPNP_EXTERNAL_REUSE_MS) {
-		rc = natt_igd_external_address(&R.igd, &external, &code);
-		if (rc < 0) {
-			describe_upnp_failure(rc, code, why, len);
-			return rc;
-		}
-		R.upnp_external = external;
-		R.upnp_external_at = natt_now_ms();
 	}
 	natt_engine_lock();
 	e->technique = NATT_TECH_UPNP;
@@ -255,11 +268,24 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 		snprintf(why, len, "no NAT-PMP answer");
 		return NATT_ERR_UNSUPPORTED;
 	}
-	struct natt_mapping m;
-	uint16_t requested = requested_port(e);
+	/* The external address first: a failure after the mapping would leave one at the router that
+	 * nothing here remembers. */
+	struct in_addr external;
 	struct natt_natpmp_info info;
-	int rc = natt_natpmp_map(&R.gateway, e->protocol, natt_entry_local_port(e), requested, lifetime_of(e), NATPMP_TIMEOUT_MS,
-	                         &m, &info);
+	int rc = natt_natpmp_external_address(&R.gateway, NATPMP_TIMEOUT_MS, &external, &info);
+	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
+		R.natpmp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
+		snprintf(why, len, "no NAT-PMP answer");
+		return NATT_ERR_UNSUPPORTED;
+	}
+	if (rc < 0) {
+		snprintf(why, len, "NAT-PMP external address: %s", natt_strerror(rc));
+		return rc;
+	}
+	note_epoch(info.epoch);
+	struct natt_mapping m;
+	rc = natt_natpmp_map(&R.gateway, e->protocol, natt_entry_local_port(e), requested_port(e), lifetime_of(e),
+	                     NATPMP_TIMEOUT_MS, &m, &info);
 	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
 		R.natpmp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
 		snprintf(why, len, "no NAT-PMP answer");
@@ -270,12 +296,6 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 		return rc;
 	}
 	note_epoch(info.epoch);
-	struct in_addr external;
-	rc = natt_natpmp_external_address(&R.gateway, NATPMP_TIMEOUT_MS, &external, NULL);
-	if (rc < 0) {
-		snprintf(why, len, "NAT-PMP external address: %s", natt_strerror(rc));
-		return rc;
-	}
 	struct in_addr source;
 	natt_engine_lock();
 	e->technique = NATT_TECH_NATPMP;

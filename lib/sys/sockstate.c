@@ -183,9 +183,10 @@ int natt_socket_exists(uint64_t inode)
 	return 0;
 }
 
-int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count)
+/* The inode of a socket in the tables (as last read) that serves the port and is not ours: not in
+ * mine, not in this process's fds now. 0: none. */
+static unsigned long long other_server(bool tcp, unsigned port, const uint64_t *mine, size_t count)
 {
-	load_tables(); /* (an incomplete table finds fewer other sockets: the mapping goes, as it would) */
 	for (size_t i = 0; i < tables.count; i++) {
 		const struct socket_row *r = &tables.rows[i];
 		if (r->tcp != tcp || r->port != port || excluded(r->inode, mine, count) || (tcp && !r->listening))
@@ -196,6 +197,22 @@ int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, si
 		if ((r->uid != (unsigned)geteuid() && r->uid != (unsigned)getuid()) || r->loopback)
 			continue;
 		if (!held_here(r->inode))
+			return r->inode;
+	}
+	return 0;
+}
+
+int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count)
+{
+	load_tables(); /* (an incomplete table finds fewer other sockets: the mapping goes, as it would) */
+	/* Not in our fds now may also mean ours and closed since the tables were read (a program that
+	 * reuses the freed port at once): only a socket still in the kernel's tables afterwards is
+	 * someone else's. Each look reads them afresh; a few tries outlast such a program's churn. */
+	for (int tries = 0; tries < 4; tries++) {
+		unsigned long long inode = other_server(tcp, port, mine, count);
+		if (!inode)
+			return 0;
+		if (natt_socket_exists(inode) == 1) /* (reads the tables afresh) */
 			return 1;
 	}
 	return 0;

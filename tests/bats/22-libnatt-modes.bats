@@ -156,6 +156,9 @@ persistent_any() {
 	natt_expect l "^state failed: NAT-PMP external address: the router reports a network failure$"
 	run callback_said l "nat-pmp:"
 	assert_failure
+	# nothing at the router that natt does not know of (it would stay after the program ends)
+	run rule_present_proto tcp 9614
+	assert_failure
 	# the router's announcement of its new address makes natt ask again at once
 	lab set-ext-addr 100.130.0.1/24 2>/dev/null
 	wait_until 10 callback_said l "change published local:10.77.0.2:9614 nat-pmp:100.130.0.1:9614"

@@ -29,6 +29,7 @@
 
 #include "natt/net.h"
 #include "sys/net_internal.h"
+#include "sys/sockstate.h"
 #include "util/parse.h"
 
 static struct sockaddr_storage addr(const char *text)
@@ -1215,6 +1216,56 @@ static void test_gateway_namespace_nexthop_objects(void **state)
 	assert_int_equal(r.g_proc.s_addr, r.g_nl.s_addr);
 }
 
+/* A TCP socket listening on the wildcard address (reachable from outside, as a served port is), port
+ * chosen by the kernel. No traffic: it is only looked at in the kernel's tables. */
+static int wildcard_listener(unsigned *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A socket of this process, closed after the tables were read (a program that reuses a freed port at
+ * once and closes it again), serves nothing: the mapping of the port must not be kept for it. A
+ * socket another process holds does keep it. */
+static void test_port_served_elsewhere(void **state)
+{
+	(void)state;
+	unsigned port;
+	int fd = wildcard_listener(&port);
+	natt_socket_tables_forget();
+	assert_int_equal(natt_port_served_elsewhere(true, port, NULL, 0), 0); /* ours: read into the tables */
+	close(fd);
+	assert_int_equal(natt_port_served_elsewhere(true, port, NULL, 0), 0);
+	assert_int_equal(natt_port_served_elsewhere(false, port, NULL, 0), 0);
+
+	fd = wildcard_listener(&port);
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) { /* holds the socket until the parent is done */
+		close(ready[1]);
+		char c;
+		ssize_t ignored = read(ready[0], &c, 1);
+		(void)ignored;
+		_exit(0);
+	}
+	close(ready[0]);
+	close(fd);
+	natt_socket_tables_forget();
+	int elsewhere = natt_port_served_elsewhere(true, port, NULL, 0);
+	close(ready[1]);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(elsewhere, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1242,6 +1293,7 @@ int main(void)
 		cmocka_unit_test(test_gateway_namespace_nexthop_objects),
 		cmocka_unit_test(test_best_interface_address_without_gateway),
 		cmocka_unit_test(test_best_interface_address_here),
+		cmocka_unit_test(test_port_served_elsewhere),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
