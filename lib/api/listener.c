@@ -40,7 +40,7 @@ static void apply_options(struct natt_entry *entry, void *arg)
 	entry->lifetime = o->lifetime;
 	entry->refresh_interval = o->refresh_interval;
 	entry->requested_port = o->requested_port;
-	if (o->technique == NATT_TECH_NATPMP || o->technique == NATT_TECH_UPNP) {
+	if (o->technique == NATT_TECH_NATPMP || o->technique == NATT_TECH_PCP || o->technique == NATT_TECH_UPNP) {
 		entry->order[0] = o->technique;
 		entry->order_count = 1;
 	} else {

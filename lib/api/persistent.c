@@ -76,7 +76,7 @@ NATT_API int natt_persistent_create(enum natt_protocol protocol, uint16_t local_
 	if (!options)
 		options = &defaults;
 	if (options->technique != NATT_TECH_LOCAL && options->technique != NATT_TECH_NATPMP &&
-	    options->technique != NATT_TECH_UPNP)
+	    options->technique != NATT_TECH_PCP && options->technique != NATT_TECH_UPNP)
 		return -EINVAL;
 	/* A refresh that comes after the lease ran out would leave the port unmapped in between. */
 	if (options->lifetime > NATT_MAX_LIFETIME ||

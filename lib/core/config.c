@@ -89,16 +89,8 @@ void natt_config_from_env(struct natt_config *cfg)
 		if (natt_parse_techniques_ex(v, order, NATT_TECH_COUNT, &count, &err) < 0) {
 			bad_value("NATT_PROTOCOLS", v, err.reason ? err.reason : "expected a list such as upnp,nat-pmp");
 		} else {
-			/* PCP is a name the API knows, not yet a technique the engine speaks. */
-			size_t kept = 0;
-			for (size_t i = 0; i < count; i++)
-				if (order[i] != NATT_TECH_PCP)
-					cfg->order[kept++] = order[i];
-			if (kept < count)
-				natt_say("NATT_PROTOCOLS: pcp is not offered yet; %s", kept ? "using the others"
-				                                                              : "using upnp,nat-pmp");
-			if (kept)
-				cfg->order_count = kept;
+			memcpy(cfg->order, order, count * sizeof(order[0]));
+			cfg->order_count = count;
 		}
 	}
 	if ((v = set_value("NATT_PORTS"))) {

@@ -55,6 +55,10 @@ struct natt_entry {
 	enum natt_listener_state state;
 	char error[192];
 	enum natt_technique technique;  /* of the current mapping, or LOCAL */
+	/* PCP: the mapping's nonce, made at the first request and kept: the server knows the mapping by
+	 * it, for renewals and for the delete (also a forked child's, that takes the mapping over). */
+	uint8_t pcp_nonce[12];
+	bool pcp_nonce_set;
 	struct in_addr external;
 	uint16_t external_port;
 	uint32_t granted_lifetime;      /* granted; 0 = permanent */

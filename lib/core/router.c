@@ -14,6 +14,7 @@
 #include "natpmp/natpmp_internal.h"
 #include "natt/natpmp.h"
 #include "natt/net.h"
+#include "natt/pcp.h"
 #include "sys/sockstate.h"
 #include "upnp/igd_client.h"
 #include "util/clock.h"
@@ -43,7 +44,8 @@ static struct {
 	struct in_addr upnp_external;  /* GetExternalIPAddress, reused for a few seconds */
 	int64_t upnp_external_at;
 	int64_t natpmp_absent_until;
-	bool have_epoch;               /* NAT-PMP epoch of the last reply, and when it came */
+	int64_t pcp_absent_until;
+	bool have_epoch;               /* NAT-PMP/PCP epoch of the last reply, and when it came */
 	uint32_t epoch;
 	int64_t epoch_at_ms;
 	/* The host-wide gateway lock, taken once however deep the calls nest: a record lock is the
@@ -72,7 +74,7 @@ static void refresh_gateway(void)
 	if (have != R.have_gateway || (have && gw.s_addr != R.gateway.s_addr)) {
 		/* Another router: nothing known about the old one holds. */
 		natt_igd_close(&R.igd);
-		R.upnp_absent_until = R.natpmp_absent_until = 0;
+		R.upnp_absent_until = R.natpmp_absent_until = R.pcp_absent_until = 0;
 		if (have) {
 			char text[INET_ADDRSTRLEN];
 			natt_debug("gateway %s", inet_ntop(AF_INET, &gw, text, sizeof(text)));
@@ -169,28 +171,10 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	else
 		snprintf(client, sizeof(client), "%s", R.igd.lan_address);
 
-	/* The external address first (once per burst of mappings, not once per mapping): a failure after
-	 * the add would leave a mapping at the router that nothing here remembers. */
-	int code = 0;
-	struct in_addr external = R.upnp_external;
-	if (!R.upnp_external_at || natt_now_ms() - R.upnp_external_at > UPNP_EXTERNAL_REUSE_MS) {
-		rc = natt_igd_external_address(&R.igd, &external, &code);
-		if (rc == -ECONNREFUSED) {
-			if (refind_igd(why, len) < 0)
-				return NATT_ERR_NO_IGD;
-			rc = natt_igd_external_address(&R.igd, &external, &code);
-		}
-		if (rc < 0) {
-			describe_upnp_failure(rc, code, why, len);
-			return rc == -ECONNREFUSED ? NATT_ERR_NO_IGD : rc;
-		}
-		R.upnp_external = external;
-		R.upnp_external_at = natt_now_ms();
-	}
-
 	uint16_t requested = requested_port(e);
 	uint32_t lease = lifetime_of(e);
 	uint16_t granted = 0;
+	int code = 0;
 	rc = upnp_add(e, client, requested, &lease, false, &granted, &code);
 	if (rc == -ECONNREFUSED) {
 		if (refind_igd(why, len) < 0)
@@ -212,6 +196,24 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	if (rc < 0) {
 		describe_upnp_failure(rc, code, why, len);
 		return rc == -ECONNREFUSED ? NATT_ERR_NO_IGD : rc;
+	}
+	/* Ask for the external address once per burst of mappings, not once per mapping. (After the add:
+	 * a router that refuses mappings says why there, e.g. 501 for a reserved external address, where
+	 * it answers this question with an empty address.) */
+	struct in_addr external = R.upnp_external;
+	if (!R.upnp_external_at || natt_now_ms() - R.upnp_external_at > UPNP_EXTERNAL_REUSE_MS) {
+		rc = natt_igd_external_address(&R.igd, &external, &code);
+		if (rc == 0) {
+			R.upnp_external = external;
+			R.upnp_external_at = natt_now_ms();
+		} else if (e->state == NATT_STATE_PUBLISHED && e->technique == NATT_TECH_UPNP) {
+			external = e->external; /* renewed all the same; the address is asked again next time */
+		} else {
+			describe_upnp_failure(rc, code, why, len);
+			/* Not published, so not to be left at the router either. */
+			natt_igd_delete(&R.igd, e->protocol, granted, NULL);
+			return rc;
+		}
 	}
 	natt_engine_lock();
 	e->technique = NATT_TECH_UPNP;
@@ -246,16 +248,18 @@ void natt_router_mark_all_due(void)
 	make_due(true, NATT_TECH_LOCAL);
 }
 
-/* RFC 6886 3.6: an epoch that fell behind means the gateway lost its mappings. */
+/* RFC 6886 3.6 (and RFC 6887 8.5, the same server here): an epoch that fell behind means the gateway
+ * lost its mappings. */
 static void note_epoch(uint32_t epoch)
 {
 	int64_t now = natt_now_ms();
 	double elapsed = (double)(now - R.epoch_at_ms) / 1000.0;
 	if (R.have_epoch)
-		natt_debug("NAT-PMP epoch %u, was %u %.1f s ago", epoch, R.epoch, elapsed);
+		natt_debug("NAT-PMP/PCP epoch %u, was %u %.1f s ago", epoch, R.epoch, elapsed);
 	if (R.have_epoch && natt_natpmp_epoch_behind(R.epoch, epoch, elapsed, NATT_EPOCH_SLACK)) {
-		natt_info("NAT-PMP epoch went from %u to %u: the router lost its mappings", R.epoch, epoch);
+		natt_info("NAT-PMP/PCP epoch went from %u to %u: the router lost its mappings", R.epoch, epoch);
 		natt_router_mark_due(NATT_TECH_NATPMP);
+		natt_router_mark_due(NATT_TECH_PCP);
 	}
 	R.have_epoch = true;
 	R.epoch = epoch;
@@ -304,6 +308,72 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 	e->granted_lifetime = m.lifetime;
 	if (natt_local_address_toward(&R.gateway, &source) == 0)
 		inet_ntop(AF_INET, &source, e->internal_client, sizeof(e->internal_client));
+	natt_engine_unlock();
+	return 0;
+}
+
+/* The PCP server (the gateway, port 5351) and, for a socket bound to one IPv4 address, that address
+ * (else the one the kernel picks toward the gateway). */
+static void pcp_addresses(const struct natt_entry *e, struct sockaddr_in *server, struct sockaddr_in *internal,
+                          bool *specific)
+{
+	*server = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr = R.gateway };
+	*internal = (struct sockaddr_in){ .sin_family = AF_INET };
+	*specific = natt_entry_specific_ipv4(e, &internal->sin_addr);
+}
+
+/* PCP (RFC 6887) MAP through the NAT for the socket's IPv4 side. The reply carries the external
+ * address and port, so nothing is asked before or after it. */
+static int try_pcp(struct natt_entry *e, char *why, size_t len)
+{
+	if (natt_now_ms() < R.pcp_absent_until) {
+		snprintf(why, len, "no PCP answer");
+		return NATT_ERR_UNSUPPORTED;
+	}
+	if (!e->pcp_nonce_set) {
+		int rc = natt_pcp_new_nonce(e->pcp_nonce);
+		if (rc < 0) {
+			snprintf(why, len, "PCP nonce: %s", natt_strerror(rc));
+			return rc;
+		}
+		e->pcp_nonce_set = true;
+	}
+	struct sockaddr_in server, internal;
+	bool specific;
+	pcp_addresses(e, &server, &internal, &specific);
+	struct natt_pcp_mapping m;
+	struct natt_pcp_info info = { 0 };
+	int rc = natt_pcp_map((struct sockaddr *)&server, specific ? (struct sockaddr *)&internal : NULL, e->protocol,
+	                      natt_entry_local_port(e), requested_port(e), lifetime_of(e), e->pcp_nonce,
+	                      NATPMP_TIMEOUT_MS, &m, &info);
+	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
+		R.pcp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
+		if (rc == NATT_ERR_UNSUPPORTED && info.version == 0 && info.result)
+			snprintf(why, len, "no PCP (the router speaks NAT-PMP only)");
+		else
+			snprintf(why, len, "no PCP answer");
+		return NATT_ERR_UNSUPPORTED;
+	}
+	if (rc < 0 && info.result != NATT_PCP_SUCCESS) {
+		note_epoch(info.epoch);
+		snprintf(why, len, "PCP: %s (%s)", natt_pcp_result_name(info.result), natt_pcp_result_text(info.result));
+		return rc;
+	}
+	if (rc == 0 && m.external.ss_family != AF_INET)
+		rc = NATT_ERR_BAD_REPLY; /* an IPv6 external address for an IPv4 mapping */
+	if (rc < 0) {
+		snprintf(why, len, "PCP: %s", natt_strerror(rc));
+		return rc;
+	}
+	note_epoch(info.epoch);
+	const struct sockaddr_in *external = (const struct sockaddr_in *)&m.external;
+	natt_engine_lock();
+	e->technique = NATT_TECH_PCP;
+	e->external = external->sin_addr;
+	e->external_port = ntohs(external->sin_port);
+	e->granted_lifetime = m.lifetime;
+	inet_ntop(AF_INET, &((const struct sockaddr_in *)&m.internal)->sin_addr, e->internal_client,
+	          sizeof(e->internal_client));
 	natt_engine_unlock();
 	return 0;
 }
@@ -371,8 +441,10 @@ static void work_on(struct natt_entry *e)
 				rc = try_upnp(e, why, sizeof(why));
 			else if (order[i] == NATT_TECH_NATPMP)
 				rc = try_natpmp(e, why, sizeof(why));
+			else if (order[i] == NATT_TECH_PCP)
+				rc = try_pcp(e, why, sizeof(why));
 			else
-				continue; /* PCP: not yet offered */
+				continue;
 			if (rc == 0) {
 				bool moved = !renewing || previous != e->technique || previous_port != e->external_port ||
 				             previous_external.s_addr != e->external.s_addr;
@@ -498,6 +570,14 @@ void natt_router_unpublish(struct natt_entry *e)
 			          current.internal_client, current.internal_port);
 	} else if (e->technique == NATT_TECH_NATPMP) {
 		rc = natt_natpmp_delete(&R.gateway, e->protocol, natt_entry_local_port(e), NATPMP_TIMEOUT_MS, NULL);
+	} else if (e->technique == NATT_TECH_PCP) {
+		struct sockaddr_in server, internal;
+		bool specific;
+		pcp_addresses(e, &server, &internal, &specific);
+		rc = natt_pcp_delete((struct sockaddr *)&server, specific ? (struct sockaddr *)&internal : NULL,
+		                     e->protocol, natt_entry_local_port(e), e->pcp_nonce, NATPMP_TIMEOUT_MS, NULL);
+		if (rc == NATT_ERR_RESOURCES)
+			rc = NATT_ERR_NOT_FOUND; /* miniupnpd's answer for a mapping it no longer has */
 	}
 	natt_router_unlock(locked);
 	if (rc < 0 && rc != NATT_ERR_NOT_FOUND) {
@@ -522,7 +602,7 @@ void natt_router_work_on(struct natt_entry *e)
 /* (For the routers whose announcements we missed.) */
 void natt_router_verify(void)
 {
-	struct natt_entry *upnp = NULL, *natpmp = NULL;
+	struct natt_entry *upnp = NULL, *natpmp = NULL, *pcp = NULL;
 	for (struct natt_entry *e = natt_manager_entries(); e; e = e->next) {
 		if (e->state != NATT_STATE_PUBLISHED || natt_entry_retiring(e))
 			continue;
@@ -530,7 +610,13 @@ void natt_router_verify(void)
 			upnp = e;
 		if (e->technique == NATT_TECH_NATPMP && !natpmp)
 			natpmp = e;
+		if (e->technique == NATT_TECH_PCP && !pcp)
+			pcp = e;
 	}
+	/* PCP has no cheap question: one renewal now reads the epoch (a loss makes every PCP mapping due)
+	 * and makes that mapping again if the router dropped it. */
+	if (pcp)
+		pcp->due_ms = NATT_DUE_NOW;
 	if (!upnp && !natpmp)
 		return;
 	refresh_gateway();
@@ -584,7 +670,8 @@ void natt_router_igd_announced(const char *location, int bootid, bool byebye)
 
 void natt_router_natpmp_announced(uint32_t epoch, struct in_addr external)
 {
-	R.natpmp_absent_until = 0;
+	/* (The same server answers both: its announcement speaks for PCP too.) */
+	R.natpmp_absent_until = R.pcp_absent_until = 0;
 	note_epoch(epoch);
 	bool address_known = external.s_addr != htonl(INADDR_ANY);
 	for (struct natt_entry *e = natt_manager_entries(); e; e = e->next)
@@ -592,6 +679,7 @@ void natt_router_natpmp_announced(uint32_t epoch, struct in_addr external)
 		    e->external.s_addr != external.s_addr)
 			e->due_ms = NATT_DUE_NOW; /* the external address changed: renewing reads the new one */
 	natt_router_mark_due(NATT_TECH_NATPMP);
+	natt_router_mark_due(NATT_TECH_PCP);
 }
 
 void natt_router_limit_cleanup(int64_t idle_until, int64_t cap)
@@ -613,7 +701,7 @@ void natt_router_after_fork_child(void)
 	R.lock_depth = 0;
 	R.have_gateway = false;
 	memset(&R.igd, 0, sizeof(R.igd)); /* the parent's IGD: the child finds its own */
-	R.upnp_absent_until = R.natpmp_absent_until = 0;
+	R.upnp_absent_until = R.natpmp_absent_until = R.pcp_absent_until = 0;
 	R.have_epoch = false;
 	R.cleanup_deadline_ms = R.cleanup_cap_ms = 0;
 }

@@ -211,9 +211,11 @@ as_nobody() {
 	run "$NATT_RUN" --version
 	assert_success
 	assert_output --regexp '^natt-run [0-9]+\.[0-9]+\.[0-9]+$'
-	run "$NATT_RUN" --protocols pcp -- true
+	run "$NATT_RUN" --protocols pcp,nat-pmp -- true
+	assert_success
+	run "$NATT_RUN" --protocols pcp,PCP -- true
 	assert_failure 2
-	assert_output --partial "pcp is not offered yet"
+	assert_output --partial "not a list of distinct techniques (upnp, nat-pmp, pcp)"
 }
 
 @test "libnattpreload.so exports the hooked calls and nothing else" {

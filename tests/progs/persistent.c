@@ -1,5 +1,5 @@
 /* persistent — drives libnatt's persistent mappings from stdin for the tests.
- *     persistent tcp|udp LOCAL_PORT nat-pmp|upnp|any LIFETIME REFRESH [REQUESTED_PORT|any]
+ *     persistent tcp|udp LOCAL_PORT nat-pmp|pcp|upnp|any LIFETIME REFRESH [REQUESTED_PORT|any]
  * The callback prints "mapping EXTERNAL_PORT LIFETIME EXTERNAL_ADDRESS", or "unmapped" when the
  * mapping is lost or stopped. Commands, one reply line each:
  *     current   "current EXTERNAL_PORT EXTERNAL_ADDRESS" or "none"
@@ -35,7 +35,7 @@ static void on_mapping(struct natt_persistent *p, const struct natt_mapping *m, 
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: persistent tcp|udp PORT nat-pmp|upnp|any LIFETIME REFRESH [REQUESTED|any]\n");
+		fprintf(stderr, "usage: persistent tcp|udp PORT nat-pmp|pcp|upnp|any LIFETIME REFRESH [REQUESTED|any]\n");
 		return 2;
 	}
 	struct natt_persistent_options o = {
@@ -43,6 +43,7 @@ int main(int argc, char **argv)
 		.refresh_interval = (uint32_t)atoi(argv[5]),
 		.requested_port = argc > 6 && strcmp(argv[6], "any") ? (uint16_t)atoi(argv[6]) : NATT_PORT_ANY,
 		.technique = !strcmp(argv[3], "nat-pmp") ? NATT_TECH_NATPMP
+		             : !strcmp(argv[3], "pcp")   ? NATT_TECH_PCP
 		             : !strcmp(argv[3], "upnp")  ? NATT_TECH_UPNP
 		                                         : NATT_TECH_LOCAL,
 	};

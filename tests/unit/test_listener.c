@@ -316,8 +316,6 @@ static void test_persistent(void **state)
 	assert_int_equal(natt_persistent_create(NATT_TCP, 0, NULL, NULL, NULL, &p), -EINVAL);
 	assert_int_equal(natt_persistent_create(NATT_TCP, 9005, NULL, NULL, NULL, NULL), -EINVAL);
 	assert_int_equal(natt_persistent_create((enum natt_protocol)0, 9005, NULL, NULL, NULL, &p), -EINVAL);
-	o.technique = NATT_TECH_PCP; /* not offered */
-	assert_int_equal(natt_persistent_create(NATT_TCP, 9005, &o, NULL, NULL, &p), -EINVAL);
 	o.technique = (enum natt_technique)42;
 	assert_int_equal(natt_persistent_create(NATT_TCP, 9005, &o, NULL, NULL, &p), -EINVAL);
 	o = (struct natt_persistent_options){ .lifetime = 604801 };

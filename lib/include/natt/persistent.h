@@ -44,8 +44,8 @@ struct natt_persistent_options {
 	                               granted) */
 	uint16_t requested_port;    /* external port wished for, or NATT_PORT_ANY; the router may grant
 	                               another (reported through the callback) */
-	enum natt_technique technique; /* NATT_TECH_NATPMP or NATT_TECH_UPNP; NATT_TECH_LOCAL: NAT-PMP,
-	                                  then UPnP */
+	enum natt_technique technique; /* NATT_TECH_NATPMP, NATT_TECH_PCP or NATT_TECH_UPNP;
+	                                  NATT_TECH_LOCAL: NAT-PMP, then UPnP */
 };
 
 /* natt_persistent_create - start keeping a mapping of (protocol, local_port) of this host (the router

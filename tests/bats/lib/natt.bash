@@ -154,14 +154,14 @@ router_delete_regex() {
 	printf '%s' "DeletePortMapping: external port: $port, protocol: $up( |\$)|removing redirect rule port $port $up( |\$)|(NAT-PMP|PCP:) $up port $port mapping removed|port mapping request : [0-9]+->[0-9.]+:$port $proto lifetime=0s"
 }
 # The log's words for a mapping made (or renewed) by anyone: UPnP AddPortMapping/AddAnyPortMapping,
-# NAT-PMP with a lease (PCP is not offered by natt yet).
-ROUTER_MAP_REGEX='AddPortMapping: ext port [0-9]+ to |AddAnyPortMapping|NAT-PMP port mapping request : [0-9]+->[0-9.]+:[0-9]+ (tcp|udp) lifetime=[1-9]'
+# NAT-PMP with a lease, PCP MAP (miniupnpd says "added" for a renewal too).
+ROUTER_MAP_REGEX='AddPortMapping: ext port [0-9]+ to |AddAnyPortMapping|NAT-PMP port mapping request : [0-9]+->[0-9.]+:[0-9]+ (tcp|udp) lifetime=[1-9]|PCP MAP: added mapping '
 
 # router_map_regex PROTO PORT — the log's words for a mapping of external PORT made or renewed (UPnP,
-# or NAT-PMP with a lease).
+# NAT-PMP with a lease, PCP MAP).
 router_map_regex() {
 	local proto=${1,,} port=$2 up=${1^^}
-	printf '%s' "AddPortMapping: ext port $port to [0-9.]+:[0-9]+ protocol $up |NAT-PMP port mapping request : $port->[0-9.]+:[0-9]+ $proto lifetime=[1-9]"
+	printf '%s' "AddPortMapping: ext port $port to [0-9.]+:[0-9]+ protocol $up |NAT-PMP port mapping request : $port->[0-9.]+:[0-9]+ $proto lifetime=[1-9]|PCP MAP: added mapping $up $port->"
 }
 # router_maps_since LINE PROTO PORT — how many times that mapping was asked for after line LINE.
 router_maps_since() { router_log_since "$1" "$(router_map_regex "$2" "$3")" | grep -c . || true; }
