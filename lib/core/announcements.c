@@ -7,6 +7,7 @@
 #include <poll.h>
 
 #include "core/engine_internal.h"
+#include "core/techniques.h"
 #include "core/watch.h"
 #include "util/log.h"
 
@@ -62,7 +63,7 @@ static void on_ssdp_datagrams(void)
 		}
 		if (rc == 0 || !from_gateway(from))
 			continue;
-		natt_router_igd_announced(reply.location, reply.bootid, kind == NATT_SSDP_BYEBYE);
+		natt_techniques_igd_announced(reply.location, reply.bootid, kind == NATT_SSDP_BYEBYE);
 	}
 }
 

@@ -6,6 +6,7 @@
  *   fork.c          fork handlers: each unit forgets, in the child, what was the parent's
  *   manager.c       the manager thread's loop and its list of entries
  *   router.c        the router work: techniques in order, renewals, deletions, verification
+ *   techniques.c    UPnP IGD, NAT-PMP and PCP exchanges, and what each knows of the router
  *   announcements.c the router's own announcements (SSDP NOTIFY, NAT-PMP/PCP ANNOUNCE)
  *   pidwatch.c      processes the manager waits for (a parent that goes, another holder of a socket)
  *   assignments.c   an entry's local and public addresses, as callers and the status file see them
@@ -133,13 +134,11 @@ const struct in_addr *natt_router_gateway(void);
  * and every one that is waiting for a router. */
 void natt_router_mark_due(enum natt_technique technique);
 void natt_router_mark_all_due(void);
-/* Reactions to the router's announcements, from the gateway's address only. */
-void natt_router_igd_announced(const char *location, int bootid, bool byebye);
+/* Reaction to the router's NAT-PMP/PCP announcement, from the gateway's address only (its SSDP ones go
+ * to core/techniques.h). */
 void natt_router_natpmp_announced(uint32_t epoch, struct in_addr external);
 /* At a termination signal: no router request after idle_until (pushed on by each answer), nor cap. */
 void natt_router_limit_cleanup(int64_t idle_until, int64_t cap);
-/* The manager ends: the IGD handle goes. */
-void natt_router_close(void);
 void natt_router_after_fork_child(void);
 
 /* ---- announcements.c ------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 
 #include "core/engine_internal.h"
 #include "core/entry_pool.h"
+#include "core/techniques.h"
 #include "sys/run_command.h"
 #include "sys/sockstate.h"
 #include "util/clock.h"
@@ -340,7 +341,7 @@ void *natt_manager_main(void *arg)
 			natt_announcements_handle(&pfd[1]);
 		}
 	}
-	natt_router_close();
+	natt_techniques_close();
 	natt_announcements_close();
 	natt_engine_manager_ended();
 	return NULL;

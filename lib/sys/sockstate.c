@@ -169,6 +169,14 @@ static int load_tables(void)
 	return rc;
 }
 
+static bool in_tables(unsigned long long inode)
+{
+	for (size_t i = 0; i < tables.count; i++)
+		if (tables.rows[i].inode == inode)
+			return true;
+	return false;
+}
+
 int natt_socket_exists(uint64_t inode)
 {
 	if (access("/proc/net/tcp", R_OK) != 0)
@@ -177,17 +185,16 @@ int natt_socket_exists(uint64_t inode)
 	int rc = load_tables();
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < tables.count; i++)
-		if (tables.rows[i].inode == (unsigned long long)inode)
-			return 1;
-	return 0;
+	return in_tables(inode);
 }
 
-/* The inode of a socket in the tables (as last read) that serves the port and is not ours: not in
- * mine, not in this process's fds now. 0: none. */
-static unsigned long long other_server(bool tcp, unsigned port, const uint64_t *mine, size_t count)
+/* The sockets in the tables (as last read) that serve the port and are not ours: not in mine, not in
+ * this process's fds now. Their inodes in out (at most max); how many. */
+static size_t other_servers(bool tcp, unsigned port, const uint64_t *mine, size_t count, unsigned long long *out,
+                            size_t max)
 {
-	for (size_t i = 0; i < tables.count; i++) {
+	size_t n = 0;
+	for (size_t i = 0; i < tables.count && n < max; i++) {
 		const struct socket_row *r = &tables.rows[i];
 		if (r->tcp != tcp || r->port != port || excluded(r->inode, mine, count) || (tcp && !r->listening))
 			continue;
@@ -197,23 +204,26 @@ static unsigned long long other_server(bool tcp, unsigned port, const uint64_t *
 		if ((r->uid != (unsigned)geteuid() && r->uid != (unsigned)getuid()) || r->loopback)
 			continue;
 		if (!held_here(r->inode))
-			return r->inode;
+			out[n++] = r->inode;
 	}
-	return 0;
+	return n;
 }
 
 int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count)
 {
 	load_tables(); /* (an incomplete table finds fewer other sockets: the mapping goes, as it would) */
+	unsigned long long seen[8];
+	size_t n = other_servers(tcp, port, mine, count, seen, 8);
 	/* Not in our fds now may also mean ours and closed since the tables were read (a program that
-	 * reuses the freed port at once): only a socket still in the kernel's tables afterwards is
-	 * someone else's. Each look reads them afresh; a few tries outlast such a program's churn. */
-	for (int tries = 0; tries < 4; tries++) {
-		unsigned long long inode = other_server(tcp, port, mine, count);
-		if (!inode)
-			return 0;
-		if (natt_socket_exists(inode) == 1) /* (reads the tables afresh) */
-			return 1;
+	 * reuses the freed port at once): only a socket still in the kernel's tables read afterwards is
+	 * someone else's. A few fresh reads outlast such a program's churn. */
+	for (int tries = 0; n > 0 && tries < 4; tries++) {
+		natt_socket_tables_forget();
+		load_tables();
+		for (size_t i = 0; i < n; i++)
+			if (in_tables(seen[i]))
+				return 1;
+		n = other_servers(tcp, port, mine, count, seen, 8);
 	}
 	return 0;
 }

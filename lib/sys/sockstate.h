@@ -23,8 +23,8 @@ int natt_socket_exists(uint64_t inode);
  * (UDP): SO_REUSEPORT groups spread over processes share one mapping until the last socket goes. */
 int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count);
 /* natt_port_served_elsewhere reads the kernel's tables once and keeps them until this is called: at
- * the start of each batch of retirements (their sockets are closed by then); natt_socket_exists reads
- * them afresh. Manager thread only. */
+ * the start of each batch of retirements (their sockets are closed by then); it reads them afresh only
+ * to confirm a socket found there, as natt_socket_exists does. Manager thread only. */
 void natt_socket_tables_forget(void);
 
 #endif

@@ -82,6 +82,20 @@ closes_last() {
 	closes_last a tcp 8692 "${GROUP[@]}"
 }
 
+@test "SO_REUSEPORT over PCP: the group is one mapping with one nonce; the last close deletes it" {
+	# the router knows a PCP mapping by its nonce and refuses a delete with another: a socket of the
+	# group with a nonce of its own would leave the mapping behind
+	natt_start a lan1 "${NATT_OPTS[@]}" --protocols pcp -- "$SOCKCTL"
+	group a tcp 8695 3
+	wait_published tcp 8695
+	caught_up a
+	one_mapping tcp 8695
+	[ "$(status_query '[.sockets[] | select(.local_port == 8695) | .assignments[] | select(.technique != null)
+		| .technique] | unique | join(",")')" = pcp ] || fail "not published over PCP: $(cat "$NATT_STATUS")"
+	# newest first: the last to close is the first mapped, whose nonce a later MAP would have replaced
+	closes_last a tcp 8695 "${GROUP[2]}" "${GROUP[1]}" "${GROUP[0]}"
+}
+
 @test "SO_REUSEPORT, renewals: a group keeps one mapping renewed after its first socket closed" {
 	natt_start a lan1 "${NATT_OPTS[@]}" --lifetime 10 -- "$SOCKCTL"
 	group a tcp 8693 2
