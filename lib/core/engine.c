@@ -237,6 +237,9 @@ static int start_manager_locked(void)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	join_previous_manager();
+	/* Before the thread exists: it reads them from its first loop on. */
+	E.pid = getpid();
+	E.wake_fd_lost = false;
 	int rc = -natt_manager_set_stack(&attr);
 	if (rc == 0)
 		rc = pthread_create(&E.thread, &attr, natt_manager_main, NULL);
@@ -248,8 +251,6 @@ static int start_manager_locked(void)
 		natt_close_own_fd(&E.wake_fd);
 		return -rc;
 	}
-	E.pid = getpid();
-	E.wake_fd_lost = false;
 	atomic_store(&E.stopped, false);
 	atomic_store(&E.running, true);
 	return 0;
