@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Publishing from outside the program, where LD_PRELOAD cannot enter: Go servers (a plain `go build`,
 # dynamically linked, and a static one), a static C server, a setuid program, and `natt watch --pid`
-# on a server that runs already. Each is reached from the internet host through the router's public
+# on a server that runs already; a lease renewed and restored after a router reboot. Each is reached from the internet host through the router's public
 # address, keeps its pid, parent and exit status, and leaves nothing at the router afterwards.
 
 bats_require_minimum_version 1.5.0
@@ -9,6 +9,7 @@ bats_require_minimum_version 1.5.0
 load lib/lab
 load lib/natt
 load lib/programs
+load lib/resilience
 
 SOCKCTL_SRC=$NATT_ROOT/tests/progs/sockctl.c
 GOSERV_SRC=$NATT_ROOT/tests/progs/go/goserv.go
@@ -220,6 +221,55 @@ wait_status() {
 	wait_host_idle lan1
 	assert_router_empty
 	assert_status_gone tcp 8712
+}
+
+# expiry_s PROTO PORT: the public assignment's expiry in seconds since the epoch (0 when none).
+expiry_s() {
+	local exp
+	exp=$(status_public "$1" "$2" expires)
+	[ -n "$exp" ] && date -u -d "$exp" +%s || echo 0
+}
+
+restored_after() { rule_present_proto tcp "$1" && [ "$(expiry_s tcp "$1")" -gt "$2" ]; }
+
+@test "from outside: a 10 s lease renewed at half the lease, and restored after a router reboot" {
+	natt_start ren lan1 "${NATT_OPTS[@]}" --outside --lifetime 10 -- \
+		python3 -m http.server 8713 --bind 0.0.0.0 --directory "$NATT_TEST_DIR"
+	wait_published tcp 8713
+	assert_equal "$(status_public tcp 8713 lifetime)" 10
+	# 13 s: the rule never leaves the router, and the expiry moves on at least twice (renewals come
+	# about every 5 s); a mapping left to run out would be gone after 10 s
+	local start=$SECONDS last exp moves=0
+	last=$(expiry_s tcp 8713)
+	while [ $((SECONDS - start)) -lt 13 ]; do
+		rule_present_proto tcp 8713 || fail "after $((SECONDS - start)) s, no rule for 8713 at the router"
+		exp=$(expiry_s tcp 8713)
+		[ "$exp" -ge "$(date -u +%s)" ] || fail "the status file says the lease ran out at $exp"
+		[ "$exp" = "$last" ] || moves=$((moves + 1))
+		last=$exp
+		sleep 0.5
+	done
+	[ "$moves" -ge 2 ] || fail "the expiry moved $moves times in 13 s with a 10 s lease"
+	tap_note "from outside, 10 s lease: renewed $moves times in 13 s"
+
+	# the reboot empties the router's table; the watcher's engine notices and maps again
+	local before t0
+	before=$(expiry_s tcp 8713)
+	while [ "$(date -u +%s)" -le $((before - 10)) ]; do sleep 0.1; done
+	lab reboot
+	t0=$(now_s)
+	wait_until 10 restored_after 8713 "$before" ||
+		fail "the mapping of 8713 was not restored within 10 s of the reboot"
+	tap_note "from outside, restore after reboot: $(elapsed_since "$t0") s"
+	run on_inet curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://$PUBLIC_ADDR:8713/"
+	assert_output 200
+
+	natt_signal ren TERM
+	wait_status ren
+	assert_equal "$EXIT_STATUS" 143
+	wait_host_idle lan1
+	assert_router_empty
+	assert_status_gone tcp 8713
 }
 
 # dns_query PORT NAME: an A query from the internet host to the router's public address; prints the
