@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # Publishing from outside the program, where LD_PRELOAD cannot enter: Go servers (a plain `go build`,
 # dynamically linked, and a static one), a static C server, a setuid program, and `natt watch --pid`
-# on a server that runs already; a lease renewed and restored after a router reboot. Each is reached from the internet host through the router's public
-# address, keeps its pid, parent and exit status, and leaves nothing at the router afterwards.
+# on a server that runs already; a lease renewed, and restored after a router reboot. Each is reached
+# from the internet host through the router's public address, keeps its pid, parent and exit status,
+# and leaves nothing at the router afterwards.
 
 bats_require_minimum_version 1.5.0
 
