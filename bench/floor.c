@@ -20,6 +20,10 @@
  *       once time out).
  *   floor natpmp [--count N] [--port P]
  *       libnatpmp: external address request, then N TCP map requests, then N deletes (lifetime 0).
+ *   floor pcp [--count N] [--port P]
+ *       N PCP MAP requests (RFC 6887, TCP, lifetime 3600; the reply carries the external address, so
+ *       nothing is asked before), then N deletes (lifetime 0, the same nonce). A minimal encoder of
+ *       its own, one transmission each (a LAN router answers at once).
  *
  * Prints one JSON object on stdout: the CLOCK_MONOTONIC time of each step's end (ns) and each step's
  * duration (ms). Exit 1 when a step fails. */
@@ -33,6 +37,7 @@
 #include <stdbool.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -326,6 +331,83 @@ static int run_natpmp(const struct options *o)
 	return 0;
 }
 
+/* One PCP MAP exchange on the connected socket fd: 0 and the external address, or -1. */
+static int pcp_map(int fd, const struct sockaddr_in *client, uint16_t port, uint32_t lifetime,
+                   const uint8_t nonce[12], struct in_addr *external, int timeout_ms)
+{
+	uint8_t req[60] = { 2, 1 };
+	uint32_t lt = htonl(lifetime);
+	memcpy(req + 4, &lt, 4);
+	req[18] = req[19] = 0xff; /* client address, IPv4-mapped */
+	memcpy(req + 20, &client->sin_addr, 4);
+	memcpy(req + 24, nonce, 12);
+	req[36] = IPPROTO_TCP;
+	uint16_t p = htons(port);
+	memcpy(req + 40, &p, 2);
+	memcpy(req + 42, lifetime ? &p : &(uint16_t){ 0 }, 2);
+	req[54] = req[55] = 0xff; /* no external address wished: ::ffff:0.0.0.0 */
+	if (send(fd, req, sizeof(req), 0) < 0)
+		return -1;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -1;
+		uint8_t reply[1100];
+		ssize_t n = recv(fd, reply, sizeof(reply), 0);
+		if (n < 0)
+			return -1;
+		if (n < 60 || reply[0] != 2 || reply[1] != 0x81 || memcmp(reply + 24, nonce, 12) != 0)
+			continue;
+		if (reply[3] != 0)
+			return -1;
+		memcpy(external, reply + 56, 4);
+		return 0;
+	}
+}
+
+static int run_pcp(const struct options *o)
+{
+	struct sockaddr_in server = { .sin_family = AF_INET, .sin_port = htons(5351) }, client;
+	socklen_t clen = sizeof(client);
+	if (default_gateway(&server.sin_addr) < 0)
+		bench_die(prog, "no default gateway");
+	int64_t t_start = bench_now_ns();
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&server, sizeof(server)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&client, &clen) < 0)
+		bench_die(prog, "PCP socket failed");
+	uint8_t (*nonces)[12] = calloc((size_t)o->count, 12);
+	int64_t *add_end = calloc((size_t)o->count, sizeof(int64_t)), *del_end = calloc((size_t)o->count, sizeof(int64_t));
+	double *add_ms = calloc((size_t)o->count, sizeof(double)), *del_ms = calloc((size_t)o->count, sizeof(double));
+	if (!nonces || !add_end || !del_end || !add_ms || !del_ms)
+		bench_die(prog, "out of memory");
+	if (getrandom(nonces, (size_t)o->count * 12, 0) < 0)
+		bench_die(prog, "getrandom failed");
+	struct in_addr external = { 0 };
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < o->count; i++) {
+			uint16_t port = (uint16_t)(o->port + i);
+			int64_t t = bench_now_ns();
+			if (pcp_map(fd, &client, port, pass ? 0 : 3600, nonces[i], &external, o->timeout_ms) < 0) {
+				fprintf(stderr, "%s: PCP %s of port %u failed\n", prog, pass ? "delete" : "map", port);
+				return 1;
+			}
+			int64_t *end = pass ? del_end : add_end;
+			double *ms = pass ? del_ms : add_ms;
+			end[i] = bench_now_ns();
+			ms[i] = bench_ms(end[i] - t);
+		}
+	}
+	close(fd);
+	char text[INET_ADDRSTRLEN];
+	printf("{\"technique\": \"pcp\", \"external\": \"%s\", \"start_ns\": %lld, \"ext_ms\": 0",
+	       inet_ntop(AF_INET, &external, text, sizeof(text)), (long long)t_start);
+	print_steps("add", add_end, add_ms, o->count);
+	print_steps("del", del_end, del_ms, o->count);
+	printf("}\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .count = 1, .port = 30000, .mx = 1, .timeout_ms = 5000 };
@@ -337,7 +419,7 @@ int main(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	if (argc < 2)
-		bench_die(prog, "usage: floor upnp|natpmp [--count N] [--port P] [--url URL] [--mx S] [--unicast] "
+		bench_die(prog, "usage: floor upnp|natpmp|pcp [--count N] [--port P] [--url URL] [--mx S] [--unicast] "
 		                "[--natt-sequence] [--hold FILE] [--lock FILE]");
 	const char *mode = argv[1];
 	optind = 2;
@@ -361,5 +443,7 @@ int main(int argc, char **argv)
 		return run_upnp(&o);
 	if (strcmp(mode, "natpmp") == 0)
 		return run_natpmp(&o);
-	bench_die(prog, "mode must be upnp or natpmp");
+	if (strcmp(mode, "pcp") == 0)
+		return run_pcp(&o);
+	bench_die(prog, "mode must be upnp, natpmp or pcp");
 }

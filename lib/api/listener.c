@@ -46,7 +46,8 @@ static void apply_options(struct natt_entry *entry, void *arg)
 	} else {
 		entry->order[0] = NATT_TECH_NATPMP;
 		entry->order[1] = NATT_TECH_UPNP;
-		entry->order_count = 2;
+		entry->order[2] = NATT_TECH_PCP;
+		entry->order_count = 3;
 	}
 }
 

@@ -138,6 +138,8 @@ static void work_on(struct natt_entry *e)
 		for (size_t i = 0; i < preferred_count; i++)
 			if (!renewing || preferred[i] != e->technique)
 				order[count++] = preferred[i];
+		if (!renewing)
+			natt_techniques_discover(order, count);
 
 		char reasons[192] = "", refusal[192] = "";
 		enum natt_technique previous = e->technique;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/discovery.h"
 #include "core/engine_internal.h"
 #include "core/techniques.h"
 #include "natpmp/natpmp_internal.h"
@@ -16,6 +17,7 @@
 #include "upnp/igd_client.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 /* How long one attempt may wait for a router that does not answer. The SSDP answer of a LAN router
  * comes within tens of milliseconds; NAT-PMP retransmits at 250 and 750 ms within this budget. */
@@ -26,18 +28,28 @@
 /* After a technique found nothing, wait this long before asking the same gateway again (other
  * techniques are still tried at once). */
 #define ABSENT_RECHECK_MS 3000
+/* A technique that stayed silent through the grace while a less preferred one answered (or was known)
+ * is not asked again for this long: each new socket would wait out the grace again. The router's
+ * announcements (SSDP NOTIFY, NAT-PMP/PCP) still bring it back at once. */
+#define PASSED_OVER_RECHECK_MS 60000
 /* A bounded, deterministic search when an IGDv1 says the external port is taken. */
 #define CONFLICT_SEARCH_PORTS 16
 /* The external address UPnP gave is asked again after this long (once per burst of mappings). */
 #define UPNP_EXTERNAL_REUSE_MS 5000
+/* NAT-PMP's address from the discovery serves the mapping that follows it. */
+#define NATPMP_EXTERNAL_REUSE_MS 1000
 
 static struct {
 	struct natt_igd igd;
 	int64_t upnp_absent_until;
 	struct in_addr upnp_external;  /* GetExternalIPAddress, reused for a few seconds */
 	int64_t upnp_external_at;
+	struct natt_igd_answer found;  /* the discovery's SSDP answer, opened at the next UPnP exchange */
 	int64_t natpmp_absent_until;
 	int64_t pcp_absent_until;
+	bool natpmp_seen, pcp_seen;    /* answered since the gateway last changed or went silent */
+	struct in_addr natpmp_external; /* the discovery's, for the mapping that follows */
+	int64_t natpmp_external_at;
 	bool have_epoch;               /* NAT-PMP/PCP epoch of the last reply, and when it came */
 	uint32_t epoch;
 	int64_t epoch_at_ms;
@@ -69,7 +81,15 @@ static int ensure_igd(char *why, size_t len)
 	 * beside the status file. A stale one (router restarted) fails fast and we discover again. */
 	char cached[512];
 	int rc = -ENOENT;
-	if (natt_igd_cache_read(cfg()->status_path, gateway(), cached, sizeof(cached)) == 0)
+	if (T.found.location[0]) {
+		rc = natt_igd_open_url(T.found.location, &T.igd);
+		if (rc == 0) {
+			T.igd.bootid = T.found.bootid;
+			natt_igd_cache_write(cfg()->status_path, gateway(), T.igd.location);
+		}
+		T.found.location[0] = '\0';
+	}
+	if (rc < 0 && natt_igd_cache_read(cfg()->status_path, gateway(), cached, sizeof(cached)) == 0)
 		rc = natt_igd_open_url(cached, &T.igd);
 	if (rc < 0) {
 		rc = natt_igd_discover(gateway(), DISCOVERY_TIMEOUT_MS, &T.igd);
@@ -226,6 +246,28 @@ static void note_epoch(uint32_t epoch)
 	T.epoch_at_ms = now;
 }
 
+static void natpmp_absent_for(int64_t ms)
+{
+	T.natpmp_absent_until = natt_now_ms() + ms;
+	T.natpmp_seen = false;
+}
+
+static void pcp_absent_for(int64_t ms)
+{
+	T.pcp_absent_until = natt_now_ms() + ms;
+	T.pcp_seen = false;
+}
+
+static void natpmp_absent(void)
+{
+	natpmp_absent_for(ABSENT_RECHECK_MS);
+}
+
+static void pcp_absent(void)
+{
+	pcp_absent_for(ABSENT_RECHECK_MS);
+}
+
 static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 {
 	if (natt_now_ms() < T.natpmp_absent_until) {
@@ -236,12 +278,21 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 	 * nothing here remembers. */
 	struct in_addr external;
 	struct natt_natpmp_info info;
-	int rc = natt_natpmp_external_address(gateway(), NATPMP_TIMEOUT_MS, &external, &info);
+	int rc;
+	if (T.natpmp_external_at && natt_now_ms() - T.natpmp_external_at < NATPMP_EXTERNAL_REUSE_MS) {
+		external = T.natpmp_external;
+		info.epoch = T.epoch;
+		rc = 0;
+	} else {
+		rc = natt_natpmp_external_address(gateway(), NATPMP_TIMEOUT_MS, &external, &info);
+	}
+	T.natpmp_external_at = 0;
 	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
-		T.natpmp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
+		natpmp_absent();
 		snprintf(why, len, "no NAT-PMP answer");
 		return NATT_ERR_UNSUPPORTED;
 	}
+	T.natpmp_seen = true;
 	if (rc < 0 && e->state == NATT_STATE_PUBLISHED && e->technique == NATT_TECH_NATPMP) {
 		external = e->external; /* renewing: the mapping is ours; the address is asked again next time */
 	} else if (rc < 0) {
@@ -254,7 +305,7 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 	rc = natt_natpmp_map(gateway(), e->protocol, natt_entry_local_port(e), requested_port(e), lifetime_of(e),
 	                     NATPMP_TIMEOUT_MS, &m, &info);
 	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
-		T.natpmp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
+		natpmp_absent();
 		snprintf(why, len, "no NAT-PMP answer");
 		return NATT_ERR_UNSUPPORTED;
 	}
@@ -321,13 +372,14 @@ static int try_pcp(struct natt_entry *e, char *why, size_t len)
 	                      natt_entry_local_port(e), requested_port(e), lifetime_of(e), e->pcp_nonce,
 	                      PCP_TIMEOUT_MS, &m, &info);
 	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
-		T.pcp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
+		pcp_absent();
 		if (rc == NATT_ERR_UNSUPPORTED && info.version == 0 && info.result)
 			snprintf(why, len, "no PCP (the router speaks NAT-PMP only)");
 		else
 			snprintf(why, len, "no PCP answer");
 		return NATT_ERR_UNSUPPORTED;
 	}
+	T.pcp_seen = true;
 	if (rc < 0 && info.result != NATT_PCP_SUCCESS) {
 		note_epoch(info.epoch);
 		snprintf(why, len, "PCP: %s (%s)", natt_pcp_result_name(info.result), natt_pcp_result_text(info.result));
@@ -354,6 +406,101 @@ static int try_pcp(struct natt_entry *e, char *why, size_t len)
 	          sizeof(e->internal_client));
 	natt_engine_unlock();
 	return 0;
+}
+
+/* 1: the technique answered here since the gateway last changed; -1: it did not answer lately; 0: not
+ * known. */
+static int presence(enum natt_technique t, int64_t now)
+{
+	switch (t) {
+	case NATT_TECH_UPNP:
+		if (T.igd.open || T.found.location[0])
+			return 1;
+		/* (Another process's IGD beside the status file may be stale: the search is asked too.) */
+		return now < T.upnp_absent_until ? -1 : 0;
+	case NATT_TECH_NATPMP:
+		return now < T.natpmp_absent_until ? -1 : T.natpmp_seen ? 1 : 0;
+	case NATT_TECH_PCP:
+		return now < T.pcp_absent_until ? -1 : T.pcp_seen ? 1 : 0;
+	default:
+		return -1;
+	}
+}
+
+/* What the discovery found of t; absent_ms > 0: t is not asked again for that long. */
+static void learn(const struct natt_discovery *d, enum natt_technique t, int64_t now, int64_t absent_ms)
+{
+	bool absent = absent_ms > 0;
+	if (t == NATT_TECH_UPNP) {
+		if (d->answer[t] == NATT_DISCOVERY_ANSWERED) {
+			snprintf(T.found.location, sizeof(T.found.location), "%s", d->igd_location);
+			T.found.bootid = d->igd_bootid;
+		} else if (absent) {
+			T.upnp_absent_until = now + absent_ms;
+		}
+	} else if (t == NATT_TECH_NATPMP) {
+		if (d->answer[t] == NATT_DISCOVERY_ANSWERED) {
+			T.natpmp_seen = true;
+			if (d->natpmp_has_address) {
+				note_epoch(d->natpmp_epoch);
+				T.natpmp_external = d->natpmp_external;
+				T.natpmp_external_at = now;
+			}
+		} else if (absent) {
+			natpmp_absent_for(absent_ms);
+		}
+	} else if (t == NATT_TECH_PCP) {
+		if (d->answer[t] == NATT_DISCOVERY_ANSWERED) {
+			T.pcp_seen = true;
+			note_epoch(d->pcp_epoch);
+		} else if (absent) {
+			pcp_absent_for(absent_ms);
+		}
+	}
+}
+
+void natt_techniques_discover(enum natt_technique *order, size_t count)
+{
+	int64_t now = natt_now_ms();
+	struct natt_discovery d = { 0 };
+	int known[NATT_TECH_COUNT] = { 0 };
+	for (size_t i = 0; i < count; i++)
+		known[order[i]] = presence(order[i], now);
+	for (size_t i = 0; i < count && !d.fallback_known; i++) {
+		if (known[order[i]] == 0)
+			d.order[d.count++] = order[i];
+		/* The preferred technique known to be there: nothing after it is asked. */
+		d.fallback_known = known[order[i]] > 0;
+	}
+	/* One technique alone and nothing to fall back on: its own exchange is its discovery. */
+	if (d.count == 0 || (d.count == 1 && !d.fallback_known))
+		return;
+	natt_discovery_run(gateway(), DISCOVERY_TIMEOUT_MS, &d);
+	now = natt_now_ms();
+	size_t chosen = 0;
+	while (chosen < d.count && d.answer[d.order[chosen]] != NATT_DISCOVERY_ANSWERED)
+		chosen++;
+	for (size_t i = 0; i < d.count; i++) {
+		enum natt_technique t = d.order[i];
+		int64_t absent_ms = 0;
+		if (d.answer[t] == NATT_DISCOVERY_ABSENT || (d.answer[t] == NATT_DISCOVERY_SILENT && d.timed_out))
+			absent_ms = ABSENT_RECHECK_MS;
+		else if (d.answer[t] == NATT_DISCOVERY_SILENT && i < chosen)
+			absent_ms = PASSED_OVER_RECHECK_MS; /* passed over after the grace */
+		learn(&d, t, now, absent_ms);
+		known[t] = d.answer[t] == NATT_DISCOVERY_ANSWERED ? 1 : absent_ms ? -1 : 0;
+		if (d.answer[t] == NATT_DISCOVERY_ANSWERED)
+			natt_debug("discovery: %s answered in %lld ms", natt_technique_name(t), (long long)d.answered_after_ms[t]);
+	}
+	/* Those there first, then those not heard from, then those not there (their reasons still count),
+	 * each group in the order of preference. */
+	enum natt_technique sorted[NATT_TECH_COUNT + 1];
+	size_t n = 0;
+	for (int want = 1; want >= -1; want--)
+		for (size_t i = 0; i < count; i++)
+			if (known[order[i]] == want)
+				sorted[n++] = order[i];
+	memcpy(order, sorted, n * sizeof(*order));
 }
 
 int natt_technique_map(enum natt_technique technique, struct natt_entry *e, char *why, size_t len)
@@ -428,10 +575,19 @@ void natt_techniques_verify(const struct natt_entry *upnp, const struct natt_ent
 	}
 }
 
+/* What the discovery learnt of the gateway, forgotten. */
+static void forget_gateway(void)
+{
+	T.upnp_absent_until = T.natpmp_absent_until = T.pcp_absent_until = 0;
+	T.natpmp_seen = T.pcp_seen = false;
+	T.found.location[0] = '\0';
+	T.natpmp_external_at = 0;
+}
+
 void natt_techniques_gateway_changed(void)
 {
 	natt_igd_close(&T.igd);
-	T.upnp_absent_until = T.natpmp_absent_until = T.pcp_absent_until = 0;
+	forget_gateway();
 }
 
 void natt_techniques_igd_announced(const char *location, int bootid, bool byebye)
@@ -472,6 +628,6 @@ void natt_techniques_close(void)
 void natt_techniques_after_fork_child(void)
 {
 	memset(&T.igd, 0, sizeof(T.igd)); /* the parent's IGD: the child finds its own */
-	T.upnp_absent_until = T.natpmp_absent_until = T.pcp_absent_until = 0;
+	forget_gateway();
 	T.have_epoch = false;
 }

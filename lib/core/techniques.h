@@ -18,6 +18,11 @@ struct natt_entry;
  * in words). */
 int natt_technique_map(enum natt_technique technique, struct natt_entry *e, char *why, size_t len);
 
+/* When order (most preferred first) starts with techniques not known to be there, asks them of the
+ * gateway at once (core/discovery.h) and sorts order: those that answered or are known there first,
+ * then those not heard from, then those not there, each group in the order of preference. */
+void natt_techniques_discover(enum natt_technique *order, size_t count);
+
 /* Deletes e's mapping through the technique that made it (over UPnP only while the router still names
  * this host and port). 0, NATT_ERR_NOT_FOUND (nothing there) or another negative code. */
 int natt_technique_delete(struct natt_entry *e);

@@ -115,6 +115,59 @@ NATT_API int natt_natpmp_external_address(const struct in_addr *gateway, int tim
 	return 0;
 }
 
+int natt_natpmp_query_begin(struct natt_natpmp_query *query, const struct in_addr *gateway)
+{
+	query->open = false;
+	int rc = open_session(&query->session, gateway);
+	if (rc < 0)
+		return rc;
+	if (sendpublicaddressrequest(&query->session) < 0) {
+		rc = from_natpmp_error(NATPMP_ERR_SENDERR, errno);
+		closenatpmp(&query->session);
+		return rc;
+	}
+	query->open = true;
+	return 0;
+}
+
+int natt_natpmp_query_fd(const struct natt_natpmp_query *query)
+{
+	return query->open ? query->session.s : -1;
+}
+
+int64_t natt_natpmp_query_next_ms(struct natt_natpmp_query *query)
+{
+	struct timeval tv;
+	if (!query->open || getnatpmprequesttimeout(&query->session, &tv) < 0)
+		return natt_now_ms();
+	return natt_now_ms() + (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+}
+
+int natt_natpmp_query_read(struct natt_natpmp_query *query, struct in_addr *external, uint32_t *epoch)
+{
+	for (;;) {
+		natpmpresp_t reply;
+		errno = 0;
+		int rc = readnatpmpresponseorretry(&query->session, &reply);
+		if (rc == NATPMP_TRYAGAIN)
+			return 0;
+		if (rc < 0)
+			return from_natpmp_error(rc, errno);
+		if (reply.type != NATPMP_RESPTYPE_PUBLICADDRESS)
+			continue;
+		*external = reply.pnu.publicaddress.addr;
+		*epoch = reply.epoch;
+		return 1;
+	}
+}
+
+void natt_natpmp_query_end(struct natt_natpmp_query *query)
+{
+	if (query->open)
+		closenatpmp(&query->session);
+	query->open = false;
+}
+
 static int request_mapping(const struct in_addr *gateway, enum natt_protocol protocol, uint16_t private_port,
                            uint16_t public_port, uint32_t lifetime, int timeout_ms, natpmpresp_t *reply)
 {

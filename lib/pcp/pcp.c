@@ -330,6 +330,46 @@ fail:
 	return rc;
 }
 
+int natt_pcp_announce_begin(const struct sockaddr_in *server)
+{
+	struct in6_addr client;
+	int fd = open_socket((const struct sockaddr *)server, NULL, &client);
+	if (fd < 0)
+		return fd;
+	uint8_t req[NATT_PCP_ANNOUNCE_REQUEST_SIZE];
+	int len = natt_pcp_encode_announce(&client, req, sizeof(req));
+	if (len < 0 || send(fd, req, (size_t)len, 0) < 0) {
+		int rc = len < 0 ? len : -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int natt_pcp_announce_read(int fd, uint32_t *epoch)
+{
+	for (;;) {
+		uint8_t buf[NATT_PCP_MAX_MESSAGE + 4];
+		ssize_t got = recv(fd, buf, sizeof(buf), 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return errno == ECONNREFUSED ? NATT_ERR_UNSUPPORTED : -errno; /* ICMP: no PCP server there */
+		}
+		struct natt_pcp_response reply;
+		if (natt_pcp_parse(buf, (size_t)got, &reply) < 0)
+			continue;
+		if (reply.version != NATT_PCP_VERSION)
+			return NATT_ERR_UNSUPPORTED; /* a NAT-PMP server's "unsupported version" */
+		if (reply.opcode != NATT_PCP_OP_ANNOUNCE)
+			continue;
+		*epoch = reply.epoch;
+		return 1;
+	}
+}
+
 /* Sends req until a reply with its nonce (or a payload-less error reply) comes, or timeout_ms ends. */
 static int exchange(int fd, const uint8_t *req, size_t reqlen, const uint8_t *nonce, uint8_t protocol,
                     uint16_t internal_port, int timeout_ms, struct natt_pcp_response *reply)

@@ -20,15 +20,9 @@ static const char *const igd_types[] = {
 	"urn:schemas-upnp-org:device:InternetGatewayDevice:2",
 };
 
-struct first_answer {
-	const struct in_addr *gateway;
-	char location[512];
-	long bootid;
-};
-
-static int take_gateway_answer(const struct natt_ssdp_reply *reply, void *ctx)
+int natt_igd_take_answer(const struct natt_ssdp_reply *reply, void *ctx)
 {
-	struct first_answer *want = ctx;
+	struct natt_igd_answer *want = ctx;
 	if (want->gateway && reply->from.sin_addr.s_addr != want->gateway->s_addr)
 		return 0; /* another device on the LAN; only the gateway can map for us */
 	/* The description must be on the address that answered (the gateway): never a third host. */
@@ -39,12 +33,17 @@ static int take_gateway_answer(const struct natt_ssdp_reply *reply, void *ctx)
 	return 1;
 }
 
+int natt_igd_search_begin(struct natt_ssdp_search *search)
+{
+	return natt_ssdp_search_begin(search, NULL, igd_types[0], NULL);
+}
+
 int natt_igd_discover(const struct in_addr *gateway, int timeout_ms, struct natt_igd *igd)
 {
-	struct first_answer want = { .gateway = gateway, .bootid = -1 };
+	struct natt_igd_answer want = { .gateway = gateway, .bootid = -1 };
 	/* IGD:1 is answered by v1 and v2 devices alike (v2 must stay compatible), so one search type
 	 * is enough and the first answer ends the wait. */
-	int rc = natt_ssdp_search(igd_types[0], NULL, timeout_ms, take_gateway_answer, &want);
+	int rc = natt_ssdp_search(igd_types[0], NULL, timeout_ms, natt_igd_take_answer, &want);
 	if (rc < 0)
 		return rc;
 	if (!want.location[0])

@@ -14,6 +14,7 @@
 #include "natt/common.h"
 #include "natt/igd.h"
 #include "natt/upnp.h"
+#include "upnp/ssdp.h"
 
 /* Holds no pointers: a copy (or one zeroed after fork) is safe. */
 struct natt_igd {
@@ -44,6 +45,19 @@ enum {
 	NATT_UPNP_NO_PORT_MAPS = 728,
 	NATT_UPNP_CONFLICT_OTHER = 729,
 };
+
+/* The first usable answer of an IGD search: from `gateway` (NULL: any host), with a description URL on
+ * the address that answered. natt_igd_take_answer is the natt_ssdp_search callback that fills it. */
+struct natt_igd_answer {
+	const struct in_addr *gateway;
+	char location[512];
+	long bootid;
+};
+int natt_igd_take_answer(const struct natt_ssdp_reply *reply, void *ctx);
+
+/* Begins the SSDP search natt_igd_discover makes (multicast, IGD:1), for a caller that waits on other
+ * sockets too (upnp/ssdp.h). 0 or a negative code. */
+int natt_igd_search_begin(struct natt_ssdp_search *search);
 
 /* Finds the IGD answering SSDP from `gateway` (NULL: any) within timeout_ms and opens it.
  * Returns 0, NATT_ERR_NO_IGD, or -errno. */

@@ -26,9 +26,6 @@
 #define SSDP_PORT 1900
 /* First retransmission gap; it doubles after each send (0, 200, 600, 1400, 3000 ms ...). */
 #define SSDP_FIRST_GAP_MS 200
-/* How many distinct (sender, USN) pairs one search remembers to drop repeated answers. A search that
- * meets more distinct answers than this may deliver later repeats again: a bound, not a guarantee. */
-#define SSDP_SEEN_MAX 128
 
 /* ---- Parsing ------------------------------------------------------------------------------------- */
 
@@ -163,11 +160,6 @@ int natt_ssdp_parse(const char *datagram, size_t len, struct natt_ssdp_reply *re
 
 /* ---- Searching ----------------------------------------------------------------------------------- */
 
-struct seen_answer {
-	uint32_t addr;
-	uint64_t usn_hash;
-};
-
 /* FNV-1a: a repeat is recognised by (address, hash of USN); a collision only drops one answer. */
 static uint64_t hash_usn(const char *s)
 {
@@ -179,31 +171,37 @@ static uint64_t hash_usn(const char *s)
 	return h;
 }
 
-static int already_seen(struct seen_answer *seen, int *nseen, const struct natt_ssdp_reply *r)
+static int already_seen(struct natt_ssdp_search *search, const struct natt_ssdp_reply *r)
 {
-	struct seen_answer a = { r->from.sin_addr.s_addr, hash_usn(r->usn) };
-	for (int i = 0; i < *nseen; i++)
-		if (seen[i].addr == a.addr && seen[i].usn_hash == a.usn_hash)
+	uint32_t addr = r->from.sin_addr.s_addr;
+	uint64_t usn_hash = hash_usn(r->usn);
+	for (int i = 0; i < search->nseen; i++)
+		if (search->seen[i].addr == addr && search->seen[i].usn_hash == usn_hash)
 			return 1;
-	if (*nseen < SSDP_SEEN_MAX)
-		seen[(*nseen)++] = a;
+	if (search->nseen < NATT_SSDP_SEEN_MAX) {
+		search->seen[search->nseen].addr = addr;
+		search->seen[search->nseen].usn_hash = usn_hash;
+		search->nseen++;
+	}
 	return 0;
 }
 
-int natt_ssdp_search_to(const struct sockaddr_in *dest, const char *search_target, const struct in_addr *iface,
-                        int timeout_ms, int (*on_reply)(const struct natt_ssdp_reply *reply, void *ctx),
-                        void *ctx)
+int natt_ssdp_search_begin(struct natt_ssdp_search *search, const struct sockaddr_in *dest,
+                           const char *search_target, const struct in_addr *iface)
 {
 	if (!search_target)
 		search_target = NATT_SSDP_ST_IGD1;
-	if (!dest || timeout_ms < 0 || !search_target[0] || strlen(search_target) > 255 ||
-	    strpbrk(search_target, "\r\n"))
+	struct sockaddr_in multicast = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT) };
+	if (!dest) {
+		inet_pton(AF_INET, SSDP_ADDR, &multicast.sin_addr);
+		dest = &multicast;
+	}
+	if (!search || !search_target[0] || strlen(search_target) > 255 || strpbrk(search_target, "\r\n"))
 		return -EINVAL;
-	int64_t start = natt_now_ms();
-	int64_t deadline = start + timeout_ms;
-
-	char msg[512];
-	int mlen = snprintf(msg, sizeof(msg),
+	memset(search, 0, sizeof(*search));
+	search->fd = -1;
+	search->dest = *dest;
+	int mlen = snprintf(search->msg, sizeof(search->msg),
 	                    "M-SEARCH * HTTP/1.1\r\n"
 	                    "HOST: " SSDP_ADDR ":1900\r\n"
 	                    "MAN: \"ssdp:discover\"\r\n"
@@ -212,81 +210,105 @@ int natt_ssdp_search_to(const struct sockaddr_in *dest, const char *search_targe
 	                    "USER-AGENT: Linux UPnP/1.1 natt/%s\r\n"
 	                    "\r\n",
 	                    search_target, NATT_VERSION);
-	if (mlen < 0 || (size_t)mlen >= sizeof(msg))
+	if (mlen < 0 || (size_t)mlen >= sizeof(search->msg))
 		return -EINVAL;
+	search->len = (size_t)mlen;
 
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	int rc = 0;
 	/* UDA 1.1: the TTL of a search SHOULD default to 2. */
 	int ttl = 2;
-	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
-	    (iface && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, iface, sizeof(*iface)) < 0)) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
 	/* No bind(): the first sendto() picks an ephemeral port, so we never compete for port 1900 with a
 	 * local SSDP daemon, and a preload hook on bind() never sees our own socket. */
-	if (sendto(fd, msg, (size_t)mlen, MSG_NOSIGNAL, (const struct sockaddr *)dest, sizeof(*dest)) < 0) {
-		rc = -errno;
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
+	    (iface && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, iface, sizeof(*iface)) < 0) ||
+	    sendto(fd, search->msg, search->len, MSG_NOSIGNAL, (const struct sockaddr *)dest, sizeof(*dest)) < 0) {
+		int rc = -errno;
 		close(fd);
 		return rc;
 	}
-	int64_t gap = SSDP_FIRST_GAP_MS;
-	int64_t next_send = start + gap;
+	search->fd = fd;
+	search->gap = SSDP_FIRST_GAP_MS;
+	search->next_send = natt_now_ms() + search->gap;
+	return 0;
+}
 
-	struct seen_answer seen[SSDP_SEEN_MAX];
-	int nseen = 0;
-	int delivered = 0, stop = 0;
+int natt_ssdp_search_read(struct natt_ssdp_search *search, int (*on_reply)(const struct natt_ssdp_reply *reply, void *ctx),
+                          void *ctx)
+{
+	for (;;) {
+		char buf[2048];
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(search->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		if (n < 0)
+			return 0; /* EAGAIN; other errors (ICMP reports) only mean no answer from there */
+		struct natt_ssdp_reply reply;
+		int kind;
+		if (from.sin_family != AF_INET || natt_ssdp_parse(buf, (size_t)n, &reply, &kind) < 0 ||
+		    kind != NATT_SSDP_SEARCH_REPLY)
+			continue;
+		reply.from = from;
+		if (already_seen(search, &reply))
+			continue;
+		search->delivered++;
+		if (on_reply && on_reply(&reply, ctx))
+			return 1;
+	}
+}
+
+int64_t natt_ssdp_search_resend(struct natt_ssdp_search *search, int64_t now)
+{
+	if (now >= search->next_send) {
+		/* A failed retransmission is not fatal: the first one went out. */
+		sendto(search->fd, search->msg, search->len, MSG_NOSIGNAL, (const struct sockaddr *)&search->dest,
+		       sizeof(search->dest));
+		search->gap *= 2;
+		search->next_send = now + search->gap;
+	}
+	return search->next_send;
+}
+
+void natt_ssdp_search_end(struct natt_ssdp_search *search)
+{
+	if (search->fd >= 0)
+		close(search->fd);
+	search->fd = -1;
+}
+
+int natt_ssdp_search_to(const struct sockaddr_in *dest, const char *search_target, const struct in_addr *iface,
+                        int timeout_ms, int (*on_reply)(const struct natt_ssdp_reply *reply, void *ctx),
+                        void *ctx)
+{
+	if (timeout_ms < 0)
+		return -EINVAL;
+	int64_t deadline = natt_now_ms() + timeout_ms;
+	struct natt_ssdp_search search;
+	int rc = natt_ssdp_search_begin(&search, dest, search_target, iface);
+	if (rc < 0)
+		return rc;
 	for (;;) {
 		/* Collect whatever is queued, then wait for more. */
-		for (;;) {
-			char buf[2048];
-			struct sockaddr_in from;
-			socklen_t flen = sizeof(from);
-			ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
-			if (n < 0)
-				break; /* EAGAIN; other errors (ICMP reports) only mean no answer from there */
-			struct natt_ssdp_reply reply;
-			int kind;
-			if (from.sin_family != AF_INET || natt_ssdp_parse(buf, (size_t)n, &reply, &kind) < 0 ||
-			    kind != NATT_SSDP_SEARCH_REPLY)
-				continue;
-			reply.from = from;
-			if (already_seen(seen, &nseen, &reply))
-				continue;
-			delivered++;
-			if (on_reply && on_reply(&reply, ctx)) {
-				stop = 1;
-				break;
-			}
-		}
-		int64_t now = natt_now_ms();
-		if (stop || now >= deadline)
+		if (natt_ssdp_search_read(&search, on_reply, ctx))
 			break;
-		if (now >= next_send) {
-			/* A failed retransmission is not fatal: the first one went out. */
-			sendto(fd, msg, (size_t)mlen, MSG_NOSIGNAL, (const struct sockaddr *)dest, sizeof(*dest));
-			gap *= 2;
-			next_send = now + gap;
-		}
+		int64_t now = natt_now_ms();
+		if (now >= deadline)
+			break;
+		int64_t next_send = natt_ssdp_search_resend(&search, now);
 		int64_t until = next_send < deadline ? next_send : deadline;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = search.fd, .events = POLLIN };
 		if (poll(&pfd, 1, (int)(until - now)) < 0 && errno != EINTR) {
 			rc = -errno;
 			break;
 		}
 	}
-	close(fd);
-	return rc < 0 && delivered == 0 ? rc : delivered;
+	natt_ssdp_search_end(&search);
+	return rc < 0 && search.delivered == 0 ? rc : search.delivered;
 }
 
 int natt_ssdp_search(const char *search_target, const struct in_addr *iface, int timeout_ms,
                      int (*on_reply)(const struct natt_ssdp_reply *reply, void *ctx), void *ctx)
 {
-	struct sockaddr_in dest = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT) };
-	inet_pton(AF_INET, SSDP_ADDR, &dest.sin_addr);
-	return natt_ssdp_search_to(&dest, search_target, iface, timeout_ms, on_reply, ctx);
+	return natt_ssdp_search_to(NULL, search_target, iface, timeout_ms, on_reply, ctx);
 }

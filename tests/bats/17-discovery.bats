@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# Every technique asked at once. natt sends the SSDP search, a NAT-PMP request and a PCP ANNOUNCE
+# together and takes the first technique, in order of preference (default upnp, nat-pmp, pcp), that
+# answered. On each kind of router the technique taken is the preferred one it speaks, and the
+# techniques it does not speak cost nothing or a short grace: asked one after the other, a router with
+# UPnP switched off made every first mapping wait out 1.2 s of SSDP silence.
+
+load lib/lab
+load lib/natt
+load lib/resilience
+
+natt_suite dual
+
+# Asked one after the other, the silent technique first in line cost its whole timeout (1.2 s for
+# SSDP); at once, a router's answers come within milliseconds. The bound leaves room for a loaded
+# machine (the figures go to the TAP output; `make bench` item 8 measures them beside the floor).
+BOUND=0.8
+
+# publish_on MODE PORT TECHNIQUE [natt-run options]: on a MODE router, a TCP socket is published through
+# TECHNIQUE within BOUND seconds of its listen(), reachable from the internet host, and gone after.
+publish_on() {
+	local mode=$1 port=$2 technique=$3 t0 took
+	shift 3
+	lab router-stop --flush
+	lab router-start --mode "$mode"
+	natt_start srv lan1 "$@" -- "$SOCKCTL"
+	t0=$(now_s)
+	sockctl_open srv tcp "$port"
+	wait_published tcp "$port"
+	took=$(elapsed_since "$t0")
+	tap_note "$mode router, ${*:-default settings}: $technique, listen() to published in $took s"
+	assert_assignment tcp "$port" "$technique" 100.130.0.1 "$port"
+	awk -v t="$took" -v b="$BOUND" 'BEGIN { exit !(t < b) }' || fail "published only after $took s"
+	natt_send srv echo
+	run reach_tcp 100.130.0.1 "$port"
+	assert_success
+	assert_output "hello from sockctl"
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	run router_rules
+	assert_output ""
+}
+
+@test "dual router, default settings: all three asked together, UPnP taken, one search" {
+	local mark
+	mark=$(router_log_lines)
+	publish_on dual 8250 upnp
+	# every request reached the router before the mapping was made, the search only once (its answer
+	# came before the first retransmission)
+	run router_log_since "$mark" "PCP request received from 10\.77\.0\.2:[0-9]+ 24bytes|NAT-PMP public address request|SSDP M-SEARCH from 10\.77\.0\.2|AddPortMapping: ext port 8250 "
+	[[ ${lines[${#lines[@]} - 1]} =~ "AddPortMapping: ext port 8250 " ]] || fail "the mapping came before a request: $output"
+	assert_line --regexp "24bytes"
+	assert_line --regexp "NAT-PMP public address request"
+	assert_equal "$(grep -c "SSDP M-SEARCH from 10.77.0.2" <<<"$output")" 1
+}
+
+@test "NAT-PMP/PCP-only router (UPnP off), default settings: NAT-PMP after a short grace, not after 1.2 s" {
+	publish_on natpmp 8251 nat-pmp
+}
+
+@test "UPnP-only router (no NAT-PMP/PCP), default settings: UPnP at once" {
+	publish_on upnp 8252 upnp
+}
+
+@test "--protocols pcp,upnp on a dual router: PCP at once" {
+	publish_on dual 8253 pcp --protocols pcp,upnp
+}
+
+@test "--protocols upnp,pcp on a router with UPnP off: PCP after a short grace" {
+	publish_on natpmp 8257 pcp --protocols upnp,pcp
+}
+
+@test "--protocols nat-pmp,upnp on a dual router: the order of preference chooses among the answers" {
+	publish_on dual 8254 nat-pmp --protocols nat-pmp,upnp
+}
+
+@test "a second socket asks no more: the technique found is used at once" {
+	local mark
+	lab router-stop --flush
+	lab router-start --mode dual
+	natt_start srv lan1 -- "$SOCKCTL"
+	sockctl_open srv tcp 8255
+	wait_published tcp 8255
+	mark=$(router_log_lines)
+	sockctl_open srv udp 8256
+	wait_published udp 8256
+	assert_assignment udp 8256 upnp 100.130.0.1 8256
+	# only the mapping itself: no search, no NAT-PMP request, no ANNOUNCE
+	run router_log_since "$mark" "SSDP M-SEARCH from 10\.77\.0\.2|NAT-PMP (public address )?request|24bytes"
+	assert_output ""
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	run router_rules
+	assert_output ""
+}
+
+@test "UPnP off, default settings: passed over once, a later socket does not wait out the grace again" {
+	lab router-stop --flush
+	lab router-start --mode natpmp
+	natt_start srv lan1 --log debug -- "$SOCKCTL"
+	sockctl_open srv tcp 8258
+	wait_published tcp 8258
+	local asked
+	asked=$(grep -c "discovery: .* answered" "$(natt_stderr srv)")
+	[ "$asked" -ge 1 ] || fail "no discovery in the log: $(cat "$(natt_stderr srv)")"
+	sockctl_open srv udp 8259
+	wait_published udp 8259
+	assert_assignment udp 8259 nat-pmp 100.130.0.1 8259
+	# no second discovery: the silent UPnP is not asked again for every socket
+	assert_equal "$(grep -c "discovery: .* answered" "$(natt_stderr srv)")" "$asked"
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	run router_rules
+	assert_output ""
+}
