@@ -44,9 +44,9 @@ static void apply_options(struct natt_entry *entry, void *arg)
 		entry->order[0] = o->technique;
 		entry->order_count = 1;
 	} else {
-		entry->order[0] = NATT_TECH_NATPMP;
-		entry->order[1] = NATT_TECH_UPNP;
-		entry->order[2] = NATT_TECH_PCP;
+		entry->order[0] = NATT_TECH_UPNP;
+		entry->order[1] = NATT_TECH_PCP;
+		entry->order[2] = NATT_TECH_NATPMP;
 		entry->order_count = 3;
 	}
 }

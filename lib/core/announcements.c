@@ -14,11 +14,15 @@
 static struct {
 	int ssdp_fd;   /* -1 when not open */
 	int natpmp_fd;
+	bool filtered;             /* the sockets' filters let only `filtered_from` through */
+	struct in_addr filtered_from;
 } A = { .ssdp_fd = -1, .natpmp_fd = -1 };
 
 void natt_announcements_open(void)
 {
 	struct in_addr any = { .s_addr = htonl(INADDR_ANY) };
+	if (A.ssdp_fd < 0 || A.natpmp_fd < 0)
+		A.filtered = false; /* a new socket has no filter yet */
 	if (A.ssdp_fd < 0)
 		A.ssdp_fd = natt_own_fd(natt_watch_open_ssdp(any));
 	if (A.natpmp_fd < 0)
@@ -83,8 +87,29 @@ static void on_natpmp_announcements(void)
 	}
 }
 
+/* Only the gateway's datagrams reach the sockets (a kernel filter, set again when the gateway
+ * changes): other hosts' announcements and every LAN host's SSDP searches to port 1900 never wake the
+ * manager. Without a gateway, nothing counts anyway: the filter stays as it was. */
+static void follow_gateway(void)
+{
+	const struct in_addr *gateway = natt_router_gateway();
+	if (!gateway || (A.filtered && A.filtered_from.s_addr == gateway->s_addr))
+		return;
+	bool all = true;
+	if (A.ssdp_fd >= 0)
+		all = natt_watch_only_from(A.ssdp_fd, gateway) == 0 && all;
+	if (A.natpmp_fd >= 0)
+		all = natt_watch_only_from(A.natpmp_fd, gateway) == 0 && all;
+	/* (A socket that refused a filter still works: from_gateway() judges what comes.) */
+	if (!all)
+		natt_debug("router announcements: no kernel filter; every datagram to the groups wakes natt");
+	A.filtered = true;
+	A.filtered_from = *gateway;
+}
+
 void natt_announcements_pollfds(struct pollfd fds[2])
 {
+	follow_gateway();
 	fds[0] = (struct pollfd){ .fd = A.ssdp_fd, .events = POLLIN };
 	fds[1] = (struct pollfd){ .fd = A.natpmp_fd, .events = POLLIN };
 }
@@ -117,4 +142,5 @@ void natt_announcements_after_fork_child(bool manager_was_running)
 		natt_close_own_fd(&A.natpmp_fd);
 	}
 	A.ssdp_fd = A.natpmp_fd = -1;
+	A.filtered = false;
 }

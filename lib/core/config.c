@@ -30,11 +30,13 @@ void natt_config_defaults(struct natt_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->lifetime = NATT_DEFAULT_LIFETIME;
 	/* All are asked at once and the order chooses among those that answer (README, "Which technique").
-	 * PCP last for now: its mappings are known by a nonce that a program's next image (exec) or
-	 * another process taking its sockets over does not have yet. */
+	 * UPnP first: miniupnpd (2.3.1) renews a NAT-PMP or PCP mapping by replacing it, and drops the
+	 * firewall rule of the port's other protocol on the way, so a server on one port over TCP and UDP
+	 * loses one at its first renewal; UPnP renews in place. PCP before NAT-PMP: one exchange a
+	 * mapping, deletes bound to the mapping's nonce. */
 	cfg->order[0] = NATT_TECH_UPNP;
-	cfg->order[1] = NATT_TECH_NATPMP;
-	cfg->order[2] = NATT_TECH_PCP;
+	cfg->order[1] = NATT_TECH_PCP;
+	cfg->order[2] = NATT_TECH_NATPMP;
 	cfg->order_count = 3;
 	cfg->verify_interval = NATT_DEFAULT_VERIFY_INTERVAL;
 }
@@ -91,7 +93,7 @@ void natt_config_from_env(struct natt_config *cfg)
 		enum natt_technique order[NATT_TECH_COUNT];
 		size_t count = 0;
 		if (natt_parse_techniques_ex(v, order, NATT_TECH_COUNT, &count, &err) < 0) {
-			bad_value("NATT_PROTOCOLS", v, err.reason ? err.reason : "expected a list such as upnp,nat-pmp,pcp");
+			bad_value("NATT_PROTOCOLS", v, err.reason ? err.reason : "expected a list such as upnp,pcp,nat-pmp");
 		} else {
 			memcpy(cfg->order, order, count * sizeof(order[0]));
 			cfg->order_count = count;

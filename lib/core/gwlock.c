@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -120,4 +122,61 @@ void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway
 	if (n > 0 && n < (int)sizeof(line))
 		natt_state_replace(dir_fd, name, line, (size_t)n);
 	natt_own_close(dir_fd);
+}
+
+#define PCP_KEY_FILE ".natt-pcp-key"
+
+static int parse_key(const char *text, size_t len, uint8_t key[NATT_PCP_KEY_SIZE])
+{
+	if (len < 2 * NATT_PCP_KEY_SIZE)
+		return -EINVAL;
+	for (size_t i = 0; i < NATT_PCP_KEY_SIZE; i++) {
+		unsigned byte;
+		if (sscanf(text + 2 * i, "%2x", &byte) != 1 || !isxdigit((unsigned char)text[2 * i]) ||
+		    !isxdigit((unsigned char)text[2 * i + 1]))
+			return -EINVAL;
+		key[i] = (uint8_t)byte;
+	}
+	return 0;
+}
+
+int natt_pcp_key(const char *status_path, uint8_t key[NATT_PCP_KEY_SIZE])
+{
+	char def[PATH_MAX];
+	if (!status_path || !status_path[0]) {
+		natt_default_status_path(def, sizeof(def));
+		status_path = def;
+	}
+	const char *base;
+	int dir_fd = natt_state_dir_open(status_path, &base);
+	if (dir_fd < 0)
+		return dir_fd;
+	int rc = -ENOENT;
+	for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
+		char *text;
+		size_t len;
+		rc = natt_state_read(dir_fd, PCP_KEY_FILE, 256, &text, &len);
+		if (rc == 0) {
+			rc = parse_key(text, len, key);
+			free(text);
+			break; /* a file there that is no key is not ours to replace */
+		}
+		if (rc != -ENOENT || attempt > 0)
+			break;
+		uint8_t fresh[NATT_PCP_KEY_SIZE];
+		char hex[2 * NATT_PCP_KEY_SIZE + 2];
+		if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh)) {
+			rc = -EAGAIN;
+			break;
+		}
+		for (size_t i = 0; i < sizeof(fresh); i++)
+			snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
+		hex[2 * NATT_PCP_KEY_SIZE] = '\n';
+		rc = natt_state_create(dir_fd, PCP_KEY_FILE, hex, 2 * NATT_PCP_KEY_SIZE + 1);
+		if (rc < 0 && rc != -EEXIST)
+			break;
+		rc = -ENOENT; /* read what was made, by us or by another process at the same moment */
+	}
+	natt_own_close(dir_fd);
+	return rc;
 }

@@ -1,9 +1,19 @@
-/* One queue per gateway (RFC 6886 asks clients to send one request at a time), across every natt
- * process of the host: a lock on a file named after the gateway, beside the status file. */
+/* The files natt's processes share beside the status file: one queue per gateway (RFC 6886 asks
+ * clients to send one request at a time), a lock on a file named after the gateway; the user's PCP key.
+ * (The gateway's IGD description URL too: upnp/igd_client.h.) */
 #ifndef NATT_GWLOCK_H
 #define NATT_GWLOCK_H
 
 #include <netinet/in.h>
+#include <stdint.h>
+
+#define NATT_PCP_KEY_SIZE 16
+
+/* The user's PCP key (".natt-pcp-key": 16 random bytes in hex, mode 0600, made by the first process
+ * that needs it): natt derives each mapping's nonce from it, so that whichever natt process of the
+ * user holds the socket (the program's next image after exec, a child, a new master) renews and
+ * deletes the same mapping. 0, or -errno (no usable directory, something else at that name). */
+int natt_pcp_key(const char *status_path, uint8_t key[NATT_PCP_KEY_SIZE]);
 
 /* Returns an fd holding the lock (give it to natt_gateway_unlock), or -1 when no lock could be made
  * (then the exchange goes ahead unserialized: a missing directory must not stop publishing). */

@@ -9,6 +9,7 @@
 
 #include "core/discovery.h"
 #include "core/engine_internal.h"
+#include "core/gwlock.h"
 #include "core/techniques.h"
 #include "natpmp/natpmp_internal.h"
 #include "natt/natpmp.h"
@@ -18,6 +19,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "util/siphash.h"
 
 /* How long one attempt may wait for a router that does not answer. The SSDP answer of a LAN router
  * comes within tens of milliseconds; NAT-PMP retransmits at 250 and 750 ms within this budget. */
@@ -50,6 +52,8 @@ static struct {
 	bool natpmp_seen, pcp_seen;    /* answered since the gateway last changed or went silent */
 	struct in_addr natpmp_external; /* the discovery's, for the mapping that follows */
 	int64_t natpmp_external_at;
+	int pcp_key_state;             /* 0: not read yet; 1: pcp_key holds the user's key; -1: none */
+	uint8_t pcp_key[NATT_PCP_KEY_SIZE];
 	bool have_epoch;               /* NAT-PMP/PCP epoch of the last reply, and when it came */
 	uint32_t epoch;
 	int64_t epoch_at_ms;
@@ -336,6 +340,40 @@ static void pcp_addresses(const struct natt_entry *e, struct sockaddr_in *server
 	*specific = natt_entry_specific_ipv4(e, &internal->sin_addr);
 }
 
+/* The nonce of e's mapping, from the user's PCP key and what names the mapping at the router (the
+ * gateway, protocol, internal address when the socket has one, internal port): every natt process of
+ * the user that comes to hold the socket (the program's next image after exec, a child, nginx's new
+ * master) renews and deletes that mapping with it, and sockets on one port (SO_REUSEPORT) share it.
+ * Unpredictable without the key, as RFC 6887 wants of a nonce. -1 without a key. */
+static int derive_pcp_nonce(const struct natt_entry *e, const struct in_addr *internal, uint8_t *nonce)
+{
+	if (T.pcp_key_state == 0) {
+		int rc = natt_pcp_key(cfg()->status_path, T.pcp_key);
+		if (rc < 0)
+			natt_info("no PCP key beside the status file (%s): PCP mappings get random nonces, which "
+			          "another process taking the socket over cannot renew or delete", natt_strerror(rc));
+		T.pcp_key_state = rc == 0 ? 1 : -1;
+	}
+	if (T.pcp_key_state < 0)
+		return -1;
+	uint8_t id[16] = { 0 };
+	uint16_t port = htons(natt_entry_local_port(e));
+	memcpy(id, gateway(), 4);
+	if (internal)
+		memcpy(id + 4, internal, 4);
+	memcpy(id + 8, &port, 2);
+	id[10] = (uint8_t)e->protocol;
+	id[15] = 0;
+	uint64_t a = natt_siphash24(T.pcp_key, id, sizeof(id));
+	id[15] = 1;
+	uint64_t b = natt_siphash24(T.pcp_key, id, sizeof(id));
+	for (int i = 0; i < 8; i++)
+		nonce[i] = (uint8_t)(a >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		nonce[8 + i] = (uint8_t)(b >> (8 * i));
+	return 0;
+}
+
 /* PCP (RFC 6887) MAP through the NAT for the socket's IPv4 side. The reply carries the external
  * address and port, so nothing is asked before or after it. */
 static int try_pcp(struct natt_entry *e, char *why, size_t len)
@@ -344,9 +382,15 @@ static int try_pcp(struct natt_entry *e, char *why, size_t len)
 		snprintf(why, len, "no PCP answer");
 		return NATT_ERR_UNSUPPORTED;
 	}
+	struct sockaddr_in server, internal;
+	bool specific;
+	pcp_addresses(e, &server, &internal, &specific);
+	if (!e->pcp_nonce_set && derive_pcp_nonce(e, specific ? &internal.sin_addr : NULL, e->pcp_nonce) == 0)
+		e->pcp_nonce_set = true;
 	if (!e->pcp_nonce_set) {
-		/* Sockets on one port (SO_REUSEPORT) are one mapping at the router, which knows it by its
-		 * nonce: they share one, or the last to renew would hold a nonce the others' delete lacks. */
+		/* Without the key: sockets on one port (SO_REUSEPORT) are one mapping at the router, which
+		 * knows it by its nonce: they share one, or the last to renew would hold a nonce the others'
+		 * delete lacks. */
 		const struct natt_entry *sibling = NULL;
 		for (const struct natt_entry *o = natt_manager_entries(); o && !sibling; o = o->next)
 			if (o != e && o->pcp_nonce_set && o->protocol == e->protocol &&
@@ -363,9 +407,6 @@ static int try_pcp(struct natt_entry *e, char *why, size_t len)
 		}
 		e->pcp_nonce_set = true;
 	}
-	struct sockaddr_in server, internal;
-	bool specific;
-	pcp_addresses(e, &server, &internal, &specific);
 	struct natt_pcp_mapping m;
 	struct natt_pcp_info info = { 0 };
 	int rc = natt_pcp_map((struct sockaddr *)&server, specific ? (struct sockaddr *)&internal : NULL, e->protocol,

@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +39,25 @@ int natt_watch_open_ssdp(struct in_addr iface)
 int natt_watch_open_natpmp(struct in_addr iface)
 {
 	return open_group(5350, "224.0.0.1", iface);
+}
+
+int natt_watch_only_from(int fd, const struct in_addr *source)
+{
+	if (!source) {
+		if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0) < 0 && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	/* The IPv4 source address (offset 12 of the network header), compared in host order as BPF loads
+	 * it: equal keeps the datagram whole, anything else drops it before any reader is woken. */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(source->s_addr), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog program = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0 ? -errno : 0;
 }
 
 static ssize_t receive(int fd, void *buf, size_t len, struct in_addr *from, uint16_t *from_port)

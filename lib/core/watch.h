@@ -17,6 +17,10 @@
 int natt_watch_open_ssdp(struct in_addr iface);
 int natt_watch_open_natpmp(struct in_addr iface);
 
+/* Lets only datagrams from source (IPv4) reach fd, by a kernel socket filter: the others never wake a
+ * poll() on it. NULL removes the filter. 0 or -errno. */
+int natt_watch_only_from(int fd, const struct in_addr *source);
+
 /* The parser of natt_watch_read_natpmp(): 1 with *epoch and *external (INADDR_ANY for PCP) from an
  * announcement of n bytes, 0 for anything else. */
 int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch, struct in_addr *external);

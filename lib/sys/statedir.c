@@ -200,15 +200,17 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int natt_state_replace(int dir_fd, const char *name, const char *data, size_t len)
+/* Writes data to a new file of dir_fd with an unpredictable name made with O_EXCL (never an existing
+ * file or a symlink), mode mode; its name in tmp. 0 or -errno (nothing left behind). */
+static int write_new_file(int dir_fd, const char *name, const char *data, size_t len, mode_t mode,
+                          char tmp[NAME_MAX + 1])
 {
-	char tmp[NAME_MAX + 1];
 	int fd = -1;
 	for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
-		if (snprintf(tmp, sizeof(tmp), ".%.200s.%016llx.tmp", name, (unsigned long long)random_bits()) >=
-		    (int)sizeof(tmp))
+		if (snprintf(tmp, NAME_MAX + 1, ".%.200s.%016llx.tmp", name, (unsigned long long)random_bits()) >
+		    NAME_MAX)
 			return -ENAMETOOLONG;
-		fd = natt_own_openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+		fd = natt_own_openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
 		if (fd < 0 && errno != EEXIST)
 			return -errno;
 	}
@@ -217,9 +219,31 @@ int natt_state_replace(int dir_fd, const char *name, const char *data, size_t le
 	int rc = write_all(fd, data, len);
 	if (natt_own_close(fd) < 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
-		rc = -errno;
 	if (rc < 0)
 		unlinkat(dir_fd, tmp, 0);
+	return rc;
+}
+
+int natt_state_replace(int dir_fd, const char *name, const char *data, size_t len)
+{
+	char tmp[NAME_MAX + 1];
+	int rc = write_new_file(dir_fd, name, data, len, 0644, tmp);
+	if (rc == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0) {
+		rc = -errno;
+		unlinkat(dir_fd, tmp, 0);
+	}
+	return rc;
+}
+
+int natt_state_create(int dir_fd, const char *name, const char *data, size_t len)
+{
+	char tmp[NAME_MAX + 1];
+	int rc = write_new_file(dir_fd, name, data, len, 0600, tmp);
+	if (rc < 0)
+		return rc;
+	/* link() never replaces: of processes creating the file at once, one wins and all read its data. */
+	if (linkat(dir_fd, tmp, dir_fd, name, 0) < 0)
+		rc = -errno;
+	unlinkat(dir_fd, tmp, 0);
 	return rc;
 }

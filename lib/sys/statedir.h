@@ -32,5 +32,8 @@ int natt_state_read(int dir_fd, const char *name, size_t max, char **data, size_
 /* Replaces name in dir_fd with data, atomically: written to a new file of an unpredictable name made
  * with O_EXCL (never an existing file or a symlink), then renamed over name. 0 or -errno. */
 int natt_state_replace(int dir_fd, const char *name, const char *data, size_t len);
+/* Creates name in dir_fd with data, mode 0600, complete or not at all, unless something has that name
+ * already (-EEXIST: nothing changed). 0 or -errno. */
+int natt_state_create(int dir_fd, const char *name, const char *data, size_t len);
 
 #endif

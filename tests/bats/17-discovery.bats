@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Every technique asked at once. natt sends the SSDP search, a NAT-PMP request and a PCP ANNOUNCE
-# together and takes the first technique, in order of preference (default upnp, nat-pmp, pcp), that
+# together and takes the first technique, in order of preference (default upnp, pcp, nat-pmp), that
 # answered. On each kind of router the technique taken is the preferred one it speaks, and the
 # techniques it does not speak cost nothing or a short grace: asked one after the other, a router with
 # UPnP switched off made every first mapping wait out 1.2 s of SSDP silence.
@@ -54,8 +54,8 @@ publish_on() {
 	assert_equal "$(grep -c "SSDP M-SEARCH from 10.77.0.2" <<<"$output")" 1
 }
 
-@test "NAT-PMP/PCP-only router (UPnP off), default settings: NAT-PMP after a short grace, not after 1.2 s" {
-	publish_on natpmp 8251 nat-pmp
+@test "NAT-PMP/PCP-only router (UPnP off), default settings: PCP after a short grace, not after 1.2 s" {
+	publish_on natpmp 8251 pcp
 }
 
 @test "UPnP-only router (no NAT-PMP/PCP), default settings: UPnP at once" {
@@ -105,7 +105,7 @@ publish_on() {
 	[ "$asked" -ge 1 ] || fail "no discovery in the log: $(cat "$(natt_stderr srv)")"
 	sockctl_open srv udp 8259
 	wait_published udp 8259
-	assert_assignment udp 8259 nat-pmp 100.130.0.1 8259
+	assert_assignment udp 8259 pcp 100.130.0.1 8259
 	# no second discovery: the silent UPnP is not asked again for every socket
 	assert_equal "$(grep -c "discovery: .* answered" "$(natt_stderr srv)")" "$asked"
 	natt_signal srv TERM

@@ -29,7 +29,7 @@ setup() {
 	# the lab of the router the test names
 	case $BATS_TEST_DESCRIPTION in
 	upnp-only*) LAB_ID=${LAB_UPNP:-} TECH=upnp ;;
-	*) LAB_ID=${LAB_NATPMP:-} TECH=nat-pmp ;;
+	*) LAB_ID=${LAB_NATPMP:-} TECH=pcp ;; # miniupnpd answers PCP wherever it answers NAT-PMP
 	esac
 	export LAB_ID TECH
 	natt_test_setup
@@ -98,7 +98,7 @@ exit_without_stop() {
 	assert_failure
 }
 
-# A persistent mapping with technique "any" (NAT-PMP, then UPnP) and no port wished for.
+# A persistent mapping with technique "any" (UPnP, PCP, NAT-PMP, asked at once) and no port wished for.
 persistent_any() {
 	local port=$1
 	plain_start pm lan1 "$PERSISTENT" tcp "$port" any 60 30 any
@@ -129,7 +129,7 @@ persistent_any() {
 	persistent_any 9603
 }
 
-@test "natpmp-only: a TCP socket through natt_listener_publish_socket: state and assignments (nat-pmp), reachable, stop deletes it" {
+@test "natpmp-only: a TCP socket through natt_listener_publish_socket: state and assignments (pcp), reachable, stop deletes it" {
 	tcp_socket_round_trip 9610
 }
 
@@ -141,7 +141,7 @@ persistent_any() {
 	exit_without_stop 9612
 }
 
-@test "natpmp-only: a persistent mapping with any technique is made over NAT-PMP; stop deletes it" {
+@test "natpmp-only: a persistent mapping with any technique is made over PCP; stop deletes it" {
 	persistent_any 9613
 }
 

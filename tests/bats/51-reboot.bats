@@ -100,7 +100,7 @@ reboot_round() {
 }
 
 @test "reboot of a NAT-PMP-only router: TCP and UDP mappings back within 10 s" {
-	reboot_round natpmp nat-pmp 8511
+	reboot_round natpmp pcp 8511
 }
 
 @test "reboot of a dual router: TCP and UDP mappings back within 10 s" {

@@ -71,7 +71,7 @@ attempts_8540() { router_log_count "AddPortMapping: ext port 8540 to 10.77.0.2:8
 }
 
 @test "deny rule, dual: UPnP refuses, NAT-PMP grants another port (8600): published there and reachable" {
-	serve srv lan1 8541 --log info
+	serve srv lan1 8541 --log info --protocols upnp,nat-pmp
 	wait_published tcp 8541
 	local ext
 	ext=$(status_public tcp 8541 port)

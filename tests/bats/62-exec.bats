@@ -55,6 +55,34 @@ exec_self() {
 	assert_status_gone udp 8640
 }
 
+@test "exec over PCP: the new image renews and deletes the same mapping (the nonce follows the socket)" {
+	local mark
+	mark=$(router_log_lines)
+	natt_start a lan1 "${NATT_OPTS[@]}" --protocols pcp --lifetime 6 -- "$SOCKCTL"
+	ctl a "option cloexec off" '^ok$'
+	sock a tcp 8649
+	wait_published tcp 8649
+	exec_self a
+	still_published tcp 8649 a
+	# renewed by the new image (every 3 s) past the first image's lease: the router accepts its
+	# requests for the mapping
+	stays_up_for 8 tcp 8649
+	published_by tcp 8649 "$(natt_pid a)"
+	# one mapping, named by one nonce, from the first request to the last (a random nonce in the new
+	# image: a second one here, and the router refuses its delete)
+	run router_log_since "$mark" "PCP MAP: added mapping TCP 8649->"
+	[ "${#lines[@]}" -ge 3 ] || fail "fewer than three requests for the mapping: $output"
+	assert_equal "$(grep -o "'PCP MAP [0-9a-f]*'" <<<"$output" | sort -u | wc -l)" 1
+	local t0
+	t0=$(now_s)
+	natt_signal a TERM
+	natt_wait_exit a 10
+	# deleted by the new image at once, not left to run out (a 6 s lease)
+	wait_until 2 rule_absent_proto tcp 8649 || fail "the mapping was not deleted at exit: $(router_rules)"
+	tap_note "exec over PCP: the mapping deleted $(elapsed_since "$t0") s after SIGTERM"
+	assert_status_gone tcp 8649
+}
+
 @test "exec: the new image follows the inherited sockets' close; CLOEXEC sockets' mappings go at exec" {
 	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
 	sock a tcp 8641 # CLOEXEC (sockctl's default)

@@ -173,6 +173,49 @@ ASYNCSAFE=$NATT_BUILD/tests/progs/asyncsafe
 	natt_wait_exit lis 10
 }
 
+# manager_switches PID: the context switches (voluntary and not) of natt's thread in process PID.
+manager_switches() {
+	local task
+	for task in /proc/"$1"/task/*; do
+		[ "$(cat "$task/comm" 2>/dev/null)" = natt ] || continue
+		awk '/ctxt_switches/ { n += $2 } END { print n }' "$task/status"
+		return 0
+	done
+	return 1
+}
+
+@test "another host's announcements and SSDP searches never wake natt's thread (a kernel filter keeps the gateway's only)" {
+	natt_start srv lan1 -- python3 -m http.server 8751
+	wait_published tcp 8751
+	local pid before after
+	pid=$(natt_pid srv)
+	sleep 1
+	before=$(manager_switches "$pid") || fail "no thread named natt in $pid"
+	# 200 NAT-PMP announcements (from port 5351, as a router sends them) and 200 SSDP searches and
+	# NOTIFYs from lan1's own address: not the gateway's
+	on_lan1 python3 -c '
+import socket, struct, time
+pmp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+pmp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+pmp.bind(("0.0.0.0", 5351))
+ssdp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(200):
+    pmp.sendto(struct.pack("!BBHI4s", 0, 128, 0, 1000 + i, socket.inet_aton("100.130.0.9")), ("224.0.0.1", 5350))
+    ssdp.sendto(b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n",
+                ("239.255.255.250", 1900))
+    time.sleep(0.005)'
+	sleep 0.5
+	after=$(manager_switches "$pid")
+	tap_note "natt's thread: $((after - before)) context switches while 400 datagrams from another host arrived"
+	# (each datagram that reached the socket woke the thread: about 400 before the filter)
+	[ $((after - before)) -le 10 ] || fail "natt's thread woke $((after - before)) times for another host's datagrams"
+	# still published; the gateway's own announcement still counts (a reboot is still noticed: 51-reboot)
+	status_has tcp 8751 published
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	assert_router_empty
+}
+
 @test "a libnatt program (no preload) that forks: the child publishes with a manager of its own" {
 	plain_start lis lan1 "$NATT_BUILD/tests/progs/listener" socket tcp 8760
 	natt_expect lis '^published$' 30

@@ -4,7 +4,7 @@
  *                                           each connection with "hello from listener", UDP echoes
  *     listener address tcp|udp ADDR PORT    natt_listener_publish() of (protocol, ADDR:PORT), no socket
  * Each callback prints one line on stderr: "change STATE NAME..." where a NAME is TECHNIQUE:ADDRESS:PORT
- * (technique local, upnp or nat-pmp). Commands, one reply line each on stdout:
+ * (technique local, upnp, nat-pmp or pcp). Commands, one reply line each on stdout:
  *     state         "state STATE[: REASON]" from natt_listener_state()
  *     assignments   "assignments N NAME..." from natt_listener_assignments()
  *     stop          "stopped RC" from natt_listener_stop(); the program goes on reading commands
@@ -32,7 +32,7 @@
 
 static const char *technique_name(enum natt_technique t)
 {
-	return t == NATT_TECH_UPNP ? "upnp" : t == NATT_TECH_NATPMP ? "nat-pmp" : "local";
+	return t == NATT_TECH_UPNP ? "upnp" : t == NATT_TECH_NATPMP ? "nat-pmp" : t == NATT_TECH_PCP ? "pcp" : "local";
 }
 
 /* " TECHNIQUE:ADDRESS:PORT" for each assignment, into buf. */

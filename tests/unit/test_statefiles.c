@@ -24,6 +24,7 @@
 #include "core/gwlock.h"
 #include "upnp/igd_client.h"
 #include "core/status_file.h"
+#include "util/siphash.h"
 
 static char root[256];
 
@@ -202,6 +203,81 @@ static void test_gateway_files(void **state)
 	assert_string_equal(location, "http://10.9.8.6:5000/rootDesc.xml");
 }
 
+/* SipHash-2-4, the PCP nonces' keyed hash: the reference vectors (key 00..0f; messages of 0, 8 and 15
+ * bytes 00, 01, ...). */
+static void test_siphash_vectors(void **state)
+{
+	(void)state;
+	uint8_t key[16], msg[15];
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (uint8_t)i;
+	assert_true(natt_siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+	assert_true(natt_siphash24(key, msg, 8) == 0x93f5f5799a932462ULL);
+	assert_true(natt_siphash24(key, msg, 15) == 0xa129ca6149be45e5ULL);
+}
+
+/* The PCP key: made once (mode 0600), the same for every later reader; two processes making it at the
+ * same moment end with one key; a symlink or a non-key at its name is never written through or
+ * replaced. */
+static void test_pcp_key(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], file[PATH_MAX + 32], at[PATH_MAX + 64], created[PATH_MAX];
+	uint8_t a[NATT_PCP_KEY_SIZE], b[NATT_PCP_KEY_SIZE];
+	make_dir("key", 0700, dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	snprintf(at, sizeof(at), "%s/.natt-pcp-key", dir);
+	assert_int_equal(natt_pcp_key(file, a), 0);
+	struct stat st;
+	assert_int_equal(stat(at, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(natt_pcp_key(file, b), 0);
+	assert_memory_equal(a, b, sizeof(a));
+
+	/* Racing creators (after fork: fresh processes, no key read yet) all read the winner's key. */
+	make_dir("race", 0700, dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	int fds[4][2];
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pipe(fds[i]), 0);
+		if (fork() == 0) {
+			uint8_t k[NATT_PCP_KEY_SIZE] = { 0 };
+			int rc = natt_pcp_key(file, k);
+			if (write(fds[i][1], &rc, sizeof(rc)) < 0 || write(fds[i][1], k, sizeof(k)) < 0)
+				_exit(2);
+			_exit(0);
+		}
+		close(fds[i][1]);
+	}
+	uint8_t first[NATT_PCP_KEY_SIZE];
+	for (int i = 0; i < 4; i++) {
+		int rc = -1;
+		uint8_t k[NATT_PCP_KEY_SIZE];
+		assert_int_equal(read(fds[i][0], &rc, sizeof(rc)), (ssize_t)sizeof(rc));
+		assert_int_equal(read(fds[i][0], k, sizeof(k)), (ssize_t)sizeof(k));
+		close(fds[i][0]);
+		assert_int_equal(rc, 0);
+		if (i == 0)
+			memcpy(first, k, sizeof(k));
+		assert_memory_equal(first, k, sizeof(k));
+		wait(NULL);
+	}
+
+	make_dir("planted", 0700, dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	snprintf(at, sizeof(at), "%s/.natt-pcp-key", dir);
+	path_in(created, sizeof(created), "created-by-pcp-key");
+	assert_int_equal(symlink(created, at), 0);
+	assert_true(natt_pcp_key(file, a) < 0);
+	assert_int_equal(access(created, F_OK), -1);
+	assert_int_equal(unlink(at), 0);
+	write_text(at, "not a key\n");
+	assert_true(natt_pcp_key(file, a) < 0);
+	assert_string_equal(read_text(at), "not a key\n");
+}
+
 /* A FIFO at the status file: the write neither blocks nor keeps anything of it. */
 static void test_status_fifo(void **state)
 {
@@ -332,6 +408,8 @@ int main(void)
 		cmocka_unit_test(test_refuses_linked_directory),
 		cmocka_unit_test(test_planted_symlinks),
 		cmocka_unit_test(test_gateway_files),
+		cmocka_unit_test(test_siphash_vectors),
+		cmocka_unit_test(test_pcp_key),
 		cmocka_unit_test(test_status_fifo),
 		cmocka_unit_test(test_other_entries),
 		cmocka_unit_test(test_foreign_runtime_dir),

@@ -45,8 +45,8 @@ struct natt_persistent_options {
 	uint16_t requested_port;    /* external port wished for, or NATT_PORT_ANY; the router may grant
 	                               another (reported through the callback) */
 	enum natt_technique technique; /* NATT_TECH_NATPMP, NATT_TECH_PCP or NATT_TECH_UPNP;
-	                                  NATT_TECH_LOCAL: any, all asked at once, preferring
-	                                  NAT-PMP, then UPnP, then PCP */
+	                                  NATT_TECH_LOCAL: any, all asked at once, preferring UPnP,
+	                                  then PCP, then NAT-PMP (natt-run's default order) */
 };
 
 /* natt_persistent_create - start keeping a mapping of (protocol, local_port) of this host (the router
