@@ -18,6 +18,10 @@
 
 struct asking {
 	struct natt_ssdp_search ssdp;
+	/* The same search sent to the gateway alone, on a connected socket: a gateway without UPnP refuses
+	 * it (ICMP port unreachable) at once, where the multicast search only meets silence. */
+	struct natt_ssdp_search ssdp_gateway;
+	bool ssdp_gateway_open;
 	struct natt_igd_answer igd;
 	struct natt_natpmp_query natpmp;
 	int pcp_fd;
@@ -28,7 +32,8 @@ static void begin(struct asking *a, const struct in_addr *gateway, enum natt_tec
 {
 	int rc = -EINVAL;
 	if (t == NATT_TECH_UPNP) {
-		rc = natt_igd_search_begin(&a->ssdp);
+		rc = natt_igd_search_begin(&a->ssdp, NULL);
+		a->ssdp_gateway_open = rc >= 0 && natt_igd_search_begin(&a->ssdp_gateway, gateway) == 0;
 	} else if (t == NATT_TECH_NATPMP) {
 		rc = natt_natpmp_query_begin(&a->natpmp, gateway);
 	} else if (t == NATT_TECH_PCP) {
@@ -44,9 +49,11 @@ static void end(struct asking *a, enum natt_technique t)
 {
 	if (!a->open[t])
 		return;
-	if (t == NATT_TECH_UPNP)
+	if (t == NATT_TECH_UPNP) {
 		natt_ssdp_search_end(&a->ssdp);
-	else if (t == NATT_TECH_NATPMP)
+		if (a->ssdp_gateway_open)
+			natt_ssdp_search_end(&a->ssdp_gateway);
+	} else if (t == NATT_TECH_NATPMP)
 		natt_natpmp_query_end(&a->natpmp);
 	else if (t == NATT_TECH_PCP)
 		close(a->pcp_fd);
@@ -68,6 +75,8 @@ static enum natt_discovery_answer read_answer(struct asking *a, enum natt_techni
 	int rc = 0;
 	if (t == NATT_TECH_UPNP) {
 		rc = natt_ssdp_search_read(&a->ssdp, natt_igd_take_answer, &a->igd);
+		if (rc == 0 && a->ssdp_gateway_open)
+			rc = natt_ssdp_search_read(&a->ssdp_gateway, natt_igd_take_answer, &a->igd);
 		if (rc == 1) {
 			memcpy(d->igd_location, a->igd.location, sizeof(d->igd_location));
 			d->igd_bootid = a->igd.bootid;
@@ -114,8 +123,8 @@ void natt_discovery_run(const struct in_addr *gateway, int timeout_ms, struct na
 			d->timed_out = now >= deadline;
 			break;
 		}
-		struct pollfd pfds[NATT_TECH_COUNT];
-		enum natt_technique polled[NATT_TECH_COUNT];
+		struct pollfd pfds[NATT_TECH_COUNT + 1];
+		enum natt_technique polled[NATT_TECH_COUNT + 1];
 		nfds_t n = 0;
 		for (size_t i = 0; i < d->count; i++) {
 			enum natt_technique t = d->order[i];
@@ -125,6 +134,11 @@ void natt_discovery_run(const struct in_addr *gateway, int timeout_ms, struct na
 			int64_t next = t == NATT_TECH_UPNP ? natt_ssdp_search_resend(&a.ssdp, now)
 			               : t == NATT_TECH_NATPMP ? natt_natpmp_query_next_ms(&a.natpmp)
 			                                        : until;
+			if (t == NATT_TECH_UPNP && a.ssdp_gateway_open) {
+				natt_ssdp_search_resend(&a.ssdp_gateway, now);
+				pfds[n] = (struct pollfd){ .fd = a.ssdp_gateway.fd, .events = POLLIN };
+				polled[n++] = t;
+			}
 			if (next < until)
 				until = next > now ? next : now;
 			pfds[n] = (struct pollfd){ .fd = fd_of(&a, t), .events = POLLIN };
@@ -136,7 +150,7 @@ void natt_discovery_run(const struct in_addr *gateway, int timeout_ms, struct na
 		for (nfds_t i = 0; i < n; i++) {
 			enum natt_technique t = polled[i];
 			/* NAT-PMP reads also when nothing came: libnatpmp retransmits from its read. */
-			if (!pfds[i].revents && t != NATT_TECH_NATPMP)
+			if ((!pfds[i].revents && t != NATT_TECH_NATPMP) || d->answer[t] != NATT_DISCOVERY_SILENT)
 				continue;
 			d->answer[t] = read_answer(&a, t, d);
 			if (d->answer[t] == NATT_DISCOVERY_ANSWERED) {

@@ -33,9 +33,12 @@ int natt_igd_take_answer(const struct natt_ssdp_reply *reply, void *ctx)
 	return 1;
 }
 
-int natt_igd_search_begin(struct natt_ssdp_search *search)
+int natt_igd_search_begin(struct natt_ssdp_search *search, const struct in_addr *to)
 {
-	return natt_ssdp_search_begin(search, NULL, igd_types[0], NULL);
+	struct sockaddr_in dest = { .sin_family = AF_INET, .sin_port = htons(1900) };
+	if (to)
+		dest.sin_addr = *to;
+	return natt_ssdp_search_begin(search, to ? &dest : NULL, igd_types[0], NULL, to != NULL);
 }
 
 int natt_igd_discover(const struct in_addr *gateway, int timeout_ms, struct natt_igd *igd)

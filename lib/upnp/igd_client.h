@@ -55,9 +55,10 @@ struct natt_igd_answer {
 };
 int natt_igd_take_answer(const struct natt_ssdp_reply *reply, void *ctx);
 
-/* Begins the SSDP search natt_igd_discover makes (multicast, IGD:1), for a caller that waits on other
- * sockets too (upnp/ssdp.h). 0 or a negative code. */
-int natt_igd_search_begin(struct natt_ssdp_search *search);
+/* Begins the SSDP search natt_igd_discover makes (IGD:1), for a caller that waits on other sockets too
+ * (upnp/ssdp.h): to the multicast group (to NULL), or to one host's port 1900 on a socket connected to
+ * it (its refusal seen). 0 or a negative code. */
+int natt_igd_search_begin(struct natt_ssdp_search *search, const struct in_addr *to);
 
 /* Finds the IGD answering SSDP from `gateway` (NULL: any) within timeout_ms and opens it.
  * Returns 0, NATT_ERR_NO_IGD, or -errno. */

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -187,7 +188,7 @@ static int already_seen(struct natt_ssdp_search *search, const struct natt_ssdp_
 }
 
 int natt_ssdp_search_begin(struct natt_ssdp_search *search, const struct sockaddr_in *dest,
-                           const char *search_target, const struct in_addr *iface)
+                           const char *search_target, const struct in_addr *iface, bool connected)
 {
 	if (!search_target)
 		search_target = NATT_SSDP_ST_IGD1;
@@ -221,8 +222,13 @@ int natt_ssdp_search_begin(struct natt_ssdp_search *search, const struct sockadd
 	int ttl = 2;
 	/* No bind(): the first sendto() picks an ephemeral port, so we never compete for port 1900 with a
 	 * local SSDP daemon, and a preload hook on bind() never sees our own socket. */
+	if (connected && IN_MULTICAST(ntohl(dest->sin_addr.s_addr))) {
+		close(fd);
+		return -EINVAL;
+	}
 	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
 	    (iface && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, iface, sizeof(*iface)) < 0) ||
+	    (connected && connect(fd, (const struct sockaddr *)dest, sizeof(*dest)) < 0) ||
 	    sendto(fd, search->msg, search->len, MSG_NOSIGNAL, (const struct sockaddr *)dest, sizeof(*dest)) < 0) {
 		int rc = -errno;
 		close(fd);
@@ -242,8 +248,8 @@ int natt_ssdp_search_read(struct natt_ssdp_search *search, int (*on_reply)(const
 		struct sockaddr_in from;
 		socklen_t flen = sizeof(from);
 		ssize_t n = recvfrom(search->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
-		if (n < 0)
-			return 0; /* EAGAIN; other errors (ICMP reports) only mean no answer from there */
+		if (n < 0) /* EAGAIN; ICMP reports (seen when connected) only mean no answer from there */
+			return errno == ECONNREFUSED ? -ECONNREFUSED : 0;
 		struct natt_ssdp_reply reply;
 		int kind;
 		if (from.sin_family != AF_INET || natt_ssdp_parse(buf, (size_t)n, &reply, &kind) < 0 ||
@@ -285,7 +291,7 @@ int natt_ssdp_search_to(const struct sockaddr_in *dest, const char *search_targe
 		return -EINVAL;
 	int64_t deadline = natt_now_ms() + timeout_ms;
 	struct natt_ssdp_search search;
-	int rc = natt_ssdp_search_begin(&search, dest, search_target, iface);
+	int rc = natt_ssdp_search_begin(&search, dest, search_target, iface, false);
 	if (rc < 0)
 		return rc;
 	for (;;) {

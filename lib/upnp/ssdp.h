@@ -3,6 +3,7 @@
 #define NATT_UPNP_SSDP_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,12 +28,15 @@ struct natt_ssdp_search {
 	int delivered;
 };
 
-/* Opens the search's socket and sends the first M-SEARCH to dest (NULL: 239.255.255.250:1900). 0, -EINVAL or -errno (nothing to
+/* Opens the search's socket and sends the first M-SEARCH to dest (NULL: 239.255.255.250:1900). connected
+ * (a unicast dest only, as UDA 1.1 allows): the socket is connected to dest, so that its ICMP port
+ * unreachable is seen (natt_ssdp_search_read), and only replies from dest's very port come. 0, -EINVAL or -errno (nothing to
  * end then). */
 int natt_ssdp_search_begin(struct natt_ssdp_search *search, const struct sockaddr_in *dest,
-                           const char *search_target, const struct in_addr *iface);
+                           const char *search_target, const struct in_addr *iface, bool connected);
 /* Delivers every new search reply queued on the socket to on_reply; 1 when on_reply returned non-zero
- * (the search is over), else 0. */
+ * (the search is over), else 0; -ECONNREFUSED when a connected search met ICMP port unreachable: no
+ * SSDP server there. */
 int natt_ssdp_search_read(struct natt_ssdp_search *search, int (*on_reply)(const struct natt_ssdp_reply *reply, void *ctx),
                           void *ctx);
 /* Sends the M-SEARCH again when its retransmission is due (now: natt_now_ms()); returns when the next one

@@ -2,14 +2,19 @@
 # Every technique asked at once. natt sends the SSDP search, a NAT-PMP request and a PCP ANNOUNCE
 # together and takes the first technique, in order of preference (default upnp, pcp, nat-pmp), that
 # answered. On each kind of router the technique taken is the preferred one it speaks, and the
-# techniques it does not speak cost nothing or a short grace: asked one after the other, a router with
-# UPnP switched off made every first mapping wait out 1.2 s of SSDP silence.
+# techniques it does not speak cost nothing: the router refuses them (ICMP port unreachable; the SSDP
+# search also goes to the gateway alone, so that a router with UPnP off refuses it). Asked one after
+# the other, a router with UPnP switched off made every first mapping wait out 1.2 s of SSDP silence.
 
 load lib/lab
 load lib/natt
 load lib/resilience
 
 natt_suite dual
+teardown() {
+	on_lan1 nft delete table inet natt_test 2>/dev/null || true
+	natt_test_teardown
+}
 
 # Asked one after the other, the silent technique first in line cost its whole timeout (1.2 s for
 # SSDP); at once, a router's answers come within milliseconds. The bound leaves room for a loaded
@@ -41,20 +46,20 @@ publish_on() {
 	assert_output ""
 }
 
-@test "dual router, default settings: all three asked together, UPnP taken, one search" {
+@test "dual router, default settings: all three asked together, UPnP taken, one search (to the group and to the gateway)" {
 	local mark
 	mark=$(router_log_lines)
 	publish_on dual 8250 upnp
-	# every request reached the router before the mapping was made, the search only once (its answer
-	# came before the first retransmission)
+	# every request reached the router before the mapping was made, the search once to the group and
+	# once to the gateway (its answer came before the first retransmission)
 	run router_log_since "$mark" "PCP request received from 10\.77\.0\.2:[0-9]+ 24bytes|NAT-PMP public address request|SSDP M-SEARCH from 10\.77\.0\.2|AddPortMapping: ext port 8250 "
 	[[ ${lines[${#lines[@]} - 1]} =~ "AddPortMapping: ext port 8250 " ]] || fail "the mapping came before a request: $output"
 	assert_line --regexp "24bytes"
 	assert_line --regexp "NAT-PMP public address request"
-	assert_equal "$(grep -c "SSDP M-SEARCH from 10.77.0.2" <<<"$output")" 1
+	assert_equal "$(grep -c "SSDP M-SEARCH from 10.77.0.2" <<<"$output")" 2
 }
 
-@test "NAT-PMP/PCP-only router (UPnP off), default settings: PCP after a short grace, not after 1.2 s" {
+@test "NAT-PMP/PCP-only router (UPnP off), default settings: PCP at once, not after 1.2 s of SSDP silence" {
 	publish_on natpmp 8251 pcp
 }
 
@@ -66,7 +71,7 @@ publish_on() {
 	publish_on dual 8253 pcp --protocols pcp,upnp
 }
 
-@test "--protocols upnp,pcp on a router with UPnP off: PCP after a short grace" {
+@test "--protocols upnp,pcp on a router with UPnP off: PCP at once" {
 	publish_on natpmp 8257 pcp --protocols upnp,pcp
 }
 
@@ -94,7 +99,7 @@ publish_on() {
 	assert_output ""
 }
 
-@test "UPnP off, default settings: passed over once, a later socket does not wait out the grace again" {
+@test "UPnP off, default settings: a later socket asks nothing again" {
 	lab router-stop --flush
 	lab router-start --mode natpmp
 	natt_start srv lan1 --log debug -- "$SOCKCTL"
@@ -106,7 +111,40 @@ publish_on() {
 	sockctl_open srv udp 8259
 	wait_published udp 8259
 	assert_assignment udp 8259 pcp 100.130.0.1 8259
-	# no second discovery: the silent UPnP is not asked again for every socket
+	# no second discovery: UPnP, refused, is not asked again for every socket
+	assert_equal "$(grep -c "discovery: .* answered" "$(natt_stderr srv)")" "$asked"
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	run router_rules
+	assert_output ""
+}
+
+@test "a router that drops the SSDP search unanswered (no refusal): PCP after the grace, and once only" {
+	lab router-stop --flush
+	lab router-start --mode natpmp
+	# the search leaves lan1 but nothing comes back: no answer, no ICMP (a firewall that drops)
+	on_lan1 nft -f - <<-'NFT'
+		table inet natt_test {
+			chain output {
+				type filter hook output priority -10; policy accept;
+				udp dport 1900 counter drop
+			}
+		}
+	NFT
+	natt_start srv lan1 --log debug -- "$SOCKCTL"
+	local t0 took
+	t0=$(now_s)
+	sockctl_open srv tcp 8260
+	wait_published tcp 8260
+	took=$(elapsed_since "$t0")
+	tap_note "UPnP silent (dropped), default settings: pcp, listen() to published in $took s"
+	assert_assignment tcp 8260 pcp 100.130.0.1 8260
+	awk -v t="$took" -v b="$BOUND" 'BEGIN { exit !(t < b) }' || fail "published only after $took s"
+	local asked
+	asked=$(grep -c "discovery: .* answered" "$(natt_stderr srv)")
+	# passed over once: a later socket does not wait out the grace again
+	sockctl_open srv udp 8261
+	wait_published udp 8261
 	assert_equal "$(grep -c "discovery: .* answered" "$(natt_stderr srv)")" "$asked"
 	natt_signal srv TERM
 	natt_wait_exit srv 10
