@@ -532,6 +532,9 @@ void natt_techniques_discover(enum natt_technique *order, size_t count)
 		known[t] = d.answer[t] == NATT_DISCOVERY_ANSWERED ? 1 : absent_ms ? -1 : 0;
 		if (d.answer[t] == NATT_DISCOVERY_ANSWERED)
 			natt_debug("discovery: %s answered in %lld ms", natt_technique_name(t), (long long)d.answered_after_ms[t]);
+		else
+			natt_debug("discovery: %s %s", natt_technique_name(t),
+			           d.answer[t] == NATT_DISCOVERY_ABSENT ? "refused" : "silent");
 	}
 	/* Those there first, then those not heard from, then those not there (their reasons still count),
 	 * each group in the order of preference. */

@@ -12,14 +12,16 @@ load lib/resilience
 
 natt_suite dual
 teardown() {
-	on_lan1 nft delete table inet natt_test 2>/dev/null || true
+	on_router nft delete table inet natt_test 2>/dev/null || true
 	natt_test_teardown
 }
 
 # Asked one after the other, the silent technique first in line cost its whole timeout (1.2 s for
-# SSDP); at once, a router's answers come within milliseconds. The bound leaves room for a loaded
-# machine (the figures go to the TAP output; `make bench` item 8 measures them beside the floor).
-BOUND=0.8
+# SSDP) on top of the rest; at once, a router's answers come within milliseconds. The bound is below
+# that timeout alone and leaves the rest (about 0.25 s here, up to 0.85 s seen under make check's load)
+# to the test's own steps; the debug log says what each technique did. `make bench` item 8 measures
+# the time itself beside the floor.
+BOUND=1.15
 
 # publish_on MODE PORT TECHNIQUE [natt-run options]: on a MODE router, a TCP socket is published through
 # TECHNIQUE within BOUND seconds of its listen(), reachable from the internet host, and gone after.
@@ -28,7 +30,7 @@ publish_on() {
 	shift 3
 	lab router-stop --flush
 	lab router-start --mode "$mode"
-	natt_start srv lan1 "$@" -- "$SOCKCTL"
+	natt_start srv lan1 --log debug "$@" -- "$SOCKCTL"
 	t0=$(now_s)
 	sockctl_open srv tcp "$port"
 	wait_published tcp "$port"
@@ -36,6 +38,9 @@ publish_on() {
 	tap_note "$mode router, ${*:-default settings}: $technique, listen() to published in $took s"
 	assert_assignment tcp "$port" "$technique" 100.130.0.1 "$port"
 	awk -v t="$took" -v b="$BOUND" 'BEGIN { exit !(t < b) }' || fail "published only after $took s"
+	# a router without UPnP refused the search sent to it: nothing was waited for
+	[ "$mode" != natpmp ] || grep -q "discovery: upnp refused" "$(natt_stderr srv)" ||
+		fail "UPnP was not refused: $(grep discovery "$(natt_stderr srv)")"
 	natt_send srv echo
 	run reach_tcp 100.130.0.1 "$port"
 	assert_success
@@ -108,6 +113,9 @@ publish_on() {
 	local asked
 	asked=$(grep -c "discovery: .* answered" "$(natt_stderr srv)")
 	[ "$asked" -ge 1 ] || fail "no discovery in the log: $(cat "$(natt_stderr srv)")"
+	# the search sent to the gateway alone met its refusal: no grace was waited out
+	grep -q "discovery: upnp refused" "$(natt_stderr srv)" ||
+		fail "UPnP was not refused: $(grep discovery "$(natt_stderr srv)")"
 	sockctl_open srv udp 8259
 	wait_published udp 8259
 	assert_assignment udp 8259 pcp 100.130.0.1 8259
@@ -122,11 +130,11 @@ publish_on() {
 @test "a router that drops the SSDP search unanswered (no refusal): PCP after the grace, and once only" {
 	lab router-stop --flush
 	lab router-start --mode natpmp
-	# the search leaves lan1 but nothing comes back: no answer, no ICMP (a firewall that drops)
-	on_lan1 nft -f - <<-'NFT'
+	# the router's firewall drops the search: no answer, no ICMP
+	on_router nft -f - <<-'NFT'
 		table inet natt_test {
-			chain output {
-				type filter hook output priority -10; policy accept;
+			chain input {
+				type filter hook input priority -10; policy accept;
 				udp dport 1900 counter drop
 			}
 		}
@@ -142,6 +150,8 @@ publish_on() {
 	awk -v t="$took" -v b="$BOUND" 'BEGIN { exit !(t < b) }' || fail "published only after $took s"
 	local asked
 	asked=$(grep -c "discovery: .* answered" "$(natt_stderr srv)")
+	grep -q "discovery: upnp silent" "$(natt_stderr srv)" ||
+		fail "UPnP was not silent: $(grep discovery "$(natt_stderr srv)")"
 	# passed over once: a later socket does not wait out the grace again
 	sockctl_open srv udp 8261
 	wait_published udp 8261
