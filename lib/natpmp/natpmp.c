@@ -57,18 +57,27 @@ static int open_session(natpmp_t *session, const struct in_addr *gateway)
 	return 0;
 }
 
+/* How long until libnatpmp's next retransmission of the pending request (ms, rounded up); -1 when it
+ * cannot say. */
+static int64_t retransmission_in_ms(natpmp_t *session)
+{
+	struct timeval tv;
+	if (getnatpmprequesttimeout(session, &tv) < 0)
+		return -1;
+	return (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+}
+
 /* Waits for the reply to the request already sent, retransmitting on libnatpmp's schedule, until
  * deadline_ms (monotonic). */
 static int await_reply(natpmp_t *session, int64_t deadline_ms, int expected_type, natpmpresp_t *reply)
 {
 	for (;;) {
-		struct timeval tv;
-		if (getnatpmprequesttimeout(session, &tv) < 0)
+		int64_t wait = retransmission_in_ms(session);
+		if (wait < 0)
 			return NATT_ERR_BAD_REPLY;
 		int64_t now = natt_now_ms();
 		if (now >= deadline_ms)
 			return NATT_ERR_NO_GATEWAY;
-		int64_t wait = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
 		if (wait > deadline_ms - now)
 			wait = deadline_ms - now;
 		struct pollfd pfd = { .fd = session->s, .events = POLLIN };
@@ -137,28 +146,25 @@ int natt_natpmp_query_fd(const struct natt_natpmp_query *query)
 
 int64_t natt_natpmp_query_next_ms(struct natt_natpmp_query *query)
 {
-	struct timeval tv;
-	if (!query->open || getnatpmprequesttimeout(&query->session, &tv) < 0)
-		return natt_now_ms();
-	return natt_now_ms() + (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+	int64_t in_ms = query->open ? retransmission_in_ms(&query->session) : -1;
+	return natt_now_ms() + (in_ms > 0 ? in_ms : 0);
 }
 
 int natt_natpmp_query_read(struct natt_natpmp_query *query, struct in_addr *external, uint32_t *epoch)
 {
-	for (;;) {
-		natpmpresp_t reply;
-		errno = 0;
-		int rc = readnatpmpresponseorretry(&query->session, &reply);
-		if (rc == NATPMP_TRYAGAIN)
-			return 0;
-		if (rc < 0)
-			return from_natpmp_error(rc, errno);
-		if (reply.type != NATPMP_RESPTYPE_PUBLICADDRESS)
-			continue;
-		*external = reply.pnu.publicaddress.addr;
-		*epoch = reply.epoch;
-		return 1;
-	}
+	natpmpresp_t reply;
+	errno = 0;
+	int rc = readnatpmpresponseorretry(&query->session, &reply);
+	if (rc == NATPMP_TRYAGAIN)
+		return 0;
+	if (rc < 0)
+		return from_natpmp_error(rc, errno);
+	/* (libnatpmp takes only the answer to the request pending, and none after it.) */
+	if (reply.type != NATPMP_RESPTYPE_PUBLICADDRESS)
+		return NATT_ERR_BAD_REPLY;
+	*external = reply.pnu.publicaddress.addr;
+	*epoch = reply.epoch;
+	return 1;
 }
 
 void natt_natpmp_query_end(struct natt_natpmp_query *query)
