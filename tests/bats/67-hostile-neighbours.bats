@@ -173,12 +173,13 @@ ASYNCSAFE=$NATT_BUILD/tests/progs/asyncsafe
 	natt_wait_exit lis 10
 }
 
-# manager_switches PID: the context switches (voluntary and not) of natt's thread in process PID.
+# manager_switches PID: the voluntary context switches of natt's thread in process PID (its wake-ups:
+# preemption on a busy machine is not counted).
 manager_switches() {
 	local task
 	for task in /proc/"$1"/task/*; do
 		[ "$(cat "$task/comm" 2>/dev/null)" = natt ] || continue
-		awk '/ctxt_switches/ { n += $2 } END { print n }' "$task/status"
+		awk '/^voluntary_ctxt_switches/ { print $2 }' "$task/status"
 		return 0
 	done
 	return 1
@@ -207,8 +208,9 @@ for i in range(200):
 	sleep 0.5
 	after=$(manager_switches "$pid")
 	tap_note "natt's thread: $((after - before)) context switches while 400 datagrams from another host arrived"
-	# (each datagram that reached the socket woke the thread: about 400 before the filter)
-	[ $((after - before)) -le 10 ] || fail "natt's thread woke $((after - before)) times for another host's datagrams"
+	# (each datagram that reached the socket woke the thread: 246 of 400 before the filter; what may
+	# still come is the router's own NOTIFY burst and natt's own work, a few wake-ups)
+	[ $((after - before)) -le 40 ] || fail "natt's thread woke $((after - before)) times for another host's datagrams"
 	# still published; the gateway's own announcement still counts (a reboot is still noticed: 51-reboot)
 	status_has tcp 8751 published
 	natt_signal srv TERM
