@@ -6,6 +6,7 @@
  *
  *   open N [PORT]      N TCP sockets on 0.0.0.0, ports PORT, PORT+1, ... (0 or absent: the kernel's
  *                      choice), each socket()'d first, then bind()+listen() timed per socket
+ *   open6 N [PORT]     the same on [::] with IPV6_V6ONLY: published through an IPv6 pinhole alone
  *   published [SEC]    wait until the status file shows every open socket of this process as
  *                      "published" (at most SEC seconds, default 30)
  *   close              close every open socket
@@ -382,7 +383,7 @@ static int64_t wait_status(enum want want, double timeout_s, struct check *c)
 
 /* ---------------------------------------------------------------- steps */
 
-static void step_open(int n, int port)
+static void step_open(int n, int port, bool ipv6)
 {
 	if (n < 1 || nsockets + n > MAX_SOCKETS)
 		bench_die(prog, "open: bad count");
@@ -391,17 +392,23 @@ static void step_open(int n, int port)
 	if (!calls || !fds)
 		bench_die(prog, "out of memory");
 	for (int i = 0; i < n; i++) {
-		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fds[i] = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fds[i] < 0)
 			bench_die(prog, "socket() failed");
 		int one = 1;
 		setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ipv6)
+			setsockopt(fds[i], IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
 	int64_t first = 0;
 	for (int i = 0; i < n; i++) {
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(port ? port + i : 0)) };
+		uint16_t p = htons((uint16_t)(port ? port + i : 0));
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = p };
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = p };
+		struct sockaddr *sa = ipv6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
+		socklen_t salen = ipv6 ? sizeof(sin6) : sizeof(sin);
 		int64_t t0 = bench_now_ns();
-		if (bind(fds[i], (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fds[i], 128) < 0) {
+		if (bind(fds[i], sa, salen) < 0 || listen(fds[i], 128) < 0) {
 			fprintf(stderr, "%s: bind/listen on port %d: %s\n", prog, port ? port + i : 0, strerror(errno));
 			exit(1);
 		}
@@ -597,12 +604,12 @@ int main(int argc, char **argv)
 		const char *step = argv[i];
 		const char *arg = i + 1 < argc ? argv[i + 1] : NULL;
 		bool arg_is_number = arg && arg[0] >= '0' && arg[0] <= '9';
-		if (strcmp(step, "open") == 0) {
+		if (strcmp(step, "open") == 0 || strcmp(step, "open6") == 0) {
 			if (!arg_is_number)
 				bench_die(prog, "open needs a count");
 			int n = atoi(argv[++i]);
 			int port = i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' ? atoi(argv[++i]) : 0;
-			step_open(n, port);
+			step_open(n, port, step[4] == '6');
 		} else if (strcmp(step, "published") == 0 || strcmp(step, "gone") == 0) {
 			double timeout = arg_is_number ? atof(argv[++i]) : 30;
 			step_wait(step[0] == 'g' ? WANT_GONE : WANT_PUBLISHED, timeout);

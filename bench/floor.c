@@ -25,6 +25,15 @@
  *       nothing is asked before), then N deletes (lifetime 0, the same nonce). A minimal encoder of
  *       its own, one transmission each (a LAN router answers at once).
  *
+ *   floor upnp6 [--count N] [--port P]
+ *       IPv6 pinholes through UPnP IGDv2: the SSDP search and the description as for upnp (over IPv4),
+ *       then N AddPinhole (TCP, ports P..P+N-1 of this host's address toward the IPv6 default router)
+ *       sent to the WANIPv6FirewallControl control path at the router's IPv6 address, then N
+ *       DeletePinhole.
+ *   floor pcp6 [--count N] [--port P]
+ *       N PCP MAP requests sent over IPv6 to the IPv6 default router (pinholes: internal = external),
+ *       then N deletes.
+ *
  * Prints one JSON object on stdout: the CLOCK_MONOTONIC time of each step's end (ns) and each step's
  * duration (ms). Exit 1 when a step fails. */
 #include <arpa/inet.h>
@@ -32,6 +41,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <natpmp.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -331,21 +341,23 @@ static int run_natpmp(const struct options *o)
 	return 0;
 }
 
-/* One PCP MAP exchange on the connected socket fd: 0 and the external address, or -1. */
-static int pcp_map(int fd, const struct sockaddr_in *client, uint16_t port, uint32_t lifetime,
-                   const uint8_t nonce[12], struct in_addr *external, int timeout_ms)
+/* One PCP MAP exchange on the connected socket fd, for client (16 bytes: IPv4-mapped or IPv6): 0 and
+ * the external address's last 4 bytes (IPv4), or -1. */
+static int pcp_map(int fd, const uint8_t client[16], uint16_t port, uint32_t lifetime, const uint8_t nonce[12],
+                   struct in_addr *external, int timeout_ms)
 {
 	uint8_t req[60] = { 2, 1 };
 	uint32_t lt = htonl(lifetime);
 	memcpy(req + 4, &lt, 4);
-	req[18] = req[19] = 0xff; /* client address, IPv4-mapped */
-	memcpy(req + 20, &client->sin_addr, 4);
+	memcpy(req + 8, client, 16);
 	memcpy(req + 24, nonce, 12);
 	req[36] = IPPROTO_TCP;
 	uint16_t p = htons(port);
 	memcpy(req + 40, &p, 2);
 	memcpy(req + 42, lifetime ? &p : &(uint16_t){ 0 }, 2);
-	req[54] = req[55] = 0xff; /* no external address wished: ::ffff:0.0.0.0 */
+	bool ipv4 = client[10] == 0xff && client[11] == 0xff && !memcmp(client, (uint8_t[10]){ 0 }, 10);
+	if (ipv4)
+		req[54] = req[55] = 0xff; /* no external address wished: ::ffff:0.0.0.0 */
 	if (send(fd, req, sizeof(req), 0) < 0)
 		return -1;
 	for (;;) {
@@ -365,17 +377,64 @@ static int pcp_map(int fd, const struct sockaddr_in *client, uint16_t port, uint
 	}
 }
 
-static int run_pcp(const struct options *o)
+/* The IPv6 default router: the next hop of ::/0 in /proc/net/ipv6_route (up, through a gateway), with
+ * its interface as scope id (a link-local router, the usual case with router advertisements). */
+static int default_router6(struct sockaddr_in6 *out)
 {
-	struct sockaddr_in server = { .sin_family = AF_INET, .sin_port = htons(5351) }, client;
-	socklen_t clen = sizeof(client);
-	if (default_gateway(&server.sin_addr) < 0)
-		bench_die(prog, "no default gateway");
+	FILE *f = fopen("/proc/net/ipv6_route", "r");
+	if (!f)
+		return -1;
+	char dst[33], hop[33], dev[IF_NAMESIZE + 1];
+	unsigned dst_len, flags;
+	int found = -1;
+	memset(out, 0, sizeof(*out));
+	out->sin6_family = AF_INET6;
+	while (found < 0 && fscanf(f, "%32s %x %*s %*s %32s %*s %*s %*s %x %16s", dst, &dst_len, hop, &flags, dev) == 5) {
+		if (dst_len != 0 || (flags & 0x3) != 0x3 || strspn(hop, "0") == 32) /* RTF_UP | RTF_GATEWAY */
+			continue;
+		for (int i = 0; i < 16; i++) {
+			unsigned byte;
+			sscanf(hop + 2 * i, "%2x", &byte);
+			out->sin6_addr.s6_addr[i] = (uint8_t)byte;
+		}
+		if (IN6_IS_ADDR_LINKLOCAL(&out->sin6_addr))
+			out->sin6_scope_id = if_nametoindex(dev);
+		found = 0;
+	}
+	fclose(f);
+	return found;
+}
+
+static int run_pcp_family(const struct options *o, bool ipv6)
+{
+	struct sockaddr_storage server = { 0 }, client;
+	socklen_t slen, clen = sizeof(client);
+	if (ipv6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&server;
+		if (default_router6(s6) < 0)
+			bench_die(prog, "no IPv6 default router");
+		s6->sin6_port = htons(5351);
+		slen = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&server;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(5351);
+		if (default_gateway(&s4->sin_addr) < 0)
+			bench_die(prog, "no default gateway");
+		slen = sizeof(*s4);
+	}
 	int64_t t_start = bench_now_ns();
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&server, sizeof(server)) < 0 ||
+	int fd = socket(server.ss_family, SOCK_DGRAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&server, slen) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&client, &clen) < 0)
 		bench_die(prog, "PCP socket failed");
+	uint8_t client16[16] = { 0 };
+	if (ipv6) {
+		memcpy(client16, &((struct sockaddr_in6 *)&client)->sin6_addr, 16);
+	} else {
+		client16[10] = client16[11] = 0xff;
+		memcpy(client16 + 12, &((struct sockaddr_in *)&client)->sin_addr, 4);
+	}
 	uint8_t (*nonces)[12] = calloc((size_t)o->count, 12);
 	int64_t *add_end = calloc((size_t)o->count, sizeof(int64_t)), *del_end = calloc((size_t)o->count, sizeof(int64_t));
 	double *add_ms = calloc((size_t)o->count, sizeof(double)), *del_ms = calloc((size_t)o->count, sizeof(double));
@@ -388,7 +447,7 @@ static int run_pcp(const struct options *o)
 		for (int i = 0; i < o->count; i++) {
 			uint16_t port = (uint16_t)(o->port + i);
 			int64_t t = bench_now_ns();
-			if (pcp_map(fd, &client, port, pass ? 0 : 3600, nonces[i], &external, o->timeout_ms) < 0) {
+			if (pcp_map(fd, client16, port, pass ? 0 : 3600, nonces[i], &external, o->timeout_ms) < 0) {
 				fprintf(stderr, "%s: PCP %s of port %u failed\n", prog, pass ? "delete" : "map", port);
 				return 1;
 			}
@@ -399,9 +458,91 @@ static int run_pcp(const struct options *o)
 		}
 	}
 	close(fd);
-	char text[INET_ADDRSTRLEN];
-	printf("{\"technique\": \"pcp\", \"external\": \"%s\", \"start_ns\": %lld, \"ext_ms\": 0",
-	       inet_ntop(AF_INET, &external, text, sizeof(text)), (long long)t_start);
+	char text[INET6_ADDRSTRLEN];
+	if (ipv6)
+		inet_ntop(AF_INET6, client16, text, sizeof(text));
+	else
+		inet_ntop(AF_INET, &external, text, sizeof(text));
+	printf("{\"technique\": \"pcp\", \"external\": \"%s\", \"start_ns\": %lld, \"ext_ms\": 0", text,
+	       (long long)t_start);
+	print_steps("add", add_end, add_ms, o->count);
+	print_steps("del", del_end, del_ms, o->count);
+	printf("}\n");
+	return 0;
+}
+
+static int run_pcp(const struct options *o)
+{
+	return run_pcp_family(o, false);
+}
+
+/* IPv6 pinholes through UPnP IGDv2: found over IPv4, the WANIPv6FirewallControl calls sent to the
+ * router's IPv6 address (miniupnpd in secure mode opens a pinhole for the address asking only). */
+static int run_upnp6(const struct options *o)
+{
+	struct in_addr gw;
+	struct sockaddr_in6 router6;
+	if (default_gateway(&gw) < 0 || default_router6(&router6) < 0)
+		bench_die(prog, "no default gateway or IPv6 default router");
+	char location[512];
+	int64_t t_start = bench_now_ns();
+	if (ssdp_first_answer(o, &gw, location, sizeof(location)) < 0)
+		bench_die(prog, "no SSDP answer from the gateway");
+	int64_t t_ssdp = bench_now_ns();
+	struct UPNPUrls urls;
+	struct IGDdatas data;
+	char lanaddr[64];
+	if (!UPNP_GetIGDFromUrl(location, &urls, &data, lanaddr, sizeof(lanaddr)) || !urls.controlURL_6FC ||
+	    !data.IPv6FC.servicetype[0])
+		bench_die(prog, "no IGD with WANIPv6FirewallControl");
+	int64_t t_desc = bench_now_ns();
+	/* The control URL's port and path, at [router6]. */
+	const char *rest = strstr(urls.controlURL_6FC, "://");
+	rest = rest ? strchr(rest + 3, ':') : NULL;
+	char router_text[INET6_ADDRSTRLEN], zone[IF_NAMESIZE + 4] = "", url[700], client[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, &router6.sin6_addr, router_text, sizeof(router_text));
+	if (!rest)
+		bench_die(prog, "odd control URL");
+	char name[IF_NAMESIZE];
+	if (router6.sin6_scope_id && if_indextoname(router6.sin6_scope_id, name))
+		snprintf(zone, sizeof(zone), "%%25%s", name);
+	snprintf(url, sizeof(url), "http://[%s%s]%s", router_text, zone, rest);
+	struct sockaddr_in6 to = router6, from;
+	to.sin6_port = htons(1900);
+	socklen_t flen = sizeof(from);
+	int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (probe < 0 || connect(probe, (struct sockaddr *)&to, sizeof(to)) < 0 ||
+	    getsockname(probe, (struct sockaddr *)&from, &flen) < 0)
+		bench_die(prog, "no IPv6 route to the router");
+	close(probe);
+	inet_ntop(AF_INET6, &from.sin6_addr, client, sizeof(client));
+
+	int64_t *add_end = calloc((size_t)o->count, sizeof(int64_t)), *del_end = calloc((size_t)o->count, sizeof(int64_t));
+	double *add_ms = calloc((size_t)o->count, sizeof(double)), *del_ms = calloc((size_t)o->count, sizeof(double));
+	char (*ids)[8] = calloc((size_t)o->count, 8);
+	if (!add_end || !del_end || !add_ms || !del_ms || !ids)
+		bench_die(prog, "out of memory");
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < o->count; i++) {
+			char port[8];
+			snprintf(port, sizeof(port), "%d", o->port + i);
+			int64_t t = bench_now_ns();
+			int rc = pass ? UPNP_DeletePinhole(url, data.IPv6FC.servicetype, ids[i])
+			              : UPNP_AddPinhole(url, data.IPv6FC.servicetype, "", "0", client, port, "6", "3600", ids[i]);
+			if (rc != UPNPCOMMAND_SUCCESS) {
+				fprintf(stderr, "%s: %sPinhole %s: %d\n", prog, pass ? "Delete" : "Add", port, rc);
+				return 1;
+			}
+			int64_t *end = pass ? del_end : add_end;
+			double *ms = pass ? del_ms : add_ms;
+			end[i] = bench_now_ns();
+			ms[i] = bench_ms(end[i] - t);
+		}
+	}
+	FreeUPNPUrls(&urls);
+	printf("{\"technique\": \"upnp\", \"location\": \"%s\", \"external\": \"%s\", \"start_ns\": %lld, "
+	       "\"ssdp_ms\": %.3f, \"desc_ms\": %.3f, \"ext_ms\": 0",
+	       location, client, (long long)t_start, bench_ms(t_ssdp - t_start), bench_ms(t_desc - t_ssdp));
 	print_steps("add", add_end, add_ms, o->count);
 	print_steps("del", del_end, del_ms, o->count);
 	printf("}\n");
@@ -419,7 +560,7 @@ int main(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	if (argc < 2)
-		bench_die(prog, "usage: floor upnp|natpmp|pcp [--count N] [--port P] [--url URL] [--mx S] [--unicast] "
+		bench_die(prog, "usage: floor upnp|natpmp|pcp|upnp6|pcp6 [--count N] [--port P] [--url URL] [--mx S] [--unicast] "
 		                "[--natt-sequence] [--hold FILE] [--lock FILE]");
 	const char *mode = argv[1];
 	optind = 2;
@@ -445,5 +586,9 @@ int main(int argc, char **argv)
 		return run_natpmp(&o);
 	if (strcmp(mode, "pcp") == 0)
 		return run_pcp(&o);
-	bench_die(prog, "mode must be upnp, natpmp or pcp");
+	if (strcmp(mode, "pcp6") == 0)
+		return run_pcp_family(&o, true);
+	if (strcmp(mode, "upnp6") == 0)
+		return run_upnp6(&o);
+	bench_die(prog, "mode must be upnp, natpmp, pcp, upnp6 or pcp6");
 }

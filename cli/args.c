@@ -79,7 +79,7 @@ static const struct option_spec option_specs[] = {
 	{ OPT_FOLLOW, 'f', "follow", false, BIT(NATT_CLI_STATUS) },
 	{ OPT_PORT, 'p', "port", true, BIT(NATT_CLI_WAIT) },
 	{ OPT_PID, 0, "pid", true, BIT(NATT_CLI_WATCH) },
-	{ OPT_STATUS, 0, "status", true, BIT(NATT_CLI_WATCH) },
+	{ OPT_STATUS, 0, "status", true, BIT(NATT_CLI_WATCH) | BIT(NATT_CLI_LIST) },
 	{ OPT_VERBOSE, 'v', "verbose", false, BIT(NATT_CLI_WATCH) },
 	{ OPT_OUTSIDE, 0, "outside", false, BIT(NATT_CLI_WATCH) },
 	{ OPT_NO_SECCOMP, 0, "no-seccomp", false, BIT(NATT_CLI_WATCH) },

@@ -145,6 +145,8 @@ int natt_cli_map(const struct natt_cli_cmd *cmd);
 int natt_cli_unmap(const struct natt_cli_cmd *cmd);
 int natt_cli_unmap_all(const struct natt_cli_cmd *cmd);
 int natt_cli_list(const struct natt_cli_cmd *cmd);
+/* The IPv6 pinholes natt's processes keep open, from the status file (natt list). */
+void natt_cli_print_pinholes(const struct natt_cli_cmd *cmd);
 int natt_cli_discover(const struct natt_cli_cmd *cmd);
 int natt_cli_call(const struct natt_cli_cmd *cmd);
 int natt_cli_status(const struct natt_cli_cmd *cmd);

@@ -350,8 +350,10 @@ static void print_entry(const char *verb, const struct natt_igd_entry *e, const 
 int natt_cli_list(const struct natt_cli_cmd *cmd)
 {
 	struct router r;
-	if (router_open(cmd, &r) < 0)
+	if (router_open(cmd, &r) < 0) {
+		natt_cli_print_pinholes(cmd);
 		return NATT_EXIT_FAILED;
+	}
 	int code = 0, status = NATT_EXIT_FAILED;
 	struct natt_igd_entry *table = NULL;
 	int rc = igd_open(&r, IGD_TIMEOUT_MS);
@@ -359,12 +361,14 @@ int natt_cli_list(const struct natt_cli_cmd *cmd)
 		rc = natt_igd_read_table(&r.igd, MAX_ENTRIES, &table, &code);
 	if (rc < 0) {
 		upnp_failure(&r, rc, code);
+		natt_cli_print_pinholes(cmd); /* (natt's own, from the status file: also without UPnP) */
 		goto out;
 	}
 	for (int i = 0; i < rc; i++)
 		print_entry(NULL, &table[i], NULL, true);
 	if (rc == MAX_ENTRIES)
 		natt_cli_error(cmd, "note: only the first %d entries are shown", MAX_ENTRIES);
+	natt_cli_print_pinholes(cmd);
 	status = NATT_EXIT_OK;
 out:
 	free(table);
@@ -571,14 +575,14 @@ int natt_cli_upnp_pinhole_map(const struct natt_cli_cmd *cmd)
 	struct in6_addr internal;
 	int code = 0, rc;
 	if (id) {
-		rc = natt_igd_pinhole_update(&r.igd, &router6, id, lease, &code);
+		rc = natt_igd_pinhole_update(&r.igd, &router6, NULL, id, lease, &code);
 		struct sockaddr_storage local;
 		if (rc == 0 && natt_local_sockaddr_toward((struct sockaddr *)&router6, sizeof(router6), &local) == 0)
 			internal = ((struct sockaddr_in6 *)&local)->sin6_addr;
 		else if (rc == 0)
 			rc = -EADDRNOTAVAIL;
 	} else {
-		rc = natt_igd_pinhole_add(&r.igd, &router6, cmd->protocol, cmd->private_port, lease, &internal, &id, &code);
+		rc = natt_igd_pinhole_add(&r.igd, &router6, NULL, cmd->protocol, cmd->private_port, lease, &internal, &id, &code);
 	}
 	int status = NATT_EXIT_FAILED;
 	if (rc < 0) {
@@ -603,7 +607,7 @@ int natt_cli_upnp_pinhole_unmap(const struct natt_cli_cmd *cmd)
 	if (pinhole_open(cmd, &r, &router6, router6_text) < 0)
 		return NATT_EXIT_FAILED;
 	int code = 0, status = NATT_EXIT_FAILED;
-	int rc = natt_igd_pinhole_delete(&r.igd, &router6, cmd->pinhole_id, &code);
+	int rc = natt_igd_pinhole_delete(&r.igd, &router6, NULL, cmd->pinhole_id, &code);
 	if (rc == NATT_ERR_UPNP && code == 704)
 		natt_cli_error(cmd, "the router has no pinhole %u (UPnP error 704, NoSuchEntry)", cmd->pinhole_id);
 	else if (rc < 0)

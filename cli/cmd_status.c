@@ -388,3 +388,53 @@ int natt_cli_status(const struct natt_cli_cmd *cmd)
 	natt_buf_free(&data);
 	return status;
 }
+
+/* ---- the pinholes natt keeps open (natt list) ---- */
+
+/* No protocol lists a router's IPv6 pinholes (WANIPv6FirewallControl has no enumeration, PCP none
+ * either): natt list shows those natt's processes opened, from the status file. Silent when there is
+ * no status file. */
+void natt_cli_print_pinholes(const struct natt_cli_cmd *cmd)
+{
+	char buf[4096];
+	const char *path = natt_cli_status_path(cmd, buf, sizeof(buf));
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0)
+		return;
+	struct natt_buf data;
+	natt_buf_init(&data);
+	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? natt_cli_read_fd(fd, &data) : -EINVAL;
+	close(fd);
+	char err[160];
+	struct natt_json *doc = rc == 0 && data.len ? natt_json_parse(data.data, data.len, err, sizeof(err)) : NULL;
+	natt_buf_free(&data);
+	if (!doc)
+		return;
+	time_t now = time(NULL);
+	const struct natt_json *sockets = natt_json_get(doc, "sockets");
+	for (size_t i = 0; i < natt_json_array_len(sockets); i++) {
+		const struct natt_json *sock = natt_json_array_at(sockets, i);
+		const struct natt_json *assignments = natt_json_get(sock, "assignments");
+		long long pid = integer_or(natt_json_get(sock, "pid"), 1, 0x7fffffff, -1);
+		if (natt_cli_process_gone(pid))
+			continue;
+		for (size_t j = 0; j < natt_json_array_len(assignments); j++) {
+			const struct natt_json *a = natt_json_array_at(assignments, j);
+			const char *address = natt_json_string(natt_json_get(a, "address"), NULL);
+			if (!is_public(a) || !address || !strchr(address, ':'))
+				continue;
+			long long port = integer_or(natt_json_get(a, "port"), 0, 65535, -1);
+			time_t expires = parse_utc(natt_json_string(natt_json_get(a, "expires"), NULL));
+			printf("%s [", string_or(natt_json_get(sock, "protocol"), "?"));
+			natt_cli_put_text(stdout, address);
+			printf("]:%lld pinhole", port);
+			if (expires != (time_t)-1)
+				printf(" lease %lld", (long long)(expires > now ? expires - now : 0));
+			printf(" (%s, pid %lld ", string_or(natt_json_get(a, "technique"), "?"), pid);
+			natt_cli_put_text(stdout, string_or(natt_json_get(sock, "command"), "?"));
+			printf(")\n");
+		}
+	}
+	natt_json_free(doc);
+}

@@ -119,12 +119,15 @@ static const char *const texts[NATT_CLI_COMMAND_COUNT] = {
 	"  -h, --help             this help\n",
 
 	[NATT_CLI_LIST] =
-	"Usage: natt list [-g GATEWAY]\n"
+	"Usage: natt list [-g GATEWAY] [--status FILE]\n"
 	"Prints the router's UPnP port mapping table (GetGenericPortMappingEntry), one line each:\n"
 	"  tcp 8000 -> 10.77.0.2:8000 lease 3517 \"natt tcp pid 4242\"\n"
-	"(NAT-PMP has no way to list mappings.)\n"
+	"then the IPv6 pinholes natt's programs keep open, from the status file (no protocol lists a\n"
+	"router's pinholes; NAT-PMP has no way to list mappings either):\n"
+	"  tcp [2a01:77:1::2]:8000 pinhole lease 3517 (upnp, pid 4242 python3)\n"
 	"\n"
 	"  -g, --gateway GATEWAY  ask this router (default: the gateway of the default route)\n"
+	"      --status FILE      the status file (default: $NATT_STATUS_FILE, else natt-run's)\n"
 	"  -h, --help             this help\n",
 
 	[NATT_CLI_DISCOVER] =

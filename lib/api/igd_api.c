@@ -210,7 +210,7 @@ NATT_API int natt_upnp_igd_add_pinhole(struct natt_upnp_igd *igd, const struct s
 	struct natt_igd *g = use_pinhole(igd, timeout_ms, router, &r, &rc, upnp_code);
 	if (!g || !usable_protocol(protocol))
 		return g ? -EINVAL : rc;
-	return done(natt_igd_pinhole_add(g, &r, protocol, port, lifetime, internal, unique_id, upnp_code), upnp_code);
+	return done(natt_igd_pinhole_add(g, &r, NULL, protocol, port, lifetime, internal, unique_id, upnp_code), upnp_code);
 }
 
 NATT_API int natt_upnp_igd_update_pinhole(struct natt_upnp_igd *igd, const struct sockaddr_in6 *router,
@@ -219,7 +219,7 @@ NATT_API int natt_upnp_igd_update_pinhole(struct natt_upnp_igd *igd, const struc
 	struct sockaddr_in6 r;
 	int rc;
 	struct natt_igd *g = use_pinhole(igd, timeout_ms, router, &r, &rc, upnp_code);
-	return g ? done(natt_igd_pinhole_update(g, &r, unique_id, lifetime, upnp_code), upnp_code) : rc;
+	return g ? done(natt_igd_pinhole_update(g, &r, NULL, unique_id, lifetime, upnp_code), upnp_code) : rc;
 }
 
 NATT_API int natt_upnp_igd_delete_pinhole(struct natt_upnp_igd *igd, const struct sockaddr_in6 *router,
@@ -228,7 +228,7 @@ NATT_API int natt_upnp_igd_delete_pinhole(struct natt_upnp_igd *igd, const struc
 	struct sockaddr_in6 r;
 	int rc;
 	struct natt_igd *g = use_pinhole(igd, timeout_ms, router, &r, &rc, upnp_code);
-	return g ? done(natt_igd_pinhole_delete(g, &r, unique_id, upnp_code), upnp_code) : rc;
+	return g ? done(natt_igd_pinhole_delete(g, &r, NULL, unique_id, upnp_code), upnp_code) : rc;
 }
 
 NATT_API void natt_upnp_igd_close(struct natt_upnp_igd *igd)

@@ -41,6 +41,15 @@ struct natt_entry {
 	enum natt_technique order[NATT_TECH_COUNT];
 	size_t order_count;
 
+	/* IPv6: the entry opens an inbound pinhole in the router's firewall for the socket's IPv6 side
+	 * (internal address = external address) instead of an IPv4 mapping. A dual-stack [::] socket has
+	 * two entries: its own, for IPv4, and a pinhole entry the manager adds (pinhole_side; that one's
+	 * pinhole_of names the first, whose observers speak for both). Both links under the lock. */
+	bool pinhole;
+	struct natt_entry *pinhole_side;
+	struct natt_entry *pinhole_of;
+	bool side_told_published;       /* the owner's listener was last told of this side published */
+
 	/* Copies of the socket held by this process's fds (maintained by the shim). */
 	atomic_int holders;
 
@@ -60,6 +69,8 @@ struct natt_entry {
 	uint8_t pcp_nonce[12];
 	bool pcp_nonce_set;
 	struct in_addr external;
+	struct in6_addr pinhole_address; /* a pinhole's: the host address it lets the internet reach */
+	uint16_t upnp_pinhole_id;        /* a UPnP pinhole's UniqueID */
 	uint16_t external_port;
 	uint32_t granted_lifetime;      /* granted; 0 = permanent */
 	time_t expires;                 /* wall clock; 0 = never */

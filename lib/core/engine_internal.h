@@ -128,8 +128,9 @@ void natt_router_verify(void);
  * known at all. */
 bool natt_router_lock(void);
 void natt_router_unlock(bool locked);
-/* The gateway in use, or NULL. */
+/* The gateway in use, or NULL; the IPv6 default router pinholes are asked of, or NULL. */
 const struct in_addr *natt_router_gateway(void);
+const struct sockaddr_in6 *natt_router_gateway6(void);
 /* Makes entries due now: the published ones of technique (all of them: natt_router_mark_all_due),
  * and every one that is waiting for a router. */
 void natt_router_mark_due(enum natt_technique technique);
@@ -169,8 +170,16 @@ void natt_pidwatch_after_fork_child(void);
 uint16_t natt_entry_local_port(const struct natt_entry *e);
 /* The IPv4 address a router should forward to, if the socket is bound to one (not a wildcard). */
 bool natt_entry_specific_ipv4(const struct natt_entry *e, struct in_addr *out);
-/* Whether a router can map this entry at all (the techniques here are IPv4). */
+/* Whether the socket has an IPv4 side a router can map (bound to 0.0.0.0, to an IPv4 address, or
+ * dual-stack [::]). */
 bool natt_entry_has_ipv4_side(const struct natt_entry *e);
+/* Whether the socket has an IPv6 side a pinhole could open (bound to [::] or to an IPv6 address). */
+bool natt_entry_wants_pinhole(const struct natt_entry *e);
+/* The address a pinhole entry opens: the one it is bound to, else the one natt_pick_published_ipv6
+ * chooses toward router. 0; -1 with why said when there is none (link-local or ULA only...); -2 with
+ * why said when the addresses could not be listed (try again later). */
+int natt_entry_pinhole_address(const struct natt_entry *e, const struct sockaddr_in6 *router, struct in6_addr *out,
+                               char *why, size_t len);
 /* The entry's assignments, local ones first; the count there are (may exceed max). With the engine
  * lock held, or from the manager. */
 size_t natt_entry_assignments(struct natt_entry *e, struct natt_assignment *list, size_t max);

@@ -119,6 +119,42 @@ static int64_t free_expired(int64_t now)
 	return next;
 }
 
+/* The IPv6 side of e: e itself when the socket has no IPv4 side; for a dual-stack [::] socket, a
+ * pinhole entry of the manager's own, right after e in the list (the IPv4 mapping goes first). */
+static void add_ipv6_side(struct natt_entry *e)
+{
+	natt_engine_lock();
+	e->pinhole_side = NULL; /* (an entry taken over after fork: the parent's side is the parent's) */
+	e->pinhole = natt_entry_wants_pinhole(e) && !natt_entry_has_ipv4_side(e);
+	natt_engine_unlock();
+	if (!natt_entry_wants_pinhole(e) || e->pinhole)
+		return;
+	struct natt_entry *p = natt_entry_alloc();
+	if (!p) {
+		natt_info("%s port %u: out of memory: no IPv6 pinhole", natt_protocol_text(e->protocol),
+		          natt_entry_local_port(e));
+		return;
+	}
+	p->protocol = e->protocol;
+	p->local = e->local;
+	p->dual_stack = true; /* (the socket's; the entry does the IPv6 side only) */
+	p->socket_id = e->socket_id;
+	p->owner = e->owner;
+	p->lifetime = e->lifetime;
+	p->refresh_interval = e->refresh_interval;
+	memcpy(p->order, e->order, sizeof(p->order));
+	p->order_count = e->order_count;
+	p->pinhole = true;
+	p->active = true;
+	p->due_ms = NATT_DUE_NOW;
+	natt_engine_lock();
+	p->pinhole_of = e;
+	e->pinhole_side = p;
+	p->next = e->next;
+	e->next = p;
+	natt_engine_unlock();
+}
+
 static void take_inbox(void)
 {
 	struct natt_entry *list = natt_engine_take_inbox();
@@ -147,11 +183,19 @@ static void take_inbox(void)
 			e->next = M.entries;
 			M.entries = e;
 			natt_engine_unlock();
+			add_ipv6_side(e);
 		}
-		if ((ops & NATT_OP_REFRESH) && !natt_entry_retiring(e))
+		struct natt_entry *side = e->pinhole_side;
+		if ((ops & NATT_OP_REFRESH) && !natt_entry_retiring(e)) {
 			e->due_ms = NATT_DUE_NOW;
-		if (ops & NATT_OP_RETIRE)
+			if (side)
+				side->due_ms = NATT_DUE_NOW;
+		}
+		if (ops & NATT_OP_RETIRE) {
 			e->due_ms = NATT_DUE_RETIRE;
+			if (side)
+				side->due_ms = NATT_DUE_RETIRE;
+		}
 		e = next;
 	}
 }
@@ -181,6 +225,11 @@ static void retire_entry(struct natt_entry *e)
 	}
 	e->active = false;
 	e->state = NATT_STATE_PENDING;
+	if (e->pinhole_side)
+		e->pinhole_side->pinhole_of = NULL;
+	if (e->pinhole_of)
+		e->pinhole_of->pinhole_side = NULL;
+	e->pinhole_side = e->pinhole_of = NULL;
 	bool owned_by_listener = e->listener != NULL;
 	atomic_store(&e->retired, true);
 	natt_engine_broadcast();

@@ -37,20 +37,31 @@ static void describe_local(const struct natt_entry *e, char *buf, size_t len)
 		snprintf(buf, len, "%s %s:%u", natt_protocol_text(e->protocol), addr, natt_entry_local_port(e));
 }
 
-/* The one-line summary of e's state: printed with -v and given to the on-change command. */
+/* The one-line summary of e's state: printed with -v and given to the on-change command. A pinhole
+ * (IPv6) names the host address it opened; one that is the IPv6 side of a dual-stack socket says so. */
 static void describe_state(const struct natt_entry *e, bool retired, char *line, size_t len)
 {
-	char local[96], ext[INET_ADDRSTRLEN];
+	char local[96], ext[INET6_ADDRSTRLEN + 2];
 	describe_local(e, local, sizeof(local));
-	inet_ntop(AF_INET, &e->external, ext, sizeof(ext));
 	const char *tech = natt_technique_name(e->technique);
+	const char *kind = e->pinhole ? ", IPv6 pinhole" : "";
+	if (e->pinhole) {
+		char text[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &e->pinhole_address, text, sizeof(text));
+		snprintf(ext, sizeof(ext), "[%s]", text);
+	} else {
+		inet_ntop(AF_INET, &e->external, ext, sizeof(ext));
+	}
+	bool side = e->pinhole && e->dual_stack; /* the IPv6 side of a dual-stack socket */
 	if (retired && e->state == NATT_STATE_PUBLISHED)
-		snprintf(line, len, "%s retired (was %s:%u, %s)", local, ext, e->external_port, tech);
+		snprintf(line, len, "%s retired (was %s:%u, %s%s)", local, ext, e->external_port, tech, kind);
 	else if (retired)
-		snprintf(line, len, "%s retired", local);
+		snprintf(line, len, "%s%s retired", local, side ? " IPv6 pinhole" : "");
 	else if (e->state == NATT_STATE_PUBLISHED)
-		snprintf(line, len, "%s published as %s:%u (%s%s)", local, ext, e->external_port, tech,
+		snprintf(line, len, "%s published as %s:%u (%s%s%s)", local, ext, e->external_port, tech, kind,
 		         e->double_nat ? ", double NAT: not reachable from the internet" : "");
+	else if (side)
+		snprintf(line, len, "%s no IPv6 pinhole: %s", local, e->error);
 	else if (e->state == NATT_STATE_LOCAL_ONLY)
 		snprintf(line, len, "%s local only: %s", local, e->error);
 	else
@@ -58,8 +69,19 @@ static void describe_state(const struct natt_entry *e, bool retired, char *line,
 }
 
 /* Prints the -v line and queues the on-change command when e's summary changed. */
+/* The IPv6 side of a dual-stack socket is told when it opened, closed or failed at the router; not
+ * on a host with no global IPv6 address, where every [::] socket would say so (the status file does),
+ * unless a pinhole was said open before. */
+static bool side_untold(const struct natt_entry *e, bool retired)
+{
+	return e->pinhole && e->dual_stack && e->state != NATT_STATE_PUBLISHED && !e->last_said[0] &&
+	       (retired || e->state == NATT_STATE_LOCAL_ONLY);
+}
+
 static void announce(struct natt_entry *e, bool retired)
 {
+	if (side_untold(e, retired))
+		return;
 	char line[512];
 	describe_state(e, retired, line, sizeof(line));
 	if (!retired && strcmp(line, e->last_said) == 0)
@@ -97,6 +119,20 @@ static void notify_listener(struct natt_entry *e)
 	natt_change_fn on_change;
 	void *ctx;
 	struct natt_listener *listener;
+	if (e->pinhole && e->dual_stack) {
+		/* The IPv6 side of a dual-stack socket: its listener hears of both, when the side's public
+		 * assignment came or went. */
+		bool published = e->state == NATT_STATE_PUBLISHED;
+		if (!published && !e->side_told_published)
+			return;
+		e->side_told_published = published;
+		natt_engine_lock();
+		struct natt_entry *owner = e->pinhole_of;
+		natt_engine_unlock();
+		if (!owner)
+			return;
+		e = owner;
+	}
 	if (!natt_engine_callback_begin(e, &on_change, &ctx, &listener))
 		return;
 	struct natt_assignment list[64];

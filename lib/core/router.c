@@ -21,10 +21,14 @@
 #define BACKOFF_MAX_MS 60000
 /* A permanent lease is still verified this often (half an hour, as for a lease of an hour). */
 #define PERMANENT_RENEW_LEASE_S 3600
+/* A socket on [::] of a host without a global IPv6 address looks again this often. */
+#define ADDRESS_RECHECK_MS 60000
 
 static struct {
 	bool have_gateway;
 	struct in_addr gateway;
+	bool have_gateway6;            /* the IPv6 default router, for pinholes */
+	struct sockaddr_in6 gateway6;
 	/* The host-wide gateway lock, taken once however deep the calls nest: a record lock is the
 	 * process's, and closing a second fd of the lock file would drop the first one's lock. */
 	int lock_fd;
@@ -62,6 +66,25 @@ static void refresh_gateway(void)
 const struct in_addr *natt_router_gateway(void)
 {
 	return R.have_gateway ? &R.gateway : NULL;
+}
+
+/* (Read when an IPv6 side is worked on, not before: an IPv4-only program never looks.) */
+static void refresh_gateway6(void)
+{
+	struct sockaddr_in6 gw;
+	bool have = natt_gateway_ipv6(&gw) == 0;
+	if (have && (!R.have_gateway6 || memcmp(&gw.sin6_addr, &R.gateway6.sin6_addr, 16) != 0)) {
+		char text[INET6_ADDRSTRLEN];
+		natt_debug("IPv6 router %s", natt_addr_format((const struct sockaddr *)&gw, text, sizeof(text)));
+	}
+	R.have_gateway6 = have;
+	if (have)
+		R.gateway6 = gw;
+}
+
+const struct sockaddr_in6 *natt_router_gateway6(void)
+{
+	return R.have_gateway6 ? &R.gateway6 : NULL;
 }
 
 /* Makes entries due now: the published ones of technique (all: every published one), and every one
@@ -115,18 +138,42 @@ static void work_on(struct natt_entry *e)
 		natt_manager_tell_retired(e);
 		set_outcome(e, NATT_STATE_PENDING, "the socket was closed");
 		e->vanished = true;
+		if (e->pinhole_side)
+			e->pinhole_side->due_ms = NATT_DUE_NOW; /* its pinhole goes too, now */
 		e->due_ms = NATT_DUE_NEVER;
 		natt_manager_changed();
 		return;
 	}
-	if (!natt_entry_has_ipv4_side(e)) {
-		set_outcome(e, NATT_STATE_LOCAL_ONLY, "IPv6-only socket: no IPv4 router mapping applies");
-		e->due_ms = NATT_DUE_NEVER;
-		return;
-	}
 	refresh_gateway();
-	if (!R.have_gateway) {
-		set_outcome(e, NATT_STATE_PENDING, "no default gateway");
+	if (e->pinhole) {
+		refresh_gateway6();
+		struct in6_addr address;
+		char why[192];
+		int found = natt_entry_pinhole_address(e, R.have_gateway6 ? &R.gateway6 : NULL, &address, why, sizeof(why));
+		if (found == -1) {
+			if (e->state == NATT_STATE_PUBLISHED)
+				natt_router_unpublish(e); /* its address went away */
+			set_outcome(e, NATT_STATE_LOCAL_ONLY, why);
+			e->due_ms = now + ADDRESS_RECHECK_MS; /* an address may come (router advertisements) */
+			return;
+		}
+		if (found < 0 && e->state == NATT_STATE_PUBLISHED) {
+			address = e->pinhole_address; /* the list could not be read: keep what is open */
+		} else if (found < 0) {
+			set_outcome(e, NATT_STATE_PENDING, why);
+			goto retry;
+		}
+		if (e->state == NATT_STATE_PUBLISHED && memcmp(&address, &e->pinhole_address, 16) != 0) {
+			natt_router_unpublish(e); /* another address to publish: the old one's pinhole goes */
+			set_outcome(e, NATT_STATE_PENDING, "the IPv6 address changed");
+			e->pcp_nonce_set = false; /* the nonce names the address */
+		}
+		natt_engine_lock();
+		e->pinhole_address = address;
+		natt_engine_unlock();
+	}
+	if (e->pinhole ? !R.have_gateway6 : !R.have_gateway) {
+		set_outcome(e, NATT_STATE_PENDING, e->pinhole ? "no IPv6 default router" : "no default gateway");
 	} else {
 		enum natt_technique order[NATT_TECH_COUNT + 1];
 		size_t count = 0;
@@ -138,7 +185,7 @@ static void work_on(struct natt_entry *e)
 		for (size_t i = 0; i < preferred_count; i++)
 			if (!renewing || preferred[i] != e->technique)
 				order[count++] = preferred[i];
-		if (!renewing)
+		if (!renewing && R.have_gateway)
 			natt_techniques_discover(order, count);
 
 		char reasons[192] = "", refusal[192] = "";
@@ -155,7 +202,7 @@ static void work_on(struct natt_entry *e)
 				             previous_external.s_addr != e->external.s_addr;
 				struct sockaddr_in ext = { .sin_family = AF_INET, .sin_addr = e->external };
 				natt_engine_lock();
-				e->double_nat = !natt_addr_is_global((const struct sockaddr *)&ext);
+				e->double_nat = !e->pinhole && !natt_addr_is_global((const struct sockaddr *)&ext);
 				e->expires = e->granted_lifetime ? time(NULL) + e->granted_lifetime : 0;
 				if (moved)
 					e->announced = false;
@@ -186,6 +233,7 @@ static void work_on(struct natt_entry *e)
 		else
 			set_outcome(e, NATT_STATE_PENDING, reasons[0] ? reasons : "no technique configured");
 	}
+retry:
 	e->backoff_ms = e->backoff_ms ? e->backoff_ms * 2 : BACKOFF_FIRST_MS;
 	if (e->backoff_ms > BACKOFF_MAX_MS)
 		e->backoff_ms = BACKOFF_MAX_MS;
@@ -215,7 +263,8 @@ static bool mapping_shared(const struct natt_entry *e)
 {
 	for (const struct natt_entry *o = natt_manager_entries(); o; o = o->next)
 		if (o != e && !natt_entry_retiring(o) && o->state == NATT_STATE_PUBLISHED && o->protocol == e->protocol &&
-		    o->technique == e->technique && o->external_port == e->external_port &&
+		    o->technique == e->technique && o->external_port == e->external_port && o->pinhole == e->pinhole &&
+		    (!e->pinhole || memcmp(&o->pinhole_address, &e->pinhole_address, 16) == 0) &&
 		    natt_entry_local_port(o) == natt_entry_local_port(e))
 			return true;
 	return false;
@@ -282,6 +331,9 @@ void natt_router_verify(void)
 	for (struct natt_entry *e = natt_manager_entries(); e; e = e->next) {
 		if (e->state != NATT_STATE_PUBLISHED || natt_entry_retiring(e))
 			continue;
+		if (e->pinhole)
+			continue; /* (the checks read the IPv4 side; a PCP pinhole's renewal would close it a moment,
+			           * and a router's restart is announced to both) */
 		if (e->technique == NATT_TECH_UPNP && !upnp)
 			upnp = e;
 		if (e->technique == NATT_TECH_NATPMP && !natpmp)
@@ -310,7 +362,7 @@ void natt_router_natpmp_announced(uint32_t epoch, struct in_addr external)
 	natt_techniques_natpmp_announced(epoch);
 	bool address_known = external.s_addr != htonl(INADDR_ANY);
 	for (struct natt_entry *e = natt_manager_entries(); e; e = e->next)
-		if (e->state == NATT_STATE_PUBLISHED && !natt_entry_retiring(e) && address_known &&
+		if (e->state == NATT_STATE_PUBLISHED && !natt_entry_retiring(e) && address_known && !e->pinhole &&
 		    e->external.s_addr != external.s_addr)
 			e->due_ms = NATT_DUE_NOW; /* the external address changed: renewing reads the new one */
 	natt_router_mark_due(NATT_TECH_NATPMP);
@@ -329,7 +381,7 @@ void natt_router_after_fork_child(void)
 	 * depth must not make the child's manager believe it holds it. */
 	natt_close_own_fd(&R.lock_fd);
 	R.lock_depth = 0;
-	R.have_gateway = false;
+	R.have_gateway = R.have_gateway6 = false;
 	natt_techniques_after_fork_child();
 	R.cleanup_deadline_ms = R.cleanup_cap_ms = 0;
 }

@@ -150,8 +150,11 @@ static void put_assignment(struct natt_buf *b, const struct natt_assignment *a, 
 		natt_buf_printf(b, "\"lifetime\": %u, ", a->lifetime);
 		put_string_field(b, "expires", a->expires ? natt_format_utc(a->expires, when, sizeof(when)) : NULL,
 		                 true);
-		put_string_field(b, "internal_address", e->internal_client[0] ? e->internal_client : NULL, true);
-		natt_buf_printf(b, "\"double_nat\": %s", e->double_nat ? "true" : "false");
+		/* A pinhole's internal address is its own; no NAT stands before it. */
+		bool pinhole = strchr(a->address, ':') != NULL;
+		const char *internal = pinhole ? a->address : e->internal_client[0] ? e->internal_client : NULL;
+		put_string_field(b, "internal_address", internal, true);
+		natt_buf_printf(b, "\"double_nat\": %s", !pinhole && e->double_nat ? "true" : "false");
 	}
 	natt_buf_append(b, " }", 2);
 }
@@ -184,6 +187,9 @@ static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn 
 	if (e->state == NATT_STATE_PUBLISHED && e->double_nat)
 		put_string_field(b, "warning", "double-nat", true);
 	put_string_field(b, "gateway", gateway, true);
+	const struct natt_entry *side = e->pinhole_side;
+	if (side && side->state != NATT_STATE_PUBLISHED && side->error[0])
+		put_string_field(b, "ipv6_error", side->error, true);
 	natt_buf_append(b, "\n      \"assignments\": [", 23);
 	struct natt_assignment list[64];
 	size_t n = collect(e, list, 64);
@@ -300,8 +306,8 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	natt_buf_init(&own);
 	bool first = true;
 	for (struct natt_entry *e = entries; e; e = e->next) {
-		if (e->vanished)
-			continue;
+		if (e->vanished || e->pinhole_of)
+			continue; /* (a dual-stack socket's IPv6 side is in its socket's object) */
 		if (!first)
 			natt_buf_append(&own, ",\n    ", 6);
 		first = false;

@@ -49,14 +49,17 @@ static struct {
 	struct natt_igd_answer found;  /* the discovery's SSDP answer, opened at the next UPnP exchange */
 	int64_t natpmp_absent_until;
 	int64_t pcp_absent_until;
+	int64_t pcp6_absent_until;     /* PCP over IPv6 (a server may listen on one family only) */
 	bool natpmp_seen, pcp_seen;    /* answered since the gateway last changed or went silent */
 	struct in_addr natpmp_external; /* the discovery's, for the mapping that follows */
 	int64_t natpmp_external_at;
 	int pcp_key_state;             /* 0: not read yet; 1: pcp_key holds the user's key; -1: none */
 	uint8_t pcp_key[NATT_PCP_KEY_SIZE];
-	bool have_epoch;               /* NAT-PMP/PCP epoch of the last reply, and when it came */
-	uint32_t epoch;
-	int64_t epoch_at_ms;
+	struct epoch {                 /* NAT-PMP/PCP epoch of the last reply, and when it came */
+		bool known;
+		uint32_t value;
+		int64_t at_ms;
+	} epoch, epoch6;               /* the gateway's; the IPv6 router's (PCP over IPv6) */
 } T;
 
 static const struct natt_config *cfg(void)
@@ -152,7 +155,7 @@ static int refind_igd(char *why, size_t len)
 static bool upnp_port_published(const struct natt_entry *e, uint16_t external_port)
 {
 	for (const struct natt_entry *o = natt_manager_entries(); o; o = o->next)
-		if (o != e && o->state == NATT_STATE_PUBLISHED && o->technique == NATT_TECH_UPNP &&
+		if (o != e && o->state == NATT_STATE_PUBLISHED && o->technique == NATT_TECH_UPNP && !o->pinhole &&
 		    o->protocol == e->protocol && o->external_port == external_port)
 			return true;
 	return false;
@@ -232,22 +235,29 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	return 0;
 }
 
-/* RFC 6886 3.6 (and RFC 6887 8.5, the same server here): an epoch that fell behind means the gateway
- * lost its mappings. */
-static void note_epoch(uint32_t epoch)
+/* RFC 6886 3.6 (and RFC 6887 8.5, the same server here): an epoch that fell behind means the server
+ * lost its mappings. The IPv6 router's is kept apart: it may be another device, whose epoch compared
+ * with the gateway's would look like a reboot at every reply. */
+static void note_epoch_of(struct epoch *known, uint32_t epoch, const char *who)
 {
 	int64_t now = natt_now_ms();
-	double elapsed = (double)(now - T.epoch_at_ms) / 1000.0;
-	if (T.have_epoch)
-		natt_debug("NAT-PMP/PCP epoch %u, was %u %.1f s ago", epoch, T.epoch, elapsed);
-	if (T.have_epoch && natt_natpmp_epoch_behind(T.epoch, epoch, elapsed, NATT_EPOCH_SLACK)) {
-		natt_info("NAT-PMP/PCP epoch went from %u to %u: the router lost its mappings", T.epoch, epoch);
-		natt_router_mark_due(NATT_TECH_NATPMP);
+	double elapsed = (double)(now - known->at_ms) / 1000.0;
+	if (known->known)
+		natt_debug("%s epoch %u, was %u %.1f s ago", who, epoch, known->value, elapsed);
+	if (known->known && natt_natpmp_epoch_behind(known->value, epoch, elapsed, NATT_EPOCH_SLACK)) {
+		natt_info("%s epoch went from %u to %u: the router lost its mappings", who, known->value, epoch);
+		if (known == &T.epoch)
+			natt_router_mark_due(NATT_TECH_NATPMP);
 		natt_router_mark_due(NATT_TECH_PCP);
 	}
-	T.have_epoch = true;
-	T.epoch = epoch;
-	T.epoch_at_ms = now;
+	known->known = true;
+	known->value = epoch;
+	known->at_ms = now;
+}
+
+static void note_epoch(uint32_t epoch)
+{
+	note_epoch_of(&T.epoch, epoch, "NAT-PMP/PCP");
 }
 
 static void natpmp_absent_for(int64_t ms)
@@ -285,7 +295,7 @@ static int try_natpmp(struct natt_entry *e, char *why, size_t len)
 	int rc;
 	if (T.natpmp_external_at && natt_now_ms() - T.natpmp_external_at < NATPMP_EXTERNAL_REUSE_MS) {
 		external = T.natpmp_external;
-		info.epoch = T.epoch;
+		info.epoch = T.epoch.value;
 		rc = 0;
 	} else {
 		rc = natt_natpmp_external_address(gateway(), NATPMP_TIMEOUT_MS, &external, &info);
@@ -344,8 +354,9 @@ static void pcp_addresses(const struct natt_entry *e, struct sockaddr_in *server
  * gateway, protocol, internal address when the socket has one, internal port): every natt process of
  * the user that comes to hold the socket (the program's next image after exec, a child, nginx's new
  * master) renews and deletes that mapping with it, and sockets on one port (SO_REUSEPORT) share it.
- * Unpredictable without the key, as RFC 6887 wants of a nonce. -1 without a key. */
-static int derive_pcp_nonce(const struct natt_entry *e, const struct in_addr *internal, uint8_t *nonce)
+ * Unpredictable without the key, as RFC 6887 wants of a nonce. id: those names, its last byte free
+ * (two hashes make the 12 bytes). -1 without a key. */
+static int derive_pcp_nonce(uint8_t *id, size_t len, uint8_t *nonce)
 {
 	if (T.pcp_key_state == 0) {
 		int rc = natt_pcp_key(cfg()->status_path, T.pcp_key);
@@ -356,6 +367,20 @@ static int derive_pcp_nonce(const struct natt_entry *e, const struct in_addr *in
 	}
 	if (T.pcp_key_state < 0)
 		return -1;
+	id[len - 1] = 0;
+	uint64_t a = natt_siphash24(T.pcp_key, id, len);
+	id[len - 1] = 1;
+	uint64_t b = natt_siphash24(T.pcp_key, id, len);
+	for (int i = 0; i < 8; i++)
+		nonce[i] = (uint8_t)(a >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		nonce[8 + i] = (uint8_t)(b >> (8 * i));
+	return 0;
+}
+
+/* An IPv4 mapping's names: gateway, internal address (0 when none is given), port, protocol. */
+static int derive_pcp_nonce4(const struct natt_entry *e, const struct in_addr *internal, uint8_t *nonce)
+{
 	uint8_t id[16] = { 0 };
 	uint16_t port = htons(natt_entry_local_port(e));
 	memcpy(id, gateway(), 4);
@@ -363,15 +388,29 @@ static int derive_pcp_nonce(const struct natt_entry *e, const struct in_addr *in
 		memcpy(id + 4, internal, 4);
 	memcpy(id + 8, &port, 2);
 	id[10] = (uint8_t)e->protocol;
-	id[15] = 0;
-	uint64_t a = natt_siphash24(T.pcp_key, id, sizeof(id));
-	id[15] = 1;
-	uint64_t b = natt_siphash24(T.pcp_key, id, sizeof(id));
-	for (int i = 0; i < 8; i++)
-		nonce[i] = (uint8_t)(a >> (8 * i));
-	for (int i = 0; i < 4; i++)
-		nonce[8 + i] = (uint8_t)(b >> (8 * i));
-	return 0;
+	return derive_pcp_nonce(id, sizeof(id), nonce);
+}
+
+/* A pinhole's: the IPv6 router, the host address, port, protocol. */
+static int derive_pcp_nonce6(const struct natt_entry *e, const struct in6_addr *server, const struct in6_addr *internal,
+                             uint8_t *nonce)
+{
+	uint8_t id[40] = { 0 };
+	uint16_t port = htons(natt_entry_local_port(e));
+	memcpy(id, server, 16);
+	memcpy(id + 16, internal, 16);
+	memcpy(id + 32, &port, 2);
+	id[34] = (uint8_t)e->protocol;
+	return derive_pcp_nonce(id, sizeof(id), nonce);
+}
+
+/* Without the key: a random nonce (the mapping then ends with its lease in another process). */
+static int random_pcp_nonce(struct natt_entry *e, char *why, size_t len)
+{
+	int rc = natt_pcp_new_nonce(e->pcp_nonce);
+	if (rc < 0)
+		snprintf(why, len, "PCP nonce: %s", natt_strerror(rc));
+	return rc;
 }
 
 /* PCP (RFC 6887) MAP through the NAT for the socket's IPv4 side. The reply carries the external
@@ -385,7 +424,7 @@ static int try_pcp(struct natt_entry *e, char *why, size_t len)
 	struct sockaddr_in server, internal;
 	bool specific;
 	pcp_addresses(e, &server, &internal, &specific);
-	if (!e->pcp_nonce_set && derive_pcp_nonce(e, specific ? &internal.sin_addr : NULL, e->pcp_nonce) == 0)
+	if (!e->pcp_nonce_set && derive_pcp_nonce4(e, specific ? &internal.sin_addr : NULL, e->pcp_nonce) == 0)
 		e->pcp_nonce_set = true;
 	if (!e->pcp_nonce_set) {
 		/* Without the key: sockets on one port (SO_REUSEPORT) are one mapping at the router, which
@@ -399,11 +438,9 @@ static int try_pcp(struct natt_entry *e, char *why, size_t len)
 		if (sibling) {
 			memcpy(e->pcp_nonce, sibling->pcp_nonce, sizeof(e->pcp_nonce));
 		} else {
-			int rc = natt_pcp_new_nonce(e->pcp_nonce);
-			if (rc < 0) {
-				snprintf(why, len, "PCP nonce: %s", natt_strerror(rc));
+			int rc = random_pcp_nonce(e, why, len);
+			if (rc < 0)
 				return rc;
-			}
 		}
 		e->pcp_nonce_set = true;
 	}
@@ -447,6 +484,152 @@ static int try_pcp(struct natt_entry *e, char *why, size_t len)
 	          sizeof(e->internal_client));
 	natt_engine_unlock();
 	return 0;
+}
+
+/* ---- IPv6 pinholes ---- */
+
+/* The PCP server over IPv6 (the IPv6 default router, port 5351) and the pinhole's host address. */
+static void pcp6_addresses(const struct natt_entry *e, struct sockaddr_in6 *server, struct sockaddr_in6 *internal)
+{
+	*server = *natt_router_gateway6();
+	server->sin6_port = 0;
+	*internal = (struct sockaddr_in6){ .sin6_family = AF_INET6, .sin6_addr = e->pinhole_address };
+}
+
+/* PCP MAP sent over IPv6 from the pinhole's address: the server opens its firewall for that address
+ * and port (RFC 6887: internal address = external address). */
+static int try_pcp_pinhole(struct natt_entry *e, char *why, size_t len)
+{
+	if (natt_now_ms() < T.pcp6_absent_until) {
+		snprintf(why, len, "no PCP answer over IPv6");
+		return NATT_ERR_UNSUPPORTED;
+	}
+	struct sockaddr_in6 server, internal;
+	pcp6_addresses(e, &server, &internal);
+	if (!e->pcp_nonce_set) {
+		if (derive_pcp_nonce6(e, &server.sin6_addr, &internal.sin6_addr, e->pcp_nonce) < 0) {
+			int rc = random_pcp_nonce(e, why, len);
+			if (rc < 0)
+				return rc;
+		}
+		e->pcp_nonce_set = true;
+	}
+	struct natt_pcp_mapping m;
+	struct natt_pcp_info info = { 0 };
+	uint16_t port = natt_entry_local_port(e);
+	/* Made afresh each time, not renewed in place: miniupnpd before 2.3.4 (Debian 12 has 2.3.1)
+	 * answers a MAP for a pinhole it has by adding a second firewall rule without the nonce, after
+	 * which it refuses the delete (NOT_AUTHORIZED) and the pinhole outlives the program. A delete
+	 * first (accepted with our nonce; a success when there is none) costs one more exchange of a
+	 * millisecond, during which a new connection's first SYN may be dropped and is sent again. */
+	int rc = natt_pcp_delete((struct sockaddr *)&server, (struct sockaddr *)&internal, e->protocol, port,
+	                         e->pcp_nonce, PCP_TIMEOUT_MS, &info);
+	if (rc != NATT_ERR_NO_GATEWAY && rc != NATT_ERR_UNSUPPORTED) {
+		info = (struct natt_pcp_info){ 0 };
+		rc = natt_pcp_map((struct sockaddr *)&server, (struct sockaddr *)&internal, e->protocol, port, port,
+		                  lifetime_of(e), e->pcp_nonce, PCP_TIMEOUT_MS, &m, &info);
+	}
+	if (rc == NATT_ERR_NO_GATEWAY || rc == NATT_ERR_UNSUPPORTED) {
+		T.pcp6_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
+		snprintf(why, len, "no PCP answer over IPv6");
+		return NATT_ERR_UNSUPPORTED;
+	}
+	if (rc < 0 && info.result != NATT_PCP_SUCCESS) {
+		note_epoch_of(&T.epoch6, info.epoch, "PCP (IPv6)");
+		snprintf(why, len, "PCP: %s (%s)", natt_pcp_result_name(info.result), natt_pcp_result_text(info.result));
+		return rc;
+	}
+	if (rc == 0 && m.external.ss_family != AF_INET6) {
+		natt_pcp_delete((struct sockaddr *)&server, (struct sockaddr *)&internal, e->protocol, port, e->pcp_nonce,
+		                PCP_TIMEOUT_MS, NULL);
+		rc = NATT_ERR_BAD_REPLY;
+	}
+	if (rc < 0) {
+		snprintf(why, len, "PCP: %s", natt_strerror(rc));
+		return rc;
+	}
+	note_epoch_of(&T.epoch6, info.epoch, "PCP (IPv6)");
+	natt_engine_lock();
+	e->technique = NATT_TECH_PCP;
+	e->external_port = ntohs(((const struct sockaddr_in6 *)&m.external)->sin6_port);
+	e->granted_lifetime = m.lifetime;
+	inet_ntop(AF_INET6, &e->pinhole_address, e->internal_client, sizeof(e->internal_client));
+	natt_engine_unlock();
+	return 0;
+}
+
+/* UPnP IGDv2 WANIPv6FirewallControl: the IGD found over IPv4, its pinhole actions sent to the router's
+ * IPv6 address from the pinhole's (miniupnpd's secure mode opens pinholes for the address asking only).
+ * A renewal is UpdatePinhole of the pinhole's ID; a pinhole the router lost is added again. */
+static int try_upnp_pinhole(struct natt_entry *e, char *why, size_t len)
+{
+	if (!natt_router_gateway()) {
+		snprintf(why, len, "UPnP: no IPv4 gateway to find the IGD at");
+		return NATT_ERR_NO_IGD;
+	}
+	int rc = ensure_igd(why, len);
+	if (rc < 0)
+		return rc;
+	if (!T.igd.fc_control_url[0]) {
+		snprintf(why, len, "the UPnP IGD has no IPv6 firewall control (IGDv2 WANIPv6FirewallControl)");
+		return NATT_ERR_UNSUPPORTED;
+	}
+	uint32_t lease = lifetime_of(e) > 86400 ? 86400 : lifetime_of(e); /* the service's maximum */
+	const struct sockaddr_in6 *router = natt_router_gateway6();
+	uint16_t port = natt_entry_local_port(e);
+	int code = 0;
+	rc = -ENOENT;
+	if (e->state == NATT_STATE_PUBLISHED && e->technique == NATT_TECH_UPNP && e->upnp_pinhole_id) {
+		rc = natt_igd_pinhole_update(&T.igd, router, &e->pinhole_address, e->upnp_pinhole_id, lease, &code);
+		if (rc < 0 && rc != -ECONNREFUSED)
+			natt_debug("UpdatePinhole %u: %s: adding it again", e->upnp_pinhole_id, natt_strerror(rc));
+	}
+	uint16_t id = e->upnp_pinhole_id;
+	for (int attempt = 0; rc < 0 && attempt < 2; attempt++) {
+		rc = natt_igd_pinhole_add(&T.igd, router, &e->pinhole_address, e->protocol, port, lease, NULL, &id, &code);
+		if (rc == -ECONNREFUSED && attempt == 0 && refind_igd(why, len) < 0)
+			return NATT_ERR_NO_IGD;
+		if (rc != -ECONNREFUSED)
+			break;
+	}
+	if (rc < 0) {
+		describe_upnp_failure(rc, code, why, len);
+		return rc == -ECONNREFUSED ? NATT_ERR_NO_IGD : rc;
+	}
+	natt_engine_lock();
+	e->technique = NATT_TECH_UPNP;
+	e->upnp_pinhole_id = id;
+	e->external_port = port;
+	e->granted_lifetime = lease;
+	inet_ntop(AF_INET6, &e->pinhole_address, e->internal_client, sizeof(e->internal_client));
+	natt_engine_unlock();
+	return 0;
+}
+
+static int delete_pinhole(struct natt_entry *e)
+{
+	int rc = 0;
+	if (e->technique == NATT_TECH_PCP) {
+		struct sockaddr_in6 server, internal;
+		pcp6_addresses(e, &server, &internal);
+		rc = natt_pcp_delete((struct sockaddr *)&server, (struct sockaddr *)&internal, e->protocol,
+		                     natt_entry_local_port(e), e->pcp_nonce, PCP_TIMEOUT_MS, NULL);
+		if (rc == NATT_ERR_RESOURCES)
+			rc = NATT_ERR_NOT_FOUND;
+	} else if (e->technique == NATT_TECH_UPNP) {
+		if (!T.igd.open && natt_router_gateway())
+			ensure_igd((char[64]){ 0 }, 64);
+		int code = 0;
+		rc = T.igd.open ? natt_igd_pinhole_delete(&T.igd, natt_router_gateway6(), &e->pinhole_address,
+		                                          e->upnp_pinhole_id, &code)
+		                : NATT_ERR_NO_IGD;
+		if (rc == -ECONNREFUSED && refind_igd((char[64]){ 0 }, 64) == 0)
+			rc = natt_igd_pinhole_delete(&T.igd, natt_router_gateway6(), &e->pinhole_address, e->upnp_pinhole_id,
+			                             &code);
+		if (rc == NATT_ERR_UPNP && code == NATT_UPNP_NO_SUCH_PINHOLE)
+			rc = NATT_ERR_NOT_FOUND;
+	}
+	return rc;
 }
 
 /* 1: the technique answered here since the gateway last changed; -1: it did not answer lately; 0: not
@@ -549,6 +732,18 @@ void natt_techniques_discover(enum natt_technique *order, size_t count)
 
 int natt_technique_map(enum natt_technique technique, struct natt_entry *e, char *why, size_t len)
 {
+	if (e->pinhole) {
+		if (!natt_router_gateway6())
+			return NATT_ERR_NO_GATEWAY;
+		switch (technique) {
+		case NATT_TECH_UPNP: return try_upnp_pinhole(e, why, len);
+		case NATT_TECH_PCP: return try_pcp_pinhole(e, why, len);
+		case NATT_TECH_NATPMP:
+			snprintf(why, len, "NAT-PMP opens no IPv6 pinholes");
+			return NATT_ERR_UNSUPPORTED;
+		default: return -ENOTSUP;
+		}
+	}
 	if (!natt_router_gateway())
 		return NATT_ERR_NO_GATEWAY;
 	switch (technique) {
@@ -561,6 +756,8 @@ int natt_technique_map(enum natt_technique technique, struct natt_entry *e, char
 
 int natt_technique_delete(struct natt_entry *e)
 {
+	if (e->pinhole)
+		return natt_router_gateway6() ? delete_pinhole(e) : NATT_ERR_NO_GATEWAY;
 	if (!natt_router_gateway())
 		return NATT_ERR_NO_GATEWAY;
 	int rc = 0, code = 0;
@@ -622,7 +819,7 @@ void natt_techniques_verify(const struct natt_entry *upnp, const struct natt_ent
 /* What the discovery learnt of the gateway, forgotten. */
 static void forget_gateway(void)
 {
-	T.upnp_absent_until = T.natpmp_absent_until = T.pcp_absent_until = 0;
+	T.upnp_absent_until = T.natpmp_absent_until = T.pcp_absent_until = T.pcp6_absent_until = 0;
 	T.natpmp_seen = T.pcp_seen = false;
 	T.found.location[0] = '\0';
 	T.natpmp_external_at = 0;
@@ -655,7 +852,7 @@ void natt_techniques_igd_announced(const char *location, int bootid, bool byebye
 void natt_techniques_natpmp_announced(uint32_t epoch)
 {
 	/* (The same server answers both: its announcement speaks for PCP too.) */
-	T.natpmp_absent_until = T.pcp_absent_until = 0;
+	T.natpmp_absent_until = T.pcp_absent_until = T.pcp6_absent_until = 0;
 	note_epoch(epoch);
 }
 
@@ -673,5 +870,5 @@ void natt_techniques_after_fork_child(void)
 {
 	memset(&T.igd, 0, sizeof(T.igd)); /* the parent's IGD: the child finds its own */
 	forget_gateway();
-	T.have_epoch = false;
+	T.epoch.known = T.epoch6.known = false;
 }

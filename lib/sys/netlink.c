@@ -274,3 +274,107 @@ int natt_netlink_interfaces(struct natt_interface **list, size_t *count, int tim
 	}
 	return rc;
 }
+
+/* ---- IPv6 addresses with their flags */
+
+int natt_netlink_addr6_parse(const struct nlmsghdr *msg, struct natt_addr6 *out)
+{
+	if (msg->nlmsg_type != RTM_NEWADDR || msg->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifaddrmsg)))
+		return -EINVAL;
+	const struct ifaddrmsg *ifa = NLMSG_DATA(msg);
+	if (ifa->ifa_family != AF_INET6)
+		return 1;
+	memset(out, 0, sizeof(*out));
+	const void *local = NULL, *address = NULL;
+	out->flags = ifa->ifa_flags;
+	long len = (long)msg->nlmsg_len - (long)NLMSG_LENGTH(sizeof(*ifa));
+	for (const struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == IFA_LOCAL || a->rta_type == IFA_ADDRESS) {
+			if (RTA_PAYLOAD(a) != 16)
+				return -EINVAL;
+			*(a->rta_type == IFA_LOCAL ? &local : &address) = RTA_DATA(a);
+		} else if (a->rta_type == IFA_FLAGS) {
+			/* The full flags (ifa_flags has only the low eight: not MANAGETEMPADDR...). */
+			if (RTA_PAYLOAD(a) != sizeof(uint32_t))
+				return -EINVAL;
+			memcpy(&out->flags, RTA_DATA(a), sizeof(uint32_t));
+		}
+	}
+	const void *mine = local ? local : address;
+	if (!mine)
+		return -EINVAL;
+	memcpy(&out->address, mine, 16);
+	out->index = ifa->ifa_index;
+	out->scope = ifa->ifa_scope;
+	return 0;
+}
+
+struct addresses6 {
+	struct natt_addr6 *items;
+	size_t count, cap;
+};
+
+static int collect_address6(const struct nlmsghdr *msg, void *ctx)
+{
+	struct addresses6 *addrs = ctx;
+	struct natt_addr6 entry;
+	if (natt_netlink_addr6_parse(msg, &entry) != 0)
+		return 0;
+	if (grow((void **)&addrs->items, addrs->count, &addrs->cap, sizeof(entry)) < 0)
+		return -ENOMEM;
+	addrs->items[addrs->count++] = entry;
+	return 0;
+}
+
+int natt_netlink_ipv6_addresses(struct natt_addr6 **list, size_t *count, int timeout_ms)
+{
+	int64_t deadline = natt_now_ms() + timeout_ms;
+	int rc = -EAGAIN;
+	struct addresses6 addrs = { 0 };
+	for (int attempt = 0; attempt < 3 && (rc == -EAGAIN || rc == -ENOBUFS); attempt++) {
+		free(addrs.items);
+		addrs = (struct addresses6){ 0 };
+		int64_t left = deadline - natt_now_ms();
+		struct ifaddrmsg req = { .ifa_family = AF_INET6 };
+		rc = natt_netlink_dump(RTM_GETADDR, &req, sizeof(req), collect_address6, &addrs, left > 0 ? (int)left : 0);
+	}
+	if (rc < 0 || addrs.count == 0) {
+		free(addrs.items);
+		addrs.items = NULL;
+		addrs.count = 0;
+	}
+	*list = addrs.items;
+	*count = addrs.count;
+	return rc;
+}
+
+static bool publishable6(const struct natt_addr6 *a)
+{
+	const uint8_t *b = a->address.s6_addr;
+	if (a->scope != RT_SCOPE_UNIVERSE || (b[0] & 0xfe) == 0xfc || IN6_IS_ADDR_LINKLOCAL(&a->address) ||
+	    IN6_IS_ADDR_LOOPBACK(&a->address) || IN6_IS_ADDR_MULTICAST(&a->address) ||
+	    IN6_IS_ADDR_V4MAPPED(&a->address) || IN6_IS_ADDR_UNSPECIFIED(&a->address))
+		return false;
+	return !(a->flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED));
+}
+
+int natt_pick_published_ipv6(const struct natt_addr6 *list, size_t count, unsigned router_index,
+                             const struct in6_addr *source, struct in6_addr *out)
+{
+	int best_rank = -1;
+	for (size_t i = 0; i < count; i++) {
+		const struct natt_addr6 *a = &list[i];
+		if (!publishable6(a))
+			continue;
+		/* Lower is better: on the router's interface (the router's firewall sees no other address's
+		 * traffic: a VPN's or a container bridge's), then stable before temporary, then the kernel's
+		 * pick. */
+		int rank = (router_index && a->index != router_index ? 4 : 0) + ((a->flags & IFA_F_TEMPORARY) ? 2 : 0) +
+		           (source && memcmp(source, &a->address, 16) == 0 ? 0 : 1);
+		if (best_rank < 0 || rank < best_rank) {
+			best_rank = rank;
+			*out = a->address;
+		}
+	}
+	return best_rank < 0 ? -ENOENT : 0;
+}

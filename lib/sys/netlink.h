@@ -43,4 +43,28 @@ int natt_netlink_addr_parse(const struct nlmsghdr *msg, struct natt_interface *o
  * error *list is NULL and *count 0. Thread-safe. */
 int natt_netlink_interfaces(struct natt_interface **list, size_t *count, int timeout_ms);
 
+/* An IPv6 address of this host, with what the kernel says of it. */
+struct natt_addr6 {
+	struct in6_addr address;
+	unsigned index;        /* interface */
+	unsigned char scope;   /* RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, ... */
+	uint32_t flags;        /* IFA_F_TEMPORARY, IFA_F_DEPRECATED, IFA_F_TENTATIVE, ... */
+};
+
+/* Parses an RTM_NEWADDR message of an IPv6 address: 0; 1 when of another family; -EINVAL. Pure. */
+int natt_netlink_addr6_parse(const struct nlmsghdr *msg, struct natt_addr6 *out);
+
+/* Every IPv6 address of this host (any link state), to release with free(). 0 or a negative code as
+ * natt_netlink_dump() (then *list NULL, *count 0). Thread-safe. */
+int natt_netlink_ipv6_addresses(struct natt_addr6 **list, size_t *count, int timeout_ms);
+
+/* The address a server bound to [::] publishes through an IPv6 pinhole, of list[0..count): a global one
+ * (not link-local, not unique local fc00::/7, not still tentative, not deprecated); one on the
+ * interface toward the router (router_index; 0: any) first; then a stable one before a temporary one
+ * (RFC 8981 addresses change daily and are made for outgoing connections: a pinhole to one closes the
+ * server at its next rotation); then the kernel's own source toward the router (source, may be NULL);
+ * then the kernel's order. 0, or -ENOENT when there is none. Pure. */
+int natt_pick_published_ipv6(const struct natt_addr6 *list, size_t count, unsigned router_index,
+                             const struct in6_addr *source, struct in6_addr *out);
+
 #endif

@@ -241,8 +241,18 @@ static int no_answer(int err, int64_t deadline)
 	return natt_now_ms() >= deadline ? -ETIMEDOUT : -EPROTO;
 }
 
-/* Connects to the URL's address (IPv4, or an IPv6 literal) by the deadline without blocking. Returns
- * the fd (close-on-exec, non-blocking) or -errno (-ETIMEDOUT). */
+static __thread bool have_source6;
+static __thread struct in6_addr source6;
+
+void natt_http_set_source6(const struct in6_addr *source)
+{
+	have_source6 = source != NULL;
+	if (source)
+		source6 = *source;
+}
+
+/* Connects to the URL's address (IPv4, or an IPv6 literal) by the deadline without blocking, from
+ * source6 when set. Returns the fd (close-on-exec, non-blocking) or -errno (-ETIMEDOUT). */
 static int connect_by(const struct natt_http_url *u, int64_t deadline)
 {
 	int family = u->addr.sin_family;
@@ -251,6 +261,14 @@ static int connect_by(const struct natt_http_url *u, int64_t deadline)
 	if (fd < 0)
 		return -errno;
 	int rc = 0;
+	if (family == AF_INET6 && have_source6) {
+		struct sockaddr_in6 from = { .sin6_family = AF_INET6, .sin6_addr = source6 };
+		if (bind(fd, (const struct sockaddr *)&from, sizeof(from)) < 0) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+	}
 	if (connect(fd, (const struct sockaddr *)&u->addr, len) < 0) {
 		rc = errno == EINPROGRESS || errno == EINTR ? -EINPROGRESS : -errno;
 		while (rc == -EINPROGRESS) {

@@ -86,4 +86,9 @@ int natt_upnp_fetch(const char *url, int timeout_ms, char **body, size_t *len);
 int natt_soap_post(const char *control_url, const char *service_type, const char *action,
                    struct UPNParg *args, int timeout_ms, char **reply, size_t *len);
 
+/* The IPv6 source address of this thread's next connections to IPv6 URLs (NULL: the kernel's choice).
+ * A router in secure mode opens a pinhole only for the address a request comes from, and that must be
+ * the address natt publishes, not a temporary one the kernel may prefer. */
+void natt_http_set_source6(const struct in6_addr *source);
+
 #endif

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/config.h"
+#include "upnp/http.h"
 #include "upnp/igd_client.h"
 #include "util/log.h"
 #include "natt/net.h"
@@ -475,27 +476,37 @@ static int firewall_url(const struct natt_igd *igd, const struct sockaddr_in6 *r
 	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
 }
 
-static int firewall_call(struct natt_igd *igd, const struct sockaddr_in6 *router, const char *action,
-                         const struct natt_upnp_arg *args, size_t nargs, struct natt_upnp_value **results,
-                         size_t *nresults, int *code)
+static int firewall_call(struct natt_igd *igd, const struct sockaddr_in6 *router, const struct in6_addr *from,
+                         const char *action, const struct natt_upnp_arg *args, size_t nargs,
+                         struct natt_upnp_value **results, size_t *nresults, int *code)
 {
 	char url[NATT_UPNP_URL_MAX];
 	*code = 0;
 	int rc = firewall_url(igd, router, url, sizeof(url));
 	if (rc < 0)
 		return rc;
-	return call_at(igd, url, igd->fc_service_type, action, args, nargs, results, nresults, code);
+	natt_http_set_source6(from);
+	rc = call_at(igd, url, igd->fc_service_type, action, args, nargs, results, nresults, code);
+	natt_http_set_source6(NULL);
+	return rc;
 }
 
-int natt_igd_pinhole_add(struct natt_igd *igd, const struct sockaddr_in6 *router, enum natt_protocol protocol,
-                         uint16_t port, uint32_t lease, struct in6_addr *internal, uint16_t *unique_id,
-                         int *upnp_code)
+int natt_igd_pinhole_add(struct natt_igd *igd, const struct sockaddr_in6 *router, const struct in6_addr *from,
+                         enum natt_protocol protocol, uint16_t port, uint32_t lease, struct in6_addr *internal,
+                         uint16_t *unique_id, int *upnp_code)
 {
 	struct sockaddr_storage local;
 	char client[INET6_ADDRSTRLEN], in[8], dur[16], proto[4];
 	if (!router || port == 0 || lease == 0 || lease > 86400 || (protocol != NATT_TCP && protocol != NATT_UDP))
 		return -EINVAL;
-	int rc = natt_local_sockaddr_toward((const struct sockaddr *)router, sizeof(*router), &local);
+	int rc = 0;
+	if (from) {
+		memset(&local, 0, sizeof(local));
+		((struct sockaddr_in6 *)&local)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&local)->sin6_addr = *from;
+	} else {
+		rc = natt_local_sockaddr_toward((const struct sockaddr *)router, sizeof(*router), &local);
+	}
 	if (rc < 0)
 		return rc;
 	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&local)->sin6_addr, client, sizeof(client));
@@ -508,7 +519,7 @@ int natt_igd_pinhole_add(struct natt_igd *igd, const struct sockaddr_in6 *router
 	};
 	struct natt_upnp_value *res = NULL;
 	size_t n = 0;
-	rc = firewall_call(igd, router, "AddPinhole", args, sizeof(args) / sizeof(args[0]), &res, &n,
+	rc = firewall_call(igd, router, from, "AddPinhole", args, sizeof(args) / sizeof(args[0]), &res, &n,
 	                   CODE_OUT(upnp_code));
 	uint16_t id = 0;
 	if (rc == 0)
@@ -523,8 +534,8 @@ int natt_igd_pinhole_add(struct natt_igd *igd, const struct sockaddr_in6 *router
 	return 0;
 }
 
-int natt_igd_pinhole_update(struct natt_igd *igd, const struct sockaddr_in6 *router, uint16_t unique_id,
-                            uint32_t lease, int *upnp_code)
+int natt_igd_pinhole_update(struct natt_igd *igd, const struct sockaddr_in6 *router, const struct in6_addr *from,
+                            uint16_t unique_id, uint32_t lease, int *upnp_code)
 {
 	char id[8], dur[16];
 	if (lease == 0 || lease > 86400)
@@ -532,14 +543,14 @@ int natt_igd_pinhole_update(struct natt_igd *igd, const struct sockaddr_in6 *rou
 	snprintf(id, sizeof(id), "%u", unique_id);
 	snprintf(dur, sizeof(dur), "%u", lease);
 	const struct natt_upnp_arg args[] = { { "UniqueID", id }, { "NewLeaseTime", dur } };
-	return firewall_call(igd, router, "UpdatePinhole", args, 2, NULL, NULL, CODE_OUT(upnp_code));
+	return firewall_call(igd, router, from, "UpdatePinhole", args, 2, NULL, NULL, CODE_OUT(upnp_code));
 }
 
-int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *router, uint16_t unique_id,
-                            int *upnp_code)
+int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *router, const struct in6_addr *from,
+                            uint16_t unique_id, int *upnp_code)
 {
 	char id[8];
 	snprintf(id, sizeof(id), "%u", unique_id);
 	const struct natt_upnp_arg args[] = { { "UniqueID", id } };
-	return firewall_call(igd, router, "DeletePinhole", args, 1, NULL, NULL, CODE_OUT(upnp_code));
+	return firewall_call(igd, router, from, "DeletePinhole", args, 1, NULL, NULL, CODE_OUT(upnp_code));
 }

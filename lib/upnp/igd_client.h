@@ -34,6 +34,7 @@ struct natt_igd {
 /* UPnP errors the engine reacts to. */
 enum {
 	NATT_UPNP_INVALID_ARGS = 402,
+	NATT_UPNP_NO_SUCH_PINHOLE = 704, /* WANIPv6FirewallControl's NoSuchEntry */
 	NATT_UPNP_ACTION_FAILED = 501,
 	NATT_UPNP_NOT_AUTHORIZED = 606,
 	NATT_UPNP_BAD_INDEX = 713,
@@ -135,17 +136,17 @@ int natt_igd_delete_own(struct natt_igd *igd, enum natt_protocol protocol, uint1
 
 /* IPv6 pinholes (WANIPv6FirewallControl:1 of an IGDv2). A router in secure mode (miniupnpd's default)
  * opens a pinhole only for the address the request comes from: so these go to the service's control
- * path at the router's IPv6 address `router` (a link-local one with its scope id), from this host's
- * source address toward it, which is the pinhole's internal client (*internal receives it, may be
- * NULL). lease: seconds, 1-86400. Return 0; NATT_ERR_UNSUPPORTED when the IGD has no such service;
- * -EINVAL; or an action's error (NATT_ERR_UPNP: 606 not authorized, 701 no such pinhole...). */
-int natt_igd_pinhole_add(struct natt_igd *igd, const struct sockaddr_in6 *router, enum natt_protocol protocol,
-                         uint16_t port, uint32_t lease, struct in6_addr *internal, uint16_t *unique_id,
-                         int *upnp_code);
-int natt_igd_pinhole_update(struct natt_igd *igd, const struct sockaddr_in6 *router, uint16_t unique_id,
-                            uint32_t lease, int *upnp_code);
-int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *router, uint16_t unique_id,
-                            int *upnp_code);
+ * path at the router's IPv6 address `router` (a link-local one with its scope id), from `from` (NULL:
+ * this host's source address toward it), which is the pinhole's internal client (*internal receives
+ * it, may be NULL). lease: seconds, 1-86400. Return 0; NATT_ERR_UNSUPPORTED when the IGD has no such
+ * service; -EINVAL; or an action's error (NATT_ERR_UPNP: 606 not authorized, 704 no such pinhole...). */
+int natt_igd_pinhole_add(struct natt_igd *igd, const struct sockaddr_in6 *router, const struct in6_addr *from,
+                         enum natt_protocol protocol, uint16_t port, uint32_t lease, struct in6_addr *internal,
+                         uint16_t *unique_id, int *upnp_code);
+int natt_igd_pinhole_update(struct natt_igd *igd, const struct sockaddr_in6 *router, const struct in6_addr *from,
+                            uint16_t unique_id, uint32_t lease, int *upnp_code);
+int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *router, const struct in6_addr *from,
+                            uint16_t unique_id, int *upnp_code);
 
 /* The host-wide cache of the IGD's description URL, a file beside the status file named after the
  * gateway, so a second natt process skips discovery. read: 0 or -errno; write: best effort. */

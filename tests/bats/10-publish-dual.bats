@@ -136,13 +136,13 @@ kernel_port_published() {
 	kernel_port_published udp "udp 0.0.0.0 0" --publish-ephemeral-udp
 }
 
-@test "an IPv6-only socket is local-only: nothing asked of the router, the reason given" {
+@test "an IPv6-only socket on a host without global IPv6 is local-only: nothing asked of the router, the reason given" {
 	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
 	ctl ctl "tcp :: 8007 v6only" '^[0-9]+ 8007$'
 	wait_state tcp 8007 local-only
 	run jq -r '.sockets[] | select(.local_port == 8007) | .local_address, .error, ([.assignments[] | select(.technique != null)] | length)' "$NATT_STATUS"
 	assert_line --index 0 "::"
-	assert_line --index 1 --partial "IPv6-only"
+	assert_line --index 1 --partial "no global IPv6 address"
 	assert_line --index 2 "0"
 	run rule_present 8007
 	assert_failure

@@ -29,6 +29,7 @@
 
 #include "natt/net.h"
 #include "sys/net_internal.h"
+#include "sys/netlink.h"
 #include "sys/sockstate.h"
 #include "util/parse.h"
 
@@ -1266,9 +1267,156 @@ static void test_port_served_elsewhere(void **state)
 	assert_int_equal(elsewhere, 1);
 }
 
+/* ---- the address a [::] socket publishes through a pinhole ---- */
+
+static struct natt_addr6 addr6(const char *text, unsigned index, unsigned char scope, uint32_t flags)
+{
+	struct natt_addr6 a = { .index = index, .scope = scope, .flags = flags };
+	assert_int_equal(inet_pton(AF_INET6, text, &a.address), 1);
+	return a;
+}
+
+static void assert_picked(const struct natt_addr6 *list, size_t count, unsigned router_index, const char *source,
+                          const char *want)
+{
+	struct in6_addr src, got;
+	char text[INET6_ADDRSTRLEN];
+	if (source)
+		assert_int_equal(inet_pton(AF_INET6, source, &src), 1);
+	assert_int_equal(natt_pick_published_ipv6(list, count, router_index, source ? &src : NULL, &got), 0);
+	assert_string_equal(inet_ntop(AF_INET6, &got, text, sizeof(text)), want);
+}
+
+static void test_pick_published_ipv6(void **state)
+{
+	(void)state;
+	struct in6_addr out;
+	/* Only addresses no pinhole can make reachable: none. */
+	struct natt_addr6 unreachable[] = {
+		addr6("fe80::1", 2, RT_SCOPE_LINK, IFA_F_PERMANENT),
+		addr6("fd77::3", 2, RT_SCOPE_UNIVERSE, IFA_F_PERMANENT),
+		addr6("fc00::9", 2, RT_SCOPE_UNIVERSE, 0),
+		addr6("::1", 1, RT_SCOPE_HOST, IFA_F_PERMANENT),
+		addr6("2001:db8::5", 2, RT_SCOPE_UNIVERSE, IFA_F_TENTATIVE),
+		addr6("2001:db8::6", 2, RT_SCOPE_UNIVERSE, IFA_F_DEPRECATED),
+		addr6("2001:db8::7", 2, RT_SCOPE_UNIVERSE, IFA_F_DADFAILED),
+	};
+	assert_int_equal(natt_pick_published_ipv6(unreachable, 7, 2, NULL, &out), -ENOENT);
+	assert_int_equal(natt_pick_published_ipv6(NULL, 0, 0, NULL, &out), -ENOENT);
+
+	/* A stable address before a temporary one, even when the kernel would speak from the temporary. */
+	struct natt_addr6 privacy[] = {
+		addr6("2a01:77:1:0:6e6a:6fb3:b60d:2703", 2, RT_SCOPE_UNIVERSE, IFA_F_TEMPORARY),
+		addr6("fe80::2", 2, RT_SCOPE_LINK, IFA_F_PERMANENT),
+		addr6("2a01:77:1::50", 2, RT_SCOPE_UNIVERSE, IFA_F_MANAGETEMPADDR),
+	};
+	assert_picked(privacy, 3, 2, "2a01:77:1:0:6e6a:6fb3:b60d:2703", "2a01:77:1::50");
+	/* Temporary addresses alone: one of them rather than nothing. */
+	assert_picked(privacy, 2, 2, NULL, "2a01:77:1:0:6e6a:6fb3:b60d:2703");
+
+	/* The router's interface before all: a stable address elsewhere (a VPN, a container bridge) is not
+	 * behind the router's firewall; a temporary one on the router's link is. */
+	struct natt_addr6 elsewhere[] = {
+		addr6("2001:db8:77::1", 5, RT_SCOPE_UNIVERSE, IFA_F_PERMANENT),
+		addr6("2a01:77:1::99", 2, RT_SCOPE_UNIVERSE, IFA_F_TEMPORARY),
+	};
+	assert_picked(elsewhere, 2, 2, NULL, "2a01:77:1::99");
+
+	/* Among stable ones: the router's interface first, then the kernel's source, then the list's order. */
+	struct natt_addr6 stable[] = {
+		addr6("2001:db8:9::1", 3, RT_SCOPE_UNIVERSE, IFA_F_PERMANENT),
+		addr6("2001:db8:1::2", 2, RT_SCOPE_UNIVERSE, IFA_F_PERMANENT),
+		addr6("2001:db8:1::3", 2, RT_SCOPE_UNIVERSE, IFA_F_PERMANENT),
+	};
+	assert_picked(stable, 3, 2, NULL, "2001:db8:1::2");
+	assert_picked(stable, 3, 2, "2001:db8:1::3", "2001:db8:1::3");
+	assert_picked(stable, 3, 0, NULL, "2001:db8:9::1");
+	assert_picked(stable, 3, 0, "2001:db8:1::3", "2001:db8:1::3");
+}
+
+/* RTM_NEWADDR of IPv6 with IFA_FLAGS beyond ifa_flags' eight bits; IPv4 skipped; malformed refused. */
+static void test_netlink_addr6_parse(void **state)
+{
+	(void)state;
+	struct nlbuf nb = { .len = 0 };
+	struct ifaddrmsg ifa = { .ifa_family = AF_INET6, .ifa_prefixlen = 64, .ifa_flags = IFA_F_TEMPORARY,
+	                         .ifa_scope = RT_SCOPE_UNIVERSE, .ifa_index = 7 };
+	struct in6_addr a;
+	inet_pton(AF_INET6, "2a01:77:1::50", &a);
+	uint32_t flags = IFA_F_MANAGETEMPADDR | IFA_F_NODAD;
+	nl_begin(&nb, RTM_NEWADDR, NLM_F_MULTI, SEQ, PID);
+	nl_put(&nb, &ifa, sizeof(ifa));
+	nl_attr(&nb, IFA_ADDRESS, &a, 16);
+	nl_attr(&nb, IFA_FLAGS, &flags, 4);
+	nl_end(&nb);
+	struct natt_addr6 out;
+	assert_int_equal(natt_netlink_addr6_parse(&nb.u.align, &out), 0);
+	assert_memory_equal(&out.address, &a, 16);
+	assert_int_equal(out.index, 7);
+	assert_int_equal(out.scope, RT_SCOPE_UNIVERSE);
+	assert_int_equal(out.flags, flags);
+
+	struct nlbuf v4 = { .len = 0 };
+	struct ifaddrmsg ifa4 = { .ifa_family = AF_INET, .ifa_prefixlen = 24, .ifa_index = 2 };
+	uint32_t a4 = htonl(0x0a4d0002);
+	nl_begin(&v4, RTM_NEWADDR, NLM_F_MULTI, SEQ, PID);
+	nl_put(&v4, &ifa4, sizeof(ifa4));
+	nl_attr(&v4, IFA_LOCAL, &a4, 4);
+	nl_end(&v4);
+	assert_int_equal(natt_netlink_addr6_parse(&v4.u.align, &out), 1);
+
+	struct nlbuf bad = { .len = 0 };
+	nl_begin(&bad, RTM_NEWADDR, NLM_F_MULTI, SEQ, PID);
+	nl_put(&bad, &ifa, sizeof(ifa));
+	nl_attr(&bad, IFA_ADDRESS, &a, 8); /* too short for IPv6 */
+	nl_end(&bad);
+	assert_int_equal(natt_netlink_addr6_parse(&bad.u.align, &out), -EINVAL);
+	struct nlbuf none = { .len = 0 };
+	nl_begin(&none, RTM_NEWADDR, NLM_F_MULTI, SEQ, PID);
+	nl_put(&none, &ifa, sizeof(ifa));
+	nl_end(&none);
+	assert_int_equal(natt_netlink_addr6_parse(&none.u.align, &out), -EINVAL);
+}
+
+/* The kernel's list of this host's IPv6 addresses is /proc/net/if_inet6's, address for address. */
+static void test_netlink_ipv6_addresses(void **state)
+{
+	(void)state;
+	struct natt_addr6 *list = NULL;
+	size_t count = 0;
+	assert_int_equal(natt_netlink_ipv6_addresses(&list, &count, 2000), 0);
+	FILE *f = fopen("/proc/net/if_inet6", "r");
+	if (!f) {
+		free(list);
+		skip(); /* IPv6 off in this kernel */
+	}
+	char hex[33];
+	size_t lines = 0;
+	unsigned index;
+	while (fscanf(f, "%32s %x %*x %*x %*x %*s", hex, &index) == 2) {
+		struct in6_addr a;
+		for (int i = 0; i < 16; i++) {
+			unsigned byte;
+			sscanf(hex + 2 * i, "%2x", &byte);
+			a.s6_addr[i] = (uint8_t)byte;
+		}
+		int found = 0;
+		for (size_t i = 0; i < count; i++)
+			found |= memcmp(&list[i].address, &a, 16) == 0 && list[i].index == index;
+		assert_true(found);
+		lines++;
+	}
+	fclose(f);
+	assert_int_equal(count, lines);
+	free(list);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pick_published_ipv6),
+		cmocka_unit_test(test_netlink_addr6_parse),
+		cmocka_unit_test(test_netlink_ipv6_addresses),
 		cmocka_unit_test(test_classification_table),
 		cmocka_unit_test(test_classification_other_families),
 		cmocka_unit_test(test_addr_parse_and_format),

@@ -722,7 +722,7 @@ static void test_igd_open(void **state)
 	assert_string_equal(igd.fc_control_url, "");
 	struct sockaddr_in6 router6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	int code = -1;
-	assert_int_equal(natt_igd_pinhole_delete(&igd, &router6, 1, &code), NATT_ERR_UNSUPPORTED);
+	assert_int_equal(natt_igd_pinhole_delete(&igd, &router6, NULL, 1, &code), NATT_ERR_UNSUPPORTED);
 	natt_igd_close(&igd);
 
 	struct in_addr host;

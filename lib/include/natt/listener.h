@@ -21,7 +21,9 @@ extern "C" {
 #endif
 
 /* One name under which the socket can be reached: a local interface address (technique
- * NATT_TECH_LOCAL) or an address and port the router made (UPnP, NAT-PMP). */
+ * NATT_TECH_LOCAL), an address and port the router made (UPnP, NAT-PMP, PCP), or, for a socket with
+ * an IPv6 side, this host's IPv6 address that the router's firewall lets the internet reach through a
+ * pinhole (UPnP IGDv2 or PCP; the address has a colon; a dual-stack [::] socket has both). */
 struct natt_assignment {
 	enum natt_protocol protocol;
 	char address[46];               /* numeric, INET6_ADDRSTRLEN */
@@ -36,7 +38,7 @@ enum natt_listener_state {
 	NATT_STATE_PENDING = 0,   /* asking, or no router answered yet: retried with back-off */
 	NATT_STATE_PUBLISHED = 1, /* a router mapping exists */
 	NATT_STATE_FAILED = 2,    /* the router refused; retried later */
-	NATT_STATE_LOCAL_ONLY = 3,/* nothing a router can map (e.g. an IPv6-only socket) */
+	NATT_STATE_LOCAL_ONLY = 3,/* nothing a router can open (an IPv6-only socket, no global IPv6 address) */
 };
 
 struct natt_listener;
