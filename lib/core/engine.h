@@ -71,6 +71,7 @@ struct natt_entry {
 	struct in_addr external;
 	struct in6_addr pinhole_address; /* a pinhole's: the host address it lets the internet reach */
 	uint16_t upnp_pinhole_id;        /* a UPnP pinhole's UniqueID */
+	uint64_t upnp_generation;        /* the opening of the IGD that made or last renewed it */
 	uint16_t external_port;
 	uint32_t granted_lifetime;      /* granted; 0 = permanent */
 	time_t expires;                 /* wall clock; 0 = never */

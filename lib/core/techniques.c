@@ -43,6 +43,10 @@
 
 static struct {
 	struct natt_igd igd;
+	/* Which opening of the IGD this is, unique to this process: a mapping made or renewed under the
+	 * same one, with its lease running, is ours at the router (see natt_technique_delete). */
+	uint64_t igd_generation;
+	uint32_t igd_openings;
 	int64_t upnp_absent_until;
 	struct in_addr upnp_external;  /* GetExternalIPAddress, reused for a few seconds */
 	int64_t upnp_external_at;
@@ -108,6 +112,7 @@ static int ensure_igd(char *why, size_t len)
 		snprintf(why, len, "no UPnP IGD answered");
 		return NATT_ERR_NO_IGD;
 	}
+	T.igd_generation = (uint64_t)getpid() << 32 | ++T.igd_openings;
 	return 0;
 }
 
@@ -227,6 +232,7 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	}
 	natt_engine_lock();
 	e->technique = NATT_TECH_UPNP;
+	e->upnp_generation = T.igd_generation;
 	e->external = external;
 	e->external_port = granted;
 	e->granted_lifetime = lease;
@@ -764,18 +770,32 @@ int natt_technique_delete(struct natt_entry *e)
 	if (e->technique == NATT_TECH_UPNP) {
 		if (!T.igd.open)
 			ensure_igd((char[64]){ 0 }, 64);
-		/* Never delete what is not ours: the port may have gone to another client since. */
-		struct natt_igd_entry current;
-		rc = T.igd.open ? natt_igd_get_entry(&T.igd, e->protocol, e->external_port, &current, &code)
-		                : NATT_ERR_NO_IGD;
-		if (rc == -ECONNREFUSED && refind_igd((char[64]){ 0 }, 64) == 0)
-			rc = natt_igd_get_entry(&T.igd, e->protocol, e->external_port, &current, &code);
-		if (rc == 0 && current.internal_port == natt_entry_local_port(e) &&
-		    strcmp(current.internal_client, e->internal_client) == 0)
+		/* Made or renewed at this opening of the IGD, its lease running: the router still holds it
+		 * for us (it refuses another host a port we hold), so it is deleted at once. Otherwise (the
+		 * router restarted, was found again, or the lease ran out) the port may have gone to another
+		 * client since: deleted only if the router still names this host and port. */
+		bool ours = T.igd.open && e->upnp_generation == T.igd_generation &&
+		            (e->expires == 0 || e->expires > time(NULL));
+		if (ours) {
 			rc = natt_igd_delete(&T.igd, e->protocol, e->external_port, &code);
-		else if (rc == 0)
-			natt_info("not deleting %s port %u: now held by %s:%u", natt_protocol_text(e->protocol), e->external_port,
-			          current.internal_client, current.internal_port);
+			if (rc == -ECONNREFUSED) {
+				ours = false; /* the router restarted: found again, and asked first */
+				refind_igd((char[64]){ 0 }, 64);
+			}
+		}
+		if (!ours) {
+			struct natt_igd_entry current;
+			rc = T.igd.open ? natt_igd_get_entry(&T.igd, e->protocol, e->external_port, &current, &code)
+			                : NATT_ERR_NO_IGD;
+			if (rc == -ECONNREFUSED && refind_igd((char[64]){ 0 }, 64) == 0)
+				rc = natt_igd_get_entry(&T.igd, e->protocol, e->external_port, &current, &code);
+			if (rc == 0 && current.internal_port == natt_entry_local_port(e) &&
+			    strcmp(current.internal_client, e->internal_client) == 0)
+				rc = natt_igd_delete(&T.igd, e->protocol, e->external_port, &code);
+			else if (rc == 0)
+				natt_info("not deleting %s port %u: now held by %s:%u", natt_protocol_text(e->protocol),
+				          e->external_port, current.internal_client, current.internal_port);
+		}
 	} else if (e->technique == NATT_TECH_NATPMP) {
 		rc = natt_natpmp_delete(gateway(), e->protocol, natt_entry_local_port(e), NATPMP_TIMEOUT_MS, NULL);
 	} else if (e->technique == NATT_TECH_PCP) {

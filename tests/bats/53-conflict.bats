@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # Conflicts: another LAN host (lan2) holds the external port natt wants.
 # natt must publish on another external port, report the port granted, be reachable there, leave
-# lan2's mapping alone, and at exit delete only its own. And it must never delete a mapping that has
-# gone to someone else since it made it (checked before DeletePortMapping).
+# lan2's mapping alone, and at exit delete only its own. And it must never delete a mapping that may
+# have gone to someone else since it made it: one made at another opening of the IGD (the router
+# restarted) is checked before DeletePortMapping.
 
 load lib/lab
 load lib/natt
@@ -80,29 +81,55 @@ from_inet() { on_inet socat -T2 - TCP:100.130.0.1:"$1",connect-timeout=2 </dev/n
 	stop_bg lan2srv
 }
 
-@test "never delete what is not ours: the port went to lan2 behind natt's back; natt's exit leaves it alone" {
-	local port=8532 lines
-	serve srv lan1 $port --log info --protocols upnp
+@test "a mapping natt made at this IGD, its lease running, is deleted without asking first" {
+	local port=8533
+	serve srv lan1 $port --protocols upnp
+	wait_published tcp $port
+	wait_published udp $port
+	local asked deleted
+	asked=$(router_log_count "#GetSpecificPortMappingEntry")
+	deleted=$(router_log_count "DeletePortMapping: external port: $port, protocol: TCP")
+	serve_stop srv
+	rule_absent $port
+	# the router refuses another host a port natt holds: nothing to check before the delete
+	[ "$(router_log_count "DeletePortMapping: external port: $port, protocol: TCP")" -gt "$deleted" ] ||
+		fail "no DeletePortMapping of $port"
+	assert_equal "$(router_log_count "#GetSpecificPortMappingEntry")" "$asked"
+}
+
+@test "never delete what is not ours: the router restarted unseen and lan2 took the port; natt's exit asks first and leaves it alone" {
+	local port=8532
+	NATT_VERIFY_INTERVAL=0 serve srv lan1 $port --log info --protocols upnp
 	wait_published tcp $port
 	router_rule_to $port 10.77.0.2:$port
-	# a router that gave the port away: natt's mapping disappears, lan2 takes the port
-	run upnpc_on lan1 -d $port TCP
-	assert_success
+	# natt does not hear of the restart: the router's announcements do not reach lan1
+	on_lan1 nft -f - <<-EOF
+		table inet natt_test {
+			chain input { type filter hook input priority 0; udp dport { 1900, 5350 } drop; }
+		}
+	EOF
+	lab router-stop --flush
+	lab router-start
+	# the router's table is empty; lan2 takes the port
 	run upnpc_on lan2 -e lan2-holds -a 10.77.0.3 $port $port TCP 600
 	assert_success
 	router_rule_to $port 10.77.0.3:$port
-	lines=$(router_log_lines)
+	local asked deleted
+	asked=$(router_log_count "GetSpecificPortMappingEntry: rhost='' $port TCP")
+	deleted=$(router_log_count "DeletePortMapping: external port: $port, protocol: TCP")
 
 	serve_stop srv
+	on_lan1 nft delete table inet natt_test
 	# lan2's mapping is still there...
 	router_rule_to $port 10.77.0.3:$port
 	run router_lease TCP $port
 	assert_success
-	# ...and natt did not even ask to delete it. (This lab's miniupnpd runs in secure mode, which
-	# would refuse lan1 deleting lan2's mapping with 606 anyway: the router's log is what shows
-	# whether natt checked first.)
-	run router_log_since "$lines" "DeletePortMapping: external port: $port, protocol: TCP"
-	assert_output ""
+	# ...and natt did not even ask to delete it: the IGD it found again is another opening, so it asked
+	# first. (This lab's miniupnpd runs in secure mode, which would refuse lan1 deleting lan2's mapping
+	# with 606 anyway: the router's log is what shows whether natt checked first.)
+	[ "$(router_log_count "GetSpecificPortMappingEntry: rhost='' $port TCP")" -gt "$asked" ] ||
+		fail "natt did not ask the router first"
+	assert_equal "$(router_log_count "DeletePortMapping: external port: $port, protocol: TCP")" "$deleted"
 	grep -q "not deleting tcp port $port" "$(natt_stderr srv)" ||
 		fail "natt did not say why it left port $port alone: $(cat "$(natt_stderr srv)")"
 	upnpc_on lan2 -d $port TCP >/dev/null
