@@ -114,9 +114,12 @@ round_trip_logged() {
 }
 
 # renewed TECHNIQUE PORT REGEX: with a 4 s lease the pinhole stays open for 12 s, its expiry moves,
-# and the router's log shows renewals (REGEX) of the same pinhole.
+# and the router's log shows renewals (REGEX) of the same pinhole. (A renewal may take the rule away
+# for a moment: miniupnpd 2.3.1 replaces the rule of an updated pinhole, and natt makes a PCP pinhole
+# afresh. Looked at every 0.5 s, it must never be missing twice in a row; a lease that ran out leaves
+# it missing for good.)
 renewed() {
-	local technique=$1 port=$2 regex=$3 mark first t renewals
+	local technique=$1 port=$2 regex=$3 mark first t renewals missing=0
 	mark=$(router_log_lines)
 	natt_start srv lan1 --protocols "$technique" --lifetime 4 -- python3 -m http.server --bind :: "$port"
 	wait_published tcp "$port"
@@ -125,7 +128,12 @@ renewed() {
 	first=$(status_public6 tcp "$port" expires)
 	for t in $(seq 1 24); do
 		sleep 0.5
-		pinhole_open "$port" || fail "after $t half-seconds the pinhole is gone"
+		if pinhole_open "$port"; then
+			missing=0
+		else
+			missing=$((missing + 1))
+			[ "$missing" -lt 2 ] || fail "after $t half-seconds the pinhole is gone (missing twice in a row)"
+		fi
 	done
 	[ "$(status_public6 tcp "$port" expires)" != "$first" ] || fail "the IPv6 expiry never moved"
 	renewals=$(router_log_since "$mark" "$regex" | grep -c . || true)
