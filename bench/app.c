@@ -16,6 +16,7 @@
  *                      thread; the difference is the other threads' (natt's manager: this program
  *                      starts none of its own)
  *   idle SEC           sleep SEC seconds; report the CPU time and wake-ups of every thread meanwhile
+ *   thread             start an idle thread; report how long pthread_create() took
  *   hold FILE          wait until FILE exists (lets a driver run something while this process lives)
  *   sleep MS           sleep MS milliseconds
  *
@@ -35,6 +36,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
@@ -589,6 +591,27 @@ static void step_idle(double seconds)
 	printf("]}\n");
 }
 
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* What starting one thread costs this program (no shim needed): the part of natt's first listen()
+ * that is the start of its manager thread. */
+static void step_thread(void)
+{
+	pthread_t thread;
+	int64_t t0 = bench_now_ns();
+	int rc = pthread_create(&thread, NULL, idle_thread, NULL);
+	int64_t t1 = bench_now_ns();
+	if (rc != 0)
+		bench_die(prog, "pthread_create failed");
+	printf("{\"step\": \"thread\", \"create_ns\": %lld}\n", (long long)(t1 - t0));
+}
+
 static void step_hold(const char *file)
 {
 	struct stat st;
@@ -617,6 +640,8 @@ int main(int argc, char **argv)
 			step_close();
 		} else if (strcmp(step, "rss") == 0) {
 			step_rss();
+		} else if (strcmp(step, "thread") == 0) {
+			step_thread();
 		} else if (strcmp(step, "cpu") == 0) {
 			step_cpu();
 		} else if (strcmp(step, "idle") == 0) {

@@ -18,8 +18,16 @@
  * at that point: what is compared is the hooks, not being threaded. thread_close_ns is the plain
  * program's close() measured once more before that thread exists, the price of the thread alone.
  *
+ * Preloaded, it also compares within this one process (fields ab_*): batches that call dup() and
+ * close() as the program does (the shim's hooks) alternate with batches that call libc's own functions
+ * (found in libc.so.6 itself), each pair giving one ratio; ab_X_ratio is the median of the pairs'
+ * ratios, ab_X_hooked_ns and ab_X_direct_ns the medians of each side. Two processes differ by more
+ * than the hooks cost (where their pages and caches land): one process alternating is the fairer view.
+ * The same after publishing (ab_pub_*), both sides then in a process with natt's thread.
+ *
  * Prints one JSON object. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <netinet/in.h>
@@ -44,6 +52,14 @@ struct result {
 	double cpu_ns, wall_ns; /* medians over the batches, per iteration */
 };
 
+/* The functions a batch calls: the program's (through the shim when preloaded) or libc's own. */
+struct calls {
+	int (*dup)(int);
+	int (*close)(int);
+};
+
+static struct calls program_calls = { dup, close };
+
 static struct result finish(double *cpu, double *wall, int batches)
 {
 	struct result r = { bench_median(cpu, (size_t)batches), bench_median(wall, (size_t)batches) };
@@ -52,7 +68,7 @@ static struct result finish(double *cpu, double *wall, int batches)
 	return r;
 }
 
-static struct result dupclose(int fd, int iterations, int batches)
+static struct result dupclose_with(const struct calls *f, int fd, int iterations, int batches)
 {
 	double *cpu = calloc((size_t)batches, sizeof(double)), *wall = calloc((size_t)batches, sizeof(double));
 	if (!cpu || !wall)
@@ -60,10 +76,10 @@ static struct result dupclose(int fd, int iterations, int batches)
 	for (int b = 0; b < batches; b++) {
 		int64_t c0 = cpu_now_ns(), t0 = bench_now_ns();
 		for (int i = 0; i < iterations; i++) {
-			int copy = dup(fd);
+			int copy = f->dup(fd);
 			if (copy < 0)
 				bench_die(prog, "dup failed");
-			close(copy);
+			f->close(copy);
 		}
 		wall[b] = (double)(bench_now_ns() - t0) / iterations;
 		cpu[b] = (double)(cpu_now_ns() - c0) / iterations;
@@ -71,7 +87,12 @@ static struct result dupclose(int fd, int iterations, int batches)
 	return finish(cpu, wall, batches);
 }
 
-static struct result close_only(int fd, int iterations, int batches)
+static struct result dupclose(int fd, int iterations, int batches)
+{
+	return dupclose_with(&program_calls, fd, iterations, batches);
+}
+
+static struct result close_only_with(const struct calls *f, int fd, int iterations, int batches)
 {
 	int rounds = iterations / CLOSE_BATCH > 0 ? iterations / CLOSE_BATCH : 1;
 	double *cpu = calloc((size_t)batches, sizeof(double)), *wall = calloc((size_t)batches, sizeof(double));
@@ -86,7 +107,7 @@ static struct result close_only(int fd, int iterations, int batches)
 					bench_die(prog, "dup failed");
 			int64_t c0 = cpu_now_ns(), t0 = bench_now_ns();
 			for (int i = 0; i < CLOSE_BATCH; i++)
-				close(copies[i]);
+				f->close(copies[i]);
 			spent_wall += bench_now_ns() - t0;
 			spent_cpu += cpu_now_ns() - c0;
 		}
@@ -94,6 +115,63 @@ static struct result close_only(int fd, int iterations, int batches)
 		cpu[b] = (double)spent_cpu / (rounds * CLOSE_BATCH);
 	}
 	return finish(cpu, wall, batches);
+}
+
+static struct result close_only(int fd, int iterations, int batches)
+{
+	return close_only_with(&program_calls, fd, iterations, batches);
+}
+
+/* libc's own dup() and close(), past any preloaded library; false when they cannot be found. */
+static bool find_libc_calls(struct calls *direct)
+{
+	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	if (!libc)
+		return false;
+	*(void **)&direct->dup = dlsym(libc, "dup");
+	*(void **)&direct->close = dlsym(libc, "close");
+	return direct->dup && direct->close && (void *)direct->close != (void *)program_calls.close;
+}
+
+enum ab_kind { AB_DUPCLOSE, AB_CLOSE };
+
+static double one_batch(enum ab_kind kind, const struct calls *f, int fd, int iterations)
+{
+	struct result r = kind == AB_DUPCLOSE ? dupclose_with(f, fd, iterations, 1) : close_only_with(f, fd, iterations, 1);
+	return r.cpu_ns;
+}
+
+/* Pairs of batches, the program's calls against libc's, the order changing from pair to pair. */
+static void measure_ab_one(const char *prefix, const char *name, enum ab_kind kind, const struct calls *direct,
+                           int fd, int iterations, int pairs)
+{
+	double *ratio = calloc((size_t)pairs, sizeof(double)), *hooked = calloc((size_t)pairs, sizeof(double)),
+	       *plain = calloc((size_t)pairs, sizeof(double));
+	if (!ratio || !hooked || !plain)
+		bench_die(prog, "out of memory");
+	for (int p = 0; p < pairs; p++) {
+		if (p % 2) {
+			plain[p] = one_batch(kind, direct, fd, iterations);
+			hooked[p] = one_batch(kind, &program_calls, fd, iterations);
+		} else {
+			hooked[p] = one_batch(kind, &program_calls, fd, iterations);
+			plain[p] = one_batch(kind, direct, fd, iterations);
+		}
+		ratio[p] = hooked[p] / plain[p];
+	}
+	printf("\"%s%s_ratio\": %.4f, \"%s%s_hooked_ns\": %.2f, \"%s%s_direct_ns\": %.2f, ", prefix, name,
+	       bench_median(ratio, (size_t)pairs), prefix, name, bench_median(hooked, (size_t)pairs), prefix, name,
+	       bench_median(plain, (size_t)pairs));
+	free(ratio);
+	free(hooked);
+	free(plain);
+}
+
+static void measure_ab(const char *prefix, const struct calls *direct, int sock, int file, int iterations, int pairs)
+{
+	measure_ab_one(prefix, "sock_dupclose", AB_DUPCLOSE, direct, sock, iterations, pairs);
+	measure_ab_one(prefix, "file_dupclose", AB_DUPCLOSE, direct, file, iterations, pairs);
+	measure_ab_one(prefix, "close", AB_CLOSE, direct, file, iterations, pairs);
 }
 
 static void *idle_thread(void *arg)
@@ -147,6 +225,12 @@ int main(int argc, char **argv)
 	bool preloaded = getenv("LD_PRELOAD") && getenv("LD_PRELOAD")[0];
 	printf("{\"iterations\": %d, \"batches\": %d, \"preloaded\": %s, ", iterations, batches,
 	       preloaded ? "true" : "false");
+	struct calls direct;
+	bool ab = preloaded && find_libc_calls(&direct);
+	/* (Pairs of short batches: as many calls in all as the batches of the other view.) */
+	int ab_iterations = iterations / 4 > 0 ? iterations / 4 : 1, ab_pairs = 2 * batches;
+	if (ab)
+		measure_ab("ab_", &direct, sock, pipefd[0], ab_iterations, ab_pairs);
 	measure("", sock, pipefd[0], iterations, batches, publish);
 	if (publish) {
 		int server = socket(AF_INET, SOCK_STREAM, 0);
@@ -160,6 +244,8 @@ int main(int argc, char **argv)
 				bench_die(prog, "pthread_create failed");
 		}
 		usleep(300000);
+		if (ab)
+			measure_ab("ab_pub_", &direct, sock, pipefd[0], ab_iterations, ab_pairs);
 		measure("pub_", sock, pipefd[0], iterations, batches, false);
 	}
 	printf("}\n");

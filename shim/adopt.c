@@ -23,9 +23,12 @@ static void each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx)
 		if (!chunk)
 			continue;
 		for (unsigned i = 0; i < NATT_FD_CHUNK; i++) {
+			int fd = (int)(index * NATT_FD_CHUNK + i);
 			struct natt_entry *entry = atomic_load(&chunk[i]);
+			if (entry == NATTSHIM_PENDING)
+				entry = nattshim_settled(fd); /* the manager looks at a socket: a moment */
 			if (nattshim_is_entry(entry))
-				fn((int)(index * NATT_FD_CHUNK + i), entry, ctx);
+				fn(fd, entry, ctx);
 		}
 	}
 }
@@ -95,7 +98,8 @@ static void adopt_if_orphaned(int fd, struct natt_entry *entry, void *ctx)
 	(void)fd;
 	struct adoption *a = ctx;
 	pid_t owner = __atomic_load_n(&entry->owner, __ATOMIC_SEQ_CST);
-	if (owner == a->self)
+	/* (Not looked at even here, after fork, or set aside: not a socket to publish.) */
+	if (owner == a->self || atomic_load(&entry->unexamined) || atomic_load(&entry->ignored))
 		return;
 	if (owner != a->gone && (kill(owner, 0) == 0 || errno == EPERM)) {
 		a->waiting = true; /* the owner still renews it */

@@ -35,7 +35,10 @@ NATT_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	int rc = libc_bind(fd, addr, len);
 	/* (TCP is looked at in listen(): a listening socket serves whichever way it got its port.) */
-	if (rc == 0 && !natt_internal_depth && (nattshim_publish_ephemeral_udp || requested_port(addr, len)))
-		nattshim_bind(fd);
+	if (rc == 0 && !natt_internal_depth) {
+		if (nattshim_publish_ephemeral_udp || requested_port(addr, len))
+			nattshim_bind(fd);
+		nattshim_note_bound(fd, addr, len); /* for a listen() to come */
+	}
 	return rc;
 }

@@ -41,7 +41,11 @@ NATT_EXPORT int close(int fd)
 	if (__builtin_expect(atomic_load_explicit(&nattshim_inherited, memory_order_relaxed), 0) &&
 	    !natt_internal_depth && !nattshim_in_signal_handler())
 		nattshim_check_adoption();
-	if (__builtin_expect(nattshim_tracked(fd) == NULL, 1))
+	struct natt_entry *tracked = nattshim_tracked(fd);
+	if (__builtin_expect(tracked == NULL, 1))
+		return libc_close(fd);
+	/* A socket bound to an address and never published: the note goes, nothing else to do. */
+	if (tracked == NATTSHIM_IP_BOUND && nattshim_fd_replace(fd, NATTSHIM_IP_BOUND, NULL))
 		return libc_close(fd);
 	return nattshim_close(fd);
 }
@@ -52,6 +56,10 @@ NATT_EXPORT int fclose(FILE *stream)
 {
 	int fd = stream ? fileno_unlocked(stream) : -1;
 	struct natt_entry *entry = fd >= 0 ? nattshim_tracked(fd) : NULL;
+	if (entry == NATTSHIM_PENDING && !natt_internal_depth)
+		entry = nattshim_settled(fd); /* the manager is looking at the socket: a moment */
+	if (entry == NATTSHIM_IP_BOUND)
+		nattshim_fd_replace(fd, NATTSHIM_IP_BOUND, NULL);
 	/* (natt's own streams, marked or being closed, go straight through: never wait on them here) */
 	if (__builtin_expect(!nattshim_is_entry(entry), 1) || nattshim_in_vfork_child())
 		return libc_fclose(stream);

@@ -26,9 +26,11 @@ static void nattshim_copied(int oldfd, int newfd)
 	if (oldfd == newfd || nattshim_in_vfork_child())
 		return;
 	int saved_errno = errno;
-	struct natt_entry *entry = nattshim_tracked(oldfd);
+	struct natt_entry *entry = nattshim_settled(oldfd); /* (after any look of the manager's at it) */
 	struct stat st;
-	if (nattshim_is_entry(entry) && (fstat(newfd, &st) < 0 || (uint64_t)st.st_ino != entry->socket_id)) {
+	/* (An entry the manager has not looked at yet has no inode to compare: taken as it is.) */
+	if (nattshim_is_entry(entry) && !atomic_load(&entry->unexamined) &&
+	    (fstat(newfd, &st) < 0 || (uint64_t)st.st_ino != entry->socket_id)) {
 		/* oldfd was closed behind our back (a raw close, glibc's own) and its number reused for
 		 * something else: neither number holds the socket. */
 		nattshim_release(nattshim_fd_exchange(oldfd, NULL));
@@ -82,10 +84,39 @@ static void make_way(int oldfd, int newfd)
 	errno = saved_errno;
 }
 
+/* dup2/dup3 end newfd's socket: its entry leaves the table before the call (once any look of the
+ * manager's at it is over), so that the manager never takes the file that replaces it for that socket;
+ * released once the call succeeded, put back if it failed. */
+static struct natt_entry *detach_target(int oldfd, int newfd)
+{
+	if (oldfd == newfd || !nattshim_tracked(newfd) || nattshim_in_vfork_child())
+		return NULL;
+	for (;;) {
+		struct natt_entry *held = nattshim_settled(newfd);
+		if (!nattshim_is_entry(held))
+			return NULL;
+		if (nattshim_fd_replace(newfd, held, NULL))
+			return held;
+	}
+}
+
+static void after_replacing(int newfd, struct natt_entry *held, int rc)
+{
+	if (!held)
+		return;
+	int saved_errno = errno;
+	if (rc < 0 && nattshim_fd_replace(newfd, NULL, held))
+		return; /* newfd still has its socket */
+	nattshim_release(held);
+	errno = saved_errno;
+}
+
 NATT_EXPORT int dup2(int oldfd, int newfd)
 {
 	make_way(oldfd, newfd);
+	struct natt_entry *held = detach_target(oldfd, newfd);
 	int rc = libc_dup2(oldfd, newfd);
+	after_replacing(newfd, held, rc);
 	if (rc >= 0 && (nattshim_tracked(oldfd) || nattshim_tracked(newfd)))
 		nattshim_copied(oldfd, rc);
 	return rc;
@@ -94,7 +125,9 @@ NATT_EXPORT int dup2(int oldfd, int newfd)
 NATT_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	make_way(oldfd, newfd);
+	struct natt_entry *held = detach_target(oldfd, newfd);
 	int rc = libc_dup3(oldfd, newfd, flags);
+	after_replacing(newfd, held, rc);
 	if (rc >= 0 && (nattshim_tracked(oldfd) || nattshim_tracked(newfd)))
 		nattshim_copied(oldfd, rc);
 	return rc;

@@ -8,14 +8,16 @@
 
 _Atomic(struct natt_entry *) *_Atomic natt_fd_chunks[NATT_FD_CHUNKS];
 
-struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry)
+/* fd's slot; NULL when fd is out of range, or its chunk is missing and create is false (or cannot
+ * be made). */
+static _Atomic(struct natt_entry *) *slot_of(int fd, bool create)
 {
 	if (fd < 0 || (unsigned)fd >= NATT_FD_CHUNK * NATT_FD_CHUNKS)
 		return NULL;
 	unsigned index = (unsigned)fd >> NATT_FD_CHUNK_BITS;
 	_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
 	if (!chunk) {
-		if (!entry)
+		if (!create)
 			return NULL;
 		/* mmap, not calloc: publishing may happen in a signal handler (bind() there is legal). */
 		void *fresh = mmap(NULL, NATT_FD_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
@@ -30,17 +32,48 @@ struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry)
 			chunk = expected;
 		}
 	}
-	return atomic_exchange(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], entry);
+	return &chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)];
+}
+
+struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry)
+{
+	_Atomic(struct natt_entry *) *slot = slot_of(fd, entry != NULL);
+	return slot ? atomic_exchange(slot, entry) : NULL;
+}
+
+bool nattshim_fd_replace(int fd, struct natt_entry *expected, struct natt_entry *entry)
+{
+	_Atomic(struct natt_entry *) *slot = slot_of(fd, entry != NULL);
+	return slot && atomic_compare_exchange_strong(slot, &expected, entry);
+}
+
+int nattshim_fd_of(const struct natt_entry *entry)
+{
+	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
+		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
+		for (unsigned i = 0; chunk && i < NATT_FD_CHUNK; i++)
+			if (atomic_load(&chunk[i]) == entry)
+				return (int)(index * NATT_FD_CHUNK + i);
+	}
+	return -1;
 }
 
 /* The fd this thread itself holds pending, if any (a signal handler that interrupted it must not
  * wait for it). */
-static __thread int pending_here = -1;
+static __thread int pending_here __attribute__((tls_model("initial-exec"))) = -1;
 
 struct natt_entry *nattshim_pend(int fd)
 {
 	pending_here = fd;
 	return nattshim_fd_exchange(fd, NATTSHIM_PENDING);
+}
+
+bool nattshim_pend_if(int fd, struct natt_entry *expected)
+{
+	if (!nattshim_fd_replace(fd, expected, NATTSHIM_PENDING))
+		return false;
+	pending_here = fd;
+	return true;
 }
 
 void nattshim_unpend(int fd, struct natt_entry *settled)
@@ -64,7 +97,7 @@ struct natt_entry *nattshim_settled(int fd)
 
 /* What a claim replaced: put back if the claim fails, released (stale) if it holds. One claim at a
  * time per thread. */
-static __thread struct natt_entry *claimed_over;
+static __thread struct natt_entry *claimed_over __attribute__((tls_model("initial-exec")));
 
 void nattshim_mark(int fd, enum natt_fd_mark how)
 {

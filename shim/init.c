@@ -42,6 +42,7 @@ static void child(void)
 	nattshim_signals_after_fork();
 	natt_engine_atfork_child(); /* closes the manager's long-lived fds */
 	close_inherited_own_fds();
+	nattshim_examine_inherited();
 	nattshim_after_fork_child();
 }
 
@@ -52,6 +53,7 @@ __attribute__((constructor)) static void nattshim_load(void)
 	nattshim_publish_ephemeral_udp = ephemeral && strcmp(ephemeral, "1") == 0;
 	natt_self_pid(); /* cached now, so a vfork child can tell itself from us */
 	natt_engine_fd_hook = nattshim_mark;
+	natt_engine_examine_hook = nattshim_examine;
 	natt_engine_in_signal_handler = nattshim_in_signal_handler;
 	natt_engine_started_hook = nattshim_take_termination_signals;
 	natt_engine_fork_hooked = true; /* these handlers call the engine's: it registers none of its own */

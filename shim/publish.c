@@ -37,48 +37,168 @@ static uint16_t port_of(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
+/* What publishing needs to know of the socket at fd, from the kernel. False when it is not one to
+ * publish: not an IP socket, no port yet, loopback, a port the configuration leaves out. */
+struct socket_facts {
+	struct sockaddr_storage local;
+	bool dual_stack;
+	uint64_t socket_id;
+};
+
+static bool look_at_socket(int fd, struct socket_facts *facts)
+{
+	/* The port comes from the kernel: bind(port 0) and listen() without bind() both get one there. */
+	socklen_t len = sizeof(facts->local);
+	if (getsockname(fd, (struct sockaddr *)&facts->local, &len) < 0)
+		return false;
+	if (facts->local.ss_family != AF_INET && facts->local.ss_family != AF_INET6)
+		return false;
+	uint16_t port = port_of(&facts->local);
+	if (port == 0 || natt_addr_is_loopback((const struct sockaddr *)&facts->local))
+		return false;
+	const struct natt_config *cfg = natt_engine_config();
+	if (!natt_port_set_contains(&cfg->ports, port))
+		return false;
+	facts->dual_stack = false;
+	if (facts->local.ss_family == AF_INET6 && natt_addr_is_wildcard((const struct sockaddr *)&facts->local)) {
+		int v6only = 1;
+		len = sizeof(v6only);
+		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0)
+			facts->dual_stack = v6only == 0;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return false;
+	facts->socket_id = (uint64_t)st.st_ino;
+	return true;
+}
+
 void nattshim_consider(int fd, enum nattshim_event event)
 {
 	natt_engine_start_if_wanted(); /* for what a signal handler published before */
 	enum natt_protocol protocol;
-	if (!socket_kind(fd, event, &protocol))
-		return;
-	/* The port comes from the kernel: bind(port 0) and listen() without bind() both get one there. */
-	struct sockaddr_storage local;
-	socklen_t len = sizeof(local);
-	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
-		return;
-	if (local.ss_family != AF_INET && local.ss_family != AF_INET6)
-		return;
-	uint16_t port = port_of(&local);
-	if (port == 0 || natt_addr_is_loopback((const struct sockaddr *)&local))
-		return;
-	const struct natt_config *cfg = natt_engine_config();
-	if (!natt_port_set_contains(&cfg->ports, port))
-		return;
-	bool dual_stack = false;
-	if (local.ss_family == AF_INET6 && natt_addr_is_wildcard((const struct sockaddr *)&local)) {
-		int v6only = 1;
-		len = sizeof(v6only);
-		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0)
-			dual_stack = v6only == 0;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0)
+	struct socket_facts facts;
+	if (!socket_kind(fd, event, &protocol) || !look_at_socket(fd, &facts))
 		return;
 
 	struct natt_entry *known = nattshim_settled(fd);
 	if (known == NATTSHIM_OURS)
 		return;
-	if (known && known->socket_id == (uint64_t)st.st_ino)
-		return; /* listen() again on a published socket */
+	/* listen() again on a published socket (or one the manager is about to look at); one the manager
+	 * set aside is published now */
+	if (nattshim_is_entry(known) && ((atomic_load(&known->unexamined) && !atomic_load(&known->ignored)) ||
+	                                 known->socket_id == facts.socket_id))
+		return;
 
-	struct natt_entry *entry =
-	        natt_engine_publish(protocol, &local, dual_stack, (uint64_t)st.st_ino, NULL, NULL, NULL);
+	struct natt_entry *entry = natt_engine_publish(protocol, &facts.local, facts.dual_stack, facts.socket_id,
+	                                               NULL, NULL, NULL);
 	if (!entry)
 		return;
 	atomic_store(&entry->holders, 1);
 	/* A stale entry at this fd number belongs to a socket closed behind our back (a path we do not
 	 * hook): it is gone from this fd, so this fd's hold on it ends. */
 	nattshim_release(nattshim_fd_exchange(fd, entry));
+}
+
+/* ---- the quick path: bind() notes an IP socket, listen() hands it over without a system call */
+
+void nattshim_note_bound(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	if (!addr || natt_manager_thread || nattshim_tracked(fd))
+		return; /* (published already, natt's own, or noted) */
+	if (!((addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) ||
+	      (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6))))
+		return;
+	if (natt_addr_is_loopback(addr))
+		return; /* a loopback server never starts natt's thread */
+	int saved_errno = errno; /* (a table chunk may have to be mapped) */
+	nattshim_fd_replace(fd, NULL, NATTSHIM_IP_BOUND);
+	errno = saved_errno;
+}
+
+struct placed {
+	int fd;
+	bool placed;
+};
+
+/* Before the manager can see the entry: the fd holds it, if that fd still is the one bind() noted. */
+static void place_entry(struct natt_entry *entry, void *ctx)
+{
+	struct placed *p = ctx;
+	atomic_store(&entry->holders, 1);
+	p->placed = nattshim_fd_replace(p->fd, NATTSHIM_IP_BOUND, entry);
+	if (!p->placed)
+		atomic_store(&entry->holders, 0);
+}
+
+bool nattshim_listen_quickly(int fd)
+{
+	if (nattshim_tracked(fd) != NATTSHIM_IP_BOUND)
+		return false;
+	/* With a port set, the port decides, and only the kernel knows it before the manager would. */
+	if (natt_engine_config()->ports.count > 0)
+		return false;
+	natt_engine_start_if_wanted(); /* for what a signal handler published before */
+	struct placed p = { fd, false };
+	struct natt_entry *entry = natt_engine_publish_unexamined(fd, place_entry, &p);
+	if (entry && !p.placed)
+		natt_engine_retire(entry); /* closed meanwhile (by another thread): nothing to publish */
+	return true;
+}
+
+/* natt_engine_examine_hook, in the manager thread: the socket is held pending while it is looked at,
+ * if its fd still holds the entry, so that the program's close(), dup2() onto it, dup() or exec of it
+ * waits the few system calls this takes (and a number the program reused is never touched). */
+static bool hold_for_examination(int fd, struct natt_entry *entry)
+{
+	return nattshim_pend_if(fd, entry);
+}
+
+static bool listens_on_tcp(int fd)
+{
+	enum natt_protocol protocol;
+	return socket_kind(fd, NATTSHIM_AFTER_LISTEN, &protocol);
+}
+
+static void fill_in(struct natt_entry *entry, const struct socket_facts *facts)
+{
+	entry->local = facts->local;
+	entry->dual_stack = facts->dual_stack;
+	entry->socket_id = facts->socket_id;
+	atomic_store(&entry->unexamined, false);
+}
+
+bool nattshim_examine(struct natt_entry *entry)
+{
+	int fd = entry->examine_fd;
+	if (!hold_for_examination(fd, entry)) {
+		/* dup()ed and the first fd closed before we looked: another copy holds it. */
+		fd = nattshim_fd_of(entry);
+		if (fd < 0 || !hold_for_examination(fd, entry))
+			return false;
+	}
+	struct socket_facts facts;
+	bool publish = listens_on_tcp(fd) && look_at_socket(fd, &facts);
+	if (publish)
+		fill_in(entry, &facts);
+	nattshim_unpend(fd, entry);
+	return publish;
+}
+
+/* In a forked child: entries the parent's manager had not looked at yet are looked at here, from the
+ * child's copies of the sockets, so that the child can take them over once the parent is gone. */
+void nattshim_examine_inherited(void)
+{
+	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
+		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
+		for (unsigned i = 0; chunk && i < NATT_FD_CHUNK; i++) {
+			struct natt_entry *entry = atomic_load(&chunk[i]);
+			if (!nattshim_is_entry(entry) || !atomic_load(&entry->unexamined) || atomic_load(&entry->ignored))
+				continue;
+			int fd = (int)(index * NATT_FD_CHUNK + i);
+			struct socket_facts facts;
+			if (listens_on_tcp(fd) && look_at_socket(fd, &facts))
+				fill_in(entry, &facts);
+		}
+	}
 }

@@ -60,12 +60,16 @@ extern _Atomic(struct natt_entry *) *_Atomic natt_fd_chunks[NATT_FD_CHUNKS];
 /* Marks natt's own long-lived fds in the table: close() on them fails with EBADF, as if they were
  * never open, and close_range()/closefrom() step around them. */
 #define NATTSHIM_OURS ((struct natt_entry *)(uintptr_t)1)
-/* Claimed by natt while it checks the fd is the one it opened (NATT_FD_CLAIM): for a moment. */
+/* Claimed by natt while it checks the fd is the one it opened (NATT_FD_CLAIM), or while the manager
+ * looks at a socket listen() handed over: for a moment. */
 #define NATTSHIM_PENDING ((struct natt_entry *)(uintptr_t)2)
+/* Bound by the program to an IP address other than loopback, not published (yet): a listen() on it
+ * needs no system call to know it may be one to publish. */
+#define NATTSHIM_IP_BOUND ((struct natt_entry *)(uintptr_t)3)
 
 static inline bool nattshim_is_entry(const struct natt_entry *entry)
 {
-	return (uintptr_t)entry > (uintptr_t)NATTSHIM_PENDING;
+	return (uintptr_t)entry > (uintptr_t)NATTSHIM_IP_BOUND;
 }
 
 /* The close() fast path: one bounds check and at most two loads when nothing is tracked. */
@@ -90,11 +94,17 @@ static inline bool nattshim_in_vfork_child(void)
 
 /* Stores entry at fd (NULL clears); returns what was there. May map a chunk. Async-signal-safe. */
 struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry);
+/* Stores entry at fd if fd holds expected; whether it did. May map a chunk. Async-signal-safe. */
+bool nattshim_fd_replace(int fd, struct natt_entry *expected, struct natt_entry *entry);
+/* A fd that holds entry, or -1 (a walk over the table: for rare paths). */
+int nattshim_fd_of(const struct natt_entry *entry);
 /* What fd's slot holds once natt's check of a claimed fd, or its close of its own, is over (a few
  * system calls away). */
 struct natt_entry *nattshim_settled(int fd);
 /* Marks fd pending in the calling thread (returns what its slot held), and settles it to `settled`. */
 struct natt_entry *nattshim_pend(int fd);
+/* Marks fd pending only if its slot holds expected; whether it did. */
+bool nattshim_pend_if(int fd, struct natt_entry *expected);
 void nattshim_unpend(int fd, struct natt_entry *settled);
 /* The claim protocol of enum natt_fd_mark, for the thread that makes the claim. */
 void nattshim_mark(int fd, enum natt_fd_mark how);
@@ -130,6 +140,14 @@ enum nattshim_event { NATTSHIM_AFTER_BIND, NATTSHIM_AFTER_LISTEN };
 /* NATT_UDP_EPHEMERAL=1: UDP sockets bound to port 0 are published too (bind.c). */
 extern bool nattshim_publish_ephemeral_udp;
 void nattshim_consider(int fd, enum nattshim_event event);
+/* After a successful bind(): notes an IP socket (NATTSHIM_IP_BOUND) for a listen() to come. */
+void nattshim_note_bound(int fd, const struct sockaddr *addr, socklen_t len);
+/* listen() on a noted socket: publishes it with no system call (the manager looks at it); false when
+ * the slow way must decide (nattshim_consider). */
+bool nattshim_listen_quickly(int fd);
+/* natt_engine_examine_hook; and in a forked child, the inherited entries not yet looked at. */
+bool nattshim_examine(struct natt_entry *entry);
+void nattshim_examine_inherited(void);
 
 /* ---- signals (signal.c) */
 void nattshim_take_termination_signals(void);

@@ -22,6 +22,7 @@ __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 __thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
 void (*natt_engine_started_hook)(void);
+bool (*natt_engine_examine_hook)(struct natt_entry *entry);
 bool (*natt_engine_in_signal_handler)(void);
 bool natt_engine_fork_hooked;
 
@@ -108,10 +109,15 @@ void natt_engine_configure(const struct natt_config *cfg)
 
 const struct natt_config *natt_engine_config(void)
 {
+	/* Read straight into place: no copy of several pages on the stack (each page touched first is a
+	 * fault on the first listen()'s path). */
 	if (!atomic_load(&E.configured)) {
-		struct natt_config cfg;
-		natt_config_from_env(&cfg);
-		natt_engine_configure(&cfg);
+		pthread_mutex_lock(&E.start_lock);
+		if (!atomic_load(&E.configured)) {
+			natt_config_from_env(&E.cfg);
+			atomic_store(&E.configured, true);
+		}
+		pthread_mutex_unlock(&E.start_lock);
 	}
 	return &E.cfg;
 }
@@ -323,38 +329,61 @@ struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const s
 	struct natt_entry *entry = natt_entry_alloc();
 	if (!entry)
 		return NULL;
+	/* A new entry is all zero (pending, no technique): only what differs is written, since every cache
+	 * line written here is one more miss for a hook (the manager zeroed the memory). */
 	entry->protocol = protocol;
-	entry->local = *local;
-	entry->dual_stack = dual_stack;
-	entry->socket_id = socket_id;
-	entry->on_change = on_change;
-	entry->ctx = ctx;
-	entry->listener = listener;
-	entry->state = NATT_STATE_PENDING;
-	entry->technique = NATT_TECH_LOCAL;
 	entry->owner = natt_self_pid();
-	if (prepare)
-		prepare(entry, arg);
+	if (local)
+		entry->local = *local;
+	if (dual_stack)
+		entry->dual_stack = dual_stack;
+	if (socket_id)
+		entry->socket_id = socket_id;
+	if (on_change || ctx || listener) {
+		entry->on_change = on_change;
+		entry->ctx = ctx;
+		entry->listener = listener;
+	}
 
 	/* Once the manager runs, publishing takes no lock (it may happen in a signal handler that
-	 * interrupted a thread holding one, e.g. in a fork handler). */
-	int rc = 0;
+	 * interrupted a thread holding one, e.g. in a fork handler). In a signal handler no thread can be
+	 * started: the entry waits in the inbox for the next call. */
 	if (!atomic_load(&E.running)) {
-		if (in_signal_handler()) {
-			/* No thread can be started here: the entry waits in the inbox for the next call. */
-			atomic_store(&E.start_wanted, true);
-			push_inbox(entry, NATT_OP_PUBLISH);
-			return entry;
+		int rc = in_signal_handler() ? 0 : natt_engine_start_manager();
+		if (rc < 0) {
+			natt_warn("cannot start the manager thread: %s", natt_strerror(rc));
+			natt_entry_free(entry);
+			return NULL;
 		}
-		rc = natt_engine_start_manager();
+		if (!atomic_load(&E.running))
+			atomic_store(&E.start_wanted, true);
 	}
-	if (rc < 0) {
-		natt_warn("cannot start the manager thread: %s", natt_strerror(rc));
-		natt_entry_free(entry);
-		return NULL;
-	}
+	/* Last, so that what prepare() hands out is never freed here. */
+	if (prepare)
+		prepare(entry, arg);
 	push_inbox(entry, NATT_OP_PUBLISH);
 	return entry;
+}
+
+struct unexamined {
+	int fd;
+	void (*ready)(struct natt_entry *entry, void *ctx);
+	void *ctx;
+};
+
+static void prepare_unexamined(struct natt_entry *entry, void *arg)
+{
+	const struct unexamined *u = arg;
+	entry->examine_fd = u->fd;
+	atomic_store(&entry->unexamined, true);
+	u->ready(entry, u->ctx);
+}
+
+struct natt_entry *natt_engine_publish_unexamined(int fd, void (*ready)(struct natt_entry *entry, void *ctx),
+                                                  void *ctx)
+{
+	struct unexamined u = { fd, ready, ctx };
+	return natt_engine_publish_with(NATT_TCP, NULL, false, 0, NULL, NULL, NULL, prepare_unexamined, &u);
 }
 
 void natt_engine_refresh(struct natt_entry *entry)
@@ -445,6 +474,11 @@ void natt_engine_shutdown_from_handler(int timeout_ms)
 }
 
 /* ---------------------------------------------------------------- for the loop */
+
+bool natt_engine_inbox_waiting(void)
+{
+	return atomic_load(&E.inbox) != NULL;
+}
 
 struct natt_entry *natt_engine_take_inbox(void)
 {

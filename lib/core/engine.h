@@ -25,15 +25,29 @@ enum {
 };
 
 struct natt_entry {
-	/* Fixed at creation. */
+	/* Fixed at creation; first and together, as is what a hook writes (one cache line to fetch). */
 	enum natt_protocol protocol;
+	pid_t owner;                    /* process that published it; a forked child does not own it */
+	/* Copies of the socket held by this process's fds (maintained by the shim). */
+	atomic_int holders;
+	/* Inbox plumbing (lock-free). */
+	atomic_bool queued;
+	atomic_uint ops;
+	struct natt_entry *inbox_next;
+	/* Published from listen() without a look at the socket (the shim's quick path): the manager has
+	 * natt_engine_examine_hook fill in local, dual_stack and socket_id, from examine_fd or another fd
+	 * that holds the entry, before anything else. ignored: examined and not one to publish (or gone
+	 * before it was examined); it is freed when the shim lets go of it. */
+	atomic_bool unexamined;
+	int examine_fd;
+	atomic_bool ignored;
+
 	struct sockaddr_storage local;  /* address and port as bound */
 	bool dual_stack;                /* [::] with IPV6_V6ONLY off: publish the IPv4 side too */
 	uint64_t socket_id;             /* st_ino of the socket, 0 for address-only listeners */
 	natt_change_fn on_change;
 	void *ctx;
 	struct natt_listener *listener; /* handle given to on_change */
-	pid_t owner;                    /* process that published it; a forked child does not own it */
 	/* Per-entry choices of the library API (0 / count 0: the configuration's). */
 	uint32_t lifetime;              /* lease to ask for */
 	uint32_t refresh_interval;      /* seconds between renewals (default: half the lease) */
@@ -49,14 +63,6 @@ struct natt_entry {
 	struct natt_entry *pinhole_side;
 	struct natt_entry *pinhole_of;
 	bool side_told_published;       /* the owner's listener was last told of this side published */
-
-	/* Copies of the socket held by this process's fds (maintained by the shim). */
-	atomic_int holders;
-
-	/* Inbox plumbing (lock-free). */
-	struct natt_entry *inbox_next;
-	atomic_bool queued;
-	atomic_uint ops;
 
 	/* Manager-owned; readers outside the manager take natt_engine.lock. */
 	struct natt_entry *next;
@@ -104,7 +110,7 @@ struct natt_entry {
 void natt_engine_configure(const struct natt_config *cfg);
 const struct natt_config *natt_engine_config(void);
 
-/* Like natt_engine_publish (engine_shim.h), with the entry's own choices (lifetime, refresh interval, requested
+/* Like natt_engine_publish (engine_shim.h; local NULL: not known yet, AF_UNSPEC), with the entry's own choices (lifetime, refresh interval, requested
  * port, techniques) filled in by prepare(entry, ctx) before the manager sees it. */
 struct natt_entry *natt_engine_publish_with(enum natt_protocol protocol, const struct sockaddr_storage *local,
                                             bool dual_stack, uint64_t socket_id, natt_change_fn on_change,
@@ -131,11 +137,11 @@ enum natt_listener_state natt_engine_state(struct natt_entry *entry, char *error
 
 /* True in the manager thread and wherever natt itself is working: the shim passes such calls
  * straight through (miniupnpc's own bind()/close() must not be taken for the application's). */
-extern __thread int natt_internal_depth;
+extern __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 /* True only in the manager thread, which runs with every signal blocked. The sockets natt's libraries
  * open are the manager's; natt_internal_depth alone cannot tell them apart, because a signal handler
  * that interrupts an application thread inside natt runs at that thread's depth. */
-extern __thread bool natt_manager_thread;
+extern __thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 
 /* After natt_engine_retire (and natt_engine_wait_retired, whatever it returned): detaches the entry's
  * callback, waits for a call of it under way to return, and lets go of the entry: freed now when the

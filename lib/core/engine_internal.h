@@ -68,6 +68,8 @@ int natt_engine_start_manager(void);
 /* For the loop: the inbox (newest first), the wake-up fd (-1 once lost: closed under natt), what
  * the program asked for (a termination signal, a shutdown), flush requests and their answers. */
 struct natt_entry *natt_engine_take_inbox(void);
+/* Whether requests wait in the inbox (the manager will take them at its next round). */
+bool natt_engine_inbox_waiting(void);
 int natt_engine_wake_fd(void);
 void natt_engine_wake_fd_lost(void);
 void natt_engine_drain_wake(void);

@@ -16,6 +16,16 @@ struct natt_entry *natt_engine_publish(enum natt_protocol protocol, const struct
                                        bool dual_stack, uint64_t socket_id, natt_change_fn on_change, void *ctx,
                                        struct natt_listener *listener);
 
+/* Publishes the TCP socket at fd, on which listen() just succeeded, without a system call: the
+ * manager looks at the socket itself (natt_engine_examine_hook). ready(entry, ctx) runs before the
+ * manager can see the entry (the shim puts it in its fd table there). NULL on allocation failure. */
+struct natt_entry *natt_engine_publish_unexamined(int fd, void (*ready)(struct natt_entry *entry, void *ctx),
+                                                  void *ctx);
+/* Set by the shim, run by the manager thread: fills an unexamined entry in from a fd that holds its
+ * socket (and keeps that fd from being closed meanwhile). False when the socket is not one to publish
+ * (not IP, loopback, a port left out) or no fd holds it any more. */
+extern bool (*natt_engine_examine_hook)(struct natt_entry *entry);
+
 /* Async-signal-safe: asks the manager to delete every mapping, then call after_cleanup(sig) from the
  * manager thread (which re-raises the signal). */
 void natt_engine_request_signal_exit(int sig, void (*after_cleanup)(int sig));

@@ -9,6 +9,8 @@ struct natt_entry;
 
 /* A zeroed entry, or NULL when memory is exhausted. Async-signal-safe, thread-safe. */
 struct natt_entry *natt_entry_alloc(void);
+/* In the manager thread: makes the memory the next entries will take, if they will need more. */
+void natt_entry_pool_prepare(void);
 /* Gives e back. Async-signal-safe, thread-safe. */
 void natt_entry_free(struct natt_entry *e);
 

@@ -29,11 +29,16 @@
 #define WAKE_LOST_POLL_MS 200
 /* A running on-change command is looked at this often, to be reaped. */
 #define REAP_POLL_MS 1000
+/* While more requests wait in the inbox (a program opening or closing many sockets), the status file
+ * and the other observers hear of the changes once that work is done, not between batches: but not
+ * later than this after the first of them. */
+#define TELL_DEFER_MAX_MS 200
 
 static struct {
 	struct natt_entry *entries;
 	struct natt_entry *limbo;   /* retired, freed at their free_at_ms (linked by next) */
 	bool dirty;                 /* something the observers tell changed */
+	int64_t dirty_since_ms;
 	int64_t verify_due_ms;
 } M;
 
@@ -44,6 +49,8 @@ struct natt_entry *natt_manager_entries(void)
 
 void natt_manager_changed(void)
 {
+	if (!M.dirty)
+		M.dirty_since_ms = natt_now_ms();
 	M.dirty = true;
 }
 
@@ -155,6 +162,17 @@ static void add_ipv6_side(struct natt_entry *e)
 	natt_engine_unlock();
 }
 
+/* A socket published without a look at it, looked at now (unless it is closed already: retire); set
+ * aside (ignored) when it is not one to publish. Under the lock, which fork() takes first: a child
+ * never inherits the socket held pending meanwhile, nor an entry half decided. */
+static void examine(struct natt_entry *e, bool retire)
+{
+	natt_engine_lock();
+	if (retire || !natt_engine_examine_hook || !natt_engine_examine_hook(e))
+		atomic_store(&e->ignored, true);
+	natt_engine_unlock();
+}
+
 static void take_inbox(void)
 {
 	struct natt_entry *list = natt_engine_take_inbox();
@@ -172,6 +190,15 @@ static void take_inbox(void)
 		if (e->owner != getpid()) {
 			/* Inherited across fork: the parent's mapping, not ours to delete. */
 			if ((ops & NATT_OP_RETIRE) && !e->listener)
+				free_later(e);
+			e = next;
+			continue;
+		}
+		/* (A retirement may come first: the shim puts the entry in its table before publishing it.) */
+		if (!e->active && atomic_load(&e->unexamined) && !atomic_load(&e->ignored))
+			examine(e, ops & NATT_OP_RETIRE);
+		if (atomic_load(&e->ignored)) {
+			if (ops & NATT_OP_RETIRE)
 				free_later(e);
 			e = next;
 			continue;
@@ -234,9 +261,21 @@ static void retire_entry(struct natt_entry *e)
 	atomic_store(&e->retired, true);
 	natt_engine_broadcast();
 	natt_engine_unlock();
-	M.dirty = true;
+	natt_manager_changed();
 	if (!owned_by_listener)
 		free_later(e);
+}
+
+/* Whether the next round has work already: requests in the inbox, or an entry due now. */
+static bool work_waiting(void)
+{
+	if (natt_engine_inbox_waiting())
+		return true;
+	int64_t now = natt_now_ms();
+	for (const struct natt_entry *e = M.entries; e; e = e->next)
+		if (e->due_ms <= now)
+			return true;
+	return false;
 }
 
 static void tell_changes(void)
@@ -265,6 +304,14 @@ static int64_t observers_retry_due(void)
 	return due;
 }
 
+static bool any_retiring(void)
+{
+	for (const struct natt_entry *e = M.entries; e; e = e->next)
+		if (natt_entry_retiring(e))
+			return true;
+	return false;
+}
+
 /* Retires every entry marked NATT_DUE_RETIRE (all of them when all): one look at the kernel's socket
  * tables and one hold of the gateway lock for the whole batch, however many there are. */
 static void retire_marked(bool all)
@@ -277,12 +324,17 @@ static void retire_marked(bool all)
 	}
 	if (!any)
 		return;
-	natt_socket_tables_forget();
 	bool locked = natt_router_lock();
-	for (struct natt_entry *e = M.entries, *next; e; e = next) {
-		next = e->next;
-		if (natt_entry_retiring(e))
-			retire_entry(e);
+	/* Closes that came in meanwhile (a program closing many sockets) join this hold of the lock (a
+	 * few rounds at most: the rest waits for the loop's next turn). */
+	for (int round = 0; round < 8 && (round == 0 || any_retiring()); round++) {
+		natt_socket_tables_forget();
+		for (struct natt_entry *e = M.entries, *next; e; e = next) {
+			next = e->next;
+			if (natt_entry_retiring(e))
+				retire_entry(e);
+		}
+		take_inbox();
 	}
 	natt_router_unlock(locked);
 }
@@ -301,6 +353,7 @@ void *natt_manager_main(void *arg)
 	natt_internal_depth = 1;
 	natt_manager_thread = true;
 	pthread_setname_np(pthread_self(), "natt");
+	natt_entry_pool_prepare(); /* before the program's next listen() needs it */
 	if (natt_engine_started_hook)
 		natt_engine_started_hook(); /* work the first hook need not do itself */
 	natt_announcements_open();
@@ -309,6 +362,7 @@ void *natt_manager_main(void *arg)
 	for (;;) {
 		natt_fork_pause_point();
 		take_inbox();
+		natt_entry_pool_prepare();
 		int sig = natt_engine_take_exit_signal();
 		if (sig || natt_engine_shutdown_asked()) {
 			/* The signal must end the process soon: the same time as at exit (see
@@ -346,7 +400,7 @@ void *natt_manager_main(void *arg)
 		}
 		if (natt_engine_stopping())
 			continue;
-		if (M.dirty)
+		if (M.dirty && (!work_waiting() || natt_now_ms() - M.dirty_since_ms >= TELL_DEFER_MAX_MS))
 			tell_changes();
 
 		int64_t next_due = free_expired(natt_now_ms());

@@ -67,6 +67,24 @@ static unsigned long long process_start(long pid)
 	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
+/* process_start() of this process, read once per pid (a forked child has its own). */
+static unsigned long long own_start(void)
+{
+	static pid_t known_pid;
+	static unsigned long long known_start;
+	pid_t self = getpid();
+	if (known_pid != self || !known_start) {
+		known_start = process_start(self);
+		known_pid = self;
+	}
+	return known_start;
+}
+
+static unsigned long long start_of(pid_t pid)
+{
+	return pid == getpid() ? own_start() : process_start(pid);
+}
+
 /* The number as a pid, or -1: anything but an integer of 1..INT_MAX (1e300, -0.5, NaN) is none. */
 static long json_pid(const struct natt_json *value)
 {
@@ -80,15 +98,30 @@ static long json_pid(const struct natt_json *value)
 
 void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
 
+/* The last process looked up: a process's sockets are listed one after the other, and a file shared
+ * by many processes would otherwise cost a kill() and a read of /proc per socket at every write. */
+struct process_cache {
+	long pid;
+	bool alive;
+	unsigned long long start;
+};
+
 /* Whether the number at key of item, with the start time at start_key, names a process that lives:
  * the same pid and the same start. */
-static bool same_process(const struct natt_json *item, const char *key, const char *start_key, long *pid_out)
+static bool same_process(const struct natt_json *item, const char *key, const char *start_key, long *pid_out,
+                         struct process_cache *cache)
 {
 	long pid = json_pid(natt_json_get(item, key));
 	const struct natt_json *start = natt_json_get(item, start_key);
 	*pid_out = pid;
-	return pid > 0 && process_alive(pid) && start && natt_json_type(start) == NATT_JSON_NUMBER &&
-	       natt_json_number(start) == (double)process_start(pid);
+	if (pid <= 0 || !start || natt_json_type(start) != NATT_JSON_NUMBER)
+		return false;
+	if (cache->pid != pid) {
+		cache->pid = pid;
+		cache->alive = process_alive(pid);
+		cache->start = cache->alive ? process_start(pid) : 0;
+	}
+	return cache->alive && natt_json_number(start) == (double)cache->start;
 }
 
 /* Copies the other live processes' socket objects of text (the current file) into out
@@ -103,15 +136,18 @@ static void keep_others(const char *text, size_t len, pid_t self, struct natt_bu
 	const struct natt_json *sockets = natt_json_get(doc, "sockets");
 	size_t count = sockets ? natt_json_array_len(sockets) : 0;
 	pid_t writer = getpid();
+	struct process_cache publishers = { 0 }, owners = { 0 };
 	for (size_t i = 0; i < count; i++) {
 		const struct natt_json *item = natt_json_array_at(sockets, i);
 		if (!item)
 			continue;
 		long pid, by;
 		if (natt_json_get(item, "publisher") &&
-		    (!same_process(item, "publisher", "publisher_start", &by) || by == (long)writer))
+		    (!same_process(item, "publisher", "publisher_start", &by, &publishers) || by == (long)writer))
 			continue; /* a watcher's entry: its writer replaces it, and it goes with that writer */
-		if (!same_process(item, "pid", "start", &pid) || pid == (long)self)
+		if (json_pid(natt_json_get(item, "pid")) == (long)self)
+			continue; /* ours: written afresh */
+		if (!same_process(item, "pid", "start", &pid, &owners))
 			continue;
 		if (!*first)
 			natt_buf_append(out, ",\n    ", 6);
@@ -173,10 +209,9 @@ static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn 
 		natt_status_owner(e, &pid, owner_command, sizeof(owner_command));
 		command = owner_command;
 	}
-	natt_buf_printf(b, "{ \"pid\": %d, \"start\": %llu, ", (int)pid, process_start(pid));
+	natt_buf_printf(b, "{ \"pid\": %d, \"start\": %llu, ", (int)pid, start_of(pid));
 	if (pid != getpid())
-		natt_buf_printf(b, "\"publisher\": %d, \"publisher_start\": %llu, ", (int)getpid(),
-		                process_start(getpid()));
+		natt_buf_printf(b, "\"publisher\": %d, \"publisher_start\": %llu, ", (int)getpid(), own_start());
 	put_string_field(b, "command", command, true);
 	put_string_field(b, "protocol", e->protocol == NATT_UDP ? "udp" : "tcp", true);
 	put_string_field(b, "local_address", local, true);

@@ -15,7 +15,7 @@
 #include "natt/net.h"
 #include "outside/proc.h"
 #include "outside/seccomp.h"
-#include "outside/sockdiag.h"
+#include "sys/sockdiag.h"
 #include "outside/watcher.h"
 #include "sys/sockstate.h"
 #include "core/status_file.h"

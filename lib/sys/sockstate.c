@@ -1,12 +1,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "natt/net.h"
+#include "sys/sockdiag.h"
 #include "sys/ownfd.h"
 #include "sys/sockstate.h"
 
@@ -111,6 +114,20 @@ static bool loopback_hex(const char *hex, size_t len)
 	       strncmp(hex + 30, "7F", 2) == 0;
 }
 
+static int add_row(struct socket_row row)
+{
+	if (tables.count == tables.cap) {
+		size_t cap = tables.cap ? 2 * tables.cap : 64;
+		struct socket_row *grown = realloc(tables.rows, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		tables.rows = grown;
+		tables.cap = cap;
+	}
+	tables.rows[tables.count++] = row;
+	return 0;
+}
+
 /* /proc/net/{tcp,udp}{,6}: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...". 0, or
  * -ENOMEM (the table is then incomplete). */
 static int load_table(const char *path, bool tcp)
@@ -131,23 +148,39 @@ static int load_table(const char *path, bool tcp)
 			char *colon = strrchr(local, ':');
 			if (!colon)
 				continue;
-			if (tables.count == tables.cap) {
-				size_t cap = tables.cap ? 2 * tables.cap : 64;
-				struct socket_row *grown = realloc(tables.rows, cap * sizeof(*grown));
-				if (!grown) {
-					rc = -ENOMEM;
-					break;
-				}
-				tables.rows = grown;
-				tables.cap = cap;
-			}
-			tables.rows[tables.count++] = (struct socket_row){
+			rc = add_row((struct socket_row){
 				.tcp = tcp, .listening = st == 0x0A, .uid = uid,
 				.loopback = loopback_hex(local, (size_t)(colon - local)), .port = (unsigned)strtoul(colon + 1, NULL, 16), .inode = ino
-			};
+			});
 		}
 	}
 	natt_own_fclose(f);
+	return rc;
+}
+
+static unsigned port_of(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+	                                      : ((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* Through sock_diag, TCP sockets in LISTEN and bound UDP sockets: the ones a published socket can be
+ * (a TCP socket is published when it listens). /proc/net/tcp walks the kernel's whole table of
+ * connections, even when empty: about 2 ms here, against 0.1 ms for the listening ones alone. */
+static int load_from_diag(void)
+{
+	struct natt_sockdiag d;
+	int rc = natt_sockdiag_open(&d);
+	if (rc == 0)
+		rc = natt_sockdiag_dump(&d);
+	for (size_t i = 0; rc == 0 && i < d.count; i++) {
+		const struct natt_diag_sock *s = &d.socks[i];
+		rc = add_row((struct socket_row){
+		        .tcp = s->protocol == NATT_TCP, .listening = s->listening, .uid = s->uid,
+		        .loopback = natt_addr_is_loopback((const struct sockaddr *)&s->local),
+		        .port = port_of(&s->local), .inode = s->inode });
+	}
+	natt_sockdiag_close(&d);
 	return rc;
 }
 
@@ -157,6 +190,11 @@ static int load_tables(void)
 	static int rc;
 	if (!tables.loaded) {
 		tables.count = 0;
+		if ((rc = load_from_diag()) == 0) {
+			tables.loaded = true;
+			return 0;
+		}
+		tables.count = 0; /* no sock_diag here (a kernel without inet_diag): /proc/net */
 		rc = load_table("/proc/net/tcp", true);
 		if (rc == 0)
 			rc = load_table("/proc/net/tcp6", true);

@@ -96,6 +96,24 @@ natt_suite
 	[ "$(ls /proc/"$(natt_pid lo)"/task | wc -l)" -eq 1 ]
 }
 
+@test "listen() on a socket bound to an IP address makes no system call of natt's: the manager looks at the socket" {
+	local trace=$NATT_TEST_DIR/trace
+	natt_start ctl lan1 -- strace -f -qq -o "$trace" -e trace=listen,getsockopt,getsockname,newfstatat \
+		"$NATT_BUILD/tests/progs/sockctl" --banner
+	natt_expect ctl '^ready [0-9]+$'
+	local pid=${NATT_LAST_REPLY#ready }
+	natt_send ctl "tcp 0.0.0.0 8009"
+	natt_expect ctl '^[0-9]+ 8009$'
+	wait_published tcp 8009
+	rule_present 8009
+	# the program's own thread: listen(), then at once sockctl's own getsockname(); natt's look at
+	# the socket (protocol, port, inode) is the manager thread's
+	run awk -v pid="$pid" '$1 == pid && /^[0-9]+ +listen\(/ { getline; print; exit }' "$trace"
+	assert_output --regexp "^$pid +getsockname\("
+	grep -v "^$pid " "$trace" | grep -q "SO_PROTOCOL, \[6\]" ||
+		fail "$(printf 'no thread but the program looked at the socket:\n%s' "$(cat "$trace")")"
+}
+
 @test "closing the socket (not the process) retires the mapping" {
 	natt_start ctl lan1 -- "$NATT_BUILD/tests/progs/sockctl"
 	natt_send ctl "tcp 0.0.0.0 8006"

@@ -4,7 +4,8 @@
 # dup2/dup3 onto a published fd end that copy; close_range (with and without CLOSE_RANGE_CLOEXEC) and
 # closefrom end many at once; fclose() of a stream on the socket ends it too; and an fd number that a
 # path natt does not see closed (the raw system call) and that now names something else is never
-# taken for the old socket. tests/progs/sockctl makes the program do each step.
+# taken for the old socket. The same holds for a copy made, or a close done, right after listen(),
+# before natt's manager has looked at the socket. tests/progs/sockctl makes the program do each step.
 
 load lib/lab
 load lib/natt
@@ -49,6 +50,30 @@ copy_holds() {
 
 @test "fcntl F_DUPFD_CLOEXEC: the copy keeps the mapping after the original closes; the last close deletes it" {
 	copy_holds a 8604 "dupfd-cloexec FD 60"
+}
+
+@test "dup() at once after listen() and the original closed, before natt looked at the socket: the copy is published; its close deletes it" {
+	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	ctl a "tcp-then dup-close 0.0.0.0 8620" '^[0-9]+ 8620$'
+	local copy=${NATT_LAST_REPLY%% *}
+	wait_published tcp 8620
+	still_published tcp 8620 a
+	ctl a "close $copy" '^ok$'
+	gone tcp 8620
+}
+
+@test "close() at once after listen(), before natt looked at the socket: nothing is published, later sockets are" {
+	natt_start a lan1 "${NATT_OPTS[@]}" -- "$SOCKCTL"
+	ctl a "tcp-then close 0.0.0.0 8621" '^ok$'
+	sock a tcp 8622
+	wait_published tcp 8622
+	run rule_present_proto tcp 8621
+	assert_failure
+	run status_has tcp 8621 published
+	assert_failure
+	ctl a "close $FD" '^ok$'
+	gone tcp 8622
+	end_program a
 }
 
 @test "many copies of one socket (each kind): the mapping goes with the last of them, whatever the order" {

@@ -2,8 +2,10 @@
 # A mapping belongs to a socket, not to an fd or a process: a forked child
 # closing its inherited copy retires nothing; a server that listens and then daemonizes (the parent
 # exits, the child serves) stays published, renewed by the child; a child that keeps the socket after
-# the parent closed its copy keeps it published; the last holder's close deletes it. vfork + exec and
-# posix_spawn in a program with published sockets are safe: no crash, and the mappings stay.
+# the parent closed its copy keeps it published; the last holder's close deletes it; a child forked
+# right after listen(), before natt's manager looked at the socket, can take the mapping over too.
+# vfork + exec and posix_spawn in a program with published sockets are safe: no crash, and the
+# mappings stay.
 
 load lib/lab
 load lib/natt
@@ -51,6 +53,22 @@ lists_pid() { status_pids "$1" "$2" | grep -qx "$3"; }
 	ctl a "reap" '^ok 1$'
 	gone tcp 8631 12
 	end_program a
+}
+
+@test "fork() at once after listen(), before natt looked at the socket; the parent exits: the child takes the mapping over" {
+	natt_start a lan1 "${NATT_OPTS[@]}" --lifetime 10 -- "$SOCKCTL"
+	ctl a "tcp-then fork-hold 0.0.0.0 8639" '^[0-9]+ 8639 child [0-9]+$'
+	local child=${NATT_LAST_REPLY##* }
+	wait_published tcp 8639
+	natt_send a "exit 0"
+	natt_wait_exit a 10
+	wait_until 5 published_by tcp 8639 "$child" ||
+		fail "$(printf 'the status file does not name the child (pid %s) for port 8639:\n%s' "$child" "$(cat "$NATT_STATUS")")"
+	# renewed by the child: more than two 10 s leases
+	stays_up_for 22 tcp 8639
+	kill -TERM "$child"
+	wait_until 10 eval "! alive $child"
+	gone tcp 8639
 }
 
 @test "listen, then daemonize: the child takes the mapping over, renews it, and deletes it at SIGTERM" {

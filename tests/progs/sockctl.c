@@ -5,6 +5,10 @@
  *   tcp ADDR PORT [v6only]   socket(SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK), bind, listen -> "FD PORT"
  *   udp ADDR PORT [v6only]   socket(SOCK_DGRAM|SOCK_CLOEXEC), bind -> "FD PORT"
  *   listen-unbound           TCP listen() without bind (the kernel picks the port) -> "FD PORT"
+ *   tcp-then STEP ADDR PORT  tcp, and at once (before natt's manager can look at the socket) STEP:
+ *                            dup-close: dup() it and close the original -> "COPY PORT";
+ *                            close: close it -> "ok";
+ *                            fork-hold: fork a child that keeps it, as fork-hold 600 -> "FD PORT child PID"
  *   close FD | dup FD | dup2 A B | dup3 A B | dupfd FD MIN | dupfd-cloexec FD MIN
  *   close-range A B [cloexec] | closefrom N
  *   fork-close FD            a child closes its copy of FD and exits; the parent waits -> "ok"
@@ -123,6 +127,51 @@ static void remember(int fd)
 		made[made_count++] = fd;
 }
 
+static pid_t held[64];
+static int held_count;
+
+static void tcp_then(const char *step, const char *addr, int port)
+{
+	int fd = make_socket(SOCK_STREAM, addr, port, 0, 1);
+	if (fd < 0) {
+		reply_errno("tcp-then");
+		return;
+	}
+	if (!strcmp(step, "dup-close")) {
+		int copy = dup(fd);
+		close(fd);
+		if (copy < 0) {
+			reply_errno("tcp-then dup");
+			return;
+		}
+		remember(copy);
+		printf("%d %d\n", copy, port_of(copy));
+	} else if (!strcmp(step, "close")) {
+		close(fd);
+		printf("ok\n");
+	} else if (!strcmp(step, "fork-hold")) {
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			sleep(600);
+			close(fd);
+			exit(0);
+		}
+		if (pid < 0) {
+			reply_errno("tcp-then fork");
+			return;
+		}
+		remember(fd);
+		if (held_count < 64)
+			held[held_count++] = pid;
+		printf("%d %d child %d\n", fd, port_of(fd), (int)pid);
+	} else {
+		close(fd);
+		errno = EINVAL;
+		reply_errno("tcp-then");
+	}
+}
+
 static void serve(void)
 {
 	struct pollfd fds[256];
@@ -197,8 +246,6 @@ static void print_fds(void)
 	printf("%s\n", out);
 }
 
-static pid_t held[64];
-static int held_count;
 static volatile sig_atomic_t sigchld_seen;
 
 static void count_sigchld(int sig)
@@ -391,6 +438,8 @@ int main(int argc, char **argv)
 				remember(fd);
 				printf("%d %d\n", fd, port_of(fd));
 			}
+		} else if (!strcmp(cmd, "tcp-then")) {
+			tcp_then(a, b, atoi(c));
 		} else if (!strcmp(cmd, "listen-unbound")) {
 			int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 			if (fd < 0 || listen(fd, 16) < 0)

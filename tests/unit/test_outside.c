@@ -23,7 +23,7 @@
 
 #include "outside/exe.h"
 #include "outside/proc.h"
-#include "outside/sockdiag.h"
+#include "sys/sockdiag.h"
 
 static char dir[] = "/tmp/natt-test-outside.XXXXXX";
 

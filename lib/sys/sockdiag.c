@@ -4,12 +4,13 @@
 #include <linux/sock_diag.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "outside/sockdiag.h"
+#include "sys/sockdiag.h"
 #include "util/parse.h"
 
 #define DIAG_BUFSIZE 32768
@@ -63,8 +64,9 @@ static int add_socket(const struct nlmsghdr *msg, void *arg)
 	const struct inet_diag_msg *m = NLMSG_DATA(msg);
 	if (m->id.idiag_sport == 0 || m->idiag_inode == 0)
 		return 0; /* not bound yet, or a socket being torn down */
-	struct natt_diag_sock s = { .protocol = ctx->protocol, .inode = m->idiag_inode };
+	struct natt_diag_sock s = { .protocol = ctx->protocol, .inode = m->idiag_inode, .uid = m->idiag_uid };
 	s.connected = ctx->protocol == NATT_UDP && m->idiag_state == ST_ESTABLISHED;
+	s.listening = ctx->protocol == NATT_TCP && m->idiag_state == ST_LISTEN;
 	if (m->idiag_family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&s.local;
 		in->sin_family = AF_INET;
@@ -103,13 +105,13 @@ static int add_socket(const struct nlmsghdr *msg, void *arg)
 
 static int dump_one(struct natt_sockdiag *d, int family, enum natt_protocol protocol)
 {
-	static uint32_t sequence;
+	static _Atomic uint32_t sequence; /* (a watcher's thread and the manager both dump) */
 	struct {
 		struct nlmsghdr h;
 		struct inet_diag_req_v2 r;
 	} req = {
 		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = ++sequence },
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = atomic_fetch_add(&sequence, 1) + 1 },
 		.r = { .sdiag_family = (uint8_t)family,
 		       .sdiag_protocol = protocol == NATT_TCP ? IPPROTO_TCP : IPPROTO_UDP,
 		       .idiag_states = protocol == NATT_TCP ? 1u << ST_LISTEN : (1u << ST_CLOSE | 1u << ST_ESTABLISHED) },

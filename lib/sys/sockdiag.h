@@ -1,8 +1,8 @@
 /* The kernel's socket tables through sock_diag (NETLINK_SOCK_DIAG): the listening TCP and the bound
  * UDP sockets of this network namespace, with their inodes. What a watcher outside a program sees of
  * its sockets; one dump costs tens of microseconds on a host with a few hundred sockets. */
-#ifndef NATT_OUTSIDE_SOCKDIAG_H
-#define NATT_OUTSIDE_SOCKDIAG_H
+#ifndef NATT_SYS_SOCKDIAG_H
+#define NATT_SYS_SOCKDIAG_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -17,6 +17,8 @@ struct natt_diag_sock {
 	struct sockaddr_storage local; /* AF_INET or AF_INET6, port set */
 	bool v6only;                   /* AF_INET6 with IPV6_V6ONLY on */
 	bool connected;                /* UDP with a peer (a client's socket) */
+	bool listening;                /* TCP in LISTEN */
+	unsigned uid;                  /* the socket's owner */
 	uint64_t inode;
 };
 
