@@ -266,7 +266,7 @@ void nattshim_before_exec(void)
 	 * would, and wait (bounded) until the router was told. Surviving sockets keep their mappings; a
 	 * preloaded new image publishes them again at start-up. */
 	for (unsigned i = 0; i < closing.count; i++)
-		nattshim_release(nattshim_fd_exchange(closing.fds[i], NULL));
+		nattshim_release(nattshim_detach(closing.fds[i]));
 	if (closing.count)
 		natt_engine_flush(2000);
 	natt_internal_depth--;

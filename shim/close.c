@@ -13,7 +13,8 @@ static int nattshim_close(int fd)
 {
 	if (nattshim_in_vfork_child())
 		return libc_close(fd);
-	if (nattshim_settled(fd) == NATTSHIM_OURS) {
+	struct natt_entry *entry = nattshim_detach(fd);
+	if (entry == NATTSHIM_OURS) {
 		if (!natt_internal_depth && !natt_manager_thread) {
 			errno = EBADF; /* the program's view: that number is not open */
 			return -1;
@@ -27,7 +28,6 @@ static int nattshim_close(int fd)
 		errno = saved_errno;
 		return rc;
 	}
-	struct natt_entry *entry = nattshim_fd_exchange(fd, NULL);
 	int rc = libc_close(fd);
 	int saved_errno = errno;
 	nattshim_release(entry);
@@ -63,7 +63,7 @@ NATT_EXPORT int fclose(FILE *stream)
 	/* (natt's own streams, marked or being closed, go straight through: never wait on them here) */
 	if (__builtin_expect(!nattshim_is_entry(entry), 1) || nattshim_in_vfork_child())
 		return libc_fclose(stream);
-	entry = nattshim_fd_exchange(fd, NULL);
+	entry = nattshim_detach(fd);
 	int rc = libc_fclose(stream);
 	int saved_errno = errno;
 	nattshim_release(entry);
@@ -109,7 +109,12 @@ static int nattshim_close_range(unsigned first, unsigned last, int flags)
 			release_all(detached, &count);
 			first = fd;
 		}
-		detached[count++] = nattshim_fd_exchange((int)fd, NULL);
+		entry = nattshim_detach((int)fd);
+		if (entry == NATTSHIM_OURS) {
+			fd--; /* natt's own by now: looked at again, as one of natt's */
+			continue;
+		}
+		detached[count++] = entry;
 	}
 	if (rc == 0 && first <= last)
 		rc = libc_close_range(first, last, flags);

@@ -47,6 +47,20 @@ bool nattshim_fd_replace(int fd, struct natt_entry *expected, struct natt_entry 
 	return slot && atomic_compare_exchange_strong(slot, &expected, entry);
 }
 
+struct natt_entry *nattshim_detach(int fd)
+{
+	_Atomic(struct natt_entry *) *slot = slot_of(fd, false);
+	if (!slot)
+		return NULL;
+	for (;;) {
+		/* Only what the slot holds once settled is taken away: the manager may claim the socket to
+		 * look at it between the two, and gives it back after. */
+		struct natt_entry *was = nattshim_settled(fd);
+		if (was == NATTSHIM_OURS || atomic_compare_exchange_strong(slot, &was, NULL))
+			return was;
+	}
+}
+
 int nattshim_fd_of(const struct natt_entry *entry)
 {
 	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {

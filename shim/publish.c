@@ -141,7 +141,9 @@ bool nattshim_listen_quickly(int fd)
 	natt_engine_start_if_wanted(); /* for what a signal handler published before */
 	struct placed p = { fd, false };
 	struct natt_entry *entry = natt_engine_publish_unexamined(fd, place_entry, &p);
-	if (entry && !p.placed)
+	if (!entry)
+		return false; /* (out of memory: the slow way says so) */
+	if (!p.placed)
 		natt_engine_retire(entry); /* closed meanwhile (by another thread): nothing to publish */
 	return true;
 }

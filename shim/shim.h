@@ -96,6 +96,9 @@ static inline bool nattshim_in_vfork_child(void)
 struct natt_entry *nattshim_fd_exchange(int fd, struct natt_entry *entry);
 /* Stores entry at fd if fd holds expected; whether it did. May map a chunk. Async-signal-safe. */
 bool nattshim_fd_replace(int fd, struct natt_entry *expected, struct natt_entry *entry);
+/* Clears fd's slot once no claim is on it, returning what it held; natt's own fd (NATTSHIM_OURS) is
+ * left as it is. For the program's close of fd. */
+struct natt_entry *nattshim_detach(int fd);
 /* A fd that holds entry, or -1 (a walk over the table: for rare paths). */
 int nattshim_fd_of(const struct natt_entry *entry);
 /* What fd's slot holds once natt's check of a claimed fd, or its close of its own, is over (a few

@@ -371,6 +371,8 @@ void *natt_manager_main(void *arg)
 				natt_router_limit_cleanup(natt_now_ms() + NATT_CLEANUP_IDLE_MS,
 				                          natt_now_ms() + NATT_CLEANUP_CAP_MS);
 			take_inbox();
+			if (M.dirty)
+				tell_changes(); /* what was published meanwhile is told before it goes */
 			retire_everything();
 			if (sig)
 				natt_engine_after_signal(sig);
