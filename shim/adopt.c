@@ -15,8 +15,7 @@
 
 atomic_bool nattshim_inherited;
 
-/* Calls fn(fd, entry) for every tracked fd (natt's own fds excluded). */
-static void each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx), void *ctx)
+void nattshim_each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx), void *ctx)
 {
 	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
 		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
@@ -62,7 +61,7 @@ static struct owners unwatched;
 void nattshim_after_fork_child(void)
 {
 	unwatched.count = 0;
-	each_tracked(note_owner, &unwatched);
+	nattshim_each_tracked(note_owner, &unwatched);
 	atomic_store(&nattshim_inherited, unwatched.count > 0);
 }
 
@@ -120,7 +119,7 @@ void nattshim_check_adoption(void)
 	int saved_errno = errno;
 	natt_internal_depth++;
 	struct adoption a = { .self = getpid() };
-	each_tracked(adopt_if_orphaned, &a);
+	nattshim_each_tracked(adopt_if_orphaned, &a);
 	if (!a.waiting)
 		atomic_store(&nattshim_inherited, false);
 	natt_internal_depth--;
@@ -131,7 +130,7 @@ void nattshim_check_adoption(void)
 static void owner_gone(pid_t pid)
 {
 	struct adoption a = { .self = getpid(), .gone = pid };
-	each_tracked(adopt_if_orphaned, &a);
+	nattshim_each_tracked(adopt_if_orphaned, &a);
 	if (!a.waiting)
 		atomic_store(&nattshim_inherited, false);
 }
@@ -246,7 +245,7 @@ bool nattshim_exec_passes_sockets;
 static void note_survivors(struct exec_plan *survivors)
 {
 	survivors->count = 0;
-	each_tracked(mark_cloexec_holders, survivors);
+	nattshim_each_tracked(mark_cloexec_holders, survivors);
 	nattshim_exec_passes_sockets = survivors->count > 0;
 	if (survivors->count > 0)
 		natt_engine_note_shared();
@@ -261,7 +260,7 @@ void nattshim_before_exec(void)
 	int saved_errno = errno;
 	natt_internal_depth++;
 	closing.count = 0;
-	each_tracked(collect_closing, &survivors);
+	nattshim_each_tracked(collect_closing, &survivors);
 	/* The sockets exec closes are gone for good unless exec fails: retire them now, the way close()
 	 * would, and wait (bounded) until the router was told. Surviving sockets keep their mappings; a
 	 * preloaded new image publishes them again at start-up. */

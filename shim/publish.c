@@ -148,14 +148,6 @@ bool nattshim_listen_quickly(int fd)
 	return true;
 }
 
-/* natt_engine_examine_hook, in the manager thread: the socket is held pending while it is looked at,
- * if its fd still holds the entry, so that the program's close(), dup2() onto it, dup() or exec of it
- * waits the few system calls this takes (and a number the program reused is never touched). */
-static bool hold_for_examination(int fd, struct natt_entry *entry)
-{
-	return nattshim_pend_if(fd, entry);
-}
-
 static bool listens_on_tcp(int fd)
 {
 	enum natt_protocol protocol;
@@ -170,13 +162,16 @@ static void fill_in(struct natt_entry *entry, const struct socket_facts *facts)
 	atomic_store(&entry->unexamined, false);
 }
 
+/* natt_engine_examine_hook, in the manager thread: the socket is held pending while it is looked at,
+ * if its fd still holds the entry, so that the program's close(), dup2() onto it, dup() or exec of it
+ * waits the few system calls this takes (and a number the program reused is never touched). */
 bool nattshim_examine(struct natt_entry *entry)
 {
 	int fd = entry->examine_fd;
-	if (!hold_for_examination(fd, entry)) {
+	if (!nattshim_pend_if(fd, entry)) {
 		/* dup()ed and the first fd closed before we looked: another copy holds it. */
 		fd = nattshim_fd_of(entry);
-		if (fd < 0 || !hold_for_examination(fd, entry))
+		if (fd < 0 || !nattshim_pend_if(fd, entry))
 			return false;
 	}
 	struct socket_facts facts;
@@ -189,18 +184,16 @@ bool nattshim_examine(struct natt_entry *entry)
 
 /* In a forked child: entries the parent's manager had not looked at yet are looked at here, from the
  * child's copies of the sockets, so that the child can take them over once the parent is gone. */
+static void examine_inherited(int fd, struct natt_entry *entry, void *ctx)
+{
+	(void)ctx;
+	struct socket_facts facts;
+	if (atomic_load(&entry->unexamined) && !atomic_load(&entry->ignored) && listens_on_tcp(fd) &&
+	    look_at_socket(fd, &facts))
+		fill_in(entry, &facts);
+}
+
 void nattshim_examine_inherited(void)
 {
-	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
-		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
-		for (unsigned i = 0; chunk && i < NATT_FD_CHUNK; i++) {
-			struct natt_entry *entry = atomic_load(&chunk[i]);
-			if (!nattshim_is_entry(entry) || !atomic_load(&entry->unexamined) || atomic_load(&entry->ignored))
-				continue;
-			int fd = (int)(index * NATT_FD_CHUNK + i);
-			struct socket_facts facts;
-			if (listens_on_tcp(fd) && look_at_socket(fd, &facts))
-				fill_in(entry, &facts);
-		}
-	}
+	nattshim_each_tracked(examine_inherited, NULL);
 }

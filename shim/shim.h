@@ -113,6 +113,9 @@ void nattshim_unpend(int fd, struct natt_entry *settled);
 void nattshim_mark(int fd, enum natt_fd_mark how);
 /* Drops one holder of entry; the last one retires it. Async-signal-safe. */
 void nattshim_release(struct natt_entry *entry);
+/* Calls fn(fd, entry) for every fd that holds an entry (natt's own fds and notes excluded; a socket the
+ * manager is looking at is waited for). */
+void nattshim_each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx), void *ctx);
 /* Whether any fd in [first, last] is tracked (cheap for sparse tables). */
 bool nattshim_any_tracked(unsigned first, unsigned last);
 
