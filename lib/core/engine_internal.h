@@ -102,6 +102,9 @@ void natt_engine_callback_end(void);
 
 /* Where the manager may stop for a fork (AddressSanitizer builds only; nothing otherwise). */
 void natt_fork_pause_point(void);
+/* Around an entry's allocation or release, which a fork waits for (AddressSanitizer builds only). */
+void natt_fork_alloc_enter(void);
+void natt_fork_alloc_leave(void);
 
 /* ---- manager.c ------------------------------------------------------------------------------- */
 

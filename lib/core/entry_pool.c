@@ -5,13 +5,18 @@
 #include <sys/mman.h>
 
 #include "core/engine.h"
+#include "core/engine_internal.h"
 #include "core/entry_pool.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 
+/* malloc(), so that the sanitizer sees entries used after they are freed, or lost. */
 struct natt_entry *natt_entry_alloc(void)
 {
-	return calloc(1, sizeof(struct natt_entry));
+	natt_fork_alloc_enter();
+	struct natt_entry *e = calloc(1, sizeof(struct natt_entry));
+	natt_fork_alloc_leave();
+	return e;
 }
 
 void natt_entry_pool_prepare(void)
@@ -20,7 +25,9 @@ void natt_entry_pool_prepare(void)
 
 void natt_entry_free(struct natt_entry *e)
 {
+	natt_fork_alloc_enter();
 	free(e);
+	natt_fork_alloc_leave();
 }
 
 #else

@@ -4,6 +4,7 @@
  * inherited entries describe the parent's mappings: the child neither renews nor deletes them (its
  * copies of the sockets are tracked by the shim, which decides what to do with them). */
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <unistd.h>
 
@@ -13,18 +14,59 @@
 /* AddressSanitizer's allocator (GCC 12's, and clang 16's) is not locked around fork(): a child forked
  * while the manager was inside malloc() inherits a held allocator lock and hangs at its first malloc.
  * glibc's malloc has no such problem; in AddressSanitizer builds the fork waits until the manager has
- * stopped between two pieces of work. */
+ * stopped between two pieces of work, and until no other thread is allocating an entry. */
 static atomic_int fork_pause_asked;
 static atomic_bool manager_paused;
 
 void natt_fork_pause_point(void)
 {
-	if (!atomic_load(&fork_pause_asked))
+	/* The question is asked again after "paused" is cleared: a fork that came meanwhile and saw it
+	 * still set from the last one finds the manager staying put. */
+	while (atomic_load(&fork_pause_asked)) {
+		atomic_store(&manager_paused, true);
+		while (atomic_load(&fork_pause_asked))
+			usleep(200);
+		atomic_store(&manager_paused, false);
+	}
+}
+
+/* Entries are malloc()ed in AddressSanitizer builds, by the program's threads too (a listen()): the
+ * fork waits for allocations under way, and new ones wait for the fork. A thread already inside one (a
+ * signal handler's hook) never waits: the fork waits for both. */
+static atomic_int allocating;
+static atomic_int forking;
+static __thread int allocating_here;
+static __thread bool forking_here;
+
+void natt_fork_alloc_enter(void)
+{
+	if (allocating_here++ || forking_here) {
+		atomic_fetch_add(&allocating, 1);
 		return;
-	atomic_store(&manager_paused, true);
-	while (atomic_load(&fork_pause_asked))
-		usleep(200);
-	atomic_store(&manager_paused, false);
+	}
+	for (;;) {
+		while (atomic_load(&forking))
+			usleep(100);
+		atomic_fetch_add(&allocating, 1);
+		if (!atomic_load(&forking))
+			return;
+		atomic_fetch_sub(&allocating, 1);
+	}
+}
+
+void natt_fork_alloc_leave(void)
+{
+	allocating_here--;
+	atomic_fetch_sub(&allocating, 1);
+}
+
+/* After the engine's locks: a thread allocating holds none of them. */
+static void wait_allocations_for_fork(void)
+{
+	forking_here = true;
+	atomic_fetch_add(&forking, 1);
+	while (atomic_load(&allocating))
+		sched_yield();
 }
 
 static void pause_manager_for_fork(void)
@@ -39,14 +81,29 @@ static void pause_manager_for_fork(void)
 
 static void resume_manager_after_fork(bool child)
 {
+	forking_here = false;
 	if (child) {
+		atomic_store(&forking, 0);
+		atomic_store(&allocating, 0);
+		allocating_here = 0;
 		atomic_store(&fork_pause_asked, 0);
 		atomic_store(&manager_paused, false);
-	} else if (atomic_load(&fork_pause_asked) > 0) {
-		atomic_fetch_sub(&fork_pause_asked, 1);
+	} else {
+		atomic_fetch_sub(&forking, 1);
+		if (atomic_load(&fork_pause_asked) > 0)
+			atomic_fetch_sub(&fork_pause_asked, 1);
 	}
 }
 #else
+void natt_fork_alloc_enter(void)
+{
+}
+void natt_fork_alloc_leave(void)
+{
+}
+static void wait_allocations_for_fork(void)
+{
+}
 void natt_fork_pause_point(void)
 {
 }
@@ -63,6 +120,7 @@ void natt_engine_atfork_prepare(void)
 {
 	pause_manager_for_fork();
 	natt_engine_lock_for_fork();
+	wait_allocations_for_fork();
 }
 
 void natt_engine_atfork_parent(void)

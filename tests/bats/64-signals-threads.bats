@@ -18,6 +18,8 @@ SIGVIEW=$NATT_BUILD/tests/progs/sigview
 LAN_ADDR=10.77.0.2
 # Sanitizer runs are several times slower.
 TIME_LIMIT=${NATT_TEST_TIME_LIMIT:-120}
+# The programs' own deadline comes later, so that a hung one is still there to be looked at.
+KILL_AFTER=$((TIME_LIMIT + 120))
 
 # maps_since LINE: how many mappings the router was asked for (by anyone: only this test's program runs)
 # after line LINE of its log.
@@ -38,8 +40,8 @@ finishes() {
 	local pid status=0
 	pid=$(natt_pid "$1")
 	if ! wait_until "$TIME_LIMIT" eval "! alive $pid"; then
-		{ echo "# $1 (pid $pid) still running after ${TIME_LIMIT}s: threads:"
-		  for t in /proc/"$pid"/task/*; do echo "#   ${t##*/} $(cat "$t/wchan" 2>/dev/null) $(cat "$t/comm")"; done; } >&3
+		echo "# $1 (pid $pid) still running after ${TIME_LIMIT}s:" >&3
+		describe_stuck "$pid" >&3
 		fail "$1 did not finish within ${TIME_LIMIT}s (deadlock?)"
 	fi
 	wait "$pid" || status=$?
@@ -50,7 +52,7 @@ finishes() {
 @test "close() of published sockets in a SIGUSR1 handler while the main thread binds, listens, dups and closes: no deadlock" {
 	local mark
 	mark=$(router_log_lines)
-	natt_start sig lan1 -- timeout -s KILL "$TIME_LIMIT" "$SIGCLOSE" "$LAN_ADDR" 20000
+	natt_start sig lan1 -- timeout -s KILL "$KILL_AFTER" "$SIGCLOSE" "$LAN_ADDR" 20000
 	finishes sig
 	[[ $LAST_LINE =~ ^done\ 20000\ ([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]] || fail "unexpected output: $LAST_LINE"
 	local signals=${BASH_REMATCH[1]} handler_closes=${BASH_REMATCH[2]} errors=${BASH_REMATCH[3]}
@@ -65,7 +67,7 @@ finishes() {
 @test "bind() and listen() (published by natt) inside a signal handler that interrupts natt's own publishing: no deadlock" {
 	local mark
 	mark=$(router_log_lines)
-	natt_start sig lan1 -- timeout -s KILL "$TIME_LIMIT" "$SIGCLOSE" "$LAN_ADDR" 20000 --bind-in-handler
+	natt_start sig lan1 -- timeout -s KILL "$KILL_AFTER" "$SIGCLOSE" "$LAN_ADDR" 20000 --bind-in-handler
 	finishes sig
 	[[ $LAST_LINE =~ ^done\ 20000\ ([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]] || fail "unexpected output: $LAST_LINE"
 	[ "${BASH_REMATCH[1]}" -gt 100 ] || fail "only ${BASH_REMATCH[1]} signals were handled"
@@ -99,7 +101,7 @@ finishes() {
 @test "8 threads x 100 rounds of socket/bind/listen/dup/close (TCP and UDP) with a forking thread: no crash, nothing left" {
 	local mark
 	mark=$(router_log_lines)
-	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --forker --hold 10
+	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$KILL_AFTER" "$BINDSTORM" "$LAN_ADDR" 8 100 --forker --hold 10
 	finishes storm
 	[ "$LAST_LINE" = "done 800" ] || fail "unexpected output: $LAST_LINE"
 	published_some "$mark"
@@ -110,7 +112,7 @@ finishes() {
 @test "16 threads x 300 rounds, sockets closed at once: no crash, nothing left" {
 	local mark
 	mark=$(router_log_lines)
-	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 16 300
+	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$KILL_AFTER" "$BINDSTORM" "$LAN_ADDR" 16 300
 	finishes storm
 	[ "$LAST_LINE" = "done 4800" ] || fail "unexpected output: $LAST_LINE"
 	published_some "$mark"
@@ -126,7 +128,7 @@ finishes() {
 	# a second process storms on the same host (its own natt), then exits
 	local mark
 	mark=$(router_log_lines)
-	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$TIME_LIMIT" "$BINDSTORM" "$LAN_ADDR" 8 100 --hold 5
+	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$KILL_AFTER" "$BINDSTORM" "$LAN_ADDR" 8 100 --hold 5
 	finishes storm
 	published_some "$mark" 2
 	wait_until 10 eval '[ "$(router_rules | grep -vc "dport 8680 ")" = 0 ]' ||

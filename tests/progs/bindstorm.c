@@ -9,6 +9,9 @@
  * eighth round ends its sockets with close_range() over the fds it got instead. With --forker, one more
  * thread forks children while the others run: each child closes its copies of a few fds and leaves
  * through _exit() or exit() — the fork handlers run while other threads are inside the hooks.
+ * The workers end only once the forker has stopped: a thread's exit takes a lock of AddressSanitizer's
+ * allocator, which GCC 12's runtime does not hold across fork(), so a child forked at that moment could
+ * hang in its own first thread exit (no matter of natt's).
  * With --hold MS, each thread sleeps MS milliseconds after each round and ends a round's sockets only
  * four rounds later, so that many of them live long enough to be published at the router (without it
  * most are retired before the manager gets to them).
@@ -37,6 +40,8 @@ static int hold_ms;
 #define DEPTH 4
 static atomic_int rounds_done;
 static atomic_bool finished;
+static atomic_int workers_done;
+static atomic_bool workers_may_end;
 
 static void fail(const char *what)
 {
@@ -101,6 +106,9 @@ static void *worker(void *arg)
 		}
 		atomic_fetch_add(&rounds_done, 1);
 	}
+	atomic_fetch_add(&workers_done, 1);
+	while (!atomic_load(&workers_may_end))
+		usleep(1000);
 	return NULL;
 }
 
@@ -159,11 +167,14 @@ int main(int argc, char **argv)
 	pthread_t forker_tid;
 	if (with_forker && pthread_create(&forker_tid, NULL, forker, NULL) != 0)
 		fail("pthread_create");
-	for (int i = 0; i < threads; i++)
-		pthread_join(tids[i], NULL);
+	while (atomic_load(&workers_done) < threads)
+		usleep(1000);
 	atomic_store(&finished, true);
 	if (with_forker)
 		pthread_join(forker_tid, NULL);
+	atomic_store(&workers_may_end, true);
+	for (int i = 0; i < threads; i++)
+		pthread_join(tids[i], NULL);
 	printf("done %d\n", atomic_load(&rounds_done));
 	return 0;
 }

@@ -113,6 +113,32 @@ wait_host_idle() {
 # alive PID: the process exists and is no zombie.
 alive() { bg_alive "$1"; }
 
+# describe_stuck PID: for PID and every process under it, each thread's kernel wait channel and, when
+# gdb is installed, every thread's stack: what a hang report needs.
+describe_stuck() {
+	local p t
+	for p in "$1" $(descendants "$1"); do
+		[ -d "/proc/$p" ] || continue
+		echo "# process $p: $(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)"
+		for t in /proc/"$p"/task/*; do
+			echo "#   thread ${t##*/} $(cat "$t/comm" 2>/dev/null) waits in $(cat "$t/wchan" 2>/dev/null)"
+		done
+		if command -v gdb >/dev/null; then
+			timeout 60 gdb -p "$p" -batch -ex "thread apply all bt" 2>&1 |
+				grep -E '^(Thread|#[0-9])' | sed 's/^/#     /'
+		fi
+	done
+}
+
+# descendants PID: the pids of every process under PID.
+descendants() {
+	local child
+	for child in $(pgrep -P "$1"); do
+		echo "$child"
+		descendants "$child"
+	done
+}
+
 # wait_file FILE [TIMEOUT]: FILE exists and is not empty.
 wait_file() {
 	wait_until "${2:-10}" test -s "$1" || { echo "no file $1 within ${2:-10}s" >&2; return 1; }
