@@ -562,16 +562,21 @@ static void step_idle(double seconds)
 	struct timespec cpu0, cpu1;
 	int nb = sample_threads(before, 64);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
+	struct timespec wall0, wall1; /* (to match what a listener heard meanwhile) */
+	clock_gettime(CLOCK_REALTIME, &wall0);
 	int64_t t0 = bench_now_ns();
 	struct timespec ts = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	int64_t t1 = bench_now_ns();
+	clock_gettime(CLOCK_REALTIME, &wall1);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
 	int na = sample_threads(after, 64);
 	double cpu_ms = (double)(cpu1.tv_sec - cpu0.tv_sec) * 1e3 + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e6;
-	printf("{\"step\": \"idle\", \"seconds\": %.3f, \"process_cpu_ms\": %.3f, \"threads\": [", bench_ms(t1 - t0) / 1e3,
-	       cpu_ms);
+	printf("{\"step\": \"idle\", \"seconds\": %.3f, \"wall_start\": %.3f, \"wall_end\": %.3f, \"process_cpu_ms\": %.3f, "
+	       "\"threads\": [",
+	       bench_ms(t1 - t0) / 1e3, (double)wall0.tv_sec + (double)wall0.tv_nsec / 1e9,
+	       (double)wall1.tv_sec + (double)wall1.tv_nsec / 1e9, cpu_ms);
 	bool first = true;
 	for (int i = 0; i < na; i++) {
 		const struct thread_sample *b = NULL;

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 
 #include "core/engine_internal.h"
 #include "core/techniques.h"
@@ -16,13 +17,18 @@ static struct {
 	int natpmp_fd;
 	bool filtered;             /* the sockets' filters let only `filtered_from` through */
 	struct in_addr filtered_from;
+	/* The SSDP filter drops the router's periodic repeats of an announcement of the IGD natt has
+	 * open (a burst of a dozen NOTIFYs, twice, every 30 s or so for miniupnpd): while it stays so. */
+	bool repeats_dropped;
+	char repeated_location[sizeof(((struct natt_ssdp_reply *)0)->location)];
+	long repeated_bootid;
 } A = { .ssdp_fd = -1, .natpmp_fd = -1 };
 
 void natt_announcements_open(void)
 {
 	struct in_addr any = { .s_addr = htonl(INADDR_ANY) };
 	if (A.ssdp_fd < 0 || A.natpmp_fd < 0)
-		A.filtered = false; /* a new socket has no filter yet */
+		A.filtered = A.repeats_dropped = false; /* a new socket has no filter yet */
 	if (A.ssdp_fd < 0)
 		A.ssdp_fd = natt_own_fd(natt_watch_open_ssdp(any));
 	if (A.natpmp_fd < 0)
@@ -55,19 +61,47 @@ static void watcher_failed(int *fd, int rc)
 	}
 }
 
+/* From the first announcement that changed nothing, its repeats are dropped in the kernel: a repeat
+ * holds the same LOCATION, BOOTID and NTS, byte for byte, so it could change nothing either. */
+static void drop_repeats_of(const struct natt_ssdp_repeat *repeat, const struct natt_ssdp_reply *reply)
+{
+	if (!A.filtered || natt_watch_only_news(A.ssdp_fd, &A.filtered_from, repeat) < 0)
+		return;
+	A.repeats_dropped = true;
+	snprintf(A.repeated_location, sizeof(A.repeated_location), "%s", reply->location);
+	A.repeated_bootid = reply->bootid;
+}
+
+/* Once an announcement like those dropped could matter again (the IGD closed or changed), every one
+ * from the gateway wakes the manager again. */
+static void keep_repeats_if_they_matter(void)
+{
+	if (!A.repeats_dropped || natt_techniques_igd_is(A.repeated_location, A.repeated_bootid))
+		return;
+	A.repeats_dropped = false;
+	if (A.ssdp_fd >= 0 && natt_watch_only_from(A.ssdp_fd, &A.filtered_from) < 0) {
+		natt_watch_only_from(A.ssdp_fd, NULL);
+		A.filtered = false;
+	}
+}
+
 static void on_ssdp_datagrams(void)
 {
 	struct natt_ssdp_reply reply;
+	struct natt_ssdp_repeat repeat;
 	struct in_addr from;
 	int kind, rc;
-	while ((rc = natt_watch_read_ssdp(A.ssdp_fd, &from, &reply, &kind)) != -EAGAIN) {
+	while ((rc = natt_watch_read_ssdp(A.ssdp_fd, &from, &reply, &kind, &repeat)) != -EAGAIN) {
 		if (rc < 0) {
 			watcher_failed(&A.ssdp_fd, rc);
 			break;
 		}
 		if (rc == 0 || !from_gateway(from))
 			continue;
-		natt_techniques_igd_announced(reply.location, reply.bootid, kind == NATT_SSDP_BYEBYE);
+		natt_techniques_igd_announced(reply.location, (int)reply.bootid, kind == NATT_SSDP_BYEBYE);
+		if (kind == NATT_SSDP_ALIVE && !A.repeats_dropped && repeat.usable &&
+		    natt_techniques_igd_is(reply.location, reply.bootid))
+			drop_repeats_of(&repeat, &reply);
 	}
 }
 
@@ -92,6 +126,7 @@ static void on_natpmp_announcements(void)
  * manager. Without a gateway, nothing counts anyway: the filter stays as it was. */
 static void follow_gateway(void)
 {
+	keep_repeats_if_they_matter();
 	const struct in_addr *gateway = natt_router_gateway();
 	if (!gateway || (A.filtered && A.filtered_from.s_addr == gateway->s_addr))
 		return;
@@ -100,6 +135,7 @@ static void follow_gateway(void)
 		all = natt_watch_only_from(A.ssdp_fd, gateway) == 0 && all;
 	if (A.natpmp_fd >= 0)
 		all = natt_watch_only_from(A.natpmp_fd, gateway) == 0 && all;
+	A.repeats_dropped = false;
 	/* (A socket that refused a filter still works: from_gateway() judges what comes.) */
 	if (!all)
 		natt_debug("router announcements: no kernel filter; every datagram to the groups wakes natt");
@@ -142,5 +178,5 @@ void natt_announcements_after_fork_child(bool manager_was_running)
 		natt_close_own_fd(&A.natpmp_fd);
 	}
 	A.ssdp_fd = A.natpmp_fd = -1;
-	A.filtered = false;
+	A.filtered = A.repeats_dropped = false;
 }

@@ -869,6 +869,12 @@ void natt_techniques_igd_announced(const char *location, int bootid, bool byebye
 	}
 }
 
+bool natt_techniques_igd_is(const char *location, long bootid)
+{
+	return T.igd.open && strcmp(location, T.igd.location) == 0 &&
+	       !(bootid >= 0 && T.igd.bootid >= 0 && bootid != T.igd.bootid);
+}
+
 void natt_techniques_natpmp_announced(uint32_t epoch)
 {
 	/* (The same server answers both: its announcement speaks for PCP too.) */

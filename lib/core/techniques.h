@@ -37,6 +37,8 @@ void natt_techniques_gateway_changed(void);
  * and NAT-PMP/PCP (its epoch). */
 void natt_techniques_igd_announced(const char *location, int bootid, bool byebye);
 void natt_techniques_natpmp_announced(uint32_t epoch);
+/* Whether an ssdp:alive with this LOCATION and BOOTID would change nothing: the IGD is open, and is it. */
+bool natt_techniques_igd_is(const char *location, long bootid);
 /* The external address UPnP gave is asked again at the next mapping. */
 void natt_techniques_address_stale(void);
 

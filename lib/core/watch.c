@@ -1,7 +1,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,6 +62,143 @@ int natt_watch_only_from(int fd, const struct in_addr *source)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0 ? -errno : 0;
 }
 
+/* A classic BPF program, and the jumps to "keep" of its comparisons: a conditional jump reaches at
+ * most 255 instructions ahead, so a "keep" is put in the way (stepped over) before they would not. */
+struct filter_code {
+	struct sock_filter code[BPF_MAXINSNS];
+	unsigned len;
+	unsigned pending[128]; /* (at most 250 instructions apart: two per comparison) */
+	unsigned pending_count;
+	bool overflow;
+};
+
+#define KEEP_WHOLE 0xffffffffu
+
+static void emit(struct filter_code *f, struct sock_filter insn)
+{
+	if (f->len < BPF_MAXINSNS)
+		f->code[f->len++] = insn;
+	else
+		f->overflow = true;
+}
+
+static void put_keep_here(struct filter_code *f, bool step_over)
+{
+	if (step_over)
+		emit(f, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0));
+	unsigned keep = f->len;
+	emit(f, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, KEEP_WHOLE));
+	for (unsigned i = 0; i < f->pending_count && !f->overflow; i++)
+		f->code[f->pending[i]].jf = (uint8_t)(keep - f->pending[i] - 1);
+	f->pending_count = 0;
+}
+
+/* Goes on when the value loaded equals `value`, keeps the datagram otherwise. */
+static void expect(struct filter_code *f, uint32_t value)
+{
+	if (f->pending_count && f->len + 3 - f->pending[0] > 250)
+		put_keep_here(f, true);
+	f->pending[f->pending_count++] = f->len;
+	emit(f, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 0));
+}
+
+/* Compares len bytes at `offset` of the UDP header on (`indexed`: from X on) with bytes. */
+static void expect_bytes(struct filter_code *f, uint32_t offset, bool indexed, const unsigned char *bytes,
+                         size_t len)
+{
+	uint16_t mode = indexed ? BPF_IND : BPF_ABS;
+	size_t i = 0;
+	for (; i + 4 <= len; i += 4) {
+		emit(f, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | mode, offset + (uint32_t)i));
+		expect(f, (uint32_t)bytes[i] << 24 | (uint32_t)bytes[i + 1] << 16 | (uint32_t)bytes[i + 2] << 8 |
+		                  bytes[i + 3]);
+	}
+	for (; i < len; i++) {
+		emit(f, (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | mode, offset + (uint32_t)i));
+		expect(f, bytes[i]);
+	}
+}
+
+static int build_news_filter(struct filter_code *f, const struct in_addr *source,
+                             const struct natt_ssdp_repeat *repeat)
+{
+	/* Another source: dropped. The filter sees the datagram from its UDP header on. */
+	emit(f, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12));
+	emit(f, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(source->s_addr), 1, 0));
+	emit(f, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0));
+	/* Too short to hold both: kept. */
+	uint32_t udp_header = 8;
+	emit(f, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0));
+	emit(f, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
+	                                      udp_header + repeat->head_len + repeat->tail_len, 1, 0));
+	emit(f, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, KEEP_WHOLE));
+	expect_bytes(f, udp_header, false, repeat->head, repeat->head_len);
+	/* X = where the tail would begin */
+	emit(f, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0));
+	emit(f, (struct sock_filter)BPF_STMT(BPF_ALU | BPF_SUB | BPF_K, repeat->tail_len));
+	emit(f, (struct sock_filter)BPF_STMT(BPF_MISC | BPF_TAX, 0));
+	expect_bytes(f, 0, true, repeat->tail, repeat->tail_len);
+	/* All equal: a repeat, dropped. */
+	emit(f, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0));
+	put_keep_here(f, false);
+	return f->overflow ? -E2BIG : 0;
+}
+
+int natt_watch_only_news(int fd, const struct in_addr *source, const struct natt_ssdp_repeat *repeat)
+{
+	if (!repeat || !repeat->usable)
+		return natt_watch_only_from(fd, source);
+	struct filter_code *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	int rc = build_news_filter(f, source, repeat);
+	if (rc == 0) {
+		struct sock_fprog program = { .len = (unsigned short)f->len, .filter = f->code };
+		rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0 ? -errno : 0;
+	}
+	free(f);
+	return rc;
+}
+
+/* A header line "NAME:..." (name case-insensitive). */
+static bool header_named(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+void natt_ssdp_repeat_of(const char *datagram, size_t len, struct natt_ssdp_repeat *repeat)
+{
+	repeat->usable = false;
+	size_t nt[2] = { 0, 0 }, usn[2] = { 0, 0 }; /* [start, end) of each line, end 0: not seen */
+	size_t pos = 0;
+	while (pos < len) {
+		const char *eol = memmem(datagram + pos, len - pos, "\r\n", 2);
+		if (!eol || eol == datagram + pos)
+			break; /* the end of the headers */
+		size_t end = (size_t)(eol - datagram) + 2;
+		size_t *seen = header_named(datagram + pos, end - pos, "NT") ? nt :
+		               header_named(datagram + pos, end - pos, "USN") ? usn : NULL;
+		if (seen) {
+			if (seen[1])
+				return; /* twice: not the shape expected */
+			seen[0] = pos;
+			seen[1] = end;
+		}
+		pos = end;
+	}
+	if (!nt[1] || !usn[1] || (nt[1] != usn[0] && usn[1] != nt[0]))
+		return;
+	size_t start = nt[0] < usn[0] ? nt[0] : usn[0], end = nt[1] > usn[1] ? nt[1] : usn[1];
+	if (start > NATT_SSDP_REPEAT_MAX || len - end > NATT_SSDP_REPEAT_MAX)
+		return;
+	repeat->head_len = (uint16_t)start;
+	repeat->tail_len = (uint16_t)(len - end);
+	memcpy(repeat->head, datagram, start);
+	memcpy(repeat->tail, datagram + end, len - end);
+	repeat->usable = true;
+}
+
 static ssize_t receive(int fd, void *buf, size_t len, struct in_addr *from, uint16_t *from_port)
 {
 	struct sockaddr_in sender;
@@ -72,16 +211,19 @@ static ssize_t receive(int fd, void *buf, size_t len, struct in_addr *from, uint
 	return n;
 }
 
-int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind)
+int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind,
+                         struct natt_ssdp_repeat *repeat)
 {
 	char buf[2048];
 	uint16_t port = 0;
 	ssize_t n = receive(fd, buf, sizeof(buf), from, &port);
 	if (n < 0)
 		return n == -EWOULDBLOCK ? -EAGAIN : (int)n;
-	if (natt_ssdp_parse(buf, (size_t)n, reply, kind) < 0)
-		return 0;
-	return *kind == NATT_SSDP_SEARCH_REPLY ? 0 : 1; /* M-SEARCH from other hosts land here too */
+	if (natt_ssdp_parse(buf, (size_t)n, reply, kind) < 0 || *kind == NATT_SSDP_SEARCH_REPLY)
+		return 0; /* M-SEARCH from other hosts land here too */
+	if (repeat)
+		natt_ssdp_repeat_of(buf, (size_t)n, repeat);
+	return 1;
 }
 
 int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch, struct in_addr *external)

@@ -6,6 +6,7 @@
 #define NATT_WATCH_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,21 @@ int natt_watch_open_natpmp(struct in_addr iface);
  * poll() on it. NULL removes the filter. 0 or -errno. */
 int natt_watch_only_from(int fd, const struct in_addr *source);
 
+/* What a router's periodic NOTIFY repeats: the bytes before its NT and USN lines (next to each other)
+ * and the bytes after them. Every header natt reads (LOCATION, NTS, BOOTID.UPNP.ORG) is in one or the
+ * other, so a datagram with both, byte for byte, tells nothing the one they came from did not. */
+#define NATT_SSDP_REPEAT_MAX 1024
+struct natt_ssdp_repeat {
+	bool usable; /* false: the NOTIFY had no such shape (or was too long) */
+	uint16_t head_len, tail_len;
+	unsigned char head[NATT_SSDP_REPEAT_MAX], tail[NATT_SSDP_REPEAT_MAX];
+};
+void natt_ssdp_repeat_of(const char *datagram, size_t len, struct natt_ssdp_repeat *repeat);
+
+/* As natt_watch_only_from(source), and drops the datagrams from source that repeat `repeat` as well.
+ * 0 or -errno. */
+int natt_watch_only_news(int fd, const struct in_addr *source, const struct natt_ssdp_repeat *repeat);
+
 /* The parser of natt_watch_read_natpmp(): 1 with *epoch and *external (INADDR_ANY for PCP) from an
  * announcement of n bytes, 0 for anything else. */
 int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch, struct in_addr *external);
@@ -33,7 +49,9 @@ int natt_watch_parse_natpmp(const unsigned char *buf, size_t n, uint32_t *epoch,
  * whose external address is unknown (INADDR_ANY). A NAT-PMP/PCP announcement counts only from source
  * port 5351, and only one per NATT_WATCH_NATPMP_INTERVAL_MS of each format, NAT-PMP and PCP (the
  * others read and ignored). */
-int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind);
+/* natt_watch_read_ssdp fills *repeat (when not NULL) for a NOTIFY that was understood. */
+int natt_watch_read_ssdp(int fd, struct in_addr *from, struct natt_ssdp_reply *reply, int *kind,
+                         struct natt_ssdp_repeat *repeat);
 int natt_watch_read_natpmp(int fd, struct in_addr *from, uint32_t *epoch, struct in_addr *external);
 
 #endif

@@ -173,18 +173,6 @@ ASYNCSAFE=$NATT_BUILD/tests/progs/asyncsafe
 	natt_wait_exit lis 10
 }
 
-# manager_switches PID: the voluntary context switches of natt's thread in process PID (its wake-ups:
-# preemption on a busy machine is not counted).
-manager_switches() {
-	local task
-	for task in /proc/"$1"/task/*; do
-		[ "$(cat "$task/comm" 2>/dev/null)" = natt ] || continue
-		awk '/^voluntary_ctxt_switches/ { print $2 }' "$task/status"
-		return 0
-	done
-	return 1
-}
-
 @test "another host's announcements and SSDP searches never wake natt's thread (a kernel filter keeps the gateway's only)" {
 	natt_start srv lan1 -- python3 -m http.server 8751
 	wait_published tcp 8751

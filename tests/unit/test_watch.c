@@ -1,11 +1,12 @@
-/* Unit tests of lib/core/watch.c's NAT-PMP announcement reader: only datagrams from the server's port 5351
- * count, and at most one a second (each costs a request per mapping). Needs to bind port 5351 on
- * loopback. */
+/* Unit tests of lib/core/watch.c: the NAT-PMP announcement reader (only datagrams from the server's port
+ * 5351 count, and at most one a second: each costs a request per mapping; needs to bind port 5351 on
+ * loopback), and the kernel filter that drops the repeats of an SSDP NOTIFY (on loopback). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,10 +78,156 @@ static void test_announcement_source_and_rate(void **state)
 	close(watch);
 }
 
+/* A NOTIFY as miniupnpd sends it: NT and USN vary within a burst; the rest is the same. */
+static size_t notify(char *buf, size_t size, const char *nt, const char *nts, unsigned bootid)
+{
+	int n = snprintf(buf, size,
+	                 "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=120\r\n"
+	                 "LOCATION: http://127.0.0.1:40000/rootDesc.xml\r\nSERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
+	                 "NT: %s\r\nUSN: uuid:0e0781cc-c04a-9375-e2ea-877af54a7a17::%s\r\nNTS: %s\r\n"
+	                 "OPT: \"http://schemas.upnp.org/upnp/1/0/\"; ns=01\r\n01-NLS: %u\r\n"
+	                 "BOOTID.UPNP.ORG: %u\r\nCONFIGID.UPNP.ORG: 1337\r\n\r\n",
+	                 nt, nt, nts, bootid, bootid);
+	assert_true(n > 0 && (size_t)n < size);
+	return (size_t)n;
+}
+
+static void test_repeat_shape(void **state)
+{
+	(void)state;
+	char buf[1024];
+	struct natt_ssdp_repeat r;
+	size_t n = notify(buf, sizeof(buf), "upnp:rootdevice", "ssdp:alive", 7);
+	natt_ssdp_repeat_of(buf, n, &r);
+	assert_true(r.usable);
+	/* the head ends where the NT line begins, the tail begins after the USN line */
+	assert_int_equal(r.head_len, (size_t)(strstr(buf, "NT: ") - buf));
+	assert_int_equal(r.tail_len, n - (size_t)(strstr(buf, "NTS: ") - buf));
+	assert_memory_equal(r.tail, "NTS: ssdp:alive\r\n", 17);
+	/* NT and USN apart (another header between them): nothing can be dropped safely */
+	const char *apart = "NOTIFY * HTTP/1.1\r\nNT: a\r\nLOCATION: http://x/\r\nUSN: b\r\n\r\n";
+	natt_ssdp_repeat_of(apart, strlen(apart), &r);
+	assert_false(r.usable);
+	/* USN first is the same shape; NT twice, or no USN, is not */
+	const char *swapped = "NOTIFY * HTTP/1.1\r\nUSN: b\r\nNt: a\r\nLOCATION: http://x/\r\n\r\n";
+	natt_ssdp_repeat_of(swapped, strlen(swapped), &r);
+	assert_true(r.usable);
+	assert_int_equal(r.head_len, 19);
+	const char *twice = "NOTIFY * HTTP/1.1\r\nNT: a\r\nUSN: b\r\nNT: c\r\n\r\n";
+	natt_ssdp_repeat_of(twice, strlen(twice), &r);
+	assert_false(r.usable);
+	const char *alone = "NOTIFY * HTTP/1.1\r\nNT: a\r\nNTS: ssdp:alive\r\n\r\n";
+	natt_ssdp_repeat_of(alone, strlen(alone), &r);
+	assert_false(r.usable);
+}
+
+static void send_to(int from, int to, const char *buf, size_t len)
+{
+	struct sockaddr_in dest;
+	socklen_t slen = sizeof(dest);
+	assert_int_equal(getsockname(to, (struct sockaddr *)&dest, &slen), 0);
+	assert_int_equal(sendto(from, buf, len, 0, (struct sockaddr *)&dest, sizeof(dest)), (ssize_t)len);
+}
+
+/* The datagrams that reached fd, by their NT line: "nt1,nt2,". */
+static void received(int fd, char *out, size_t size)
+{
+	out[0] = '\0';
+	usleep(20000);
+	char buf[2048];
+	ssize_t n;
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		const char *nt = strstr(buf, "\r\nNT: ");
+		size_t used = strlen(out);
+		snprintf(out + used, size - used, "%.*s,", nt ? (int)strcspn(nt + 6, "\r") : 5, nt ? nt + 6 : "short");
+	}
+}
+
+static void test_repeats_dropped_in_the_kernel(void **state)
+{
+	(void)state;
+	int router = udp_on(0), watch = udp_on(0);
+	char buf[1024], got[512];
+	size_t n = notify(buf, sizeof(buf), "upnp:rootdevice", "ssdp:alive", 7);
+	struct natt_ssdp_repeat r;
+	natt_ssdp_repeat_of(buf, n, &r);
+	assert_true(r.usable);
+	struct in_addr loopback = { .s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(natt_watch_only_news(watch, &loopback, &r), 0);
+
+	/* the same, and the rest of its burst (other NT and USN, other lengths): dropped */
+	send_to(router, watch, buf, n);
+	const char *burst[] = { "urn:schemas-upnp-org:device:InternetGatewayDevice:2", "uuid:0e0781cc",
+		                "urn:schemas-upnp-org:service:WANIPConnection:2" };
+	for (size_t i = 0; i < sizeof(burst) / sizeof(burst[0]); i++)
+		send_to(router, watch, buf, notify(buf, sizeof(buf), burst[i], "ssdp:alive", 7));
+	received(watch, got, sizeof(got));
+	assert_string_equal(got, "");
+	/* a new BOOTID (a restart), a byebye, a datagram shorter than head and tail: kept */
+	send_to(router, watch, buf, notify(buf, sizeof(buf), "upnp:rootdevice", "ssdp:alive", 8));
+	send_to(router, watch, buf, notify(buf, sizeof(buf), "byebye", "ssdp:byebye", 7));
+	send_to(router, watch, "NOTIFY", 6);
+	/* one byte changed in the head (another port in LOCATION): kept */
+	n = notify(buf, sizeof(buf), "moved", "ssdp:alive", 7);
+	*strstr(buf, "40000") = '5';
+	send_to(router, watch, buf, n);
+	received(watch, got, sizeof(got));
+	assert_string_equal(got, "upnp:rootdevice,byebye,short,moved,");
+	/* back to the address filter alone: the repeats come through again */
+	assert_int_equal(natt_watch_only_from(watch, &loopback), 0);
+	send_to(router, watch, buf, notify(buf, sizeof(buf), "again", "ssdp:alive", 7));
+	received(watch, got, sizeof(got));
+	assert_string_equal(got, "again,");
+	close(router);
+	close(watch);
+}
+
+/* A head and tail as long as allowed: the program stays within the kernel's limit, its jumps within
+ * reach (a repeat still dropped, a change at the far end still kept). */
+static void test_repeat_filter_at_its_largest(void **state)
+{
+	(void)state;
+	int router = udp_on(0), watch = udp_on(0);
+	static char buf[NATT_SSDP_REPEAT_MAX * 2 + 64];
+	char got[256];
+	/* head: a line of 'h' ending in CRLF; tail: a line of 't', CRLF, the empty line */
+	memset(buf, 'h', NATT_SSDP_REPEAT_MAX - 2);
+	size_t n = NATT_SSDP_REPEAT_MAX - 2;
+	n += (size_t)sprintf(buf + n, "\r\nNT: big\r\nUSN: u\r\n");
+	size_t tail_at = n;
+	memset(buf + n, 't', NATT_SSDP_REPEAT_MAX - 4);
+	n += NATT_SSDP_REPEAT_MAX - 4;
+	memcpy(buf + n, "\r\n\r\n", 4);
+	n += 4;
+	struct natt_ssdp_repeat r;
+	natt_ssdp_repeat_of(buf, n, &r);
+	assert_true(r.usable);
+	assert_int_equal(r.head_len, NATT_SSDP_REPEAT_MAX);
+	assert_int_equal(r.tail_len, NATT_SSDP_REPEAT_MAX);
+	struct in_addr loopback = { .s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(natt_watch_only_news(watch, &loopback, &r), 0);
+	send_to(router, watch, buf, n);
+	received(watch, got, sizeof(got));
+	assert_string_equal(got, "");
+	buf[tail_at + NATT_SSDP_REPEAT_MAX - 5] = 'x';
+	send_to(router, watch, buf, n);
+	buf[tail_at + NATT_SSDP_REPEAT_MAX - 5] = 't';
+	buf[0] = 'x';
+	send_to(router, watch, buf, n);
+	received(watch, got, sizeof(got));
+	assert_string_equal(got, "big,big,");
+	close(router);
+	close(watch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_announcement_source_and_rate),
+		cmocka_unit_test(test_repeat_shape),
+		cmocka_unit_test(test_repeats_dropped_in_the_kernel),
+		cmocka_unit_test(test_repeat_filter_at_its_largest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,18 @@ natt_test_teardown() {
 	return 0
 }
 
+# manager_switches PID: the voluntary context switches of natt's thread in process PID (its wake-ups:
+# preemption on a busy machine is not counted).
+manager_switches() {
+	local task
+	for task in /proc/"$1"/task/*; do
+		[ "$(cat "$task/comm" 2>/dev/null)" = natt ] || continue
+		awk '/^voluntary_ctxt_switches/ { print $2 }' "$task/status"
+		return 0
+	done
+	return 1
+}
+
 # natt_start NAME HOST [natt-run options] -- command [args]: runs natt-run in the lab host's namespace,
 # in the background, stdin from a fifo that natt_send writes to.
 natt_start() {

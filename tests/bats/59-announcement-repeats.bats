@@ -1,0 +1,68 @@
+#!/usr/bin/env bats
+# The router's periodic announcements: miniupnpd repeats its SSDP NOTIFY burst (13 datagrams, sent
+# twice) every notify_interval seconds, 2 s on this UPnP-only router. Once natt has read one that
+# changes nothing, a kernel filter drops its repeats, and natt's thread sleeps through them. What
+# differs (a restart: new BOOTID and LOCATION; a byebye) still reaches it: the mappings come back.
+
+load lib/lab
+load lib/natt
+load lib/programs
+
+programs_suite upnp 1 --config-extra "notify_interval=2"
+
+# notifies_during SECONDS: how many NOTIFYs from the router reached lan1 within SECONDS (a listener of
+# its own on the group: what natt's socket would have had without its filter).
+notifies_during() {
+	on_lan1 /usr/bin/python3 -c '
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", 1900))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+             struct.pack("4s4s", socket.inet_aton("239.255.255.250"), socket.inet_aton("0.0.0.0")))
+end = time.time() + float(sys.argv[1])
+n = 0
+while True:
+    left = end - time.time()
+    if left <= 0:
+        break
+    s.settimeout(left)
+    try:
+        data, sender = s.recvfrom(4096)
+    except socket.timeout:
+        break
+    n += sender[0] == "10.77.0.1" and data.startswith(b"NOTIFY")
+print(n)' "$1"
+}
+
+# quiet_through_bursts PID: natt's thread in PID wakes at most twice in 8 s of the router's bursts.
+quiet_through_bursts() {
+	local before after heard
+	before=$(manager_switches "$1") || fail "no thread named natt in $1"
+	heard=$(notifies_during 8)
+	after=$(manager_switches "$1")
+	tap_note "natt's thread: $((after - before)) wake-ups while $heard NOTIFYs from the router reached the host"
+	[ "$heard" -ge 40 ] || fail "only $heard NOTIFYs from the router in 8 s: the measurement says nothing"
+	[ $((after - before)) -le 2 ] || fail "natt's thread woke $((after - before)) times in 8 s of repeated NOTIFYs"
+}
+
+@test "the router's repeated NOTIFY bursts do not wake natt's thread; after a reboot the new ones are heard, then dropped too" {
+	natt_start srv lan1 -- /usr/bin/python3 -m http.server 8591
+	wait_published tcp 8591
+	local pid
+	pid=$(natt_pid srv)
+	# a burst every 2 s: the first one read teaches the filter
+	sleep 3
+	quiet_through_bursts "$pid"
+
+	# a reboot (its byebye, then new BOOTID and LOCATION) passes the filter: the mapping is back
+	lab reboot
+	wait_until 10 rule_present_proto tcp 8591 || fail "the mapping was not made again within 10 s of the reboot"
+	status_has tcp 8591 published
+	sleep 3
+	quiet_through_bursts "$pid"
+
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	assert_router_empty
+}
