@@ -20,6 +20,7 @@ static struct {
 	/* The SSDP filter drops the router's periodic repeats of an announcement of the IGD natt has
 	 * open (a burst of a dozen NOTIFYs, twice, every 30 s or so for miniupnpd): while it stays so. */
 	bool repeats_dropped;
+	bool repeats_refused; /* the kernel took no such filter for this announcement: not asked again */
 	char repeated_location[sizeof(((struct natt_ssdp_reply *)0)->location)];
 	long repeated_bootid;
 } A = { .ssdp_fd = -1, .natpmp_fd = -1 };
@@ -28,7 +29,7 @@ void natt_announcements_open(void)
 {
 	struct in_addr any = { .s_addr = htonl(INADDR_ANY) };
 	if (A.ssdp_fd < 0 || A.natpmp_fd < 0)
-		A.filtered = A.repeats_dropped = false; /* a new socket has no filter yet */
+		A.filtered = A.repeats_dropped = A.repeats_refused = false; /* a new socket has no filter yet */
 	if (A.ssdp_fd < 0)
 		A.ssdp_fd = natt_own_fd(natt_watch_open_ssdp(any));
 	if (A.natpmp_fd < 0)
@@ -65,9 +66,12 @@ static void watcher_failed(int *fd, int rc)
  * holds the same LOCATION, BOOTID and NTS, byte for byte, so it could change nothing either. */
 static void drop_repeats_of(const struct natt_ssdp_repeat *repeat, const struct natt_ssdp_reply *reply)
 {
-	if (!A.filtered || natt_watch_only_news(A.ssdp_fd, &A.filtered_from, repeat) < 0)
+	if (!A.filtered)
 		return;
-	A.repeats_dropped = true;
+	if (natt_watch_only_news(A.ssdp_fd, &A.filtered_from, repeat) == 0)
+		A.repeats_dropped = true;
+	else
+		A.repeats_refused = true;
 	snprintf(A.repeated_location, sizeof(A.repeated_location), "%s", reply->location);
 	A.repeated_bootid = reply->bootid;
 }
@@ -76,7 +80,10 @@ static void drop_repeats_of(const struct natt_ssdp_repeat *repeat, const struct 
  * from the gateway wakes the manager again. */
 static void keep_repeats_if_they_matter(void)
 {
-	if (!A.repeats_dropped || natt_techniques_igd_is(A.repeated_location, A.repeated_bootid))
+	if ((!A.repeats_dropped && !A.repeats_refused) || natt_techniques_igd_is(A.repeated_location, A.repeated_bootid))
+		return;
+	A.repeats_refused = false;
+	if (!A.repeats_dropped)
 		return;
 	A.repeats_dropped = false;
 	if (A.ssdp_fd >= 0 && natt_watch_only_from(A.ssdp_fd, &A.filtered_from) < 0) {
@@ -99,7 +106,10 @@ static void on_ssdp_datagrams(void)
 		if (rc == 0 || !from_gateway(from))
 			continue;
 		natt_techniques_igd_announced(reply.location, (int)reply.bootid, kind == NATT_SSDP_BYEBYE);
-		if (kind == NATT_SSDP_ALIVE && !A.repeats_dropped && repeat.usable &&
+		/* (At once: a byebye read now lets the next alive through, even one like those dropped. One
+		 * that came with it, before this read, was dropped already: the next burst tells.) */
+		keep_repeats_if_they_matter();
+		if (kind == NATT_SSDP_ALIVE && !A.repeats_dropped && !A.repeats_refused && repeat.usable &&
 		    natt_techniques_igd_is(reply.location, reply.bootid))
 			drop_repeats_of(&repeat, &reply);
 	}
@@ -135,7 +145,7 @@ static void follow_gateway(void)
 		all = natt_watch_only_from(A.ssdp_fd, gateway) == 0 && all;
 	if (A.natpmp_fd >= 0)
 		all = natt_watch_only_from(A.natpmp_fd, gateway) == 0 && all;
-	A.repeats_dropped = false;
+	A.repeats_dropped = A.repeats_refused = false;
 	/* (A socket that refused a filter still works: from_gateway() judges what comes.) */
 	if (!all)
 		natt_debug("router announcements: no kernel filter; every datagram to the groups wakes natt");
@@ -178,5 +188,5 @@ void natt_announcements_after_fork_child(bool manager_was_running)
 		natt_close_own_fd(&A.natpmp_fd);
 	}
 	A.ssdp_fd = A.natpmp_fd = -1;
-	A.filtered = A.repeats_dropped = false;
+	A.filtered = A.repeats_dropped = A.repeats_refused = false;
 }

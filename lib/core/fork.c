@@ -4,7 +4,9 @@
  * inherited entries describe the parent's mappings: the child neither renews nor deletes them (its
  * copies of the sockets are tracked by the shim, which decides what to do with them). */
 #include <stdatomic.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <unistd.h>
 
@@ -31,24 +33,24 @@ void natt_fork_pause_point(void)
 }
 
 /* Entries are malloc()ed in AddressSanitizer builds, by the program's threads too (a listen()): the
- * fork waits for allocations under way, and new ones wait for the fork. A thread already inside one (a
- * signal handler's hook) never waits: the fork waits for both. */
+ * fork waits for allocations under way, and new ones wait for the fork. Signals are blocked meanwhile:
+ * a handler's hook in between could wait for a fork that waits for the thread it interrupted. */
 static atomic_int allocating;
 static atomic_int forking;
-static __thread int allocating_here;
 static __thread bool forking_here;
+static __thread sigset_t mask_before_alloc;
 
 void natt_fork_alloc_enter(void)
 {
-	if (allocating_here++ || forking_here) {
-		atomic_fetch_add(&allocating, 1);
-		return;
-	}
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &mask_before_alloc);
 	for (;;) {
-		while (atomic_load(&forking))
+		/* (The forking thread itself, from a handler of its own: the fork waits for it.) */
+		while (atomic_load(&forking) && !forking_here)
 			usleep(100);
 		atomic_fetch_add(&allocating, 1);
-		if (!atomic_load(&forking))
+		if (!atomic_load(&forking) || forking_here)
 			return;
 		atomic_fetch_sub(&allocating, 1);
 	}
@@ -56,8 +58,8 @@ void natt_fork_alloc_enter(void)
 
 void natt_fork_alloc_leave(void)
 {
-	allocating_here--;
 	atomic_fetch_sub(&allocating, 1);
+	pthread_sigmask(SIG_SETMASK, &mask_before_alloc, NULL);
 }
 
 /* After the engine's locks: a thread allocating holds none of them. */
@@ -85,7 +87,6 @@ static void resume_manager_after_fork(bool child)
 	if (child) {
 		atomic_store(&forking, 0);
 		atomic_store(&allocating, 0);
-		allocating_here = 0;
 		atomic_store(&fork_pause_asked, 0);
 		atomic_store(&manager_paused, false);
 	} else {

@@ -24,6 +24,8 @@
 /* How long one attempt may wait for a router that does not answer. The SSDP answer of a LAN router
  * comes within tens of milliseconds; NAT-PMP retransmits at 250 and 750 ms within this budget. */
 #define DISCOVERY_TIMEOUT_MS 1200
+/* Before a discovery: the description another process found, if the router answers at once. */
+#define CACHED_IGD_TIMEOUT_MS 500
 #define NATPMP_TIMEOUT_MS 1800
 /* PCP retransmits first after 3 s (RFC 6887 8.1.1): long enough for one retransmission. */
 #define PCP_TIMEOUT_MS 3500
@@ -79,6 +81,23 @@ static const struct in_addr *gateway(void)
 	return gw ? gw : &none;
 }
 
+/* Another natt process of this host may have found the IGD already: its description URL is beside
+ * the status file. Opening it fetches one description where a search waits for the router's answer
+ * (about 50 ms from miniupnpd); a stale one (the router restarted on another port) fails at once. */
+static int open_cached_igd(int timeout_ms)
+{
+	char cached[512];
+	if (natt_igd_cache_read(cfg()->status_path, gateway(), cached, sizeof(cached)) != 0)
+		return -ENOENT;
+	return natt_igd_open_url_within(cached, timeout_ms, &T.igd);
+}
+
+static void igd_opened(void)
+{
+	T.upnp_external_at = 0;
+	T.igd_generation = (uint64_t)getpid() << 32 | ++T.igd_openings;
+}
+
 static int ensure_igd(char *why, size_t len)
 {
 	if (T.igd.open)
@@ -88,9 +107,6 @@ static int ensure_igd(char *why, size_t len)
 		return NATT_ERR_NO_IGD;
 	}
 	T.upnp_external_at = 0;
-	/* Another natt process of this host may have found the IGD already: its description URL is
-	 * beside the status file. A stale one (router restarted) fails fast and we discover again. */
-	char cached[512];
 	int rc = -ENOENT;
 	if (T.found.location[0]) {
 		rc = natt_igd_open_url(T.found.location, &T.igd);
@@ -100,8 +116,8 @@ static int ensure_igd(char *why, size_t len)
 		}
 		T.found.location[0] = '\0';
 	}
-	if (rc < 0 && natt_igd_cache_read(cfg()->status_path, gateway(), cached, sizeof(cached)) == 0)
-		rc = natt_igd_open_url(cached, &T.igd);
+	if (rc < 0)
+		rc = open_cached_igd(NATT_UPNP_IGD_TIMEOUT_MS);
 	if (rc < 0) {
 		rc = natt_igd_discover(gateway(), DISCOVERY_TIMEOUT_MS, &T.igd);
 		if (rc == 0)
@@ -112,7 +128,7 @@ static int ensure_igd(char *why, size_t len)
 		snprintf(why, len, "no UPnP IGD answered");
 		return NATT_ERR_NO_IGD;
 	}
-	T.igd_generation = (uint64_t)getpid() << 32 | ++T.igd_openings;
+	igd_opened();
 	return 0;
 }
 
@@ -694,8 +710,14 @@ void natt_techniques_discover(enum natt_technique *order, size_t count)
 	int64_t now = natt_now_ms();
 	struct natt_discovery d = { 0 };
 	int known[NATT_TECH_COUNT] = { 0 };
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
+		/* UPnP first in order, and another process of this host found the IGD: opened now, nothing
+		 * else is asked (the search is for when it cannot be). */
+		if (i == 0 && order[i] == NATT_TECH_UPNP && presence(NATT_TECH_UPNP, now) == 0 &&
+		    open_cached_igd(CACHED_IGD_TIMEOUT_MS) == 0)
+			igd_opened();
 		known[order[i]] = presence(order[i], now);
+	}
 	for (size_t i = 0; i < count && !d.fallback_known; i++) {
 		if (known[order[i]] == 0)
 			d.order[d.count++] = order[i];

@@ -25,7 +25,8 @@ int natt_watch_only_from(int fd, const struct in_addr *source);
 /* What a router's periodic NOTIFY repeats: the bytes before its NT and USN lines (next to each other)
  * and the bytes after them. Every header natt reads (LOCATION, NTS, BOOTID.UPNP.ORG) is in one or the
  * other, so a datagram with both, byte for byte, tells nothing the one they came from did not. */
-#define NATT_SSDP_REPEAT_MAX 1024
+/* (A kernel charges a filter's size to net.core.optmem_max: 20 KiB on older ones holds this.) */
+#define NATT_SSDP_REPEAT_MAX 384
 struct natt_ssdp_repeat {
 	bool usable; /* false: the NOTIFY had no such shape (or was too long) */
 	uint16_t head_len, tail_len;

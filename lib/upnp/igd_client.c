@@ -76,10 +76,15 @@ static const struct natt_upnp_service *wan_service(const struct natt_upnp_servic
 
 int natt_igd_open_url(const char *location, struct natt_igd *igd)
 {
+	return natt_igd_open_url_within(location, NATT_UPNP_IGD_TIMEOUT_MS, igd);
+}
+
+int natt_igd_open_url_within(const char *location, int timeout_ms, struct natt_igd *igd)
+{
 	natt_igd_close(igd);
 	struct natt_upnp_service *services;
 	size_t count;
-	int rc = natt_upnp_describe(location, NATT_UPNP_IGD_TIMEOUT_MS, &services, &count);
+	int rc = natt_upnp_describe(location, timeout_ms, &services, &count);
 	if (rc < 0) {
 		natt_debug("no IGD at %s: %s", location, natt_strerror(rc));
 		return NATT_ERR_NO_IGD;

@@ -68,6 +68,8 @@ int natt_igd_discover(const struct in_addr *gateway, int timeout_ms, struct natt
 /* Opens the IGD at a known description URL (no discovery): its WANIPConnection:2, else :1, else
  * WANPPPConnection:1 (the first of a type in document order). 0 or NATT_ERR_NO_IGD. */
 int natt_igd_open_url(const char *location, struct natt_igd *igd);
+/* The same, the description fetched within timeout_ms (not NATT_UPNP_IGD_TIMEOUT_MS). */
+int natt_igd_open_url_within(const char *location, int timeout_ms, struct natt_igd *igd);
 
 void natt_igd_close(struct natt_igd *igd);
 

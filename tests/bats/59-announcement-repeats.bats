@@ -66,3 +66,33 @@ quiet_through_bursts() {
 	natt_wait_exit srv 10
 	assert_router_empty
 }
+
+# byebye_from_router: an ssdp:byebye of the router's root device, from the router's address (another
+# port: miniupnpd holds 1900) to lan1's SSDP port, which natt's socket shares.
+byebye_from_router() {
+	lab exec router /usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.77.0.1", 0))
+s.sendto(b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+         b"USN: uuid:0e0781cc-c04a-9375-e2ea-877af54a7a17::upnp:rootdevice\r\nNTS: ssdp:byebye\r\n\r\n",
+         ("10.77.0.2", 1900))'
+}
+
+@test "after the router's byebye, announcements like those dropped are heard again: the IGD is opened again and the mapping renewed" {
+	natt_start srv lan1 -- /usr/bin/python3 -m http.server 8592
+	wait_published tcp 8592
+	local pid mark
+	pid=$(natt_pid srv)
+	sleep 3
+	quiet_through_bursts "$pid"
+	mark=$(router_log_lines)
+	byebye_from_router
+	# the next burst, the same as before (same BOOTID and LOCATION), reopens what the byebye closed
+	wait_until 10 eval '[ "$(router_log_since "$mark" "$ROUTER_MAP_REGEX" | grep -c 8592)" -ge 1 ]' ||
+		fail "no mapping request for port 8592 within 10 s of the byebye: the announcements after it were not heard"
+	status_has tcp 8592 published
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	assert_router_empty
+}
