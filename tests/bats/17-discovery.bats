@@ -104,6 +104,48 @@ publish_on() {
 	assert_output ""
 }
 
+@test "a second process on the host opens the IGD the first one found: no search, no NAT-PMP or PCP request; after a router restart the stale URL costs nothing" {
+	local mark t0 took
+	lab router-stop --flush
+	lab router-start --mode dual
+	natt_start first lan1 -- "$SOCKCTL"
+	sockctl_open first tcp 8262
+	wait_published tcp 8262
+	# (the same status directory: the description URL the first found is beside the status file)
+	mark=$(router_log_lines)
+	natt_start second lan1 --log debug -- "$SOCKCTL"
+	sockctl_open second tcp 8263
+	wait_published tcp 8263
+	assert_assignment tcp 8263 upnp 100.130.0.1 8263
+	run router_log_since "$mark" "SSDP M-SEARCH from 10\.77\.0\.2|NAT-PMP (public address )?request|24bytes"
+	assert_output ""
+	run grep "discovery:" "$(natt_stderr second)"
+	assert_output ""
+	natt_signal first TERM
+	natt_signal second TERM
+	natt_wait_exit first 10
+	natt_wait_exit second 10
+
+	# the router restarts on another HTTP port: the URL beside the status file is refused at once and
+	# every technique is asked as for a first process
+	lab router-stop --flush
+	lab router-start --mode dual
+	natt_start third lan1 --log debug -- "$SOCKCTL"
+	t0=$(now_s)
+	sockctl_open third tcp 8264
+	wait_published tcp 8264
+	took=$(elapsed_since "$t0")
+	tap_note "after a restart, the stale URL refused: published in $took s"
+	awk -v t="$took" -v b="$BOUND" 'BEGIN { exit !(t < b) }' || fail "published only after $took s"
+	assert_assignment tcp 8264 upnp 100.130.0.1 8264
+	grep -q "discovery: upnp answered" "$(natt_stderr third)" ||
+		fail "no discovery after the stale URL: $(grep -i "discovery\|IGD" "$(natt_stderr third)")"
+	natt_signal third TERM
+	natt_wait_exit third 10
+	run router_rules
+	assert_output ""
+}
+
 @test "UPnP off, default settings: a later socket asks nothing again" {
 	lab router-stop --flush
 	lab router-start --mode natpmp
