@@ -132,6 +132,9 @@ void natt_router_verify(void);
 /* The host-wide gateway lock around a batch of exchanges (nested calls take it once); the gateway
  * known at all. */
 bool natt_router_lock(void);
+/* The same after a fresh look at the gateway: for a run of work on several entries, which then changes
+ * hands between processes once. */
+bool natt_router_lock_for_batch(void);
 void natt_router_unlock(bool locked);
 /* The gateway in use, or NULL; the IPv6 default router pinholes are asked of, or NULL. */
 const struct in_addr *natt_router_gateway(void);

@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include "core/config.h"
 #include "util/log.h"
 #include "sys/ownfd.h"
+#include "core/engine_internal.h"
 #include "core/gwlock.h"
 #include "upnp/igd_client.h"
 #include "sys/statedir.h"
@@ -35,22 +38,63 @@ static int gateway_file(const char *status_path, const struct in_addr *gateway, 
 	return natt_state_dir_open(status_path, &base);
 }
 
+/* A watch on the lock file's closes: the holder lets go by closing its fd, and the close wakes the
+ * waiters at once, where polling alone left the lock idle for up to the poll's pause at every change
+ * of hands (50 processes in turn: a second). -1 without inotify: then the poll alone. */
+static int watch_releases(int fd)
+{
+	int watch = natt_own_fd(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+	if (watch < 0)
+		return -1;
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (inotify_add_watch(watch, path, IN_CLOSE) < 0) {
+		natt_own_close(watch);
+		return -1;
+	}
+	return watch;
+}
+
 int natt_lock_file(int fd, int timeout_ms)
 {
 	struct flock whole = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(fd, F_SETLK, &whole) == 0)
+		return 0;
+	if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+		return -errno;
+	/* (Watched before the next try: a release between the two still wakes us.) */
+	int watch = watch_releases(fd);
 	int64_t deadline = natt_now_ms() + timeout_ms;
-	long pause_us = 500;
+	int pause_ms = 1, rc = 0;
 	while (fcntl(fd, F_SETLK, &whole) < 0) {
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return -errno;
-		if (natt_now_ms() >= deadline)
-			return -ETIMEDOUT;
-		/* Exchanges under the lock take milliseconds: poll, backing off to 20 ms. */
-		usleep((useconds_t)pause_us);
-		if (pause_us < 20000)
-			pause_us *= 2;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		int64_t now = natt_now_ms();
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		/* Exchanges under the lock take milliseconds: without a close seen, poll, backing off to
+		 * 20 ms (a holder that died lets go without our seeing a close of its). */
+		int wait_ms = (int)natt_min64(pause_ms, deadline - now);
+		if (watch >= 0) {
+			struct pollfd p = { .fd = watch, .events = POLLIN };
+			if (poll(&p, 1, wait_ms) > 0) {
+				char events[4096];
+				while (read(watch, events, sizeof(events)) > 0)
+					;
+			}
+		} else {
+			usleep((useconds_t)wait_ms * 1000);
+		}
+		if (pause_ms < 20)
+			pause_ms *= 2;
 	}
-	return 0;
+	if (watch >= 0)
+		natt_own_close(watch);
+	return rc;
 }
 
 int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)

@@ -33,6 +33,8 @@
  * and the other observers hear of the changes once that work is done, not between batches: but not
  * later than this after the first of them. */
 #define TELL_DEFER_MAX_MS 200
+/* The longest a run of work on entries holds the gateway lock before others get their turn. */
+#define BATCH_HOLD_MAX_MS 1000
 
 static struct {
 	struct natt_entry *entries;
@@ -391,15 +393,30 @@ void *natt_manager_main(void *arg)
 			natt_router_verify();
 			M.verify_due_ms = now + (int64_t)cfg->verify_interval * 1000;
 		}
+		/* The entries due, under one hold of the gateway lock (up to BATCH_HOLD_MAX_MS): the lock
+		 * changes hands between processes once, not once per entry. */
+		bool batch = false, batch_locked = false;
+		int64_t batch_since = 0;
 		for (struct natt_entry *e = M.entries; e; e = e->next) {
 			if (!natt_entry_retiring(e) && e->due_ms <= now) {
 				natt_fork_pause_point();
+				if (batch && natt_now_ms() - batch_since >= BATCH_HOLD_MAX_MS) {
+					natt_router_unlock(batch_locked);
+					batch = false;
+				}
+				if (!batch) {
+					batch_locked = natt_router_lock_for_batch();
+					batch = true;
+					batch_since = natt_now_ms();
+				}
 				natt_router_work_on(e);
 				take_inbox(); /* a retirement may have come in while we talked to the router */
 				if (natt_engine_stopping())
 					break;
 			}
 		}
+		if (batch)
+			natt_router_unlock(batch_locked);
 		if (natt_engine_stopping())
 			continue;
 		if (M.dirty && (!work_waiting() || natt_now_ms() - M.dirty_since_ms >= TELL_DEFER_MAX_MS))

@@ -59,8 +59,14 @@ static void refresh_gateway(void)
 			natt_debug("gateway %s", inet_ntop(AF_INET, &gw, text, sizeof(text)));
 		}
 	}
+	bool changed = have != R.have_gateway || (have && gw.s_addr != R.gateway.s_addr);
 	R.have_gateway = have;
 	R.gateway = gw;
+	/* Changed while a batch holds the lock: the new gateway's lock is the one to hold. */
+	if (changed && R.lock_depth > 0) {
+		natt_gateway_unlock(R.lock_fd);
+		R.lock_fd = have ? natt_gateway_lock(cfg()->status_path, &R.gateway) : -1;
+	}
 }
 
 const struct in_addr *natt_router_gateway(void)
@@ -247,6 +253,12 @@ bool natt_router_lock(void)
 	if (R.lock_depth++ == 0)
 		R.lock_fd = natt_gateway_lock(cfg()->status_path, &R.gateway);
 	return true;
+}
+
+bool natt_router_lock_for_batch(void)
+{
+	refresh_gateway();
+	return natt_router_lock();
 }
 
 void natt_router_unlock(bool locked)
