@@ -76,8 +76,8 @@ int natt_lock_file(int fd, int timeout_ms)
 			rc = -ETIMEDOUT;
 			break;
 		}
-		/* Exchanges under the lock take milliseconds: without a close seen, poll, backing off to
-		 * 20 ms (a holder that died lets go without our seeing a close of its). */
+		/* Exchanges under the lock take milliseconds: the close wakes us; the poll, backing off to
+		 * 20 ms, is for a host without inotify. */
 		int wait_ms = (int)natt_min64(pause_ms, deadline - now);
 		if (watch >= 0) {
 			struct pollfd p = { .fd = watch, .events = POLLIN };
@@ -129,8 +129,10 @@ void natt_gateway_unlock(int fd)
 		natt_own_close(fd); /* closing drops the lock */
 }
 
-int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len)
+int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len,
+                        long *bootid)
 {
+	*bootid = -1;
 	char name[64];
 	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
 	if (dir_fd < 0)
@@ -141,12 +143,19 @@ int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, 
 	natt_own_close(dir_fd);
 	if (rc < 0)
 		return rc;
-	text[strcspn(text, "\n")] = '\0';
+	/* "URL\n", then the router's BOOTID.UPNP.ORG when it gave one ("bootid N\n") */
+	size_t line = strcspn(text, "\n");
+	const char *rest = text[line] ? text + line + 1 : text + line;
+	text[line] = '\0';
 	if (!text[0] || strlen(text) >= len) {
 		free(text);
 		return -ENOENT;
 	}
 	snprintf(location, len, "%s", text);
+	long id;
+	char end;
+	if (sscanf(rest, "bootid %ld%c", &id, &end) == 2 && end == '\n' && id >= 0)
+		*bootid = id;
 	free(text);
 	/* Only a plain http URL of the gateway itself is worth trying. */
 	char prefix[32];
@@ -156,13 +165,15 @@ int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, 
 	return strncmp(location, prefix, strlen(prefix)) == 0 ? 0 : -EINVAL;
 }
 
-void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location)
+void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location,
+                          long bootid)
 {
 	char name[64], line[2048];
 	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
 	if (dir_fd < 0)
 		return;
-	int n = snprintf(line, sizeof(line), "%s\n", location);
+	int n = bootid >= 0 ? snprintf(line, sizeof(line), "%s\nbootid %ld\n", location, bootid)
+	                    : snprintf(line, sizeof(line), "%s\n", location);
 	if (n > 0 && n < (int)sizeof(line))
 		natt_state_replace(dir_fd, name, line, (size_t)n);
 	natt_own_close(dir_fd);

@@ -35,6 +35,7 @@
 #define TELL_DEFER_MAX_MS 200
 /* The longest a run of work on entries holds the gateway lock before others get their turn. */
 #define BATCH_HOLD_MAX_MS 1000
+#define BATCH_HANDOVER_US 5000
 
 static struct {
 	struct natt_entry *entries;
@@ -403,6 +404,9 @@ void *natt_manager_main(void *arg)
 				if (batch && natt_now_ms() - batch_since >= BATCH_HOLD_MAX_MS) {
 					natt_router_unlock(batch_locked);
 					batch = false;
+					/* (fcntl locks keep no queue: a moment for a waiter, woken by our
+					 * close, to take it first) */
+					usleep(BATCH_HANDOVER_US);
 				}
 				if (!batch) {
 					batch_locked = natt_router_lock_for_batch();

@@ -53,6 +53,7 @@ static struct {
 	struct in_addr upnp_external;  /* GetExternalIPAddress, reused for a few seconds */
 	int64_t upnp_external_at;
 	struct natt_igd_answer found;  /* the discovery's SSDP answer, opened at the next UPnP exchange */
+	char stale_cached[512];        /* the IGD URL of the host's cache that did not open here */
 	int64_t natpmp_absent_until;
 	int64_t pcp_absent_until;
 	int64_t pcp6_absent_until;     /* PCP over IPv6 (a server may listen on one family only) */
@@ -87,9 +88,18 @@ static const struct in_addr *gateway(void)
 static int open_cached_igd(int timeout_ms)
 {
 	char cached[512];
-	if (natt_igd_cache_read(cfg()->status_path, gateway(), cached, sizeof(cached)) != 0)
+	long bootid;
+	if (natt_igd_cache_read(cfg()->status_path, gateway(), cached, sizeof(cached), &bootid) != 0)
 		return -ENOENT;
-	return natt_igd_open_url_within(cached, timeout_ms, &T.igd);
+	/* One that failed here is not tried again until another process writes another. */
+	if (strcmp(cached, T.stale_cached) == 0)
+		return -ESTALE;
+	int rc = natt_igd_open_url_within(cached, timeout_ms, &T.igd);
+	if (rc < 0)
+		snprintf(T.stale_cached, sizeof(T.stale_cached), "%s", cached);
+	else
+		T.igd.bootid = bootid;
+	return rc;
 }
 
 static void igd_opened(void)
@@ -112,7 +122,7 @@ static int ensure_igd(char *why, size_t len)
 		rc = natt_igd_open_url(T.found.location, &T.igd);
 		if (rc == 0) {
 			T.igd.bootid = T.found.bootid;
-			natt_igd_cache_write(cfg()->status_path, gateway(), T.igd.location);
+			natt_igd_cache_write(cfg()->status_path, gateway(), T.igd.location, T.igd.bootid);
 		}
 		T.found.location[0] = '\0';
 	}
@@ -121,7 +131,7 @@ static int ensure_igd(char *why, size_t len)
 	if (rc < 0) {
 		rc = natt_igd_discover(gateway(), DISCOVERY_TIMEOUT_MS, &T.igd);
 		if (rc == 0)
-			natt_igd_cache_write(cfg()->status_path, gateway(), T.igd.location);
+			natt_igd_cache_write(cfg()->status_path, gateway(), T.igd.location, T.igd.bootid);
 	}
 	if (rc < 0) {
 		T.upnp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
@@ -864,6 +874,7 @@ static void forget_gateway(void)
 	T.upnp_absent_until = T.natpmp_absent_until = T.pcp_absent_until = T.pcp6_absent_until = 0;
 	T.natpmp_seen = T.pcp_seen = false;
 	T.found.location[0] = '\0';
+	T.stale_cached[0] = '\0';
 	T.natpmp_external_at = 0;
 }
 

@@ -152,7 +152,9 @@ int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *rou
 
 /* The host-wide cache of the IGD's description URL, a file beside the status file named after the
  * gateway, so a second natt process skips discovery. read: 0 or -errno; write: best effort. */
-int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len);
-void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location);
+int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len,
+                        long *bootid);
+void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location,
+                          long bootid);
 
 #endif

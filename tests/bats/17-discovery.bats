@@ -128,8 +128,12 @@ publish_on() {
 
 	# the router restarts on another HTTP port: the URL beside the status file is refused at once and
 	# every technique is asked as for a first process
+	local old_port new_port
+	old_port=$(lab_info http_port)
 	lab router-stop --flush
 	lab router-start --mode dual
+	new_port=$(lab_info http_port)
+	[ "$new_port" != "$old_port" ] || skip "miniupnpd took the same HTTP port again ($new_port): nothing stale to try"
 	natt_start third lan1 --log debug -- "$SOCKCTL"
 	t0=$(now_s)
 	sockctl_open third tcp 8264
@@ -138,8 +142,14 @@ publish_on() {
 	tap_note "after a restart, the stale URL refused: published in $took s"
 	awk -v t="$took" -v b="$BOUND" 'BEGIN { exit !(t < b) }' || fail "published only after $took s"
 	assert_assignment tcp 8264 upnp 100.130.0.1 8264
+	grep -q "no IGD at http://10.77.0.1:$old_port/" "$(natt_stderr third)" ||
+		fail "the URL of before the restart was not tried: $(grep -i "IGD" "$(natt_stderr third)")"
 	grep -q "discovery: upnp answered" "$(natt_stderr third)" ||
 		fail "no discovery after the stale URL: $(grep -i "discovery\|IGD" "$(natt_stderr third)")"
+	# tried once: the next socket of the same process does not try it again
+	sockctl_open third tcp 8265
+	wait_published tcp 8265
+	assert_equal "$(grep -c "no IGD at http://10.77.0.1:$old_port/" "$(natt_stderr third)")" 1
 	natt_signal third TERM
 	natt_wait_exit third 10
 	run router_rules

@@ -194,13 +194,20 @@ static void test_gateway_files(void **state)
 	char location[256];
 	snprintf(at, sizeof(at), "%s/.natt-gateway-10.9.8.9.igd", dir);
 	assert_int_equal(mkfifo(at, 0600), 0);
-	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.9"), location, sizeof(location)) < 0);
+	long bootid;
+	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.9"), location, sizeof(location), &bootid) < 0);
 	alarm(0);
 
-	/* A cache written and read back, through an unpredictable temporary name. */
-	natt_igd_cache_write(file, gateway_of("10.9.8.6"), "http://10.9.8.6:5000/rootDesc.xml");
-	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), location, sizeof(location)), 0);
+	/* A cache written and read back, through an unpredictable temporary name; with the router's
+	 * BOOTID, and without (a router that gives none) */
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), "http://10.9.8.6:5000/rootDesc.xml", 1789);
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), location, sizeof(location), &bootid), 0);
 	assert_string_equal(location, "http://10.9.8.6:5000/rootDesc.xml");
+	assert_int_equal(bootid, 1789);
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), "http://10.9.8.6:5001/rootDesc.xml", -1);
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), location, sizeof(location), &bootid), 0);
+	assert_string_equal(location, "http://10.9.8.6:5001/rootDesc.xml");
+	assert_int_equal(bootid, -1);
 }
 
 /* SipHash-2-4, the PCP nonces' keyed hash: the reference vectors (key 00..0f; messages of 0, 8 and 15
