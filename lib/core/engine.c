@@ -572,7 +572,7 @@ void natt_engine_adopt(struct natt_entry *entry, pid_t from)
 	entry->inbox_next = NULL;
 	atomic_store(&entry->queued, false);
 	atomic_store(&entry->ops, 0);
-	entry->last_said[0] = '\0';
+	entry->last_said = 0;
 	if (natt_engine_start_manager() == 0)
 		push_inbox(entry, NATT_OP_PUBLISH);
 }

@@ -86,7 +86,7 @@ struct natt_entry {
 	int64_t due_ms;                 /* next work: publish retry or renewal */
 	int64_t backoff_ms;
 	bool announced;                 /* -v line printed for the current mapping */
-	char last_said[512];
+	uint64_t last_said;             /* hash of the last line told (0: none): only a change is told */
 
 	/* Closed here but still held by another process (a worker, a daemon child): we keep renewing it
 	 * until that process lets go too. 0 when not lingering. */

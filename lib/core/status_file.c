@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,9 @@
 #include "sys/ownfd.h"
 #include "sys/statedir.h"
 #include "core/status_file.h"
+
+/* Documents from this size on are followed by a trim of the allocator (about 200 sockets). */
+#define STATUS_TRIM_BYTES (128 * 1024)
 
 
 static const char *state_name(enum natt_listener_state state)
@@ -302,9 +306,14 @@ static int write_document(const char *path, pid_t self, const char *own, size_t 
 	natt_buf_append(&b, first ? "] }\n" : "\n  ] }\n", first ? 4 : 7);
 
 	rc = b.failed ? -ENOMEM : natt_state_replace(dir_fd, name, b.data, b.len);
+	size_t written = b.len;
 	natt_buf_free(&b);
 	natt_own_close(lock_fd); /* drops the lock */
 	natt_own_close(dir_fd);
+	/* A large document took several times its size (the file read and parsed, ours, the whole), in
+	 * pieces the allocator would keep in the program's memory: given back. */
+	if (written >= STATUS_TRIM_BYTES)
+		malloc_trim(0);
 	return rc;
 }
 
