@@ -84,13 +84,19 @@ publish_on() {
 	publish_on dual 8254 nat-pmp --protocols nat-pmp,upnp
 }
 
-@test "a second socket asks no more: the technique found is used at once" {
-	local mark
+# serving_on_fresh_dual NAME PORT: a dual router started afresh; sockctl NAME under natt with a TCP
+# socket on PORT, published.
+serving_on_fresh_dual() {
 	lab router-stop --flush
 	lab router-start --mode dual
-	natt_start srv lan1 -- "$SOCKCTL"
-	sockctl_open srv tcp 8255
-	wait_published tcp 8255
+	natt_start "$1" lan1 -- "$SOCKCTL"
+	sockctl_open "$1" tcp "$2"
+	wait_published tcp "$2"
+}
+
+@test "a second socket asks no more: the technique found is used at once" {
+	local mark
+	serving_on_fresh_dual srv 8255
 	mark=$(router_log_lines)
 	sockctl_open srv udp 8256
 	wait_published udp 8256
@@ -106,11 +112,7 @@ publish_on() {
 
 @test "a second process on the host opens the IGD the first one found: no search, no NAT-PMP or PCP request; after a router restart the stale URL costs nothing" {
 	local mark t0 took
-	lab router-stop --flush
-	lab router-start --mode dual
-	natt_start first lan1 -- "$SOCKCTL"
-	sockctl_open first tcp 8262
-	wait_published tcp 8262
+	serving_on_fresh_dual first 8262
 	# (the same status directory: the description URL the first found is beside the status file)
 	mark=$(router_log_lines)
 	natt_start second lan1 --log debug -- "$SOCKCTL"

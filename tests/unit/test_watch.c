@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -92,6 +93,13 @@ static size_t notify(char *buf, size_t size, const char *nt, const char *nts, un
 	return (size_t)n;
 }
 
+/* Whether natt_ssdp_repeat_of finds the shape it drops repeats of in datagram (a string). */
+static bool repeat_shape_in(const char *datagram, struct natt_ssdp_repeat *r)
+{
+	natt_ssdp_repeat_of(datagram, strlen(datagram), r);
+	return r->usable;
+}
+
 static void test_repeat_shape(void **state)
 {
 	(void)state;
@@ -105,20 +113,12 @@ static void test_repeat_shape(void **state)
 	assert_int_equal(r.tail_len, n - (size_t)(strstr(buf, "NTS: ") - buf));
 	assert_memory_equal(r.tail, "NTS: ssdp:alive\r\n", 17);
 	/* NT and USN apart (another header between them): nothing can be dropped safely */
-	const char *apart = "NOTIFY * HTTP/1.1\r\nNT: a\r\nLOCATION: http://x/\r\nUSN: b\r\n\r\n";
-	natt_ssdp_repeat_of(apart, strlen(apart), &r);
-	assert_false(r.usable);
+	assert_false(repeat_shape_in("NOTIFY * HTTP/1.1\r\nNT: a\r\nLOCATION: http://x/\r\nUSN: b\r\n\r\n", &r));
 	/* USN first is the same shape; NT twice, or no USN, is not */
-	const char *swapped = "NOTIFY * HTTP/1.1\r\nUSN: b\r\nNt: a\r\nLOCATION: http://x/\r\n\r\n";
-	natt_ssdp_repeat_of(swapped, strlen(swapped), &r);
-	assert_true(r.usable);
+	assert_true(repeat_shape_in("NOTIFY * HTTP/1.1\r\nUSN: b\r\nNt: a\r\nLOCATION: http://x/\r\n\r\n", &r));
 	assert_int_equal(r.head_len, 19);
-	const char *twice = "NOTIFY * HTTP/1.1\r\nNT: a\r\nUSN: b\r\nNT: c\r\n\r\n";
-	natt_ssdp_repeat_of(twice, strlen(twice), &r);
-	assert_false(r.usable);
-	const char *alone = "NOTIFY * HTTP/1.1\r\nNT: a\r\nNTS: ssdp:alive\r\n\r\n";
-	natt_ssdp_repeat_of(alone, strlen(alone), &r);
-	assert_false(r.usable);
+	assert_false(repeat_shape_in("NOTIFY * HTTP/1.1\r\nNT: a\r\nUSN: b\r\nNT: c\r\n\r\n", &r));
+	assert_false(repeat_shape_in("NOTIFY * HTTP/1.1\r\nNT: a\r\nNTS: ssdp:alive\r\n\r\n", &r));
 }
 
 static void send_to(int from, int to, const char *buf, size_t len)
