@@ -141,11 +141,13 @@ static int dump_one(struct natt_sockdiag *d, int family, enum natt_protocol prot
 	}
 }
 
-int natt_sockdiag_dump(struct natt_sockdiag *d)
+int natt_sockdiag_dump_only(struct natt_sockdiag *d, bool tcp, bool udp)
 {
 	d->count = 0;
 	static const int families[] = { AF_INET, AF_INET6 };
 	for (int p = 0; p < 2; p++) {
+		if (!(p ? udp : tcp))
+			continue;
 		for (int f = 0; f < 2; f++) {
 			size_t before = d->count;
 			int rc;
@@ -160,6 +162,11 @@ int natt_sockdiag_dump(struct natt_sockdiag *d)
 		}
 	}
 	return 0;
+}
+
+int natt_sockdiag_dump(struct natt_sockdiag *d)
+{
+	return natt_sockdiag_dump_only(d, true, true);
 }
 
 const struct natt_diag_sock *natt_sockdiag_find(const struct natt_sockdiag *d, uint64_t inode)

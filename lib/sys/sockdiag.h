@@ -37,6 +37,8 @@ void natt_sockdiag_close(struct natt_sockdiag *d);
 /* Replaces d->socks with the TCP sockets that listen and the UDP sockets that have a local port, IPv4
  * and IPv6. 0 or -errno (d->socks then holds what was read). */
 int natt_sockdiag_dump(struct natt_sockdiag *d);
+/* The same for the protocols asked for (TCP alone: half the requests). */
+int natt_sockdiag_dump_only(struct natt_sockdiag *d, bool tcp, bool udp);
 
 /* The socket of the last dump with this inode, or NULL. */
 const struct natt_diag_sock *natt_sockdiag_find(const struct natt_sockdiag *d, uint64_t inode);

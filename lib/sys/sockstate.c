@@ -89,14 +89,15 @@ struct socket_row {
 };
 
 static struct {
-	bool loaded;
+	bool tcp_loaded, udp_loaded;
+	int tcp_rc, udp_rc;
 	struct socket_row *rows;
 	size_t count, cap;
 } tables;
 
 void natt_socket_tables_forget(void)
 {
-	tables.loaded = false;
+	tables.tcp_loaded = tables.udp_loaded = false;
 	tables.count = 0;
 }
 
@@ -167,12 +168,12 @@ static unsigned port_of(const struct sockaddr_storage *ss)
 /* Through sock_diag, TCP sockets in LISTEN and bound UDP sockets: the ones a published socket can be
  * (a TCP socket is published when it listens). /proc/net/tcp walks the kernel's whole table of
  * connections, even when empty: about 2 ms here, against 0.1 ms for the listening ones alone. */
-static int load_from_diag(void)
+static int load_from_diag(bool tcp, bool udp)
 {
 	struct natt_sockdiag d;
 	int rc = natt_sockdiag_open(&d);
 	if (rc == 0)
-		rc = natt_sockdiag_dump(&d);
+		rc = natt_sockdiag_dump_only(&d, tcp, udp);
 	for (size_t i = 0; rc == 0 && i < d.count; i++) {
 		const struct natt_diag_sock *s = &d.socks[i];
 		rc = add_row((struct socket_row){
@@ -184,27 +185,40 @@ static int load_from_diag(void)
 	return rc;
 }
 
-/* The tables as natt_socket_tables_forget() last left them, read now if they were forgotten. */
-static int load_tables(void)
+/* The tables of the protocols asked for, appended to the rows; 0 or -ENOMEM (a table incomplete). */
+static int load_protocols(bool tcp, bool udp)
 {
-	static int rc;
-	if (!tables.loaded) {
-		tables.count = 0;
-		if ((rc = load_from_diag()) == 0) {
-			tables.loaded = true;
-			return 0;
-		}
-		tables.count = 0; /* no sock_diag here (a kernel without inet_diag): /proc/net */
-		rc = load_table("/proc/net/tcp", true);
-		if (rc == 0)
-			rc = load_table("/proc/net/tcp6", true);
-		if (rc == 0)
-			rc = load_table("/proc/net/udp", false);
-		if (rc == 0)
-			rc = load_table("/proc/net/udp6", false);
-		tables.loaded = true;
-	}
+	size_t before = tables.count;
+	int rc = load_from_diag(tcp, udp);
+	if (rc == 0)
+		return 0;
+	tables.count = before; /* no sock_diag here (a kernel without inet_diag): /proc/net */
+	static const char *const paths[] = { "/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6" };
+	rc = 0;
+	for (int i = tcp ? 0 : 2; rc == 0 && i < (udp ? 4 : 2); i++)
+		rc = load_table(paths[i], i < 2);
 	return rc;
+}
+
+/* The tables of the protocols asked for, as natt_socket_tables_forget() last left them: read now if
+ * they were forgotten (each protocol on its own: retiring TCP sockets never reads the UDP table). */
+static int load_tables(bool tcp, bool udp)
+{
+	bool read_tcp = tcp && !tables.tcp_loaded, read_udp = udp && !tables.udp_loaded;
+	if (read_tcp || read_udp) {
+		int rc = load_protocols(read_tcp, read_udp);
+		if (read_tcp) {
+			tables.tcp_rc = rc;
+			tables.tcp_loaded = true;
+		}
+		if (read_udp) {
+			tables.udp_rc = rc;
+			tables.udp_loaded = true;
+		}
+	}
+	if (tcp && tables.tcp_rc < 0)
+		return tables.tcp_rc;
+	return udp ? tables.udp_rc : 0;
 }
 
 static bool in_tables(unsigned long long inode)
@@ -220,7 +234,7 @@ int natt_socket_exists(uint64_t inode)
 	if (access("/proc/net/tcp", R_OK) != 0)
 		return -ENOENT; /* no /proc: cannot tell */
 	natt_socket_tables_forget(); /* the question is about now */
-	int rc = load_tables();
+	int rc = load_tables(true, true);
 	if (rc < 0)
 		return rc;
 	return in_tables(inode);
@@ -249,7 +263,7 @@ static size_t other_servers(bool tcp, unsigned port, const uint64_t *mine, size_
 
 int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, size_t count)
 {
-	load_tables(); /* (an incomplete table finds fewer other sockets: the mapping goes, as it would) */
+	load_tables(tcp, !tcp); /* (an incomplete table finds fewer other sockets: the mapping goes, as it would) */
 	unsigned long long seen[8];
 	size_t n = other_servers(tcp, port, mine, count, seen, 8);
 	/* Not in our fds now may also mean ours and closed since the tables were read (a program that
@@ -257,7 +271,7 @@ int natt_port_served_elsewhere(bool tcp, unsigned port, const uint64_t *mine, si
 	 * someone else's. A few fresh reads outlast such a program's churn. */
 	for (int tries = 0; n > 0 && tries < 4; tries++) {
 		natt_socket_tables_forget();
-		load_tables();
+		load_tables(tcp, !tcp);
 		for (size_t i = 0; i < n; i++)
 			if (in_tables(seen[i]))
 				return 1;

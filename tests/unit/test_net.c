@@ -1232,6 +1232,36 @@ static int wildcard_listener(unsigned *port)
 	return fd;
 }
 
+/* A child process that holds fd (closed here) until let_go(). */
+struct holder {
+	pid_t pid;
+	int release_fd;
+};
+
+static struct holder held_by_child(int fd)
+{
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(ready[1]);
+		char c;
+		ssize_t ignored = read(ready[0], &c, 1);
+		(void)ignored;
+		_exit(0);
+	}
+	close(ready[0]);
+	close(fd);
+	return (struct holder){ child, ready[1] };
+}
+
+static void let_go(struct holder h)
+{
+	close(h.release_fd);
+	assert_int_equal(waitpid(h.pid, NULL, 0), h.pid);
+}
+
 /* A socket of this process, closed after the tables were read (a program that reuses a freed port at
  * once and closes it again), serves nothing: the mapping of the port must not be kept for it. A
  * socket another process holds does keep it. */
@@ -1247,23 +1277,40 @@ static void test_port_served_elsewhere(void **state)
 	assert_int_equal(natt_port_served_elsewhere(false, port, NULL, 0), 0);
 
 	fd = wildcard_listener(&port);
-	int ready[2];
-	assert_int_equal(pipe(ready), 0);
-	pid_t child = fork();
-	assert_true(child >= 0);
-	if (child == 0) { /* holds the socket until the parent is done */
-		close(ready[1]);
-		char c;
-		ssize_t ignored = read(ready[0], &c, 1);
-		(void)ignored;
-		_exit(0);
-	}
-	close(ready[0]);
-	close(fd);
+	struct holder child = held_by_child(fd);
 	natt_socket_tables_forget();
 	int elsewhere = natt_port_served_elsewhere(true, port, NULL, 0);
-	close(ready[1]);
-	assert_int_equal(waitpid(child, NULL, 0), child);
+	let_go(child);
+	assert_int_equal(elsewhere, 1);
+}
+
+/* A UDP socket bound to the wildcard address, port chosen by the kernel. */
+static int wildcard_udp(unsigned *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Retiring TCP sockets reads the TCP table alone: the UDP table is read when a UDP port is first asked
+ * about in that batch, so a UDP socket made after the TCP question is seen. */
+static void test_served_elsewhere_reads_each_protocol_when_asked(void **state)
+{
+	(void)state;
+	unsigned tcp_port, udp_port;
+	int tcp_fd = wildcard_listener(&tcp_port);
+	natt_socket_tables_forget();
+	assert_int_equal(natt_port_served_elsewhere(true, tcp_port, NULL, 0), 0);
+
+	struct holder child = held_by_child(wildcard_udp(&udp_port));
+	int elsewhere = natt_port_served_elsewhere(false, udp_port, NULL, 0);
+	let_go(child);
+	close(tcp_fd);
 	assert_int_equal(elsewhere, 1);
 }
 
@@ -1442,6 +1489,7 @@ int main(void)
 		cmocka_unit_test(test_best_interface_address_without_gateway),
 		cmocka_unit_test(test_best_interface_address_here),
 		cmocka_unit_test(test_port_served_elsewhere),
+		cmocka_unit_test(test_served_elsewhere_reads_each_protocol_when_asked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
