@@ -18,6 +18,13 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* pthread_attr_setsigmask_np(): glibc 2.32 and later. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+#define NATT_THREAD_SIGMASK_ATTR 1
+#else
+#define NATT_THREAD_SIGMASK_ATTR 0
+#endif
+
 __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 __thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
@@ -230,18 +237,29 @@ static int start_manager_locked(void)
 {
 	if (atomic_load(&E.running))
 		return 0;
-	/* A program using libnatt alone (no preload) gets the engine's own fork handlers, once. */
-	static pthread_once_t fork_handlers = PTHREAD_ONCE_INIT;
-	pthread_once(&fork_handlers, register_fork_handlers);
+	/* A program using libnatt alone (no preload) gets the engine's own fork handlers, once. (The
+	 * preload library's are registered at load: no once, whose end is a futex wake-up, on its first
+	 * listen().) */
+	if (!natt_engine_fork_hooked) {
+		static pthread_once_t fork_handlers = PTHREAD_ONCE_INIT;
+		pthread_once(&fork_handlers, register_fork_handlers);
+	}
 	E.wake_fd = natt_own_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	if (E.wake_fd < 0)
 		return -errno;
-	/* The manager must never take the application's signals: create it with all blocked. */
-	sigset_t all, old;
+	/* The manager must never take the application's signals: it starts with all blocked. glibc
+	 * sets the new thread's mask itself (it blocks everything around clone() anyway), sparing two
+	 * system calls here. */
+	sigset_t all;
 	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
+#if NATT_THREAD_SIGMASK_ATTR
+	pthread_attr_setsigmask_np(&attr, &all);
+#else
+	sigset_t old;
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+#endif
 	join_previous_manager();
 	/* Before the thread exists: it reads them from its first loop on. */
 	E.pid = getpid();
@@ -252,7 +270,9 @@ static int start_manager_locked(void)
 	if (rc == 0)
 		E.thread_unjoined = true;
 	pthread_attr_destroy(&attr);
+#if !NATT_THREAD_SIGMASK_ATTR
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+#endif
 	if (rc != 0) {
 		natt_close_own_fd(&E.wake_fd);
 		return -rc;

@@ -293,6 +293,62 @@ static void test_thread_ends_with_the_last_listener(void **state)
 	}
 }
 
+/* The signal mask of this process's thread named name (SigBlk of /proc/self/task/TID/status); false
+ * when there is none. */
+static bool thread_sigblk(const char *name, unsigned long long *mask)
+{
+	DIR *d = opendir("/proc/self/task");
+	assert_non_null(d);
+	bool found = false;
+	for (struct dirent *e; !found && (e = readdir(d));) {
+		char path[300], comm[32] = "", line[256];
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, name) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		while (!found && fgets(line, sizeof(line), f))
+			found = sscanf(line, "SigBlk: %llx", mask) == 1;
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+/* natt's thread never takes the program's signals (they are all blocked in it from its start), and
+ * starting it leaves the caller's own mask as it was. */
+static void test_manager_takes_no_signals(void **state)
+{
+	(void)state;
+	sigset_t before, after;
+	pthread_sigmask(SIG_SETMASK, NULL, &before);
+	struct calls c = { .stop_rc = 1 };
+	struct natt_listener *l;
+	struct sockaddr_in doc = ipv4("192.0.2.4", 9005);
+	assert_int_equal(natt_listener_publish(NATT_TCP, (struct sockaddr *)&doc, on_change, &c, &l), 0);
+	unsigned long long blocked = 0;
+	bool seen = false;
+	for (int waited = 0; !(seen = thread_sigblk("natt", &blocked)) && waited < 1000; waited += 10)
+		sleep_ms(10); /* (named by the thread itself, at its start) */
+	pthread_sigmask(SIG_SETMASK, NULL, &after);
+	assert_int_equal(natt_listener_stop(l, 2000), 0);
+	assert_true(seen);
+	const int taken[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD, SIGWINCH,
+	                      SIGRTMIN + 2, SIGRTMAX };
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		assert_true(blocked & (1ULL << (taken[i] - 1)));
+	for (int sig = 1; sig < 64; sig++)
+		assert_int_equal(sigismember(&after, sig), sigismember(&before, sig));
+}
+
 /* ---- Persistent mappings */
 
 static atomic_int mapping_calls;
@@ -631,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_stop_timeout_waits_for_the_callback),
 		cmocka_unit_test(test_stop_inside_the_callback),
 		cmocka_unit_test(test_thread_ends_with_the_last_listener),
+		cmocka_unit_test(test_manager_takes_no_signals),
 		cmocka_unit_test(test_persistent),
 		cmocka_unit_test(test_natpmp_arguments),
 		cmocka_unit_test(test_natpmp_default_gateway_is_natts),
