@@ -33,6 +33,9 @@ static struct {
 	 * process's, and closing a second fd of the lock file would drop the first one's lock. */
 	int lock_fd;
 	int lock_depth;
+	/* The gateway was looked up when this run of work took the lock: the entries of the run use it
+	 * (one route dump per run, not two per entry; a run lasts a second at most). */
+	bool gateway_fresh;
 	int64_t cleanup_deadline_ms;   /* at a termination signal: no router request after this */
 	int64_t cleanup_cap_ms;
 } R = { .lock_fd = -1 };
@@ -67,6 +70,12 @@ static void refresh_gateway(void)
 		natt_gateway_unlock(R.lock_fd);
 		R.lock_fd = have ? natt_gateway_lock(cfg()->status_path, &R.gateway) : -1;
 	}
+}
+
+static void refresh_gateway_unless_fresh(void)
+{
+	if (!R.gateway_fresh)
+		refresh_gateway();
 }
 
 const struct in_addr *natt_router_gateway(void)
@@ -150,7 +159,7 @@ static void work_on(struct natt_entry *e)
 		natt_manager_changed();
 		return;
 	}
-	refresh_gateway();
+	refresh_gateway_unless_fresh();
 	if (e->pinhole) {
 		refresh_gateway6();
 		struct in6_addr address;
@@ -258,7 +267,9 @@ bool natt_router_lock(void)
 bool natt_router_lock_for_batch(void)
 {
 	refresh_gateway();
-	return natt_router_lock();
+	bool locked = natt_router_lock();
+	R.gateway_fresh = locked;
+	return locked;
 }
 
 void natt_router_unlock(bool locked)
@@ -266,6 +277,7 @@ void natt_router_unlock(bool locked)
 	if (locked && --R.lock_depth == 0) {
 		natt_gateway_unlock(R.lock_fd);
 		R.lock_fd = -1;
+		R.gateway_fresh = false;
 	}
 }
 
@@ -330,7 +342,7 @@ void natt_router_unpublish(struct natt_entry *e)
 
 void natt_router_work_on(struct natt_entry *e)
 {
-	refresh_gateway();
+	refresh_gateway_unless_fresh();
 	bool locked = natt_router_lock();
 	work_on(e);
 	natt_router_unlock(locked);
@@ -393,6 +405,7 @@ void natt_router_after_fork_child(void)
 	 * depth must not make the child's manager believe it holds it. */
 	natt_close_own_fd(&R.lock_fd);
 	R.lock_depth = 0;
+	R.gateway_fresh = false;
 	R.have_gateway = R.have_gateway6 = false;
 	natt_techniques_after_fork_child();
 	R.cleanup_deadline_ms = R.cleanup_cap_ms = 0;
