@@ -406,6 +406,82 @@ static void test_foreign_runtime_dir(void **state)
 	assert_true(strncmp(def, root, strlen(root)) == 0);
 }
 
+/* ---- the lock's waiters: at most three watch for its release, and only one holds it at a time */
+
+/* Write locks of one byte at offsets 1.. on the file with this inode (/proc/locks: "1: POSIX ADVISORY
+ * WRITE PID MAJ:MIN:INODE START END"); -1 when unreadable. */
+static int waiter_bytes(ino_t inode)
+{
+	FILE *f = fopen("/proc/locks", "r");
+	if (!f)
+		return -1;
+	char line[256];
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char type[16], rw[16];
+		unsigned long long ino, start, end;
+		if (!strstr(line, "->") && /* (a blocked request, not a lock) */
+		    sscanf(line, "%*s %15s %*s %15s %*d %*x:%*x:%llu %llu %llu", type, rw, &ino, &start, &end) == 5 &&
+		    strcmp(type, "POSIX") == 0 && strcmp(rw, "WRITE") == 0 && ino == (unsigned long long)inode &&
+		    start == end && start > 0)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void test_lock_waiters(void **state)
+{
+	(void)state;
+	enum { WAITERS = 8, ROUNDS = 3 };
+	char path[300];
+	snprintf(path, sizeof(path), "%s/waiters.lock", root);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(natt_lock_file(fd, 1000), 0);
+	/* Inside the lock, each child writes its mark at offset 100 and checks it is still there before
+	 * it lets go: a second holder at the same time would overwrite it. */
+	pid_t kids[WAITERS];
+	for (int i = 0; i < WAITERS; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			for (int round = 0; round < ROUNDS; round++) {
+				int own = open(path, O_RDWR | O_CLOEXEC);
+				if (own < 0 || natt_lock_file(own, 10000) < 0)
+					_exit(2);
+				char mark = (char)('a' + i), seen = 0;
+				if (pwrite(own, &mark, 1, 100) != 1)
+					_exit(3);
+				usleep(2000);
+				if (pread(own, &seen, 1, 100) != 1 || seen != mark)
+					_exit(1);
+				close(own);
+			}
+			_exit(0);
+		}
+	}
+	/* All eight wait: three of them hold a watcher's byte, the others look now and then. */
+	int watching = 0;
+	for (int waited = 0; waited < 2000 && (watching = waiter_bytes(st.st_ino)) < 3; waited += 10)
+		usleep(10000);
+	usleep(100000);
+	int later = waiter_bytes(st.st_ino);
+	close(fd); /* lets the children go */
+	for (int i = 0; i < WAITERS; i++) {
+		int status;
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	if (watching < 0)
+		skip(); /* (no /proc/locks: the exclusion above still held) */
+	assert_int_equal(watching, 3);
+	assert_int_equal(later, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_linked_directory),
 		cmocka_unit_test(test_planted_symlinks),
 		cmocka_unit_test(test_gateway_files),
+		cmocka_unit_test(test_lock_waiters),
 		cmocka_unit_test(test_siphash_vectors),
 		cmocka_unit_test(test_pcp_key),
 		cmocka_unit_test(test_status_fifo),
