@@ -23,6 +23,7 @@
 #define NATT_THREAD_SIGMASK_ATTR 1
 #else
 #define NATT_THREAD_SIGMASK_ATTR 0
+#define pthread_attr_setsigmask_np(attr, set) ((void)(attr), (void)(set), ENOSYS)
 #endif
 
 __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
@@ -250,16 +251,13 @@ static int start_manager_locked(void)
 	/* The manager must never take the application's signals: it starts with all blocked. glibc
 	 * sets the new thread's mask itself (it blocks everything around clone() anyway), sparing two
 	 * system calls here. */
-	sigset_t all;
+	sigset_t all, old;
 	sigfillset(&all);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
-#if NATT_THREAD_SIGMASK_ATTR
-	pthread_attr_setsigmask_np(&attr, &all);
-#else
-	sigset_t old;
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-#endif
+	bool mask_in_attr = NATT_THREAD_SIGMASK_ATTR && pthread_attr_setsigmask_np(&attr, &all) == 0;
+	if (!mask_in_attr)
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 	join_previous_manager();
 	/* Before the thread exists: it reads them from its first loop on. */
 	E.pid = getpid();
@@ -270,9 +268,8 @@ static int start_manager_locked(void)
 	if (rc == 0)
 		E.thread_unjoined = true;
 	pthread_attr_destroy(&attr);
-#if !NATT_THREAD_SIGMASK_ATTR
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-#endif
+	if (!mask_in_attr)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		natt_close_own_fd(&E.wake_fd);
 		return -rc;

@@ -19,12 +19,13 @@ int natt_pcp_key(const char *status_path, uint8_t key[NATT_PCP_KEY_SIZE]);
  * (then the exchange goes ahead unserialized: a missing directory must not stop publishing). */
 int natt_gateway_lock(const char *status_path, const struct in_addr *gateway);
 
-/* Waits at most timeout_ms for the write lock on byte 0 of fd (gwlock.c: who waits how). POSIX record
- * locks, not flock(): they belong to the process, so a child forked while natt holds one does not keep
- * holding it (an flock would stay with the child's inherited copy of the fd and block every natt
- * process of the host).
- * Bounded, because the holder may be a stopped process. 0, -ETIMEDOUT or -errno. */
-int natt_lock_file(int fd, int timeout_ms);
+/* Waits at most timeout_ms for a whole-file write lock on fd, the file name of dir_fd (its waiters
+ * take turns at watching for the release in "name.w" beside it; dir_fd -1: all of them watch). POSIX
+ * record locks, not flock(): they belong to the process, so a child forked while natt holds one does
+ * not keep holding it (an flock would stay with the child's inherited copy of the fd and block every
+ * natt process of the host). Bounded, because the holder may be a stopped process. 0, -ETIMEDOUT or
+ * -errno. */
+int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms);
 void natt_gateway_unlock(int fd);
 
 #endif

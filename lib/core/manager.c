@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -353,6 +354,11 @@ static void retire_everything(void)
 void *natt_manager_main(void *arg)
 {
 	(void)arg;
+	/* Blocked from the start by the thread's attributes, and again here: a sanitizer's
+	 * pthread_create() gives the new thread its creator's mask back. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	natt_internal_depth = 1;
 	natt_manager_thread = true;
 	pthread_setname_np(pthread_self(), "natt");

@@ -23,6 +23,8 @@
 #define PERMANENT_RENEW_LEASE_S 3600
 /* A socket on [::] of a host without a global IPv6 address looks again this often. */
 #define ADDRESS_RECHECK_MS 60000
+/* A run of work that waited this long for the gateway lock looks the gateway up again. */
+#define GATEWAY_RECHECK_AFTER_WAIT_MS 100
 
 static struct {
 	bool have_gateway;
@@ -34,7 +36,8 @@ static struct {
 	int lock_fd;
 	int lock_depth;
 	/* The gateway was looked up when this run of work took the lock: the entries of the run use it
-	 * (one route dump per run, not two per entry; a run lasts a second at most). */
+	 * (one route dump per run, not two per entry; a run stops taking entries after a second). Looked
+	 * up again after a long wait for the lock, and after an entry that did not end published. */
 	bool gateway_fresh;
 	int64_t cleanup_deadline_ms;   /* at a termination signal: no router request after this */
 	int64_t cleanup_cap_ms;
@@ -267,7 +270,10 @@ bool natt_router_lock(void)
 bool natt_router_lock_for_batch(void)
 {
 	refresh_gateway();
+	int64_t asked = natt_now_ms();
 	bool locked = natt_router_lock();
+	if (locked && natt_now_ms() - asked >= GATEWAY_RECHECK_AFTER_WAIT_MS)
+		refresh_gateway(); /* (a change now moves the hold to the new gateway's lock) */
 	R.gateway_fresh = locked;
 	return locked;
 }
@@ -345,6 +351,8 @@ void natt_router_work_on(struct natt_entry *e)
 	refresh_gateway_unless_fresh();
 	bool locked = natt_router_lock();
 	work_on(e);
+	if (e->state != NATT_STATE_PUBLISHED)
+		R.gateway_fresh = false; /* the gateway may be why: the next entry looks again */
 	natt_router_unlock(locked);
 }
 

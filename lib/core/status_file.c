@@ -270,7 +270,7 @@ static int write_document(const char *path, pid_t self, const char *own, size_t 
 		return -ENAMETOOLONG;
 	}
 	int rc, lock_fd = natt_state_open_lock(dir_fd, lock_name);
-	if (lock_fd < 0 || (rc = natt_lock_file(lock_fd, 5000)) < 0) {
+	if (lock_fd < 0 || (rc = natt_lock_file(dir_fd, lock_name, lock_fd, 5000)) < 0) {
 		rc = lock_fd < 0 ? lock_fd : rc;
 		natt_own_close(lock_fd);
 		natt_own_close(dir_fd);

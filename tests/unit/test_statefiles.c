@@ -408,9 +408,9 @@ static void test_foreign_runtime_dir(void **state)
 
 /* ---- the lock's waiters: at most three watch for its release, and only one holds it at a time */
 
-/* Write locks of one byte at offsets 1.. on the file with this inode (/proc/locks: "1: POSIX ADVISORY
- * WRITE PID MAJ:MIN:INODE START END"); -1 when unreadable. */
-static int waiter_bytes(ino_t inode)
+/* One-byte write locks on the file with this inode (/proc/locks: "1: POSIX ADVISORY WRITE PID
+ * MAJ:MIN:INODE START END"); -1 when unreadable. */
+static int byte_locks(ino_t inode)
 {
 	FILE *f = fopen("/proc/locks", "r");
 	if (!f)
@@ -423,7 +423,7 @@ static int waiter_bytes(ino_t inode)
 		if (!strstr(line, "->") && /* (a blocked request, not a lock) */
 		    sscanf(line, "%*s %15s %*s %15s %*d %*x:%*x:%llu %llu %llu", type, rw, &ino, &start, &end) == 5 &&
 		    strcmp(type, "POSIX") == 0 && strcmp(rw, "WRITE") == 0 && ino == (unsigned long long)inode &&
-		    start == end && start > 0)
+		    start == end)
 			n++;
 	}
 	fclose(f);
@@ -434,13 +434,14 @@ static void test_lock_waiters(void **state)
 {
 	(void)state;
 	enum { WAITERS = 8, ROUNDS = 3 };
-	char path[300];
-	snprintf(path, sizeof(path), "%s/waiters.lock", root);
+	char dir[PATH_MAX], path[PATH_MAX + 32], places[PATH_MAX + 32];
+	make_dir("waiters", 0700, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/w.lock", dir);
+	snprintf(places, sizeof(places), "%s/w.lock.w", dir);
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	struct stat st;
-	assert_int_equal(fstat(fd, &st), 0);
-	assert_int_equal(natt_lock_file(fd, 1000), 0);
+	assert_true(dir_fd >= 0 && fd >= 0);
+	assert_int_equal(natt_lock_file(dir_fd, "w.lock", fd, 1000), 0);
 	/* Inside the lock, each child writes its mark at offset 100 and checks it is still there before
 	 * it lets go: a second holder at the same time would overwrite it. */
 	pid_t kids[WAITERS];
@@ -448,9 +449,10 @@ static void test_lock_waiters(void **state)
 		kids[i] = fork();
 		assert_true(kids[i] >= 0);
 		if (kids[i] == 0) {
+			close(fd); /* (the parent's: its close must be the last, to be seen) */
 			for (int round = 0; round < ROUNDS; round++) {
 				int own = open(path, O_RDWR | O_CLOEXEC);
-				if (own < 0 || natt_lock_file(own, 10000) < 0)
+				if (own < 0 || natt_lock_file(dir_fd, "w.lock", own, 10000) < 0)
 					_exit(2);
 				char mark = (char)('a' + i), seen = 0;
 				if (pwrite(own, &mark, 1, 100) != 1)
@@ -463,12 +465,15 @@ static void test_lock_waiters(void **state)
 			_exit(0);
 		}
 	}
-	/* All eight wait: three of them hold a watcher's byte, the others look now and then. */
+	/* All eight wait: three of them hold a place beside the lock and watch, the others look now and
+	 * then. */
+	struct stat st;
 	int watching = 0;
-	for (int waited = 0; waited < 2000 && (watching = waiter_bytes(st.st_ino)) < 3; waited += 10)
+	for (int waited = 0; waited < 2000 && (stat(places, &st) < 0 || (watching = byte_locks(st.st_ino)) < 3);
+	     waited += 10)
 		usleep(10000);
 	usleep(100000);
-	int later = waiter_bytes(st.st_ino);
+	int later = byte_locks(st.st_ino);
 	close(fd); /* lets the children go */
 	for (int i = 0; i < WAITERS; i++) {
 		int status;
@@ -476,6 +481,7 @@ static void test_lock_waiters(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
+	close(dir_fd);
 	if (watching < 0)
 		skip(); /* (no /proc/locks: the exclusion above still held) */
 	assert_int_equal(watching, 3);
