@@ -140,7 +140,10 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 		} else {
 			usleep((useconds_t)wait_ms * 1000);
 		}
-		pause_ms = (int)natt_min64(2 * pause_ms, watch >= 0 ? WATCHED_PAUSE_MAX_MS : UNWATCHED_PAUSE_MAX_MS);
+		/* (Only a waiter that could have a place and has none looks less often: one without inotify
+		 * or without the places file polls as every waiter did before.) */
+		bool placeless = watch < 0 && !no_inotify && places_fd >= 0;
+		pause_ms = (int)natt_min64(2 * pause_ms, placeless ? UNWATCHED_PAUSE_MAX_MS : WATCHED_PAUSE_MAX_MS);
 	}
 	if (places_fd >= 0)
 		natt_own_close(places_fd); /* lets its place go: the next waiter watches in our place */

@@ -37,7 +37,7 @@ static struct {
 	int lock_depth;
 	/* The gateway was looked up when this run of work took the lock: the entries of the run use it
 	 * (one route dump per run, not two per entry; a run stops taking entries after a second). Looked
-	 * up again after a long wait for the lock, and after an entry that did not end published. */
+	 * up again after a long wait for the lock, and after an entry that no router answered. */
 	bool gateway_fresh;
 	int64_t cleanup_deadline_ms;   /* at a termination signal: no router request after this */
 	int64_t cleanup_cap_ms;
@@ -71,6 +71,9 @@ static void refresh_gateway(void)
 	/* Changed while a batch holds the lock: the new gateway's lock is the one to hold. */
 	if (changed && R.lock_depth > 0) {
 		natt_gateway_unlock(R.lock_fd);
+		/* Closed: a fork while the new one is awaited must not close that number again in the
+		 * child (the program may have it by then). Stored for real, not merged with the next. */
+		*(volatile int *)&R.lock_fd = -1;
 		R.lock_fd = have ? natt_gateway_lock(cfg()->status_path, &R.gateway) : -1;
 	}
 }
@@ -351,8 +354,8 @@ void natt_router_work_on(struct natt_entry *e)
 	refresh_gateway_unless_fresh();
 	bool locked = natt_router_lock();
 	work_on(e);
-	if (e->state != NATT_STATE_PUBLISHED)
-		R.gateway_fresh = false; /* the gateway may be why: the next entry looks again */
+	if (e->state == NATT_STATE_PENDING && !e->vanished)
+		R.gateway_fresh = false; /* no router answered: the gateway may be why; the next entry looks */
 	natt_router_unlock(locked);
 }
 

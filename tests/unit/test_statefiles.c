@@ -2,19 +2,23 @@
  * directories another user could write to, symlinks and FIFOs planted at natt's file names, a
  * predictable temporary name, stale or odd entries of other processes, an oversized file. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -408,25 +412,50 @@ static void test_foreign_runtime_dir(void **state)
 
 /* ---- the lock's waiters: at most three watch for its release, and only one holds it at a time */
 
-/* One-byte write locks on the file with this inode (/proc/locks: "1: POSIX ADVISORY WRITE PID
- * MAJ:MIN:INODE START END"); -1 when unreadable. */
-static int byte_locks(ino_t inode)
+/* Write locks on the file st names (/proc/locks: "1: POSIX ADVISORY WRITE PID MAJ:MIN:INODE START
+ * END"): of one byte each (whole false) or from 0 to EOF (whole true); -1 when unreadable. */
+static int write_locks(const struct stat *st, bool whole)
 {
 	FILE *f = fopen("/proc/locks", "r");
 	if (!f)
 		return -1;
-	char line[256];
+	char line[256], type[16], rw[16], start[32], end[32];
+	unsigned maj, min;
+	unsigned long long ino;
 	int n = 0;
 	while (fgets(line, sizeof(line), f)) {
-		char type[16], rw[16];
-		unsigned long long ino, start, end;
-		if (!strstr(line, "->") && /* (a blocked request, not a lock) */
-		    sscanf(line, "%*s %15s %*s %15s %*d %*x:%*x:%llu %llu %llu", type, rw, &ino, &start, &end) == 5 &&
-		    strcmp(type, "POSIX") == 0 && strcmp(rw, "WRITE") == 0 && ino == (unsigned long long)inode &&
-		    start == end)
-			n++;
+		if (strstr(line, "->") || /* (a blocked request, not a lock) */
+		    sscanf(line, "%*s %15s %*s %15s %*d %x:%x:%llu %31s %31s", type, rw, &maj, &min, &ino, start, end) != 7 ||
+		    strcmp(type, "POSIX") != 0 || strcmp(rw, "WRITE") != 0 || ino != (unsigned long long)st->st_ino ||
+		    maj != major(st->st_dev) || min != minor(st->st_dev))
+			continue;
+		n += whole ? strcmp(start, "0") == 0 && strcmp(end, "EOF") == 0 : strcmp(start, end) == 0;
 	}
 	fclose(f);
+	return n;
+}
+
+/* How many of these processes have an inotify instance open. */
+static int watching_processes(const pid_t *pids, int count)
+{
+	int n = 0;
+	for (int i = 0; i < count; i++) {
+		char dir[64];
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pids[i]);
+		DIR *d = opendir(dir);
+		bool found = false;
+		for (struct dirent *e; d && !found && (e = readdir(d));) {
+			char link[64];
+			ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+			if (len > 0) {
+				link[len] = '\0';
+				found = strcmp(link, "anon_inode:inotify") == 0;
+			}
+		}
+		if (d)
+			closedir(d);
+		n += found;
+	}
 	return n;
 }
 
@@ -434,6 +463,10 @@ static void test_lock_waiters(void **state)
 {
 	(void)state;
 	enum { WAITERS = 8, ROUNDS = 3 };
+	int probe = inotify_init1(IN_CLOEXEC);
+	if (probe < 0)
+		skip(); /* (no inotify instance left for this user: every waiter would poll) */
+	close(probe);
 	char dir[PATH_MAX], path[PATH_MAX + 32], places[PATH_MAX + 32];
 	make_dir("waiters", 0700, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/w.lock", dir);
@@ -442,6 +475,9 @@ static void test_lock_waiters(void **state)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(dir_fd >= 0 && fd >= 0);
 	assert_int_equal(natt_lock_file(dir_fd, "w.lock", fd, 1000), 0);
+	struct stat lock_st = { 0 }, places_st = { 0 };
+	assert_int_equal(fstat(fd, &lock_st), 0);
+	int whole = write_locks(&lock_st, true);
 	/* Inside the lock, each child writes its mark at offset 100 and checks it is still there before
 	 * it lets go: a second holder at the same time would overwrite it. */
 	pid_t kids[WAITERS];
@@ -452,7 +488,7 @@ static void test_lock_waiters(void **state)
 			close(fd); /* (the parent's: its close must be the last, to be seen) */
 			for (int round = 0; round < ROUNDS; round++) {
 				int own = open(path, O_RDWR | O_CLOEXEC);
-				if (own < 0 || natt_lock_file(dir_fd, "w.lock", own, 10000) < 0)
+				if (own < 0 || natt_lock_file(dir_fd, "w.lock", own, 20000) < 0)
 					_exit(2);
 				char mark = (char)('a' + i), seen = 0;
 				if (pwrite(own, &mark, 1, 100) != 1)
@@ -467,13 +503,13 @@ static void test_lock_waiters(void **state)
 	}
 	/* All eight wait: three of them hold a place beside the lock and watch, the others look now and
 	 * then. */
-	struct stat st;
-	int watching = 0;
-	for (int waited = 0; waited < 2000 && (stat(places, &st) < 0 || (watching = byte_locks(st.st_ino)) < 3);
+	int places_held = 0;
+	for (int waited = 0; waited < 10000 && (stat(places, &places_st) < 0 ||
+	                                         (places_held = write_locks(&places_st, false)) < 3);
 	     waited += 10)
 		usleep(10000);
 	usleep(100000);
-	int later = byte_locks(st.st_ino);
+	int places_later = write_locks(&places_st, false), watchers = watching_processes(kids, WAITERS);
 	close(fd); /* lets the children go */
 	for (int i = 0; i < WAITERS; i++) {
 		int status;
@@ -482,10 +518,12 @@ static void test_lock_waiters(void **state)
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	close(dir_fd);
-	if (watching < 0)
+	if (whole < 0)
 		skip(); /* (no /proc/locks: the exclusion above still held) */
-	assert_int_equal(watching, 3);
-	assert_int_equal(later, 3);
+	assert_int_equal(whole, 1); /* the lock itself: the whole file, as documented */
+	assert_int_equal(places_held, 3);
+	assert_int_equal(places_later, 3);
+	assert_int_equal(watchers, 3);
 }
 
 int main(void)
