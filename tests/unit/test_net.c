@@ -1217,16 +1217,18 @@ static void test_gateway_namespace_nexthop_objects(void **state)
 	assert_int_equal(r.g_proc.s_addr, r.g_nl.s_addr);
 }
 
-/* A TCP socket listening on the wildcard address (reachable from outside, as a served port is), port
- * chosen by the kernel. No traffic: it is only looked at in the kernel's tables. */
-static int wildcard_listener(unsigned *port)
+/* A socket of type (SOCK_STREAM: listening; SOCK_DGRAM: bound) on the wildcard address (reachable
+ * from outside, as a served port is), port chosen by the kernel. No traffic: it is only looked at in
+ * the kernel's tables. */
+static int wildcard_socket(int type, unsigned *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(fd, 1), 0);
+	if (type == SOCK_STREAM)
+		assert_int_equal(listen(fd, 1), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	*port = ntohs(sin.sin_port);
 	return fd;
@@ -1269,32 +1271,19 @@ static void test_port_served_elsewhere(void **state)
 {
 	(void)state;
 	unsigned port;
-	int fd = wildcard_listener(&port);
+	int fd = wildcard_socket(SOCK_STREAM, &port);
 	natt_socket_tables_forget();
 	assert_int_equal(natt_port_served_elsewhere(true, port, NULL, 0), 0); /* ours: read into the tables */
 	close(fd);
 	assert_int_equal(natt_port_served_elsewhere(true, port, NULL, 0), 0);
 	assert_int_equal(natt_port_served_elsewhere(false, port, NULL, 0), 0);
 
-	fd = wildcard_listener(&port);
+	fd = wildcard_socket(SOCK_STREAM, &port);
 	struct holder child = held_by_child(fd);
 	natt_socket_tables_forget();
 	int elsewhere = natt_port_served_elsewhere(true, port, NULL, 0);
 	let_go(child);
 	assert_int_equal(elsewhere, 1);
-}
-
-/* A UDP socket bound to the wildcard address, port chosen by the kernel. */
-static int wildcard_udp(unsigned *port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
 }
 
 /* Retiring TCP sockets reads the TCP table alone: the UDP table is read when a UDP port is first asked
@@ -1303,11 +1292,11 @@ static void test_served_elsewhere_reads_each_protocol_when_asked(void **state)
 {
 	(void)state;
 	unsigned tcp_port, udp_port;
-	int tcp_fd = wildcard_listener(&tcp_port);
+	int tcp_fd = wildcard_socket(SOCK_STREAM, &tcp_port);
 	natt_socket_tables_forget();
 	assert_int_equal(natt_port_served_elsewhere(true, tcp_port, NULL, 0), 0);
 
-	struct holder child = held_by_child(wildcard_udp(&udp_port));
+	struct holder child = held_by_child(wildcard_socket(SOCK_DGRAM, &udp_port));
 	int elsewhere = natt_port_served_elsewhere(false, udp_port, NULL, 0);
 	let_go(child);
 	close(tcp_fd);
