@@ -323,6 +323,13 @@ static bool thread_sigblk(const char *name, unsigned long long *mask)
 	return found;
 }
 
+/* Under valgrind, which keeps each thread's signal mask itself: the kernel's (SigBlk) is valgrind's. */
+static bool under_valgrind(void)
+{
+	const char *preload = getenv("LD_PRELOAD");
+	return preload && strstr(preload, "vgpreload");
+}
+
 /* natt's thread never takes the program's signals (they are all blocked in it from its start), and
  * starting it leaves the caller's own mask as it was. */
 static void test_manager_takes_no_signals(void **state)
@@ -340,13 +347,15 @@ static void test_manager_takes_no_signals(void **state)
 		sleep_ms(10); /* (named by the thread itself, at its start) */
 	pthread_sigmask(SIG_SETMASK, NULL, &after);
 	assert_int_equal(natt_listener_stop(l, 2000), 0);
+	for (int sig = 1; sig < 64; sig++)
+		assert_int_equal(sigismember(&after, sig), sigismember(&before, sig));
+	if (under_valgrind())
+		skip();
 	assert_true(seen);
 	const int taken[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD, SIGWINCH,
 	                      SIGRTMIN + 2, SIGRTMAX };
 	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
 		assert_true(blocked & (1ULL << (taken[i] - 1)));
-	for (int sig = 1; sig < 64; sig++)
-		assert_int_equal(sigismember(&after, sig), sigismember(&before, sig));
 }
 
 /* ---- Persistent mappings */
