@@ -28,6 +28,8 @@ SHIM_PROTO   ?= -Wl,-Bstatic -lminiupnpc -lnatpmp -Wl,-Bdynamic
 
 LIB_SRCS  := $(sort $(filter-out lib/outside/%,$(wildcard lib/*/*.c)))
 SHIM_SRCS := $(sort $(wildcard shim/*.c))
+# The preload library's engine half (shim/engine_link.h): loaded by the hooks when first needed.
+SHIM_ENGINE_SRCS := $(sort $(wildcard shim/engine/*.c))
 CLI_SRCS  := $(sort $(wildcard cli/*.c))
 # Watching other processes' sockets (natt watch): the command's, not the shim's nor the library's.
 OUTSIDE_SRCS := $(sort $(wildcard lib/outside/*.c))
@@ -37,18 +39,22 @@ TESTPROG_SRCS := $(sort $(wildcard tests/progs/*.c))
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/obj/%.o)
+SHIM_ENGINE_OBJS := $(SHIM_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
+# The hooks' half needs the address predicates alone of the library (loopback or not, at bind()).
+SHIM_LIB_OBJS := $(BUILD)/obj/lib/sys/addr.o
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 EX_BINS   := $(EX_SRCS:examples/%.c=$(BUILD)/examples/%)
 TESTPROG_BINS := $(TESTPROG_SRCS:tests/progs/%.c=$(BUILD)/tests/progs/%)
 
 SHIM   := $(BUILD)/libnattpreload.so
+SHIM_ENGINE := $(BUILD)/libnattpreload-engine.so
 LIBSO  := $(BUILD)/libnatt.so.$(SOVERSION)
 LIBA   := $(BUILD)/libnatt.a
 CLI    := $(BUILD)/natt
 
 .PHONY: all check unit bats demo install uninstall clean deps check-asan check-tsan valgrind bench deb fuzz fuzz-build
-all: $(SHIM) $(LIBSO) $(BUILD)/libnatt.so $(LIBA) $(CLI) $(BUILD)/natt.pc $(EX_BINS) $(TESTPROG_BINS)
+all: $(SHIM) $(SHIM_ENGINE) $(LIBSO) $(BUILD)/libnatt.so $(LIBA) $(CLI) $(BUILD)/natt.pc $(EX_BINS) $(TESTPROG_BINS)
 
 # Every compile also writes the list of headers it read (-MMD -MP): beside an object as X.d, beside a
 # program built straight from its source as .NAME.d (hidden, so that build/tests/test_* stays the list of
@@ -63,12 +69,19 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALLFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-# (No -z now: binding every symbol at load would cost every program's start, about 2% of /bin/true's;
-# the hooks' own way to libc is resolved once by the library's constructor.)
-$(SHIM): $(SHIM_OBJS) $(LIB_OBJS) shim/exports.map
+# Every program of a wrapped tree loads the hooks' half: no -z now (binding every symbol at load would
+# cost about 2% of /bin/true's start), and no DT_FINI (the C runtime's _fini does nothing here, and
+# calling it at exit would touch the last page of code: a page fault for every process). Naming a
+# function that does not exist as -fini leaves the entry out; destructors still run (.fini_array).
+$(SHIM): $(SHIM_OBJS) $(SHIM_LIB_OBJS) shim/exports.map
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALLFLAGS) -shared -o $@ $(SHIM_OBJS) $(LIB_OBJS) -Wl,--version-script=shim/exports.map \
-	    -Wl,-z,defs $(SHIM_PROTO) -ldl -lm $(LDFLAGS)
+	$(Q)$(CC) $(ALLFLAGS) -shared -o $@ $(SHIM_OBJS) $(SHIM_LIB_OBJS) -Wl,--version-script=shim/exports.map \
+	    -Wl,-z,defs -Wl,-fini=natt_no_fini -ldl $(LDFLAGS)
+
+$(SHIM_ENGINE): $(SHIM_ENGINE_OBJS) $(LIB_OBJS) shim/engine/exports.map
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLFLAGS) -shared -o $@ $(SHIM_ENGINE_OBJS) $(LIB_OBJS) \
+	    -Wl,--version-script=shim/engine/exports.map -Wl,-z,defs $(SHIM_PROTO) -ldl -lm $(LDFLAGS)
 
 $(LIBSO): $(LIB_OBJS)
 	@$(if $(Q),echo "  LINK    $@")
@@ -111,7 +124,7 @@ $(BUILD)/tests/test_outside: EXTRA_TEST_OBJS = $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%
 $(BUILD)/tests/test_cli: cli/args.c cli/classify.c cli/cli.h
 
 # The compiler's lists of the headers each object and program includes (-MMD -MP).
--include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(CLI_OBJS:.o=.d) \
+-include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(SHIM_ENGINE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) \
          $(foreach b,$(UNIT_BINS) $(EX_BINS) $(TESTPROG_BINS),$(dir $(b)).$(notdir $(b)).d)
 
 $(BUILD)/natt.pc: natt.pc.in Makefile
@@ -139,6 +152,7 @@ install: all
 	install -d $(DESTDIR)$(LIBDIR)/natt $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR)/natt \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONSDIR)
 	install -m 755 $(SHIM) $(DESTDIR)$(LIBDIR)/natt/libnattpreload.so
+	install -m 755 $(SHIM_ENGINE) $(DESTDIR)$(LIBDIR)/natt/libnattpreload-engine.so
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libnatt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libnatt.so
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
@@ -155,7 +169,8 @@ install: all
 	install -m 644 scripts/bash-completion/natt scripts/bash-completion/natt-run $(DESTDIR)$(COMPLETIONSDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/natt/libnattpreload.so $(DESTDIR)$(LIBDIR)/libnatt.so* \
+	rm -f $(DESTDIR)$(LIBDIR)/natt/libnattpreload.so $(DESTDIR)$(LIBDIR)/natt/libnattpreload-engine.so \
+	    $(DESTDIR)$(LIBDIR)/libnatt.so* \
 	    $(DESTDIR)$(LIBDIR)/libnatt.a $(DESTDIR)$(INCLUDEDIR)/natt.h $(DESTDIR)$(LIBDIR)/pkgconfig/natt.pc \
 	    $(DESTDIR)$(BINDIR)/natt $(DESTDIR)$(BINDIR)/natt-run $(DESTDIR)$(MANDIR)/man1/natt.1 \
 	    $(DESTDIR)$(MANDIR)/man1/natt-run.1 $(DESTDIR)$(COMPLETIONSDIR)/natt $(DESTDIR)$(COMPLETIONSDIR)/natt-run

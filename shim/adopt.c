@@ -7,13 +7,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "shim.h"
 
-atomic_bool nattshim_inherited;
+atomic_bool nattshim_inherited NATTSHIM_HOT_DATA;
 
 void nattshim_each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx), void *ctx)
 {
@@ -170,22 +171,36 @@ static void adopt_fd(int fd)
  * that had published sockets (our exec hook sets NATT_INHERITED) or under systemd socket activation
  * (LISTEN_FDS). inetd hands its socket over as standard input: fd 0 alone is always looked at. */
 /* sd_listen_fds(3): the sockets are ours only when LISTEN_PID names this process. */
-static bool socket_activated(void)
+static bool socket_activated(const struct nattshim_start_env *env)
 {
-	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
-	if (!fds)
+	if (!env->listen_fds)
 		return false;
-	return !pid || strtol(pid, NULL, 10) == (long)natt_self_pid();
+	return !env->listen_pid || strtol(env->listen_pid, NULL, 10) == (long)getpid();
 }
 
-void nattshim_adopt_at_start(void)
+/* Whether fd is a socket, asked of the kernel itself where the system call is known: glibc's fstat() is
+ * fstatat(fd, "", ...), whose code and empty string are two pages of libc's that a program which
+ * never stats a file would not touch, at every start. */
+static bool is_socket(int fd)
 {
-	bool inherited = getenv("NATT_INHERITED") != NULL;
-	if (!inherited && !socket_activated()) {
-		adopt_fd(0);
+	struct stat st;
+#if defined(__x86_64__)
+	long rc;
+	__asm__ volatile("syscall" : "=a"(rc) : "0"((long)SYS_fstat), "D"((long)fd), "S"(&st) : "rcx", "r11", "memory");
+	return rc == 0 && S_ISSOCK(st.st_mode);
+#else
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+#endif
+}
+
+void nattshim_adopt_at_start(const struct nattshim_start_env *env)
+{
+	if (!env->inherited && !socket_activated(env)) {
+		if (is_socket(0))
+			adopt_fd(0);
 		return;
 	}
-	if (inherited)
+	if (env->inherited)
 		unsetenv("NATT_INHERITED"); /* ours, not the program's; its own children start afresh */
 	DIR *dir = opendir("/proc/self/fd");
 	if (!dir)

@@ -8,7 +8,7 @@
 
 #include "shim.h"
 
-bool nattshim_publish_ephemeral_udp;
+bool nattshim_publish_ephemeral_udp NATTSHIM_HOT_DATA;
 
 static void nattshim_bind(int fd)
 {

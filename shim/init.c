@@ -1,9 +1,13 @@
-/* Load and exit of the preload library. Loading costs little: resolve the real functions, register
- * the fork handlers, and look for sockets the process was started with. No thread, file or socket of
- * natt's exists until something is published. */
+/* Load and exit of the preload library. Loading costs next to nothing: every program of a wrapped
+ * tree pays it. The constructor looks for sockets the process was started with, and reads one
+ * setting; the real functions are found at their first call, the engine (engine_link.c) and the fork
+ * handlers come with the first socket to publish. No thread, file or socket of natt's exists until
+ * then. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -39,6 +43,7 @@ static void close_inherited_own_fds(void)
 
 static void child(void)
 {
+	nattshim_pid_after_fork();
 	nattshim_signals_after_fork();
 	natt_engine_atfork_child(); /* closes the manager's long-lived fds */
 	close_inherited_own_fds();
@@ -46,20 +51,54 @@ static void child(void)
 	nattshim_after_fork_child();
 }
 
+void nattshim_register_fork_handlers(void)
+{
+	pthread_atfork(prepare, parent, child);
+}
+
+/* The names, compared by hand and kept in a data page the loader wrote anyway: strncmp() and string
+ * constants would each be a page (libc's code, our read-only data) /bin/true never touches. */
+static char name_ephemeral[] NATTSHIM_HOT_DATA = "NATT_UDP_EPHEMERAL=";
+static char name_inherited[] NATTSHIM_HOT_DATA = "NATT_INHERITED=";
+static char name_listen_fds[] NATTSHIM_HOT_DATA = "LISTEN_FDS=";
+static char name_listen_pid[] NATTSHIM_HOT_DATA = "LISTEN_PID=";
+
+/* entry's value if it is NAME=..., else NULL. */
+static const char *value_of(const char *entry, const char *name)
+{
+	while (*name && *entry == *name)
+		entry++, name++;
+	return *name ? NULL : entry;
+}
+
+static void read_start_env(struct nattshim_start_env *env)
+{
+	for (char **e = environ; e && *e; e++) {
+		const char *entry = *e, *value;
+		if (entry[0] == 'N' && entry[1] == 'A') {
+			if ((value = value_of(entry, name_ephemeral)))
+				env->ephemeral = value;
+			else if ((value = value_of(entry, name_inherited)))
+				env->inherited = value;
+		} else if (entry[0] == 'L' && entry[1] == 'I') {
+			if ((value = value_of(entry, name_listen_fds)))
+				env->listen_fds = value;
+			else if ((value = value_of(entry, name_listen_pid)))
+				env->listen_pid = value;
+		}
+	}
+}
+
 __attribute__((constructor)) static void nattshim_load(void)
 {
-	nattshim_resolve_libc();
-	const char *ephemeral = secure_getenv("NATT_UDP_EPHEMERAL");
-	nattshim_publish_ephemeral_udp = ephemeral && strcmp(ephemeral, "1") == 0;
-	natt_self_pid(); /* cached now, so a vfork child can tell itself from us */
-	natt_engine_fd_hook = nattshim_mark;
-	natt_engine_examine_hook = nattshim_examine;
-	natt_engine_in_signal_handler = nattshim_in_signal_handler;
-	natt_engine_started_hook = nattshim_take_termination_signals;
-	natt_engine_fork_hooked = true; /* these handlers call the engine's: it registers none of its own */
-	pthread_atfork(prepare, parent, child);
+	struct nattshim_start_env env = { NULL, NULL, NULL, NULL };
+	read_start_env(&env);
+	/* (Written only when set: a page of ours not touched is a page fault not taken. A setuid
+	 * program ignores it, as secure_getenv() would.) */
+	if (env.ephemeral && strcmp(env.ephemeral, "1") == 0 && !getauxval(AT_SECURE))
+		nattshim_publish_ephemeral_udp = true;
 	natt_internal_depth++;
-	nattshim_adopt_at_start();
+	nattshim_adopt_at_start(&env);
 	natt_internal_depth--;
 }
 
@@ -76,5 +115,6 @@ void nattshim_before_exit(void)
 
 __attribute__((destructor)) static void nattshim_unload(void)
 {
-	nattshim_before_exit();
+	if (nattshim_engine_loaded()) /* (else nothing to end, and no page of code touched to know it) */
+		nattshim_before_exit();
 }

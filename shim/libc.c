@@ -1,8 +1,7 @@
-/* The real functions, found with dlsym(RTLD_NEXT): the one place the shim finds libc's symbols. Those
- * of the socket and fd calls and of _exit/_Exit are resolved once at load time by the constructor (an
- * _exit() in a signal handler must not call dlsym, which allocates), the socket ones lazily too if a
- * hook runs before it (another library's constructor may call bind()); those of exec and spawn only
- * at their first call (a program's start pays for no lookup it may never need). */
+/* The real functions, found with dlsym(RTLD_NEXT): the one place the shim finds libc's symbols. Each
+ * is found at its first call (a program's start pays for no lookup it may never need), and those a
+ * signal handler may call all at once before the program installs its first handler (signal.c):
+ * dlsym() may allocate. */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -49,24 +48,28 @@ typedef void (*exit_fn)(int) __attribute__((noreturn));
 static exit_fn REAL(_exit), REAL(_Exit);
 
 /* dlsym could in theory hand back our own symbol (a broken link order); calling it would recurse
- * forever, so such a result counts as "not found". */
-static void *lookup(const char *name, void *ours)
+ * forever, so such a result counts as "not found". (Told by the object it lies in: the address of our
+ * own exported function would cost a symbol look-up at every program's start.) */
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+
+static void *lookup(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
-	return p == ours ? NULL : p;
+	Dl_info info;
+	if (p && dladdr(p, &info) && info.dli_fbase == (void *)__ehdr_start)
+		return NULL;
+	return p;
 }
 
+/* Threads may find the same function at once: the pointers are loaded and stored whole. */
+#define LOADED(name) __atomic_load_n(&REAL(name), __ATOMIC_RELAXED)
 #define RESOLVE(name) \
-	(REAL(name) ? (void)0 : (void)(*(void **)&REAL(name) = lookup(#name, (void *)&name)))
-
-/* (GCC refuses to take _Exit's address: these two go without the check against our own symbol.) */
-#define RESOLVE_EXIT(name) \
-	(REAL(name) ? (void)0 : (void)(*(void **)&REAL(name) = dlsym(RTLD_NEXT, #name)))
+	(LOADED(name) ? (void)0 : __atomic_store_n(&REAL(name), (__typeof__(REAL(name)))lookup(#name), __ATOMIC_RELAXED))
 
 void nattshim_resolve_libc(void)
 {
-	RESOLVE_EXIT(_exit);
-	RESOLVE_EXIT(_Exit);
+	RESOLVE(_exit);
+	RESOLVE(_Exit);
 	RESOLVE(bind);
 	RESOLVE(connect);
 	RESOLVE(listen);
@@ -91,25 +94,25 @@ void nattshim_resolve_libc(void)
 int libc_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	RESOLVE(bind);
-	return REAL(bind) ? REAL(bind)(fd, addr, len) : (int)syscall(SYS_bind, fd, addr, len);
+	return LOADED(bind) ? LOADED(bind)(fd, addr, len) : (int)syscall(SYS_bind, fd, addr, len);
 }
 
 int libc_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	RESOLVE(connect);
-	return REAL(connect) ? REAL(connect)(fd, addr, len) : (int)syscall(SYS_connect, fd, addr, len);
+	return LOADED(connect) ? LOADED(connect)(fd, addr, len) : (int)syscall(SYS_connect, fd, addr, len);
 }
 
 int libc_listen(int fd, int backlog)
 {
 	RESOLVE(listen);
-	return REAL(listen) ? REAL(listen)(fd, backlog) : (int)syscall(SYS_listen, fd, backlog);
+	return LOADED(listen) ? LOADED(listen)(fd, backlog) : (int)syscall(SYS_listen, fd, backlog);
 }
 
 int libc_close(int fd)
 {
 	RESOLVE(close);
-	return REAL(close) ? REAL(close)(fd) : (int)syscall(SYS_close, fd);
+	return LOADED(close) ? LOADED(close)(fd) : (int)syscall(SYS_close, fd);
 }
 
 #if defined(__SANITIZE_THREAD__)
@@ -146,15 +149,15 @@ int libc_close_range(unsigned first, unsigned last, int flags)
 		return close_each(first, last);
 #endif
 	RESOLVE(close_range);
-	return REAL(close_range) ? REAL(close_range)(first, last, flags)
+	return LOADED(close_range) ? LOADED(close_range)(first, last, flags)
 	                         : (int)syscall(SYS_close_range, first, last, flags);
 }
 
 void libc_closefrom(int lowfd)
 {
 	RESOLVE(closefrom);
-	if (REAL(closefrom))
-		REAL(closefrom)(lowfd);
+	if (LOADED(closefrom))
+		LOADED(closefrom)(lowfd);
 	else
 		syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
 }
@@ -162,71 +165,71 @@ void libc_closefrom(int lowfd)
 int libc_dup(int fd)
 {
 	RESOLVE(dup);
-	return REAL(dup) ? REAL(dup)(fd) : (int)syscall(SYS_dup, fd);
+	return LOADED(dup) ? LOADED(dup)(fd) : (int)syscall(SYS_dup, fd);
 }
 
 int libc_dup2(int oldfd, int newfd)
 {
 	RESOLVE(dup2);
-	return REAL(dup2) ? REAL(dup2)(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
+	return LOADED(dup2) ? LOADED(dup2)(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
 }
 
 int libc_dup3(int oldfd, int newfd, int flags)
 {
 	RESOLVE(dup3);
-	return REAL(dup3) ? REAL(dup3)(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
+	return LOADED(dup3) ? LOADED(dup3)(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
 
 /* glibc reads fcntl's third argument as a pointer-sized value whatever cmd is; so do we. */
 int libc_fcntl(int fd, int cmd, void *arg)
 {
 	RESOLVE(fcntl);
-	return REAL(fcntl) ? REAL(fcntl)(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+	return LOADED(fcntl) ? LOADED(fcntl)(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 
 int libc_fcntl64(int fd, int cmd, void *arg)
 {
 	RESOLVE(fcntl64);
-	if (REAL(fcntl64))
-		return REAL(fcntl64)(fd, cmd, arg);
+	if (LOADED(fcntl64))
+		return LOADED(fcntl64)(fd, cmd, arg);
 	return libc_fcntl(fd, cmd, arg);
 }
 
 int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	RESOLVE(sigaction);
-	if (!REAL(sigaction)) {
+	if (!LOADED(sigaction)) {
 		errno = ENOSYS;
 		return -1;
 	}
-	return REAL(sigaction)(sig, act, old);
+	return LOADED(sigaction)(sig, act, old);
 }
 
 int libc_raise(int sig)
 {
 	RESOLVE(raise);
-	if (REAL(raise))
-		return REAL(raise)(sig);
+	if (LOADED(raise))
+		return LOADED(raise)(sig);
 	return (int)syscall(SYS_tgkill, getpid(), gettid(), sig);
 }
 
 int libc_kill(pid_t pid, int sig)
 {
 	RESOLVE(kill);
-	return REAL(kill) ? REAL(kill)(pid, sig) : (int)syscall(SYS_kill, pid, sig);
+	return LOADED(kill) ? LOADED(kill)(pid, sig) : (int)syscall(SYS_kill, pid, sig);
 }
 
 int libc_socket(int domain, int type, int protocol)
 {
 	RESOLVE(socket);
-	return REAL(socket) ? REAL(socket)(domain, type, protocol) : (int)syscall(SYS_socket, domain, type, protocol);
+	return LOADED(socket) ? LOADED(socket)(domain, type, protocol) : (int)syscall(SYS_socket, domain, type, protocol);
 }
 
 int libc_fclose(FILE *stream)
 {
 	RESOLVE(fclose);
-	if (REAL(fclose))
-		return REAL(fclose)(stream);
+	if (LOADED(fclose))
+		return LOADED(fclose)(stream);
 	errno = ENOSYS; /* no libc fclose at all: nothing sensible to fall back on */
 	return EOF;
 }
@@ -234,8 +237,8 @@ int libc_fclose(FILE *stream)
 pid_t libc_fork(void)
 {
 	RESOLVE(fork);
-	if (REAL(fork))
-		return REAL(fork)();
+	if (LOADED(fork))
+		return LOADED(fork)();
 	errno = ENOSYS;
 	return -1;
 }
@@ -243,8 +246,8 @@ pid_t libc_fork(void)
 int libc_daemon(int nochdir, int noclose)
 {
 	RESOLVE(daemon);
-	if (REAL(daemon))
-		return REAL(daemon)(nochdir, noclose);
+	if (LOADED(daemon))
+		return LOADED(daemon)(nochdir, noclose);
 	errno = ENOSYS;
 	return -1;
 }
@@ -254,11 +257,11 @@ int libc_daemon(int nochdir, int noclose)
 #define CALL_OR_ENOSYS(name, ...)                                                                   \
 	do {                                                                                       \
 		RESOLVE(name);                                                                     \
-		if (!REAL(name)) {                                                                 \
+		if (!LOADED(name)) {                                                                 \
 			errno = ENOSYS;                                                            \
 			return -1;                                                                 \
 		}                                                                                  \
-		return REAL(name)(__VA_ARGS__);                                                    \
+		return LOADED(name)(__VA_ARGS__);                                                    \
 	} while (0)
 
 int libc_execve(const char *path, char *const argv[], char *const envp[])
@@ -300,18 +303,18 @@ int libc_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actio
 
 void libc__exit(int status)
 {
-	RESOLVE_EXIT(_exit);
-	if (REAL(_exit))
-		REAL(_exit)(status);
+	RESOLVE(_exit);
+	if (LOADED(_exit))
+		LOADED(_exit)(status);
 	syscall(SYS_exit_group, status);
 	__builtin_unreachable();
 }
 
 void libc__Exit(int status)
 {
-	RESOLVE_EXIT(_Exit);
-	if (REAL(_Exit))
-		REAL(_Exit)(status);
+	RESOLVE(_Exit);
+	if (LOADED(_Exit))
+		LOADED(_Exit)(status);
 	syscall(SYS_exit_group, status);
 	__builtin_unreachable();
 }

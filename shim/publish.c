@@ -19,15 +19,10 @@ static bool socket_kind(int fd, enum nattshim_event event, enum natt_protocol *p
 	socklen_t len = sizeof(proto);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
 		return false; /* not a socket */
-	if (event == NATTSHIM_AFTER_LISTEN && (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP)) {
-		*protocol = NATT_TCP;
+	*protocol = proto == IPPROTO_UDP ? NATT_UDP : NATT_TCP;
+	if (event == NATTSHIM_AFTER_LISTEN && (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP))
 		return true;
-	}
-	if (event == NATTSHIM_AFTER_BIND && proto == IPPROTO_UDP) {
-		*protocol = NATT_UDP;
-		return true;
-	}
-	return false;
+	return event == NATTSHIM_AFTER_BIND && proto == IPPROTO_UDP;
 }
 
 static uint16_t port_of(const struct sockaddr_storage *ss)
@@ -38,14 +33,14 @@ static uint16_t port_of(const struct sockaddr_storage *ss)
 }
 
 /* What publishing needs to know of the socket at fd, from the kernel. False when it is not one to
- * publish: not an IP socket, no port yet, loopback, a port the configuration leaves out. */
+ * publish: not an IP socket, no port yet, loopback. */
 struct socket_facts {
 	struct sockaddr_storage local;
 	bool dual_stack;
 	uint64_t socket_id;
 };
 
-static bool look_at_socket(int fd, struct socket_facts *facts)
+static bool socket_facts_of(int fd, struct socket_facts *facts)
 {
 	/* The port comes from the kernel: bind(port 0) and listen() without bind() both get one there. */
 	socklen_t len = sizeof(facts->local);
@@ -55,9 +50,6 @@ static bool look_at_socket(int fd, struct socket_facts *facts)
 		return false;
 	uint16_t port = port_of(&facts->local);
 	if (port == 0 || natt_addr_is_loopback((const struct sockaddr *)&facts->local))
-		return false;
-	const struct natt_config *cfg = natt_engine_config();
-	if (!natt_port_set_contains(&cfg->ports, port))
 		return false;
 	facts->dual_stack = false;
 	if (facts->local.ss_family == AF_INET6 && natt_addr_is_wildcard((const struct sockaddr *)&facts->local)) {
@@ -73,12 +65,39 @@ static bool look_at_socket(int fd, struct socket_facts *facts)
 	return true;
 }
 
+/* Whether the configuration leaves the socket's port in (asks the engine: loaded by then). */
+static bool port_wanted(const struct socket_facts *facts)
+{
+	return natt_port_set_contains(&natt_engine_config()->ports, port_of(&facts->local));
+}
+
+static bool look_at_socket(int fd, struct socket_facts *facts)
+{
+	return socket_facts_of(fd, facts) && port_wanted(facts);
+}
+
 void nattshim_consider(int fd, enum nattshim_event event)
 {
 	natt_engine_start_if_wanted(); /* for what a signal handler published before */
-	enum natt_protocol protocol;
+	enum natt_protocol protocol = NATT_UDP;
 	struct socket_facts facts;
-	if (!socket_kind(fd, event, &protocol) || !look_at_socket(fd, &facts))
+	if (!socket_kind(fd, event, &protocol)) {
+		/* A TCP server's bind() to a port of an address not loopback: the engine comes now, so
+		 * that its listen() makes no system call of natt's. */
+		if (event == NATTSHIM_AFTER_BIND && protocol == NATT_TCP && !nattshim_engine_loaded() &&
+		    socket_facts_of(fd, &facts))
+			nattshim_engine_ready();
+		return;
+	}
+	if (!socket_facts_of(fd, &facts))
+		return;
+	/* A socket to publish, but for the configured ports: the engine is needed from here on (a
+	 * loopback server or a client never loads it). */
+	if (!nattshim_engine_ready()) {
+		nattshim_defer(fd, event);
+		return;
+	}
+	if (!port_wanted(&facts))
 		return;
 
 	struct natt_entry *known = nattshim_settled(fd);
@@ -135,6 +154,10 @@ bool nattshim_listen_quickly(int fd)
 {
 	if (nattshim_tracked(fd) != NATTSHIM_IP_BOUND)
 		return false;
+	if (!nattshim_engine_ready()) {
+		nattshim_defer(fd, NATTSHIM_AFTER_LISTEN);
+		return true;
+	}
 	/* With a port set, the port decides, and only the kernel knows it before the manager would. */
 	if (natt_engine_config()->ports.count > 0)
 		return false;

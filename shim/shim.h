@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* (A preloaded library's TLS is static: the hooks read theirs without a call.) */
+#define NATT_ENGINE_TLS_MODEL __attribute__((tls_model("initial-exec")))
 #include "core/engine_shim.h"
 
 #define NATT_EXPORT __attribute__((visibility("default")))
@@ -50,6 +52,28 @@ __attribute__((noreturn)) void libc__Exit(int status);
 void nattshim_resolve_libc(void);
 /* POSIX dropped bsd_signal and glibc no longer declares it, but still exports it. */
 sighandler_t bsd_signal(int sig, sighandler_t handler);
+
+/* ---- the engine (engine_link.c): loaded when a socket is first to be published */
+/* Whether the engine is there, loading it if need be (false in a signal handler of the program's, or
+ * when it cannot be loaded: then nothing is published). */
+bool nattshim_engine_ready(void);
+/* Small state read at every start or exit, or on hot paths, lives beside the relocated table of the
+ * library's calls into libc: a page the loader has written anyway, so reading it costs no page fault. */
+#define NATTSHIM_HOT_DATA __attribute__((section(".data.nattshim")))
+extern atomic_bool nattshim_engine_present;
+static inline bool nattshim_engine_loaded(void)
+{
+	return atomic_load_explicit(&nattshim_engine_present, memory_order_acquire);
+}
+/* Before a fork: waits while another thread loads the engine (a child must not get half of it). */
+void nattshim_engine_settle(void);
+/* In a fork child: the parent's deferred publishes are the parent's. */
+void nattshim_forget_deferred(void);
+/* Takes this process's pid for natt_self_pid(): before the fd table first holds anything. */
+void nattshim_note_pid(void);
+void nattshim_pid_after_fork(void);
+/* The fork handlers (init.c): registered when the engine is loaded, as no state needs them before. */
+void nattshim_register_fork_handlers(void);
 
 /* ---- fd table (fdtable.c): fd -> published entry, readable without a lock. */
 #define NATT_FD_CHUNK_BITS 10
@@ -126,8 +150,13 @@ void nattshim_check_adoption(void);
 void nattshim_after_fork_child(void);
 /* In a forked child, once fork() (or daemon()) has returned: starts watching the owners noted. */
 void nattshim_watch_owners(void);
+/* The variables the constructor reads, found in one pass over the environment (getenv() would make
+ * one pass per name, in every process of a wrapped tree): values, or NULL. */
+struct nattshim_start_env {
+	const char *ephemeral, *inherited, *listen_fds, *listen_pid;
+};
 /* Publishes the listening sockets a process starts with (exec, inetd, socket activation). */
-void nattshim_adopt_at_start(void);
+void nattshim_adopt_at_start(const struct nattshim_start_env *env);
 /* Before exec: retires what exec will close; if exec fails, publishes it again. */
 void nattshim_before_exec(void);
 /* Set by nattshim_before_exec: published sockets survive this exec. */
@@ -146,6 +175,9 @@ enum nattshim_event { NATTSHIM_AFTER_BIND, NATTSHIM_AFTER_LISTEN };
 /* NATT_UDP_EPHEMERAL=1: UDP sockets bound to port 0 are published too (bind.c). */
 extern bool nattshim_publish_ephemeral_udp;
 void nattshim_consider(int fd, enum nattshim_event event);
+/* A publish the engine could not take yet (it was not loaded, and a signal handler cannot load it):
+ * done at the next publish outside a handler (engine_link.c). */
+void nattshim_defer(int fd, enum nattshim_event event);
 /* After a successful bind(): notes an IP socket (NATTSHIM_IP_BOUND) for a listen() to come. */
 void nattshim_note_bound(int fd, const struct sockaddr *addr, socklen_t len);
 /* listen() on a noted socket: publishes it with no system call (the manager looks at it); false when

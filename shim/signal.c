@@ -36,6 +36,18 @@ static void on_termination_signal(int sig)
 	errno = saved_errno;
 }
 
+/* A handler may call close(), dup2() or _exit() (natt's own calls sigaction() and kill()); finding the
+ * real ones there would mean dlsym(), which may allocate and takes the loader's lock. All are found
+ * before the first handler, the program's or natt's, is in place. */
+static void resolve_before_first_handler(void)
+{
+	static atomic_bool resolved;
+	if (atomic_load_explicit(&resolved, memory_order_acquire))
+		return;
+	nattshim_resolve_libc(); /* (two threads at once: both look, neither installs before it is done) */
+	atomic_store_explicit(&resolved, true, memory_order_release);
+}
+
 /* In a forked child: its manager looks again (the fork may have come between the parent's taking of
  * the signals and its sigaction() calls; what it did take, the child inherited). */
 void nattshim_signals_after_fork(void)
@@ -47,6 +59,7 @@ void nattshim_take_termination_signals(void)
 {
 	if (atomic_exchange(&taken_once, true))
 		return;
+	resolve_before_first_handler(); /* what on_termination_signal calls */
 	for (size_t i = 0; i < sizeof(termination_signals) / sizeof(termination_signals[0]); i++) {
 		int sig = termination_signals[i];
 		struct sigaction current;
@@ -172,6 +185,7 @@ NATT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
 	program_view(sig, &kernel, &previous);
 	int rc = 0;
 	if (act && is_function(act)) {
+		resolve_before_first_handler();
 		program_action[sig] = *act;
 		struct sigaction ours = *act;
 		ours.sa_flags |= SA_SIGINFO;

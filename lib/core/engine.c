@@ -26,8 +26,8 @@
 #define pthread_attr_setsigmask_np(attr, set) ((void)(attr), (void)(set), ENOSYS)
 #endif
 
-__thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
-__thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
+__thread int natt_internal_depth;
+__thread bool natt_manager_thread;
 void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
 void (*natt_engine_started_hook)(void);
 bool (*natt_engine_examine_hook)(struct natt_entry *entry);
@@ -145,14 +145,18 @@ bool natt_engine_running(void)
 	return atomic_load(&E.running);
 }
 
-/* getpid() is a system call; hooks ask often. Set again in the fork child handler. */
-static pid_t self_pid;
+/* getpid() is a system call; hooks ask often. Set again in the fork child handler. (Atomic: the
+ * first publishes of several threads may fill it at once, each with the same value.) */
+static _Atomic pid_t self_pid;
 
 pid_t natt_self_pid(void)
 {
-	if (!self_pid)
-		self_pid = getpid();
-	return self_pid;
+	pid_t pid = atomic_load_explicit(&self_pid, memory_order_relaxed);
+	if (!pid) {
+		pid = getpid();
+		atomic_store_explicit(&self_pid, pid, memory_order_relaxed);
+	}
+	return pid;
 }
 
 bool natt_engine_running_here(void)
@@ -611,7 +615,7 @@ void natt_engine_unlock_after_fork(void)
 
 void natt_engine_after_fork_child(void)
 {
-	self_pid = getpid();
+	atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
 	pthread_mutex_init(&E.lock, NULL);
 	pthread_mutex_init(&E.start_lock, NULL);
 	pthread_cond_init(&E.changed, NULL);

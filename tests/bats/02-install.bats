@@ -10,7 +10,7 @@ setup_file() {
 }
 
 @test "install: files land under PREFIX" {
-	for f in bin/natt bin/natt-run lib/libnatt.so.0 lib/libnatt.a lib/natt/libnattpreload.so \
+	for f in bin/natt bin/natt-run lib/libnatt.so.0 lib/libnatt.a lib/natt/libnattpreload.so lib/natt/libnattpreload-engine.so \
 		include/natt.h include/natt/listener.h lib/pkgconfig/natt.pc share/man/man1/natt.1 share/man/man1/natt-run.1 \
 		share/bash-completion/completions/natt share/bash-completion/completions/natt-run; do
 		[ -e "$PREFIX_DIR/$f" ] || { echo "missing $f" >&2; return 1; }

@@ -83,6 +83,7 @@ deb_files() {
 	deb_setup
 	run deb_files natt
 	for f in /usr/bin/natt /usr/bin/natt-run "/usr/lib/$MULTIARCH/natt/libnattpreload.so" \
+		"/usr/lib/$MULTIARCH/natt/libnattpreload-engine.so" \
 		/usr/share/man/man1/natt.1.gz /usr/share/man/man1/natt-run.1.gz \
 		/usr/share/bash-completion/completions/natt /usr/share/bash-completion/completions/natt-run \
 		/usr/share/doc/natt/copyright; do

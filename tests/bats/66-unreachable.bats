@@ -229,3 +229,9 @@ as_nobody() {
 		nm -D --defined-only /lib/x86_64-linux-gnu/libc.so.6 | grep -qE " $sym(@|$)" || fail "$sym is not a libc function"
 	done
 }
+
+@test "libnattpreload-engine.so exports its attach function and nothing else (miniupnpc, libnatpmp stay inside)" {
+	local exported
+	exported=$(nm -D --defined-only "$NATT_BUILD/libnattpreload-engine.so" | awk '$2 ~ /^[TWiVDBR]$/ { sub(/@.*/, "", $3); print $3 }')
+	assert_equal "$exported" "natt_preload_engine_attach"
+}

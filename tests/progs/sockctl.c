@@ -36,6 +36,10 @@
  *   spawn-hold SECONDS       posix_spawn("/bin/sleep", SECONDS): the child keeps every fd that is not
  *                            CLOEXEC; the parent does not wait -> "child PID"
  *   sigquery SIG             what sigaction(SIG, NULL, &old) reports -> "default", "ignore" or "handler"
+ *   in-handler tcp|udp ADDR PORT   a SIGUSR2 handler (installed now, raised at once) makes the socket
+ *                            of "tcp ADDR PORT" or "udp ADDR PORT" -> "FD PORT"
+ *   tcp-threads N ADDR PORT  N threads at once (released together) each make the socket of
+ *                            "tcp ADDR PORT+i" -> "ok N" (how many were made)
  *   pid                      -> "PID"
  *   sigchld-watch            counts the SIGCHLD signals delivered from now on -> "ok"
  *   children                 SIGCHLD signals counted, and what waitpid(-1, WNOHANG) says (a pid, 0
@@ -48,6 +52,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <poll.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -254,6 +259,57 @@ static void count_sigchld(int sig)
 	sigchld_seen++;
 }
 
+static char handler_addr[64];
+static int handler_type, handler_port, handler_fd = -1, handler_errno;
+
+static void make_in_handler(int sig)
+{
+	(void)sig;
+	handler_fd = make_socket(handler_type, handler_addr, handler_port, 0, handler_type == SOCK_STREAM);
+	handler_errno = errno;
+}
+
+struct racer {
+	pthread_barrier_t *start;
+	const char *addr;
+	int port, fd;
+};
+
+static void *race_to_listen(void *arg)
+{
+	struct racer *r = arg;
+	pthread_barrier_wait(r->start);
+	r->fd = make_socket(SOCK_STREAM, r->addr, r->port, 0, 1);
+	return NULL;
+}
+
+/* N threads make their first listening sockets at the same moment. */
+static void tcp_threads(int n, const char *addr, int port)
+{
+	struct racer racers[64];
+	pthread_t threads[64];
+	pthread_barrier_t start;
+	if (n < 1 || n > 64) {
+		printf("ERR usage: tcp-threads N(1-64) ADDR PORT\n");
+		return;
+	}
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		racers[i] = (struct racer){ &start, addr, port + i, -1 };
+		pthread_create(&threads[i], NULL, race_to_listen, &racers[i]);
+	}
+	int made_now = 0;
+	for (int i = 0; i < n; i++) {
+		pthread_join(threads[i], NULL);
+		if (racers[i].fd >= 0) {
+			remember(racers[i].fd);
+			made_now++;
+		}
+	}
+	pthread_barrier_destroy(&start);
+	printf("ok %d\n", made_now);
+}
+
 /* The commands added for the semantics suites; returns 0 when cmd is none of them. */
 static int more_commands(const char *cmd, char *line, int x, int y, const char *b)
 {
@@ -405,6 +461,34 @@ static int more_commands(const char *cmd, char *line, int x, int y, const char *
 			return 1;
 		}
 		printf("ok\n");
+	} else if (!strcmp(cmd, "in-handler")) {
+		struct sigaction sa = { .sa_handler = make_in_handler };
+		sigemptyset(&sa.sa_mask);
+		char type[8] = "";
+		if (sscanf(line, "%*s %7s %63s %d", type, handler_addr, &handler_port) != 3 ||
+		    (strcmp(type, "tcp") != 0 && strcmp(type, "udp") != 0)) {
+			printf("ERR usage: in-handler tcp|udp ADDR PORT\n");
+			return 1;
+		}
+		handler_type = strcmp(type, "tcp") == 0 ? SOCK_STREAM : SOCK_DGRAM;
+		if (sigaction(SIGUSR2, &sa, NULL) < 0 || raise(SIGUSR2) != 0) {
+			reply_errno(cmd);
+			return 1;
+		}
+		if (handler_fd < 0) {
+			errno = handler_errno;
+			reply_errno(cmd);
+			return 1;
+		}
+		remember(handler_fd);
+		printf("%d %d\n", handler_fd, port_of(handler_fd));
+	} else if (!strcmp(cmd, "tcp-threads")) {
+		char addr[64] = "";
+		int n = 0, port = 0;
+		if (sscanf(line, "%*s %d %63s %d", &n, addr, &port) != 3)
+			printf("ERR usage: tcp-threads N ADDR PORT\n");
+		else
+			tcp_threads(n, addr, port);
 	} else if (!strcmp(cmd, "children")) {
 		pid_t pid = waitpid(-1, NULL, WNOHANG);
 		if (pid < 0 && errno == ECHILD)

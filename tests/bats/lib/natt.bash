@@ -51,13 +51,15 @@ manager_switches() {
 }
 
 # natt_start NAME HOST [natt-run options] -- command [args]: runs natt-run in the lab host's namespace,
-# in the background, stdin from a fifo that natt_send writes to.
+# in the background, stdin from a fifo that natt_send writes to. A test may set the array
+# NATT_START_WRAP to a command natt-run is to run under (its last argument being natt-run's path).
 natt_start() {
 	local name=$1 host=$2
 	shift 2
 	local dir=$NATT_TEST_DIR
 	mkfifo "$dir/$name.in"
-	ip netns exec "natt-$LAB_ID-$host" "$NATT_ROOT/scripts/natt-run" --status "$NATT_STATUS" "$@" \
+	ip netns exec "natt-$LAB_ID-$host" ${NATT_START_WRAP[@]+"${NATT_START_WRAP[@]}"} \
+		"$NATT_ROOT/scripts/natt-run" --status "$NATT_STATUS" "$@" \
 		<"$dir/$name.in" >"$dir/$name.out" 2>"$dir/$name.err" &
 	echo $! >"$dir/$name.pid"
 	# Hold the fifo open for writing so the program sees no end of input until the test ends.

@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+# The preload library in two halves: libnattpreload.so (the hooks and the fd table) is all a process
+# loads at its start; the engine, libnattpreload-engine.so beside it, comes with the first socket to
+# publish. A process that publishes nothing (a loopback server, a client, every other child of a
+# wrapped script) never maps it; threads that publish their first sockets at once all get them
+# published. Without a loadable engine file nothing is published, natt says why when asked (--log),
+# and the program runs as it would without natt. A socket a signal handler made before anything was
+# published (a handler cannot load the engine) is published with the next one outside, unless it was
+# closed meanwhile (its number may be another socket's by then).
+
+load lib/lab
+load lib/natt
+load lib/resilience
+
+natt_suite
+
+ENGINE=libnattpreload-engine.so
+SOCKCTL=$NATT_BUILD/tests/progs/sockctl
+
+engine_mapped() { grep -q "/$ENGINE\$" "/proc/$1/maps"; }
+
+# sockctl_pid NAME: the pid of the sockctl started as NAME (natt-run runs it in its own place).
+sockctl_pid() {
+	natt_send "$1" pid
+	natt_expect "$1" '^[0-9]+$' || return 1
+	echo "$NATT_LAST_REPLY"
+}
+
+@test "a process that publishes nothing never maps the engine; its first published socket does" {
+	# (a sanitizer run's NATT_PRELOAD_LIBRARY names its runtime too, as LD_PRELOAD takes it)
+	run env LD_PRELOAD="${NATT_PRELOAD_LIBRARY:-$NATT_BUILD/libnattpreload.so}" cat /proc/self/maps
+	assert_success
+	assert_output --partial "/libnattpreload.so"
+	refute_output --partial "$ENGINE"
+
+	natt_start srv lan1 -- "$SOCKCTL"
+	local pid
+	pid=$(sockctl_pid srv)
+	natt_send srv "tcp 127.0.0.1 8601"
+	natt_expect srv '^[0-9]+ 8601$'
+	natt_send srv "udp 0.0.0.0 0"
+	natt_expect srv '^[0-9]+ [0-9]+$'
+	run engine_mapped "$pid"
+	assert_failure
+	natt_send srv "tcp 0.0.0.0 8602"
+	natt_expect srv '^[0-9]+ 8602$'
+	engine_mapped "$pid" || fail "the engine is not mapped after the first listen() to publish"
+	wait_published tcp 8602
+	rule_present 8602
+	run status_has tcp 8601 published
+	assert_failure
+}
+
+@test "without a loadable engine file: nothing is published, --log says why, the program runs as without natt" {
+	# In a mount namespace of their own, the engine's file is empty for these two (for every other
+	# test running meanwhile it stays as it is).
+	NATT_START_WRAP=(unshare -m --propagation private sh -c 'mount --bind /dev/null "$0" && exec "$@"'
+		"$NATT_BUILD/$ENGINE")
+	natt_start quiet lan1 -- "$SOCKCTL"
+	natt_start told lan1 --log error -- "$SOCKCTL"
+	NATT_START_WRAP=()
+	natt_send quiet "tcp 0.0.0.0 8603"
+	natt_expect quiet '^[0-9]+ 8603$'
+	natt_send told "tcp 0.0.0.0 8604"
+	natt_expect told '^[0-9]+ 8604$'
+	natt_send told "tcp 0.0.0.0 8605"
+	natt_expect told '^[0-9]+ 8605$'
+	natt_send quiet "exit 5"
+	natt_reap quiet 10
+	assert_equal "$NATT_EXIT_STATUS" 5
+	natt_send told "exit 6"
+	natt_reap told 10
+	assert_equal "$NATT_EXIT_STATUS" 6
+	run cat "$(natt_stderr quiet)"
+	assert_output ""
+	# said once, however many sockets there were
+	run cat "$(natt_stderr told)"
+	assert_output --regexp "^natt\[[0-9]+\] error: cannot load $ENGINE: .*; nothing is published$"
+	assert_equal "$(wc -l <"$(natt_stderr told)")" 1
+	run rule_present 8603
+	assert_failure
+	run rule_present 8604
+	assert_failure
+	[ ! -e "$NATT_STATUS" ] || fail "a status file was written: $(cat "$NATT_STATUS")"
+}
+
+@test "sockets a signal handler made before anything was published are published with the next one" {
+	natt_start srv lan1 -- "$SOCKCTL"
+	local pid
+	pid=$(sockctl_pid srv)
+	natt_send srv "in-handler tcp 0.0.0.0 8606"
+	natt_expect srv '^[0-9]+ 8606$'
+	natt_send srv "in-handler udp 0.0.0.0 8607"
+	natt_expect srv '^[0-9]+ 8607$'
+	run engine_mapped "$pid"
+	assert_failure
+	natt_send srv "tcp 0.0.0.0 8608"
+	natt_expect srv '^[0-9]+ 8608$'
+	wait_published tcp 8608
+	wait_published tcp 8606
+	wait_published udp 8607
+	rule_present_proto tcp 8606
+	rule_present_proto udp 8607
+}
+
+@test "a socket a signal handler made, closed before the engine came, is not taken for the socket now at its number" {
+	natt_start srv lan1 -- "$SOCKCTL"
+	natt_send srv "in-handler udp 0.0.0.0 8609"
+	natt_expect srv '^([0-9]+) 8609$'
+	local fd=${BASH_REMATCH[1]}
+	natt_send srv "close $fd"
+	natt_expect srv '^ok$'
+	# a client's socket (port 0: not one to publish) gets the number
+	natt_send srv "udp 0.0.0.0 0"
+	natt_expect srv "^$fd ([0-9]+)\$"
+	local client_port=${BASH_REMATCH[1]}
+	natt_send srv "tcp 0.0.0.0 8610"
+	natt_expect srv '^[0-9]+ 8610$'
+	wait_published tcp 8610
+	run status_query '[.sockets[] | select(.protocol == "udp")] | length'
+	assert_output 0
+	run rule_present_proto udp "$client_port"
+	assert_failure
+}
+
+@test "32 threads listening for the first time at once: every socket is published" {
+	natt_start srv lan1 -- "$SOCKCTL"
+	natt_send srv "tcp-threads 32 0.0.0.0 8620"
+	natt_expect srv '^ok 32$' 20
+	local port
+	for port in $(seq 8620 8651); do
+		wait_published tcp "$port" || fail "tcp $port was not published"
+	done
+	run status_query '[.sockets[] | select(.protocol == "tcp" and .state == "published")] | length'
+	assert_output 32
+}
