@@ -161,9 +161,11 @@ static void adopt_fd(int fd)
 	} else {
 		return;
 	}
-	/* Whoever handed it over may hold it still (systemd does; a parent that spawned us may). */
-	natt_engine_note_shared();
 	nattshim_consider(fd, event);
+	/* Whoever handed it over may hold it still (systemd does; a parent that spawned us may): said
+	 * once published (before, the engine may not be there, and need not be for a socket natt leaves
+	 * alone). */
+	natt_engine_note_shared();
 }
 
 /* Every process of a wrapped tree loads us, so the common case must stay cheap: the full walk over

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -17,8 +18,8 @@
 
 /* The engine's code in a program's thread always runs at depth > 0 (calls from here raise it), and its
  * thread marks itself when it starts: the hooks pass natt's own calls straight through. */
-__thread int natt_internal_depth NATT_ENGINE_TLS_MODEL;
-__thread bool natt_manager_thread NATT_ENGINE_TLS_MODEL;
+__thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
+__thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 
 /* ---- this process's pid, for the vfork-child test. Taken in the parent before the table holds
  * anything (a vfork child shares our memory and must not put its own pid here), again in a fork child. */
@@ -58,7 +59,7 @@ static __thread bool loading_here __attribute__((tls_model("initial-exec")));
 static void say_unavailable(const char *what, const char *why)
 {
 	const char *log = secure_getenv("NATT_LOG");
-	if (log && *log && strcmp(log, "0") != 0 && strcmp(log, "off") != 0)
+	if (log && *log)
 		dprintf(2, "natt[%d] error: %s: %s; nothing is published\n", (int)getpid(), what,
 		        why ? why : "?");
 }
@@ -119,18 +120,40 @@ static const struct natt_engine_ops *load_engine(void)
 
 static void publish_deferred(void);
 
-/* Waits while another thread of this process loads the engine; the state once it is done. */
+/* Waits while another thread of this process loads the engine; the state once it is done, or
+ * ENGINE_LOADING after WAIT_FOR_LOAD_MS (the waiter may hold what the loader needs: a library's
+ * constructor that binds while dlopen() runs it holds the loader's lock; its publish then waits in
+ * the deferred slots). */
+#define WAIT_FOR_LOAD_MS 100
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int wait_for_load(void)
 {
-	int state;
+	int state, round = 0;
+	int64_t deadline = 0;
 	while ((state = atomic_load_explicit(&engine_state, memory_order_acquire)) == ENGINE_LOADING) {
 		pid_t loader = atomic_load(&loading_pid);
-		if (loader != 0 && loader != getpid()) {
+		if (loader != getpid()) {
 			/* copied mid-load by a fork the hooks did not see: the loader's memory is half here */
 			atomic_store(&engine_state, ENGINE_UNAVAILABLE);
 			return ENGINE_UNAVAILABLE;
 		}
-		sched_yield();
+		if (++round < 64) {
+			sched_yield();
+			continue;
+		}
+		/* (a sleep, not a yield: a real-time waiter would keep the loader off its CPU) */
+		if (!deadline)
+			deadline = monotonic_ms() + WAIT_FOR_LOAD_MS;
+		else if (monotonic_ms() > deadline)
+			return ENGINE_LOADING;
+		nanosleep(&(struct timespec){ 0, 100000 }, NULL);
 	}
 	return state;
 }
@@ -144,8 +167,11 @@ bool nattshim_engine_ready(void)
 	 * (nor may a handler wait for the thread it interrupted). */
 	if (state == ENGINE_UNAVAILABLE || loading_here || nattshim_in_signal_handler())
 		return false;
-	if (state == ENGINE_ABSENT && atomic_compare_exchange_strong(&engine_state, &state, ENGINE_LOADING)) {
+	/* (The pid first: a fork right after the exchange copies it too. Every thread of a process
+	 * stores the same.) */
+	if (state == ENGINE_ABSENT)
 		atomic_store(&loading_pid, getpid());
+	if (state == ENGINE_ABSENT && atomic_compare_exchange_strong(&engine_state, &state, ENGINE_LOADING)) {
 		loading_here = true;
 		int saved_errno = errno;
 		natt_internal_depth++;
@@ -154,7 +180,6 @@ bool nattshim_engine_ready(void)
 		errno = saved_errno;
 		if (ops) {
 			nattshim_note_pid();
-			nattshim_register_fork_handlers();
 			atomic_store(&engine, ops);
 			atomic_store(&nattshim_engine_present, true);
 		}
@@ -301,9 +326,9 @@ int natt_engine_watch_pid(pid_t pid, void (*on_exit)(pid_t pid))
 
 void natt_engine_note_shared(void)
 {
-	/* (before a socket handed over at start-up is published: the engine is loaded for it) */
-	if (nattshim_engine_ready())
-		ENGINE_CALL(loaded()->note_shared());
+	const struct natt_engine_ops *ops = loaded();
+	if (ops)
+		ENGINE_CALL(ops->note_shared());
 }
 
 bool natt_engine_fd_moved(int from, int to)

@@ -1,8 +1,8 @@
 /* Load and exit of the preload library. Loading costs next to nothing: every program of a wrapped
  * tree pays it. The constructor looks for sockets the process was started with, and reads one
- * setting; the real functions are found at their first call, the engine (engine_link.c) and the fork
- * handlers come with the first socket to publish. No thread, file or socket of natt's exists until
- * then. */
+ * setting and registers the fork handlers; the real functions are found at their first call, the
+ * engine (engine_link.c) comes with the first socket to publish. No thread, file or socket of natt's
+ * exists until then. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +12,20 @@
 #include "shim.h"
 
 
+/* The fork handlers are registered at load, first of the process's: the engine's prepare then runs
+ * after every other library's and its child handler before theirs (a library's child handler that
+ * closes a socket natt tracks must find the table the child's). Until the engine is there they
+ * have nearly nothing to do. */
 static void prepare(void)
 {
-	natt_engine_atfork_prepare();
+	if (nattshim_engine_loaded())
+		natt_engine_atfork_prepare();
 }
 
 static void parent(void)
 {
-	natt_engine_atfork_parent();
+	if (nattshim_engine_loaded())
+		natt_engine_atfork_parent();
 }
 
 /* The manager's sockets of an exchange under way at the fork are copies the child has no use for. */
@@ -44,16 +50,14 @@ static void close_inherited_own_fds(void)
 static void child(void)
 {
 	nattshim_pid_after_fork();
+	nattshim_forget_deferred();
+	if (!nattshim_engine_loaded())
+		return; /* (no entry, no fd of natt's, no signal taken) */
 	nattshim_signals_after_fork();
 	natt_engine_atfork_child(); /* closes the manager's long-lived fds */
 	close_inherited_own_fds();
 	nattshim_examine_inherited();
 	nattshim_after_fork_child();
-}
-
-void nattshim_register_fork_handlers(void)
-{
-	pthread_atfork(prepare, parent, child);
 }
 
 /* The names, compared by hand and kept in a data page the loader wrote anyway: strncmp() and string
@@ -97,6 +101,7 @@ __attribute__((constructor)) static void nattshim_load(void)
 	 * program ignores it, as secure_getenv() would.) */
 	if (env.ephemeral && strcmp(env.ephemeral, "1") == 0 && !getauxval(AT_SECURE))
 		nattshim_publish_ephemeral_udp = true;
+	pthread_atfork(prepare, parent, child);
 	natt_internal_depth++;
 	nattshim_adopt_at_start(&env);
 	natt_internal_depth--;

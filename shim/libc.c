@@ -88,6 +88,8 @@ void nattshim_resolve_libc(void)
 	RESOLVE(fclose);
 	RESOLVE(fork);
 	RESOLVE(daemon);
+	RESOLVE(execve); /* (async-signal-safe: crash reporters exec from handlers) */
+	RESOLVE(fexecve);
 }
 
 /* Where libc lacks a function (close_range before glibc 2.34), the system call does the same. */

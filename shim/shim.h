@@ -13,8 +13,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* (A preloaded library's TLS is static: the hooks read theirs without a call.) */
-#define NATT_ENGINE_TLS_MODEL __attribute__((tls_model("initial-exec")))
 #include "core/engine_shim.h"
 
 #define NATT_EXPORT __attribute__((visibility("default")))
@@ -72,8 +70,6 @@ void nattshim_forget_deferred(void);
 /* Takes this process's pid for natt_self_pid(): before the fd table first holds anything. */
 void nattshim_note_pid(void);
 void nattshim_pid_after_fork(void);
-/* The fork handlers (init.c): registered when the engine is loaded, as no state needs them before. */
-void nattshim_register_fork_handlers(void);
 
 /* ---- fd table (fdtable.c): fd -> published entry, readable without a lock. */
 #define NATT_FD_CHUNK_BITS 10

@@ -26,8 +26,8 @@
 #define pthread_attr_setsigmask_np(attr, set) ((void)(attr), (void)(set), ENOSYS)
 #endif
 
-__thread int natt_internal_depth;
-__thread bool natt_manager_thread;
+__thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
+__thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
 void (*natt_engine_started_hook)(void);
 bool (*natt_engine_examine_hook)(struct natt_entry *entry);

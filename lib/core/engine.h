@@ -135,19 +135,15 @@ void natt_engine_shutdown(int timeout_ms);
 size_t natt_engine_assignments(struct natt_entry *entry, struct natt_assignment *list, size_t max);
 enum natt_listener_state natt_engine_state(struct natt_entry *entry, char *error, size_t len);
 
-/* The hooks' library, loaded at start, reads the two below on hot paths and defines them with
- * initial-exec TLS (shim/shim.h sets this); the engine may come with dlopen() (libnatt.so, the preload
- * library's engine half), where initial-exec TLS can fail to load: the default model there. */
-#ifndef NATT_ENGINE_TLS_MODEL
-#define NATT_ENGINE_TLS_MODEL
-#endif
 /* True in the manager thread and wherever natt itself is working: the shim passes such calls
  * straight through (miniupnpc's own bind()/close() must not be taken for the application's). */
-extern __thread int natt_internal_depth NATT_ENGINE_TLS_MODEL;
+/* (initial-exec: read in signal handlers, where a first access of dynamic TLS may allocate; the
+ * engine's five bytes come from the loader's reserve for such libraries when it is dlopen()ed.) */
+extern __thread int natt_internal_depth __attribute__((tls_model("initial-exec")));
 /* True only in the manager thread, which runs with every signal blocked. The sockets natt's libraries
  * open are the manager's; natt_internal_depth alone cannot tell them apart, because a signal handler
  * that interrupts an application thread inside natt runs at that thread's depth. */
-extern __thread bool natt_manager_thread NATT_ENGINE_TLS_MODEL;
+extern __thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 
 /* After natt_engine_retire (and natt_engine_wait_retired, whatever it returned): detaches the entry's
  * callback, waits for a call of it under way to return, and lets go of the entry: freed now when the

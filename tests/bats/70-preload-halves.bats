@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The preload library in two halves: libnattpreload.so (the hooks and the fd table) is all a process
 # loads at its start; the engine, libnattpreload-engine.so beside it, comes with the first socket to
-# publish. A process that publishes nothing (a loopback server, a client, every other child of a
+# publish. A process with no server socket (a loopback server, a client, most children of a
 # wrapped script) never maps it; threads that publish their first sockets at once all get them
 # published. Without a loadable engine file nothing is published, natt says why when asked (--log),
 # and the program runs as it would without natt. A socket a signal handler made before anything was
