@@ -180,6 +180,7 @@ bool nattshim_engine_ready(void)
 		errno = saved_errno;
 		if (ops) {
 			nattshim_note_pid();
+			nattshim_register_fork_handlers();
 			atomic_store(&engine, ops);
 			atomic_store(&nattshim_engine_present, true);
 		}

@@ -11,6 +11,10 @@ NATT_EXPORT pid_t fork(void)
 {
 	nattshim_engine_settle();
 	pid_t pid = libc_fork();
+	if (pid == 0) {
+		nattshim_pid_after_fork(); /* (the fork handlers do it too, once there are any) */
+		nattshim_forget_deferred();
+	}
 	if (pid == 0 && !nattshim_in_signal_handler()) /* else at the next adoption check */
 		nattshim_watch_owners();
 	return pid;
@@ -20,7 +24,10 @@ NATT_EXPORT int daemon(int nochdir, int noclose)
 {
 	nattshim_engine_settle();
 	int rc = libc_daemon(nochdir, noclose);
-	if (rc == 0)
+	if (rc == 0) {
+		nattshim_pid_after_fork();
+		nattshim_forget_deferred();
 		nattshim_watch_owners();
+	}
 	return rc;
 }

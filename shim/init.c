@@ -1,8 +1,8 @@
 /* Load and exit of the preload library. Loading costs next to nothing: every program of a wrapped
  * tree pays it. The constructor looks for sockets the process was started with, and reads one
- * setting and registers the fork handlers; the real functions are found at their first call, the
- * engine (engine_link.c) comes with the first socket to publish. No thread, file or socket of natt's
- * exists until then. */
+ * setting; the real functions are found at their first call, the engine (engine_link.c) and the fork
+ * handlers come with the first socket to publish. No thread, file or socket of natt's exists until
+ * then. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +12,9 @@
 #include "shim.h"
 
 
-/* The fork handlers are registered at load, first of the process's: the engine's prepare then runs
- * after every other library's and its child handler before theirs (a library's child handler that
- * closes a socket natt tracks must find the table the child's). Until the engine is there they
- * have nearly nothing to do. */
+/* The fork handlers are registered with the engine's load (registering them at every program's
+ * start cost 2% of /bin/true's start here: a page of libc's code and one of its data). Handlers the
+ * program registered before then run before natt's in the child, and after natt's prepare. */
 static void prepare(void)
 {
 	if (nattshim_engine_loaded())
@@ -60,6 +59,11 @@ static void child(void)
 	nattshim_after_fork_child();
 }
 
+void nattshim_register_fork_handlers(void)
+{
+	pthread_atfork(prepare, parent, child);
+}
+
 /* The names, compared by hand and kept in a data page the loader wrote anyway: strncmp() and string
  * constants would each be a page (libc's code, our read-only data) /bin/true never touches. */
 static char name_ephemeral[] NATTSHIM_HOT_DATA = "NATT_UDP_EPHEMERAL=";
@@ -101,7 +105,6 @@ __attribute__((constructor)) static void nattshim_load(void)
 	 * program ignores it, as secure_getenv() would.) */
 	if (env.ephemeral && strcmp(env.ephemeral, "1") == 0 && !getauxval(AT_SECURE))
 		nattshim_publish_ephemeral_udp = true;
-	pthread_atfork(prepare, parent, child);
 	natt_internal_depth++;
 	nattshim_adopt_at_start(&env);
 	natt_internal_depth--;

@@ -67,6 +67,8 @@ static inline bool nattshim_engine_loaded(void)
 void nattshim_engine_settle(void);
 /* In a fork child: the parent's deferred publishes are the parent's. */
 void nattshim_forget_deferred(void);
+/* The fork handlers (init.c): registered when the engine is loaded. */
+void nattshim_register_fork_handlers(void);
 /* Takes this process's pid for natt_self_pid(): before the fd table first holds anything. */
 void nattshim_note_pid(void);
 void nattshim_pid_after_fork(void);
