@@ -124,7 +124,7 @@ static void publish_deferred(void);
  * ENGINE_LOADING after WAIT_FOR_LOAD_MS (the waiter may hold what the loader needs: a library's
  * constructor that binds while dlopen() runs it holds the loader's lock; its publish then waits in
  * the deferred slots). */
-#define WAIT_FOR_LOAD_MS 100
+#define WAIT_FOR_LOAD_MS 2000
 
 static int64_t monotonic_ms(void)
 {
