@@ -270,6 +270,7 @@ static void note_survivors(struct exec_plan *survivors)
 
 void nattshim_before_exec(void)
 {
+	nattshim_engine_settle(); /* (a load under way, and what waited for it, is done first) */
 	struct exec_plan survivors;
 	note_survivors(&survivors);
 	if (!natt_engine_running_here())
@@ -291,6 +292,7 @@ void nattshim_before_exec(void)
 
 void nattshim_before_spawn(void)
 {
+	nattshim_engine_settle(); /* (a socket whose publish waits for the engine's load is passed on too) */
 	struct exec_plan survivors;
 	note_survivors(&survivors);
 }

@@ -14,7 +14,7 @@ static void nattshim_bind(int fd)
 {
 	int saved_errno = errno;
 	natt_internal_depth++;
-	nattshim_consider(fd, NATTSHIM_AFTER_BIND);
+	nattshim_consider_soon(fd, NATTSHIM_AFTER_BIND);
 	natt_internal_depth--;
 	errno = saved_errno;
 }

@@ -27,6 +27,10 @@ static void nattshim_copied(int oldfd, int newfd)
 		return;
 	int saved_errno = errno;
 	struct natt_entry *entry = nattshim_settled(oldfd); /* (after any look of the manager's at it) */
+	if (entry == NATTSHIM_IP_BOUND) {
+		nattshim_engine_settle(); /* (its publish may wait for the engine's load: it comes first) */
+		entry = nattshim_settled(oldfd);
+	}
 	struct stat st;
 	/* (An entry the manager has not looked at yet has no inode to compare: taken as it is.) */
 	if (nattshim_is_entry(entry) && !atomic_load(&entry->unexamined) &&
@@ -91,6 +95,8 @@ static struct natt_entry *detach_target(int oldfd, int newfd)
 {
 	if (oldfd == newfd || !nattshim_tracked(newfd) || nattshim_in_vfork_child())
 		return NULL;
+	if (nattshim_tracked(newfd) == NATTSHIM_IP_BOUND)
+		nattshim_engine_settle(); /* (a publish of newfd waiting for the engine's load comes first) */
 	for (;;) {
 		struct natt_entry *held = nattshim_settled(newfd);
 		if (!nattshim_is_entry(held))

@@ -1,6 +1,7 @@
 /* The hooks' half of the link to the engine (see engine_link.h): the engine is loaded the first time
- * a socket is to be published, and every engine function the hooks call goes through here. Until
- * then nothing of natt's runs in the process but the hooks' checks. */
+ * a socket is to be published — by a thread of natt's, while the hook that asked returns and keeps its
+ * publish for it — and every engine function the hooks call goes through here. Until then nothing of
+ * natt's runs in the process but the hooks' checks. */
 #include <dlfcn.h>
 #include <limits.h>
 #include <link.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,8 +53,8 @@ enum { ENGINE_ABSENT, ENGINE_LOADING, ENGINE_LOADED, ENGINE_UNAVAILABLE };
 static atomic_int engine_state NATTSHIM_HOT_DATA;
 static const struct natt_engine_ops *_Atomic engine NATTSHIM_HOT_DATA;
 atomic_bool nattshim_engine_present NATTSHIM_HOT_DATA;
-/* The process that is loading it (0 for a moment after the load began): a fork child of a process
- * caught loading (a fork the hooks did not see) never gets the engine. */
+/* The process that is loading it: a fork child of a process caught loading (a fork the hooks did not
+ * see) never gets the engine, and waits for no loader. */
 static _Atomic pid_t loading_pid;
 /* Set in the thread that loads it, for a hook the load itself might reach. */
 static __thread bool loading_here __attribute__((tls_model("initial-exec")));
@@ -93,7 +96,11 @@ static const struct natt_engine_ops *load_engine(void)
 		say_unavailable("cannot find the directory of libnattpreload.so", dlerror());
 		return NULL;
 	}
-	void *handle = dlopen(path, RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE);
+	/* (Again if it fails: a thread of the program's that closes every fd it does not know of can
+	 * close the one dlopen() reads the file by, which is not natt's to protect.) */
+	void *handle = NULL;
+	for (int attempt = 0; !handle && attempt < 3; attempt++)
+		handle = dlopen(path, RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE);
 	if (!handle) {
 		say_unavailable("cannot load " NATT_PRELOAD_ENGINE_FILE, dlerror());
 		return NULL;
@@ -120,10 +127,16 @@ static const struct natt_engine_ops *load_engine(void)
 
 static void publish_deferred(void);
 
-/* Waits while another thread of this process loads the engine; the state once it is done, or
- * ENGINE_LOADING after WAIT_FOR_LOAD_MS (the waiter may hold what the loader needs: a library's
- * constructor that binds while dlopen() runs it holds the loader's lock; its publish then waits in
- * the deferred slots). */
+/* A load in the background, and the publishes waiting for it: a fork, an exec or the process's end
+ * waits for both (bounded), so that nothing of it is half done there, nor published after. */
+atomic_bool nattshim_loader_busy NATTSHIM_HOT_DATA;
+/* Set at the process's end: what still waits for the engine is not published then. */
+static atomic_bool exiting;
+
+/* Waits while another thread of this process loads the engine (and publishes what waited for it);
+ * the state once it is done, or ENGINE_LOADING after WAIT_FOR_LOAD_MS (the waiter may hold what the
+ * loader needs: a library's constructor that binds while dlopen() runs it holds the loader's lock;
+ * its publish then waits in the deferred slots). */
 #define WAIT_FOR_LOAD_MS 2000
 
 static int64_t monotonic_ms(void)
@@ -133,17 +146,18 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int wait_for_load(void)
+static int wait_for_load(bool with_publishes)
 {
 	int state, round = 0;
 	int64_t deadline = 0;
-	while ((state = atomic_load_explicit(&engine_state, memory_order_acquire)) == ENGINE_LOADING) {
-		pid_t loader = atomic_load(&loading_pid);
-		if (loader != getpid()) {
-			/* copied mid-load by a fork the hooks did not see: the loader's memory is half here */
-			atomic_store(&engine_state, ENGINE_UNAVAILABLE);
-			return ENGINE_UNAVAILABLE;
-		}
+	pid_t self = getpid();
+	while ((state = atomic_load_explicit(&engine_state, memory_order_acquire)) == ENGINE_LOADING ||
+	       (with_publishes && atomic_load(&nattshim_loader_busy))) {
+		/* Another process's load: a vfork child's parent's (memory shared: the child leaves it
+		 * alone), or the copy a fork the hooks did not see made mid-load (no loader here: the engine
+		 * never comes, what waits for it is not published). */
+		if (atomic_load(&loading_pid) != self)
+			return state;
 		if (++round < 64) {
 			sched_yield();
 			continue;
@@ -158,6 +172,76 @@ static int wait_for_load(void)
 	return state;
 }
 
+/* In the thread that set ENGINE_LOADING. */
+static bool finish_load(void)
+{
+	loading_here = true;
+	int saved_errno = errno;
+	natt_internal_depth++;
+	const struct natt_engine_ops *ops = load_engine();
+	natt_internal_depth--;
+	errno = saved_errno;
+	if (ops) {
+		nattshim_register_fork_handlers();
+		atomic_store(&engine, ops);
+		atomic_store(&nattshim_engine_present, true);
+	}
+	/* (sequentially consistent: see nattshim_defer) */
+	atomic_store(&engine_state, ops ? ENGINE_LOADED : ENGINE_UNAVAILABLE);
+	loading_here = false;
+	return ops != NULL;
+}
+
+/* The state moves from ENGINE_ABSENT to ENGINE_LOADING here, once per process. (The pid first: a fork
+ * right after the exchange copies it too. Every thread of a process stores the same.) */
+static bool begin_load(int state)
+{
+	nattshim_note_pid();
+	atomic_store(&loading_pid, getpid());
+	return atomic_compare_exchange_strong(&engine_state, &state, ENGINE_LOADING);
+}
+
+/* The loading thread: natt's own, with every signal blocked (no handler of the program's runs on it). */
+static void *load_in_background(void *unused)
+{
+	(void)unused;
+	natt_internal_depth = 1;
+	/* A new thread may take the CPU of the thread that made it, here for the whole load (a
+	 * millisecond); the program's thread goes on first. */
+	sched_yield();
+	/* Before dlopen() holds the loader's lock: a program's thread finding a libc function of ours at
+	 * its first call (dlsym) would wait for the whole load. */
+	nattshim_resolve_libc();
+	if (finish_load() && !atomic_load(&exiting))
+		publish_deferred();
+	atomic_store(&nattshim_loader_busy, false);
+	return NULL;
+}
+
+#define LOADER_STACK_BYTES (1024 * 1024)
+
+static bool start_loader(void)
+{
+	pthread_attr_t attr;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* (Not the program's default, which may be small: dlopen() and the first publish run here.) */
+	pthread_attr_setstacksize(&attr, LOADER_STACK_BYTES);
+	int rc = pthread_attr_setsigmask_np(&attr, &all);
+	pthread_t thread;
+	atomic_store(&nattshim_loader_busy, true);
+	natt_internal_depth++;
+	if (rc == 0)
+		rc = pthread_create(&thread, &attr, load_in_background, NULL);
+	natt_internal_depth--;
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		atomic_store(&nattshim_loader_busy, false);
+	return rc == 0;
+}
+
 bool nattshim_engine_ready(void)
 {
 	int state = atomic_load_explicit(&engine_state, memory_order_acquire);
@@ -165,40 +249,64 @@ bool nattshim_engine_ready(void)
 		return true;
 	/* dlopen() allocates and takes the loader's lock: never in a signal handler of the program's
 	 * (nor may a handler wait for the thread it interrupted). */
-	if (state == ENGINE_UNAVAILABLE || loading_here || nattshim_in_signal_handler())
+	if (state == ENGINE_UNAVAILABLE || loading_here || nattshim_in_signal_handler() ||
+	    nattshim_in_vfork_child())
 		return false;
-	/* (The pid first: a fork right after the exchange copies it too. Every thread of a process
-	 * stores the same.) */
-	if (state == ENGINE_ABSENT)
-		atomic_store(&loading_pid, getpid());
-	if (state == ENGINE_ABSENT && atomic_compare_exchange_strong(&engine_state, &state, ENGINE_LOADING)) {
-		loading_here = true;
-		int saved_errno = errno;
-		natt_internal_depth++;
-		const struct natt_engine_ops *ops = load_engine();
-		natt_internal_depth--;
-		errno = saved_errno;
-		if (ops) {
-			nattshim_note_pid();
-			nattshim_register_fork_handlers();
-			atomic_store(&engine, ops);
-			atomic_store(&nattshim_engine_present, true);
-		}
-		atomic_store_explicit(&engine_state, ops ? ENGINE_LOADED : ENGINE_UNAVAILABLE, memory_order_release);
-		loading_here = false;
-		if (ops)
+	if (state == ENGINE_ABSENT && begin_load(state)) {
+		bool loaded_now = finish_load();
+		if (loaded_now)
 			publish_deferred(); /* what a signal handler could not publish before */
-		return ops != NULL;
+		return loaded_now;
 	}
 	/* Another thread is loading it: a moment (never the network). */
-	return wait_for_load() == ENGINE_LOADED;
+	return wait_for_load(false) == ENGINE_LOADED;
+}
+
+bool nattshim_engine_ready_soon(void)
+{
+	int state = atomic_load_explicit(&engine_state, memory_order_acquire);
+	if (__builtin_expect(state == ENGINE_LOADED, 1))
+		return true;
+	/* (A vfork child shares its parent's memory: it must not start a thread there.) */
+	if (state != ENGINE_ABSENT || loading_here || nattshim_in_signal_handler() || nattshim_in_vfork_child())
+		return false;
+	if (!begin_load(state))
+		return false;
+	int saved_errno = errno;
+	bool started = start_loader();
+	errno = saved_errno;
+	if (started)
+		return false;
+	/* No thread to be had (a limit on them, a filter): loaded here, as it would be without one. */
+	bool loaded_now = finish_load();
+	if (loaded_now)
+		publish_deferred();
+	return loaded_now;
 }
 
 void nattshim_engine_settle(void)
 {
-	if (atomic_load_explicit(&engine_state, memory_order_acquire) == ENGINE_LOADING && !loading_here &&
-	    !nattshim_in_signal_handler())
-		wait_for_load();
+	if ((atomic_load_explicit(&engine_state, memory_order_acquire) == ENGINE_LOADING ||
+	     atomic_load(&nattshim_loader_busy)) &&
+	    !loading_here && !natt_internal_depth && !natt_manager_thread && !nattshim_in_signal_handler()) {
+		/* (natt's own calls, the loader's among them, never wait for it) */
+		int saved_errno = errno;
+		wait_for_load(true);
+		errno = saved_errno;
+	}
+}
+
+void nattshim_engine_exiting(void)
+{
+	if (atomic_load(&nattshim_loader_busy) && getpid() == natt_self_pid())
+		atomic_store(&exiting, true);
+}
+
+void nattshim_engine_before_exit(void)
+{
+	/* (not for a vfork child's exit: the load and its publishes are its parent's) */
+	nattshim_engine_exiting();
+	nattshim_engine_settle();
 }
 
 static inline const struct natt_engine_ops *loaded(void)
@@ -206,9 +314,10 @@ static inline const struct natt_engine_ops *loaded(void)
 	return atomic_load_explicit(&engine, memory_order_acquire);
 }
 
-/* ---- what a signal handler would have published before the engine was there: published at the next
- * publishing hook outside a handler (as a publish in a handler starts no thread until then). Each is
- * kept with its socket's inode: a number closed and reused meanwhile is not taken for it. */
+/* ---- publishes that wait for the engine: made while it loads in the background, or in a signal handler
+ * before it was there (a handler cannot load it). Published once it is loaded, or at the next publish
+ * outside a handler. Each is kept with its socket's inode (or, for a listen() that has none at hand, is
+ * checked to be listening still): a number closed and reused meanwhile is not taken for it. */
 
 #define DEFERRED_MAX 64
 enum { SLOT_FREE, SLOT_WRITING, SLOT_HELD };
@@ -220,50 +329,69 @@ static struct {
 } deferred[DEFERRED_MAX];
 /* How many slots are held or being written: the usual answer, none, costs one load. */
 static atomic_int deferred_count;
+static atomic_uint next_slot;
 
-static bool socket_id_of(int fd, uint64_t *id)
+bool nattshim_defer(int fd, enum nattshim_event event, uint64_t socket_id)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return false;
-	*id = (uint64_t)st.st_ino;
-	return true;
-}
-
-void nattshim_defer(int fd, enum nattshim_event event)
-{
-	uint64_t id;
-	if (atomic_load(&engine_state) == ENGINE_UNAVAILABLE || !socket_id_of(fd, &id))
-		return;
-	for (unsigned i = 0; i < DEFERRED_MAX; i++) {
+	if (atomic_load(&engine_state) == ENGINE_UNAVAILABLE)
+		return true; /* (nothing is published) */
+	/* (From the slot after the last one taken: a burst of publishes during the load finds a free
+	 * one at once.) */
+	unsigned first = atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed);
+	for (unsigned n = 0; n < DEFERRED_MAX; n++) {
+		unsigned i = (first + n) % DEFERRED_MAX;
 		int expected = SLOT_FREE;
-		if (!atomic_compare_exchange_strong(&deferred[i].state, &expected, SLOT_WRITING))
+		if (atomic_load_explicit(&deferred[i].state, memory_order_relaxed) != SLOT_FREE ||
+		    !atomic_compare_exchange_strong(&deferred[i].state, &expected, SLOT_WRITING))
 			continue;
 		atomic_fetch_add(&deferred_count, 1);
 		deferred[i].fd = fd;
 		deferred[i].event = event;
-		deferred[i].socket_id = id;
+		deferred[i].socket_id = socket_id;
 		atomic_store(&deferred[i].state, SLOT_HELD);
-		return;
+		/* The loader may have published what waited just before this was put here (all these
+		 * accesses are sequentially consistent, as are its store of the state and its read of the
+		 * count: one of the two sees the other). Then it is taken back, and published by the caller. */
+		if (atomic_load(&engine_state) == ENGINE_LOADED && !nattshim_in_signal_handler()) {
+			expected = SLOT_HELD;
+			if (atomic_compare_exchange_strong(&deferred[i].state, &expected, SLOT_FREE)) {
+				atomic_fetch_sub(&deferred_count, 1);
+				return false;
+			}
+		}
+		return true;
 	}
+	return false;
 }
 
+/* Each one with its fd claimed (the program's close() or dup() of it waits), so that neither the
+ * number closed and reused meanwhile nor a close() during the publish mistakes one socket for another;
+ * with every signal blocked, so that no handler of the program's waits for its own thread's claim. */
 static void publish_deferred(void)
 {
-	if (atomic_load_explicit(&deferred_count, memory_order_acquire) == 0)
+	if (atomic_load(&deferred_count) == 0)
 		return;
-	for (unsigned i = 0; i < DEFERRED_MAX; i++) {
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int saved_errno = errno;
+	for (unsigned i = 0; i < DEFERRED_MAX && !atomic_load(&exiting); i++) {
 		int expected = SLOT_HELD;
 		if (!atomic_compare_exchange_strong(&deferred[i].state, &expected, SLOT_WRITING))
 			continue;
 		int fd = deferred[i].fd;
 		enum nattshim_event event = deferred[i].event;
-		uint64_t want = deferred[i].socket_id, id;
+		uint64_t want = deferred[i].socket_id;
 		atomic_store(&deferred[i].state, SLOT_FREE);
 		atomic_fetch_sub(&deferred_count, 1);
-		if (socket_id_of(fd, &id) && id == want)
-			nattshim_consider(fd, event);
+		/* (Not noted any more: closed, or published by now.) */
+		if (!nattshim_pend_if(fd, NATTSHIM_IP_BOUND))
+			continue;
+		struct natt_entry *entry = nattshim_publish_kept(fd, event, want);
+		nattshim_unpend(fd, entry ? entry : NATTSHIM_IP_BOUND);
 	}
+	errno = saved_errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void nattshim_forget_deferred(void)
@@ -271,6 +399,7 @@ void nattshim_forget_deferred(void)
 	for (unsigned i = 0; i < DEFERRED_MAX; i++)
 		atomic_store(&deferred[i].state, SLOT_FREE);
 	atomic_store(&deferred_count, 0);
+	atomic_store(&exiting, false);
 }
 
 /* ---- the engine's functions, as the hooks know them (engine_shim.h). Before the engine is loaded

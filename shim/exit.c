@@ -10,6 +10,7 @@
 static void before_exit(void)
 {
 	if (nattshim_in_signal_handler()) {
+		nattshim_engine_exiting();
 		natt_internal_depth++;
 		natt_engine_shutdown_from_handler(NATTSHIM_EXIT_CLEANUP_MS);
 		natt_internal_depth--;

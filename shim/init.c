@@ -112,6 +112,7 @@ __attribute__((constructor)) static void nattshim_load(void)
 
 void nattshim_before_exit(void)
 {
+	nattshim_engine_before_exit();
 	/* natt_engine_running_here() is false in a vfork child, which shares our memory but must not
 	 * end our manager. */
 	if (natt_engine_running_here()) {
@@ -123,6 +124,7 @@ void nattshim_before_exit(void)
 
 __attribute__((destructor)) static void nattshim_unload(void)
 {
-	if (nattshim_engine_loaded()) /* (else nothing to end, and no page of code touched to know it) */
+	/* (else nothing to end, and no page of code touched to know it) */
+	if (nattshim_engine_loaded_or_loading())
 		nattshim_before_exit();
 }

@@ -8,7 +8,7 @@ static void nattshim_listen(int fd)
 	int saved_errno = errno;
 	natt_internal_depth++;
 	if (!nattshim_listen_quickly(fd))
-		nattshim_consider(fd, NATTSHIM_AFTER_LISTEN);
+		nattshim_consider_soon(fd, NATTSHIM_AFTER_LISTEN);
 	natt_internal_depth--;
 	errno = saved_errno;
 }

@@ -76,27 +76,39 @@ static bool look_at_socket(int fd, struct socket_facts *facts)
 	return socket_facts_of(fd, facts) && port_wanted(facts);
 }
 
-void nattshim_consider(int fd, enum nattshim_event event)
+/* Whether the engine is there for a socket to publish: loaded, or (soon) loading in the background,
+ * the socket's publish waiting for it (with nowhere left to wait: waited for here). */
+static bool engine_there(int fd, enum nattshim_event event, uint64_t socket_id, bool soon)
+{
+	if (soon ? nattshim_engine_ready_soon() : nattshim_engine_ready())
+		return true;
+	/* Noted in the table first: the publish claims it there, and a dup(), dup2() or connect() of it
+	 * waits for the publish. */
+	nattshim_fd_replace(fd, NULL, NATTSHIM_IP_BOUND);
+	if (nattshim_defer(fd, event, socket_id))
+		return false;
+	return nattshim_engine_ready();
+}
+
+static void consider(int fd, enum nattshim_event event, bool soon)
 {
 	natt_engine_start_if_wanted(); /* for what a signal handler published before */
 	enum natt_protocol protocol = NATT_UDP;
 	struct socket_facts facts;
 	if (!socket_kind(fd, event, &protocol)) {
-		/* A TCP server's bind() to a port of an address not loopback: the engine comes now, so
-		 * that its listen() makes no system call of natt's. */
+		/* A TCP server's bind() to a port of an address not loopback: the engine starts loading now,
+		 * in the background, so that its listen() makes no system call of natt's. */
 		if (event == NATTSHIM_AFTER_BIND && protocol == NATT_TCP && !nattshim_engine_loaded() &&
 		    socket_facts_of(fd, &facts))
-			nattshim_engine_ready();
+			nattshim_engine_ready_soon();
 		return;
 	}
 	if (!socket_facts_of(fd, &facts))
 		return;
 	/* A socket to publish, but for the configured ports: the engine is needed from here on (a
 	 * loopback server or a client never loads it). */
-	if (!nattshim_engine_ready()) {
-		nattshim_defer(fd, event);
+	if (!engine_there(fd, event, facts.socket_id, soon))
 		return;
-	}
 	if (!port_wanted(&facts))
 		return;
 
@@ -117,6 +129,44 @@ void nattshim_consider(int fd, enum nattshim_event event)
 	/* A stale entry at this fd number belongs to a socket closed behind our back (a path we do not
 	 * hook): it is gone from this fd, so this fd's hold on it ends. */
 	nattshim_release(nattshim_fd_exchange(fd, entry));
+}
+
+/* A publish kept while the engine loaded, with fd claimed by the caller: the socket if it still is one
+ * to publish — the one kept (its inode, when known), a TCP socket listening, a UDP socket connected
+ * to no peer (else a client's). The entry, held by fd, or NULL. */
+struct natt_entry *nattshim_publish_kept(int fd, enum nattshim_event event, uint64_t socket_id)
+{
+	enum natt_protocol protocol = NATT_UDP;
+	struct socket_facts facts;
+	if (!socket_kind(fd, event, &protocol) || !socket_facts_of(fd, &facts) ||
+	    (socket_id && facts.socket_id != socket_id) || !port_wanted(&facts))
+		return NULL;
+	if (protocol == NATT_TCP) {
+		int listening = 0;
+		socklen_t len = sizeof(listening);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+			return NULL;
+	} else {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 || errno != ENOTCONN)
+			return NULL;
+	}
+	struct natt_entry *entry = natt_engine_publish(protocol, &facts.local, facts.dual_stack, facts.socket_id,
+	                                               NULL, NULL, NULL);
+	if (entry)
+		atomic_store(&entry->holders, 1);
+	return entry;
+}
+
+void nattshim_consider(int fd, enum nattshim_event event)
+{
+	consider(fd, event, false);
+}
+
+void nattshim_consider_soon(int fd, enum nattshim_event event)
+{
+	consider(fd, event, true);
 }
 
 /* ---- the quick path: bind() notes an IP socket, listen() hands it over without a system call */
@@ -154,10 +204,9 @@ bool nattshim_listen_quickly(int fd)
 {
 	if (nattshim_tracked(fd) != NATTSHIM_IP_BOUND)
 		return false;
-	if (!nattshim_engine_ready()) {
-		nattshim_defer(fd, NATTSHIM_AFTER_LISTEN);
+	/* (No inode at hand: the wait checks that the fd still listens.) */
+	if (!engine_there(fd, NATTSHIM_AFTER_LISTEN, 0, true))
 		return true;
-	}
 	/* With a port set, the port decides, and only the kernel knows it before the manager would. */
 	if (natt_engine_config()->ports.count > 0)
 		return false;

@@ -55,6 +55,9 @@ sighandler_t bsd_signal(int sig, sighandler_t handler);
 /* Whether the engine is there, loading it if need be (false in a signal handler of the program's, or
  * when it cannot be loaded: then nothing is published). */
 bool nattshim_engine_ready(void);
+/* The same without waiting for it: true only when it is there; else its load begins in a thread of
+ * natt's (at most once), which publishes what waited for it (nattshim_defer) once it is loaded. */
+bool nattshim_engine_ready_soon(void);
 /* Small state read at every start or exit, or on hot paths, lives beside the relocated table of the
  * library's calls into libc: a page the loader has written anyway, so reading it costs no page fault. */
 #define NATTSHIM_HOT_DATA __attribute__((section(".data.nattshim")))
@@ -63,8 +66,19 @@ static inline bool nattshim_engine_loaded(void)
 {
 	return atomic_load_explicit(&nattshim_engine_present, memory_order_acquire);
 }
-/* Before a fork: waits while another thread loads the engine (a child must not get half of it). */
+/* A load of the engine in natt's thread, or the publishes after it, under way. */
+extern atomic_bool nattshim_loader_busy;
+static inline bool nattshim_engine_loaded_or_loading(void)
+{
+	return nattshim_engine_loaded() || atomic_load_explicit(&nattshim_loader_busy, memory_order_acquire);
+}
+/* Before a fork or an exec: waits while another thread loads the engine and publishes what waited for
+ * it (a child must not get half of it). */
 void nattshim_engine_settle(void);
+/* At the process's end: what still waits for the engine is left unpublished; a load under way is
+ * waited for. The first alone in a signal handler (which cannot wait). */
+void nattshim_engine_before_exit(void);
+void nattshim_engine_exiting(void);
 /* In a fork child: the parent's deferred publishes are the parent's. */
 void nattshim_forget_deferred(void);
 /* The fork handlers (init.c): registered when the engine is loaded. */
@@ -172,10 +186,17 @@ void nattshim_before_exit(void);
 enum nattshim_event { NATTSHIM_AFTER_BIND, NATTSHIM_AFTER_LISTEN };
 /* NATT_UDP_EPHEMERAL=1: UDP sockets bound to port 0 are published too (bind.c). */
 extern bool nattshim_publish_ephemeral_udp;
+/* Publishes the socket at fd if it is one to publish: loading the engine first if need be. */
 void nattshim_consider(int fd, enum nattshim_event event);
-/* A publish the engine could not take yet (it was not loaded, and a signal handler cannot load it):
- * done at the next publish outside a handler (engine_link.c). */
-void nattshim_defer(int fd, enum nattshim_event event);
+/* The same from bind() and listen(): never waits for the engine to load (the publish waits). */
+void nattshim_consider_soon(int fd, enum nattshim_event event);
+/* A publish the engine cannot take yet: it is loading in the background, or was not loaded and a
+ * signal handler cannot load it. Done once it is loaded, or at the next publish outside a handler
+ * (engine_link.c). socket_id: the socket's inode, or 0 for a listen() (checked to listen still). False
+ * when it is not kept: no room left, or the engine came meanwhile (the caller publishes now). The fd is
+ * noted NATTSHIM_IP_BOUND before. */
+bool nattshim_defer(int fd, enum nattshim_event event, uint64_t socket_id);
+struct natt_entry *nattshim_publish_kept(int fd, enum nattshim_event event, uint64_t socket_id);
 /* After a successful bind(): notes an IP socket (NATTSHIM_IP_BOUND) for a listen() to come. */
 void nattshim_note_bound(int fd, const struct sockaddr *addr, socklen_t len);
 /* listen() on a noted socket: publishes it with no system call (the manager looks at it); false when

@@ -249,7 +249,8 @@ static int start_manager_locked(void)
 		static pthread_once_t fork_handlers = PTHREAD_ONCE_INIT;
 		pthread_once(&fork_handlers, register_fork_handlers);
 	}
-	E.wake_fd = natt_own_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	/* (Atomic: a thread publishing meanwhile wakes the manager without the lock.) */
+	__atomic_store_n(&E.wake_fd, natt_own_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), __ATOMIC_RELEASE);
 	if (E.wake_fd < 0)
 		return -errno;
 	/* The manager must never take the application's signals: it starts with all blocked. glibc
@@ -288,8 +289,9 @@ void natt_engine_wake(void)
 	/* eventfd write is async-signal-safe; a full counter (EAGAIN) still means "awake". */
 	uint64_t one = 1;
 	int saved = errno;
-	if (E.wake_fd >= 0) {
-		ssize_t ignored = write(E.wake_fd, &one, sizeof(one));
+	int wake_fd = __atomic_load_n(&E.wake_fd, __ATOMIC_ACQUIRE);
+	if (wake_fd >= 0) {
+		ssize_t ignored = write(wake_fd, &one, sizeof(one));
 		(void)ignored;
 	}
 	errno = saved;
@@ -561,7 +563,7 @@ void natt_engine_manager_ended(void)
 bool natt_engine_fd_moved(int from, int to)
 {
 	if (E.wake_fd == from) {
-		E.wake_fd = to;
+		__atomic_store_n(&E.wake_fd, to, __ATOMIC_RELEASE);
 		return true;
 	}
 	return natt_announcements_fd_moved(from, to) || natt_pidwatch_fd_moved(from, to);

@@ -6,7 +6,9 @@
 # published. Without a loadable engine file nothing is published, natt says why when asked (--log),
 # and the program runs as it would without natt. A socket a signal handler made before anything was
 # published (a handler cannot load the engine) is published with the next one outside, unless it was
-# closed meanwhile (its number may be another socket's by then).
+# closed meanwhile (its number may be another socket's by then). The first socket to publish does not
+# wait for the engine: a thread of natt's loads it, and publishes what listen() and bind() handed over
+# meanwhile; a process that ends at once ends at once, leaving nothing behind.
 
 load lib/lab
 load lib/natt
@@ -44,6 +46,9 @@ sockctl_pid() {
 	assert_failure
 	natt_send srv "tcp 0.0.0.0 8602"
 	natt_expect srv '^[0-9]+ 8602$'
+	# (loaded by a thread of natt's: listen() does not wait for it)
+	local tries
+	for tries in $(seq 100); do engine_mapped "$pid" && break; sleep 0.05; done
 	engine_mapped "$pid" || fail "the engine is not mapped after the first listen() to publish"
 	wait_published tcp 8602
 	rule_present 8602
@@ -133,4 +138,39 @@ sockctl_pid() {
 	done
 	run status_query '[.sockets[] | select(.protocol == "tcp" and .state == "published")] | length'
 	assert_output 32
+}
+
+@test "the first listen() does not load the engine itself: a thread of natt's does, and publishes the socket" {
+	# (one trace file per thread)
+	local trace=$NATT_TEST_DIR/trace
+	natt_start ctl lan1 -- strace -ff -qq -o "$trace" -e trace=openat,listen "$SOCKCTL" --banner
+	natt_expect ctl '^ready [0-9]+$'
+	local pid=${NATT_LAST_REPLY#ready }
+	natt_send ctl "tcp 0.0.0.0 8661"
+	natt_expect ctl '^[0-9]+ 8661$'
+	wait_published tcp 8661
+	rule_present 8661
+	grep -q '^listen(' "$trace.$pid" || fail "no listen() in the program's thread: $(ls "$trace".*)"
+	run grep -c "$ENGINE" "$trace.$pid"
+	assert_output 0
+	local f opened=
+	for f in "$trace".*; do
+		[ "$f" != "$trace.$pid" ] && grep -q "$ENGINE" "$f" && opened=$f
+	done
+	[ -n "$opened" ] || fail "no thread opened $ENGINE"
+}
+
+@test "a program that ends right after its first listen() ends at once, and leaves no mapping behind" {
+	natt_start srv lan1 -- "$SOCKCTL"
+	natt_send srv "tcp 0.0.0.0 8662"
+	natt_expect srv '^[0-9]+ 8662$'
+	local start=$SECONDS
+	natt_send srv "exit 7"
+	natt_reap srv 10
+	assert_equal "$NATT_EXIT_STATUS" 7
+	(( SECONDS - start <= 2 )) || fail "exit took $((SECONDS - start)) s"
+	# (a mapping made after the program's end would show by now)
+	sleep 1
+	run rule_present 8662
+	assert_failure
 }
