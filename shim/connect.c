@@ -9,8 +9,10 @@ static void nattshim_connected(int fd, const struct sockaddr *addr)
 	int saved_errno = errno;
 	struct natt_entry *entry = nattshim_tracked(fd);
 	if (entry == NATTSHIM_IP_BOUND) {
-		nattshim_engine_settle(); /* (its publish may wait for the engine's load: it comes first) */
-		entry = nattshim_tracked(fd);
+		/* (Its publish may wait for the engine's load: it comes first. One made meanwhile by
+		 * another thread looks at the socket again once placed, and takes itself back.) */
+		nattshim_engine_settle();
+		entry = nattshim_settled(fd);
 	}
 	/* AF_UNSPEC dissolves the association: the socket is what it was. */
 	if (nattshim_is_entry(entry) && entry->protocol == NATT_UDP && addr && addr->sa_family != AF_UNSPEC &&

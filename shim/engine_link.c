@@ -364,9 +364,8 @@ bool nattshim_defer(int fd, enum nattshim_event event, uint64_t socket_id)
 	return false;
 }
 
-/* Each one with its fd claimed (the program's close() or dup() of it waits), so that neither the
- * number closed and reused meanwhile nor a close() during the publish mistakes one socket for another;
- * with every signal blocked, so that no handler of the program's waits for its own thread's claim. */
+/* With every signal blocked: a replay in a program's thread (what a signal handler kept) takes the
+ * engine's locks, which a handler interrupting it might want. */
 static void publish_deferred(void)
 {
 	if (atomic_load(&deferred_count) == 0)
@@ -385,10 +384,8 @@ static void publish_deferred(void)
 		atomic_store(&deferred[i].state, SLOT_FREE);
 		atomic_fetch_sub(&deferred_count, 1);
 		/* (Not noted any more: closed, or published by now.) */
-		if (!nattshim_pend_if(fd, NATTSHIM_IP_BOUND))
-			continue;
-		struct natt_entry *entry = nattshim_publish_kept(fd, event, want);
-		nattshim_unpend(fd, entry ? entry : NATTSHIM_IP_BOUND);
+		if (nattshim_tracked(fd) == NATTSHIM_IP_BOUND)
+			nattshim_publish_kept(fd, event, want);
 	}
 	errno = saved_errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

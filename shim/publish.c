@@ -131,32 +131,47 @@ static void consider(int fd, enum nattshim_event event, bool soon)
 	nattshim_release(nattshim_fd_exchange(fd, entry));
 }
 
-/* A publish kept while the engine loaded, with fd claimed by the caller: the socket if it still is one
- * to publish — the one kept (its inode, when known), a TCP socket listening, a UDP socket connected
- * to no peer (else a client's). The entry, held by fd, or NULL. */
-struct natt_entry *nattshim_publish_kept(int fd, enum nattshim_event event, uint64_t socket_id)
+/* Whether fd holds the socket a kept publish was for, and still one to publish: the one kept (its
+ * inode, when known), a TCP socket listening, a UDP socket connected to no peer (else a client's). */
+static bool still_one_to_publish(int fd, enum natt_protocol protocol, uint64_t socket_id)
+{
+	if (socket_id) {
+		struct stat st;
+		if (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != socket_id)
+			return false;
+	}
+	if (protocol == NATT_TCP) {
+		int listening = 0;
+		socklen_t len = sizeof(listening);
+		return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+	}
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	return getpeername(fd, (struct sockaddr *)&peer, &len) < 0 && errno == ENOTCONN;
+}
+
+/* A publish kept while the engine loaded. fd is not claimed meanwhile (the program's close() or dup()
+ * never waits for the engine's work): the entry is placed only where fd is still noted, and looked at
+ * once more after, so that a number closed and reused, or a UDP socket connect()ed, during the publish
+ * takes it back. */
+void nattshim_publish_kept(int fd, enum nattshim_event event, uint64_t socket_id)
 {
 	enum natt_protocol protocol = NATT_UDP;
 	struct socket_facts facts;
 	if (!socket_kind(fd, event, &protocol) || !socket_facts_of(fd, &facts) ||
-	    (socket_id && facts.socket_id != socket_id) || !port_wanted(&facts))
-		return NULL;
-	if (protocol == NATT_TCP) {
-		int listening = 0;
-		socklen_t len = sizeof(listening);
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
-			return NULL;
-	} else {
-		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
-		if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 || errno != ENOTCONN)
-			return NULL;
-	}
+	    !still_one_to_publish(fd, protocol, socket_id ? socket_id : facts.socket_id) || !port_wanted(&facts))
+		return;
 	struct natt_entry *entry = natt_engine_publish(protocol, &facts.local, facts.dual_stack, facts.socket_id,
 	                                               NULL, NULL, NULL);
-	if (entry)
-		atomic_store(&entry->holders, 1);
-	return entry;
+	if (!entry)
+		return;
+	atomic_store(&entry->holders, 1);
+	if (!nattshim_fd_replace(fd, NATTSHIM_IP_BOUND, entry)) {
+		nattshim_release(entry); /* closed, or published another way, meanwhile */
+		return;
+	}
+	if (!still_one_to_publish(fd, protocol, facts.socket_id) && nattshim_fd_replace(fd, entry, NATTSHIM_IP_BOUND))
+		nattshim_release(entry);
 }
 
 void nattshim_consider(int fd, enum nattshim_event event)

@@ -52,8 +52,8 @@ void nattshim_resolve_libc(void);
 sighandler_t bsd_signal(int sig, sighandler_t handler);
 
 /* ---- the engine (engine_link.c): loaded when a socket is first to be published */
-/* Whether the engine is there, loading it if need be (false in a signal handler of the program's, or
- * when it cannot be loaded: then nothing is published). */
+/* Whether the engine is there, loading it if need be (false when it is not loaded yet and this is a
+ * signal handler of the program's, or when it cannot be loaded: then nothing is published). */
 bool nattshim_engine_ready(void);
 /* The same without waiting for it: true only when it is there; else its load begins in a thread of
  * natt's (at most once), which publishes what waited for it (nattshim_defer) once it is loaded. */
@@ -72,8 +72,9 @@ static inline bool nattshim_engine_loaded_or_loading(void)
 {
 	return nattshim_engine_loaded() || atomic_load_explicit(&nattshim_loader_busy, memory_order_acquire);
 }
-/* Before a fork or an exec: waits while another thread loads the engine and publishes what waited for
- * it (a child must not get half of it). */
+/* Waits while natt's thread loads the engine and publishes what waited for it (bounded): before a
+ * fork, an exec or posix_spawn (a child must not get half of it), the process's end, and a dup() or
+ * connect() of a socket whose publish waits. Never in natt's own calls or a signal handler. */
 void nattshim_engine_settle(void);
 /* At the process's end: what still waits for the engine is left unpublished; a load under way is
  * waited for. The first alone in a signal handler (which cannot wait). */
@@ -196,7 +197,8 @@ void nattshim_consider_soon(int fd, enum nattshim_event event);
  * when it is not kept: no room left, or the engine came meanwhile (the caller publishes now). The fd is
  * noted NATTSHIM_IP_BOUND before. */
 bool nattshim_defer(int fd, enum nattshim_event event, uint64_t socket_id);
-struct natt_entry *nattshim_publish_kept(int fd, enum nattshim_event event, uint64_t socket_id);
+/* The publish of a socket kept by nattshim_defer, once the engine is there. */
+void nattshim_publish_kept(int fd, enum nattshim_event event, uint64_t socket_id);
 /* After a successful bind(): notes an IP socket (NATTSHIM_IP_BOUND) for a listen() to come. */
 void nattshim_note_bound(int fd, const struct sockaddr *addr, socklen_t len);
 /* listen() on a noted socket: publishes it with no system call (the manager looks at it); false when
