@@ -1,7 +1,10 @@
 /* Deciding whether a socket is one to publish, after bind() or listen() succeeded. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "natt/net.h"
@@ -11,13 +14,43 @@
 #define IPPROTO_MPTCP 262
 #endif
 
+/* The kernel's facts of a socket, asked by system call: natt's loader thread asks them of fds that the
+ * program may close, or reuse, at the same moment, and looks at the inode again after; that is the
+ * design, and an fd-tracking sanitizer's model would call each such question a race with close(). */
+static int ask_sockopt(int fd, int level, int name, int *value)
+{
+	socklen_t len = sizeof(*value);
+	return (int)syscall(SYS_getsockopt, fd, level, name, value, &len);
+}
+
+static int ask_name(int fd, struct sockaddr_storage *addr)
+{
+	socklen_t len = sizeof(*addr);
+	return (int)syscall(SYS_getsockname, fd, (struct sockaddr *)addr, &len);
+}
+
+static bool ask_connected(int fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	return syscall(SYS_getpeername, fd, (struct sockaddr *)&peer, &len) == 0 || errno != ENOTCONN;
+}
+
+static bool ask_inode(int fd, uint64_t *inode)
+{
+	struct stat st;
+	if (syscall(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH) < 0)
+		return false;
+	*inode = (uint64_t)st.st_ino;
+	return true;
+}
+
 /* One getsockopt: SO_PROTOCOL tells TCP (or MPTCP) from UDP, which fixes the socket type too; and
  * SOCK_CLOEXEC/SOCK_NONBLOCK, which live on the fd, never get in the way. */
 static bool socket_kind(int fd, enum nattshim_event event, enum natt_protocol *protocol)
 {
 	int proto = 0;
-	socklen_t len = sizeof(proto);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+	if (ask_sockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto) < 0)
 		return false; /* not a socket */
 	*protocol = proto == IPPROTO_UDP ? NATT_UDP : NATT_TCP;
 	if (event == NATTSHIM_AFTER_LISTEN && (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP))
@@ -43,8 +76,7 @@ struct socket_facts {
 static bool socket_facts_of(int fd, struct socket_facts *facts)
 {
 	/* The port comes from the kernel: bind(port 0) and listen() without bind() both get one there. */
-	socklen_t len = sizeof(facts->local);
-	if (getsockname(fd, (struct sockaddr *)&facts->local, &len) < 0)
+	if (ask_name(fd, &facts->local) < 0)
 		return false;
 	if (facts->local.ss_family != AF_INET && facts->local.ss_family != AF_INET6)
 		return false;
@@ -54,15 +86,10 @@ static bool socket_facts_of(int fd, struct socket_facts *facts)
 	facts->dual_stack = false;
 	if (facts->local.ss_family == AF_INET6 && natt_addr_is_wildcard((const struct sockaddr *)&facts->local)) {
 		int v6only = 1;
-		len = sizeof(v6only);
-		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0)
+		if (ask_sockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only) == 0)
 			facts->dual_stack = v6only == 0;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return false;
-	facts->socket_id = (uint64_t)st.st_ino;
-	return true;
+	return ask_inode(fd, &facts->socket_id);
 }
 
 /* Whether the configuration leaves the socket's port in (asks the engine: loaded by then). */
@@ -135,19 +162,14 @@ static void consider(int fd, enum nattshim_event event, bool soon)
  * inode, when known), a TCP socket listening, a UDP socket connected to no peer (else a client's). */
 static bool still_one_to_publish(int fd, enum natt_protocol protocol, uint64_t socket_id)
 {
-	if (socket_id) {
-		struct stat st;
-		if (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != socket_id)
-			return false;
-	}
+	uint64_t inode = 0;
+	if (socket_id && (!ask_inode(fd, &inode) || inode != socket_id))
+		return false;
 	if (protocol == NATT_TCP) {
 		int listening = 0;
-		socklen_t len = sizeof(listening);
-		return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+		return ask_sockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening) == 0 && listening;
 	}
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	return getpeername(fd, (struct sockaddr *)&peer, &len) < 0 && errno == ENOTCONN;
+	return !ask_connected(fd);
 }
 
 /* A publish kept while the engine loaded. fd is not claimed meanwhile (the program's close() or dup()
