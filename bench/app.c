@@ -11,6 +11,10 @@
  *                      "published" (at most SEC seconds, default 30)
  *   close              close every open socket
  *   gone [SEC]         wait until the status file shows no socket of this process any more
+ *   all-published N [SEC]
+ *                      wait until the status file shows N sockets "published", of any process (one
+ *                      watcher for many servers that do not read the file themselves)
+ *   all-gone [SEC]     wait until the status file shows no socket of any process
  *   rss                this process's resident memory (/proc/self/status)
  *   cpu                CPU time so far: the whole process (threads that ended included) and the main
  *                      thread; the difference is the other threads' (natt's manager: this program
@@ -290,6 +294,9 @@ struct check {
 	char last_state[16];
 };
 
+/* >= 0: the steps all-published and all-gone count every process's sockets (that many published). */
+static int all_wanted = -1;
+
 static bool mine_port(long port)
 {
 	for (int i = 0; i < nsockets; i++)
@@ -312,11 +319,12 @@ static bool check_file(const char *path, enum want want, struct check *c)
 	if (n < 0)
 		return false; /* unreadable: natt writes by rename, so this would be a bug worth a timeout */
 	long self = getpid();
+	bool all = all_wanted >= 0;
 	for (int i = 0; i < n; i++) {
-		if (entries[i].pid != self)
+		if (!all && entries[i].pid != self)
 			continue;
 		c->mine++;
-		if (want == WANT_GONE || !mine_port(entries[i].port))
+		if (want == WANT_GONE || (!all && !mine_port(entries[i].port)))
 			continue;
 		snprintf(c->last_state, sizeof(c->last_state), "%s", entries[i].state);
 		if (strcmp(entries[i].state, "published") == 0) {
@@ -331,7 +339,7 @@ static bool check_file(const char *path, enum want want, struct check *c)
 			c->other++;
 		}
 	}
-	return want == WANT_GONE ? c->mine == 0 : c->published >= nsockets;
+	return want == WANT_GONE ? c->mine == 0 : c->published >= (all ? all_wanted : nsockets);
 }
 
 /* Waits for the condition; returns the CLOCK_MONOTONIC time it was seen, or -1 on timeout. */
@@ -454,7 +462,9 @@ static void step_wait(enum want want, double timeout_s)
 	printf("{\"step\": \"%s\", \"ok\": %s, \"ms\": %.3f, \"ms_from_first_listen\": %.3f, \"t_ns\": %lld, "
 	       "\"technique\": \"%s\", \"published\": %d, \"pending\": %d, \"failed\": %d, \"mine\": %d, "
 	       "\"last_state\": \"%s\"}\n",
-	       want == WANT_GONE ? "gone" : "published", found >= 0 ? "true" : "false",
+	       want == WANT_GONE ? (all_wanted >= 0 ? "all-gone" : "gone")
+	                         : (all_wanted >= 0 ? "all-published" : "published"),
+	       found >= 0 ? "true" : "false",
 	       found >= 0 ? bench_ms(found - from) : -1.0,
 	       found >= 0 && want == WANT_PUBLISHED ? bench_ms(found - t_first_listen) : -1.0, (long long)found,
 	       c.technique, c.published, c.pending, c.failed, c.mine, c.last_state);
@@ -619,9 +629,7 @@ static void step_thread(void)
 
 static void step_hold(const char *file)
 {
-	struct stat st;
-	while (stat(file, &st) < 0)
-		usleep(2000);
+	bench_wait_for_file(file);
 	printf("{\"step\": \"hold\"}\n");
 }
 
@@ -641,6 +649,14 @@ int main(int argc, char **argv)
 		} else if (strcmp(step, "published") == 0 || strcmp(step, "gone") == 0) {
 			double timeout = arg_is_number ? atof(argv[++i]) : 30;
 			step_wait(step[0] == 'g' ? WANT_GONE : WANT_PUBLISHED, timeout);
+		} else if (strcmp(step, "all-published") == 0 || strcmp(step, "all-gone") == 0) {
+			bool gone = step[4] == 'g';
+			if (!gone && !arg_is_number)
+				bench_die(prog, "all-published needs a count");
+			all_wanted = gone ? 0 : atoi(argv[++i]);
+			arg = i + 1 < argc ? argv[i + 1] : NULL;
+			double timeout = arg && arg[0] >= '0' && arg[0] <= '9' ? atof(argv[++i]) : 30;
+			step_wait(gone ? WANT_GONE : WANT_PUBLISHED, timeout);
 		} else if (strcmp(step, "close") == 0) {
 			step_close();
 		} else if (strcmp(step, "rss") == 0) {

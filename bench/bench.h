@@ -6,11 +6,16 @@
 #ifndef NATT_BENCH_H
 #define NATT_BENCH_H
 
+#include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline int64_t bench_now_ns(void)
 {
@@ -58,6 +63,40 @@ static inline void bench_die(const char *prog, const char *what)
 {
 	fprintf(stderr, "%s: %s\n", prog, what);
 	exit(1);
+}
+
+/* Waits until path exists. Woken by its directory's events, not by polling: fifty processes that held
+ * their mappings this way looked 25,000 times a second with a 2 ms poll, CPU that the router, on the
+ * same two cores, was waiting for. (The 1 s timeout only covers an event missed.) */
+static inline void bench_wait_for_file(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (in >= 0 && inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO | IN_ATTRIB) < 0) {
+		close(in);
+		in = -1;
+	}
+	struct stat st;
+	while (stat(path, &st) < 0) {
+		if (in < 0) {
+			usleep(2000);
+			continue;
+		}
+		struct pollfd p = { .fd = in, .events = POLLIN };
+		if (poll(&p, 1, 1000) > 0) {
+			char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+			while (read(in, events, sizeof(events)) > 0)
+				;
+		}
+	}
+	if (in >= 0)
+		close(in);
 }
 
 #endif

@@ -245,9 +245,8 @@ static int run_upnp(const struct options *o)
 		add_end[i] = bench_now_ns();
 		add_ms[i] = bench_ms(add_end[i] - t);
 	}
-	struct stat st;
-	while (o->hold && stat(o->hold, &st) < 0)
-		usleep(2000);
+	if (o->hold)
+		bench_wait_for_file(o->hold);
 	for (int i = 0; i < o->count; i++) {
 		char port[8];
 		snprintf(port, sizeof(port), "%d", o->port + i);

@@ -1,7 +1,7 @@
 /* natt-bench nftwatch — watches the router's mapping table as the router changes it, for "all public /
  * all gone at the router". Run in the router's namespace.
  *
- *   nftwatch --up N [--down M] [--timeout SEC] [--table "inet filter"] [--chain miniupnpd]
+ *   nftwatch --up N [--down M] [--timeout SEC] [--table "inet filter"] [--chain miniupnpd] [--each]
  *
  * Follows `nft monitor` (the kernel's nftables events, pushed as they happen: no polling) and counts
  * the rules of one chain. miniupnpd adds two rules per mapping, the DNAT rule (inet nat
@@ -12,7 +12,8 @@
  * Before it prints {"ready": ...} it makes sure the monitor is listening (it adds and deletes a table of
  * its own and waits for both events), so a driver may start the work once it has read that line.
  * Then one line for the first rule added, when the count reaches N ("up"), the first rule deleted, and
- * when the count falls to M ("down", default 0); times are CLOCK_MONOTONIC ns. Exits 0 after "down",
+ * when the count falls to M ("down", default 0); with --each, a line per rule added or deleted too
+ * (its port); times are CLOCK_MONOTONIC ns. Exits 0 after "down",
  * 1 on timeout. */
 #include <errno.h>
 #include <getopt.h>
@@ -99,12 +100,14 @@ static int count_rules(const char *table, const char *chain)
 int main(int argc, char **argv)
 {
 	int up = -1, down = 0;
+	bool each = false;
 	double timeout = 120;
 	const char *table = "inet filter", *chain = "miniupnpd";
 	static const struct option longopts[] = {
 		{ "up", required_argument, NULL, 'u' },    { "down", required_argument, NULL, 'd' },
 		{ "timeout", required_argument, NULL, 't' }, { "table", required_argument, NULL, 'T' },
-		{ "chain", required_argument, NULL, 'c' },  { 0, 0, 0, 0 },
+		{ "chain", required_argument, NULL, 'c' },  { "each", no_argument, NULL, 'e' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -114,11 +117,12 @@ int main(int argc, char **argv)
 		case 't': timeout = atof(optarg); break;
 		case 'T': table = optarg; break;
 		case 'c': chain = optarg; break;
+		case 'e': each = true; break;
 		default: return 2;
 		}
 	}
 	if (up < 0)
-		bench_die(prog, "usage: nftwatch --up N [--down M] [--timeout SEC] [--table T] [--chain C]");
+		bench_die(prog, "usage: nftwatch --up N [--down M] [--timeout SEC] [--table T] [--chain C] [--each]");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	/* nft flushes each event it prints, so lines come through the pipe as they happen. */
@@ -180,7 +184,13 @@ int main(int argc, char **argv)
 		if (got == 0)
 			continue;
 		int64_t now = bench_now_ns();
-		if (strncmp(line, add_prefix, strlen(add_prefix)) == 0) {
+		bool added = strncmp(line, add_prefix, strlen(add_prefix)) == 0;
+		if (each && (added || strncmp(line, del_prefix, strlen(del_prefix)) == 0)) {
+			const char *port = strstr(line, "dport ");
+			printf("{\"event\": \"%s\", \"port\": %d, \"t_ns\": %lld}\n", added ? "add" : "delete",
+			       port ? atoi(port + 6) : 0, (long long)now);
+		}
+		if (added) {
 			count++;
 			if (first_add < 0) {
 				first_add = now;
