@@ -134,24 +134,30 @@ static void add_public(const struct natt_entry *e, struct natt_assignment *list,
 	(*n)++;
 }
 
-size_t natt_entry_assignments(struct natt_entry *e, struct natt_assignment *list, size_t max)
+void natt_host_interfaces_release(struct natt_host_interfaces *host)
+{
+	natt_interfaces_free(host->list);
+	*host = (struct natt_host_interfaces){ 0 };
+}
+
+size_t natt_entry_assignments_among(struct natt_entry *e, struct natt_host_interfaces *host,
+                                    struct natt_assignment *list, size_t max)
 {
 	size_t n = 0;
 	uint16_t port = natt_entry_local_port(e);
 	if (natt_addr_is_wildcard((const struct sockaddr *)&e->local)) {
-		struct natt_interface *ifs = NULL;
-		size_t count = 0;
-		if (natt_interfaces(&ifs, &count) == 0) {
-			for (size_t i = 0; i < count; i++) {
-				const struct sockaddr *sa = (const struct sockaddr *)&ifs[i].address;
-				if (natt_addr_is_loopback(sa) || natt_addr_is_link_local(sa))
-					continue;
-				bool v4 = sa->sa_family == AF_INET;
-				bool wanted = e->local.ss_family == AF_INET ? v4 : (!v4 || e->dual_stack);
-				if (wanted)
-					add_local(list, max, &n, e->protocol, sa, port);
-			}
-			natt_interfaces_free(ifs);
+		if (!host->asked) {
+			host->asked = true;
+			host->listed = natt_interfaces(&host->list, &host->count) == 0;
+		}
+		for (size_t i = 0; host->listed && i < host->count; i++) {
+			const struct sockaddr *sa = (const struct sockaddr *)&host->list[i].address;
+			if (natt_addr_is_loopback(sa) || natt_addr_is_link_local(sa))
+				continue;
+			bool v4 = sa->sa_family == AF_INET;
+			bool wanted = e->local.ss_family == AF_INET ? v4 : (!v4 || e->dual_stack);
+			if (wanted)
+				add_local(list, max, &n, e->protocol, sa, port);
 		}
 	} else {
 		add_local(list, max, &n, e->protocol, (const struct sockaddr *)&e->local, port);
@@ -159,6 +165,14 @@ size_t natt_entry_assignments(struct natt_entry *e, struct natt_assignment *list
 	add_public(e, list, max, &n);
 	if (e->pinhole_side)
 		add_public(e->pinhole_side, list, max, &n);
+	return n;
+}
+
+size_t natt_entry_assignments(struct natt_entry *e, struct natt_assignment *list, size_t max)
+{
+	struct natt_host_interfaces host = { 0 };
+	size_t n = natt_entry_assignments_among(e, &host, list, max);
+	natt_host_interfaces_release(&host);
 	return n;
 }
 

@@ -191,6 +191,18 @@ int natt_entry_pinhole_address(const struct natt_entry *e, const struct sockaddr
 /* The entry's assignments, local ones first; the count there are (may exceed max). With the engine
  * lock held, or from the manager. */
 size_t natt_entry_assignments(struct natt_entry *e, struct natt_assignment *list, size_t max);
+/* The host's interfaces, listed at most once for a pass over many entries: a wildcard socket's local
+ * addresses are the host's, and a status write lists every socket (two netlink dumps per socket at
+ * every write before). Zeroed before the pass, released after it. */
+struct natt_host_interfaces {
+	struct natt_interface *list;
+	size_t count;
+	bool asked;
+	bool listed;
+};
+size_t natt_entry_assignments_among(struct natt_entry *e, struct natt_host_interfaces *host,
+                                    struct natt_assignment *list, size_t max);
+void natt_host_interfaces_release(struct natt_host_interfaces *host);
 const char *natt_protocol_text(enum natt_protocol protocol);
 
 /* ---- report.c -------------------------------------------------------------------------------- */

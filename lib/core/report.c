@@ -156,7 +156,7 @@ static void write_status(void)
 {
 	const struct natt_config *cfg = natt_engine_config();
 	if (cfg->status_path[0]) {
-		int rc = natt_status_write(cfg->status_path, natt_manager_entries(), natt_entry_assignments,
+		int rc = natt_status_write(cfg->status_path, natt_manager_entries(), natt_entry_assignments_among,
 		                           natt_router_gateway());
 		T.status_retry_ms = 0;
 		if (rc == -EPERM) {

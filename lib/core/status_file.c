@@ -24,6 +24,7 @@
 #include "natt/net.h"
 #include "sys/ownfd.h"
 #include "sys/statedir.h"
+#include "core/engine_internal.h"
 #include "core/status_file.h"
 
 /* Documents from this size on are followed by a trim of the allocator (about 200 sockets). */
@@ -199,8 +200,8 @@ static void put_assignment(struct natt_buf *b, const struct natt_assignment *a, 
 	natt_buf_append(b, " }", 2);
 }
 
-static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn collect, const char *command,
-                      const char *gateway)
+static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn collect,
+                      struct natt_host_interfaces *host, const char *command, const char *gateway)
 {
 	char local[INET6_ADDRSTRLEN];
 	natt_addr_format((const struct sockaddr *)&e->local, local, sizeof(local));
@@ -231,7 +232,7 @@ static void put_entry(struct natt_buf *b, struct natt_entry *e, natt_collect_fn 
 		put_string_field(b, "ipv6_error", side->error, true);
 	natt_buf_append(b, "\n      \"assignments\": [", 23);
 	struct natt_assignment list[64];
-	size_t n = collect(e, list, 64);
+	size_t n = collect(e, host, list, 64);
 	if (n > 64)
 		n = 64;
 	for (size_t i = 0; i < n; i++) {
@@ -349,14 +350,16 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
 	struct natt_buf own;
 	natt_buf_init(&own);
 	bool first = true;
+	struct natt_host_interfaces host = { 0 };
 	for (struct natt_entry *e = entries; e; e = e->next) {
 		if (e->vanished || e->pinhole_of)
 			continue; /* (a dual-stack socket's IPv6 side is in its socket's object) */
 		if (!first)
 			natt_buf_append(&own, ",\n    ", 6);
 		first = false;
-		put_entry(&own, e, collect, command, gateway ? gw_text : NULL);
+		put_entry(&own, e, collect, &host, command, gateway ? gw_text : NULL);
 	}
+	natt_host_interfaces_release(&host);
 	int rc = own.failed ? -ENOMEM : write_document(path, getpid(), own.data, own.len);
 	if ((rc == -EACCES || rc == -EPERM || rc == -EROFS) && !own.failed && send_to_relay(own.data, own.len) == 0)
 		rc = 0;

@@ -14,7 +14,10 @@
  * whole file, under a lock every natt process of the user shares (about 2500 sockets' entries). */
 #define NATT_STATUS_MAX_BYTES (1u << 20)
 
-typedef size_t (*natt_collect_fn)(struct natt_entry *entry, struct natt_assignment *list, size_t max);
+struct natt_host_interfaces;
+/* An entry's assignments (natt_entry_assignments_among): host is shared by every entry of one write. */
+typedef size_t (*natt_collect_fn)(struct natt_entry *entry, struct natt_host_interfaces *host,
+                                  struct natt_assignment *list, size_t max);
 
 /* Set by a watcher that publishes the sockets of other processes (natt watch): fills in the process
  * an entry's socket belongs to, and its command name, for the entry's "pid" and "command". The
