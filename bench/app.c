@@ -347,17 +347,7 @@ static int64_t wait_status(enum want want, double timeout_s, struct check *c)
 {
 	const char *path = status_path();
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	const char *base = path;
-	if (slash) {
-		*slash = '\0';
-		base = slash + 1;
-		if (!dir[0])
-			snprintf(dir, sizeof(dir), "/");
-	} else {
-		snprintf(dir, sizeof(dir), ".");
-	}
+	const char *base = bench_dir_of(path, dir, sizeof(dir));
 	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (in < 0 || inotify_add_watch(in, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) < 0)
 		bench_die(prog, "inotify on the status file's directory failed");

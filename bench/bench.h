@@ -65,18 +65,26 @@ static inline void bench_die(const char *prog, const char *what)
 	exit(1);
 }
 
+/* The directory of path into dir ("." for a bare name, "/" for a file at the root); returns the
+ * name within it. */
+static inline const char *bench_dir_of(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		snprintf(dir, len, ".");
+		return path;
+	}
+	snprintf(dir, len, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return slash + 1;
+}
+
 /* Waits until path exists. Woken by its directory's events, not by polling: fifty processes that held
  * their mappings this way looked 25,000 times a second with a 2 ms poll, CPU that the router, on the
  * same two cores, was waiting for. (The 1 s timeout only covers an event missed.) */
 static inline void bench_wait_for_file(const char *path)
 {
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
+	bench_dir_of(path, dir, sizeof(dir));
 	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (in >= 0 && inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO | IN_ATTRIB) < 0) {
 		close(in);
