@@ -39,8 +39,13 @@ static bool ask_connected(int fd)
 static bool ask_inode(int fd, uint64_t *inode)
 {
 	struct stat st;
+#ifdef SYS_newfstatat
 	if (syscall(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH) < 0)
 		return false;
+#else
+	if (fstat(fd, &st) < 0) /* (32-bit ABIs: another call and struct; libc's then) */
+		return false;
+#endif
 	*inode = (uint64_t)st.st_ino;
 	return true;
 }
