@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/uio.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +29,7 @@
 #include "core/engine_internal.h"
 #include "core/status_file.h"
 
-/* Documents from this size on are followed by a trim of the allocator (about 200 sockets). */
+/* Files read from this size on are followed by a trim of the allocator (about 300 sockets). */
 #define STATUS_TRIM_BYTES (128 * 1024)
 
 
@@ -91,75 +93,140 @@ static unsigned long long start_of(pid_t pid)
 }
 
 /* The number as a pid, or -1: anything but an integer of 1..INT_MAX (1e300, -0.5, NaN) is none. */
-static long json_pid(const struct natt_json *value)
+static long json_pid(struct natt_json_span value)
 {
-	if (!value || natt_json_type(value) != NATT_JSON_NUMBER)
-		return -1;
-	double d = natt_json_number(value);
-	if (!(d >= 1 && d <= INT_MAX) || d != (double)(long)d)
+	double d;
+	if (!natt_json_span_number(value, &d) || !(d >= 1 && d <= INT_MAX) || d != (double)(long)d)
 		return -1;
 	return (long)d;
 }
 
 void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
 
-/* The last process looked up: a process's sockets are listed one after the other, and a file shared
- * by many processes would otherwise cost a kill() and a read of /proc per socket at every write. */
+/* Processes looked up. A start read from /proc is believed for PROCESS_START_KEEP_MS: writes come in
+ * bursts (50 processes publishing at once rewrite the file hundreds of times a second, each write
+ * looking at every other process); whether the pid lives is asked at every write. So a process that
+ * ends and whose pid a new process takes within that time keeps its entries that much longer. */
+#define PROCESS_CACHE_SIZE 64
+#define PROCESS_START_KEEP_MS 1000
+
 struct process_cache {
 	long pid;
-	bool alive;
 	unsigned long long start;
+	int64_t read_ms;
+};
+
+/* (a lock: a program using the library may write status files from several threads) */
+static struct process_cache known_processes[PROCESS_CACHE_SIZE];
+static pthread_mutex_t known_processes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether pid lives and started at start. */
+static bool process_is(long pid, double start)
+{
+	if (!process_alive(pid))
+		return false;
+	int64_t now = natt_now_ms();
+	pthread_mutex_lock(&known_processes_lock);
+	struct process_cache *slot = &known_processes[(unsigned long)pid % PROCESS_CACHE_SIZE];
+	if (slot->pid != pid || now - slot->read_ms >= PROCESS_START_KEEP_MS || now < slot->read_ms) {
+		slot->pid = pid;
+		slot->start = process_start(pid);
+		slot->read_ms = now;
+	}
+	bool same = start == (double)slot->start;
+	pthread_mutex_unlock(&known_processes_lock);
+	return same;
+}
+
+/* The last answer of same_process in one write (the entries of a process are listed together). */
+struct last_answer {
+	long pid;
+	double start;
+	bool same;
 };
 
 /* Whether the number at key of item, with the start time at start_key, names a process that lives:
  * the same pid and the same start. */
-static bool same_process(const struct natt_json *item, const char *key, const char *start_key, long *pid_out,
-                         struct process_cache *cache)
+static bool same_process(struct natt_json_span item, const char *key, const char *start_key, long *pid_out,
+                         struct last_answer *last)
 {
-	long pid = json_pid(natt_json_get(item, key));
-	const struct natt_json *start = natt_json_get(item, start_key);
+	struct natt_json_span value, start_value;
+	double start;
+	long pid = natt_json_span_get(item, key, &value) ? json_pid(value) : -1;
 	*pid_out = pid;
-	if (pid <= 0 || !start || natt_json_type(start) != NATT_JSON_NUMBER)
+	if (pid <= 0 || !natt_json_span_get(item, start_key, &start_value) ||
+	    !natt_json_span_number(start_value, &start))
 		return false;
-	if (cache->pid != pid) {
-		cache->pid = pid;
-		cache->alive = process_alive(pid);
-		cache->start = cache->alive ? process_start(pid) : 0;
-	}
-	return cache->alive && natt_json_number(start) == (double)cache->start;
+	if (last->pid != pid || last->start != start)
+		*last = (struct last_answer){ pid, start, process_is(pid, start) };
+	return last->same;
 }
 
-/* Copies the other live processes' socket objects of text (the current file) into out
- * (comma-separated): all but those of process self, and those a watcher wrote ("publisher") unless
- * that watcher is another one and still lives. */
-static void keep_others(const char *text, size_t len, pid_t self, struct natt_buf *out, bool *first)
+/* Parts of the document to write: pieces of text that stay where they are until it is written. */
+struct parts {
+	struct iovec *list;
+	size_t count, cap;
+	bool failed;
+};
+
+static void add_part(struct parts *parts, const char *text, size_t len)
 {
-	char err[128];
-	struct natt_json *doc = natt_json_parse(text, len, err, sizeof(err));
-	if (!doc)
-		return; /* a damaged file is replaced by ours rather than kept */
-	const struct natt_json *sockets = natt_json_get(doc, "sockets");
-	size_t count = sockets ? natt_json_array_len(sockets) : 0;
-	pid_t writer = getpid();
-	struct process_cache publishers = { 0 }, owners = { 0 };
-	for (size_t i = 0; i < count; i++) {
-		const struct natt_json *item = natt_json_array_at(sockets, i);
-		if (!item)
-			continue;
-		long pid, by;
-		if (natt_json_get(item, "publisher") &&
-		    (!same_process(item, "publisher", "publisher_start", &by, &publishers) || by == (long)writer))
-			continue; /* a watcher's entry: its writer replaces it, and it goes with that writer */
-		if (json_pid(natt_json_get(item, "pid")) == (long)self)
-			continue; /* ours: written afresh */
-		if (!same_process(item, "pid", "start", &pid, &owners))
-			continue;
-		if (!*first)
-			natt_buf_append(out, ",\n    ", 6);
-		*first = false;
-		natt_json_write(out, item);
+	if (parts->failed || !len)
+		return;
+	if (parts->count == parts->cap) {
+		size_t cap = parts->cap ? parts->cap * 2 : 16;
+		struct iovec *list = realloc(parts->list, cap * sizeof(*list));
+		if (!list) {
+			parts->failed = true;
+			return;
+		}
+		parts->list = list;
+		parts->cap = cap;
 	}
-	natt_json_free(doc);
+	parts->list[parts->count++] = (struct iovec){ (void *)text, len };
+}
+
+/* Adds the other live processes' socket objects of text (the current file) to parts, each as it stands
+ * there, comma-separated: all but those of process self, and those a watcher wrote ("publisher")
+ * unless that watcher is another one and still lives. Objects kept side by side are one part, with the
+ * file's own separators between them. */
+static void keep_others(const char *text, size_t len, pid_t self, struct parts *parts, bool *first)
+{
+	if (!natt_json_check(text, len, NULL, 0))
+		return; /* a damaged file is replaced by ours rather than kept */
+	struct natt_json_span sockets, item = { NULL, 0 };
+	if (!natt_json_span_get(natt_json_span_root(text, len), "sockets", &sockets))
+		return;
+	pid_t writer = getpid();
+	struct last_answer publishers = { 0 }, owners = { 0 };
+	const char *run = NULL, *run_end = NULL;
+	while (natt_json_span_next(sockets, &item)) {
+		long pid, by;
+		struct natt_json_span ignored;
+		bool keep = true;
+		if (natt_json_span_get(item, "publisher", &ignored) &&
+		    (!same_process(item, "publisher", "publisher_start", &by, &publishers) || by == (long)writer))
+			keep = false; /* a watcher's entry: its writer replaces it, and it goes with that writer */
+		else if (natt_json_span_get(item, "pid", &ignored) && json_pid(ignored) == (long)self)
+			keep = false; /* ours: written afresh */
+		else if (!same_process(item, "pid", "start", &pid, &owners))
+			keep = false;
+		if (keep && !run) {
+			run = item.text;
+		} else if (!keep && run) {
+			add_part(parts, *first ? "\n    " : ",\n    ", *first ? 5 : 6);
+			add_part(parts, run, (size_t)(run_end - run));
+			*first = false;
+			run = NULL;
+		}
+		if (keep)
+			run_end = item.text + item.len;
+	}
+	if (run) {
+		add_part(parts, *first ? "\n    " : ",\n    ", *first ? 5 : 6);
+		add_part(parts, run, (size_t)(run_end - run));
+		*first = false;
+	}
 }
 
 static void put_key(struct natt_buf *b, const char *key)
@@ -278,42 +345,33 @@ static int write_document(const char *path, pid_t self, const char *own, size_t 
 		return rc;
 	}
 
-	char now_text[32];
-	struct natt_buf b;
-	natt_buf_init(&b);
-	natt_buf_printf(&b, "{ \"version\": 1, \"updated\": \"%s\",\n  \"sockets\": [",
-	                natt_format_utc(time(NULL), now_text, sizeof(now_text)));
+	char now_text[32], header[96];
+	struct parts parts = { 0 };
+	add_part(&parts, header,
+	         (size_t)snprintf(header, sizeof(header), "{ \"version\": 1, \"updated\": \"%s\",\n  \"sockets\": [",
+	                          natt_format_utc(time(NULL), now_text, sizeof(now_text))));
 	bool first = true;
 	/* Other processes' entries are kept from a file of sensible size only: one that is not (or not a
 	 * regular file) is replaced by ours. */
-	char *current;
+	char *current = NULL;
 	size_t current_len;
-	if (natt_state_read(dir_fd, name, NATT_STATUS_MAX_BYTES, &current, &current_len) == 0) {
-		struct natt_buf others;
-		natt_buf_init(&others);
-		keep_others(current, current_len, self, &others, &first);
-		free(current);
-		if (others.len) {
-			natt_buf_append(&b, "\n    ", 5);
-			natt_buf_append(&b, others.data, others.len);
-		}
-		natt_buf_free(&others);
-	}
+	if (natt_state_read(dir_fd, name, NATT_STATUS_MAX_BYTES, &current, &current_len) == 0)
+		keep_others(current, current_len, self, &parts, &first);
 	if (own_len) {
-		natt_buf_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
+		add_part(&parts, first ? "\n    " : ",\n    ", first ? 5 : 6);
 		first = false;
-		natt_buf_append(&b, own, own_len);
+		add_part(&parts, own, own_len);
 	}
-	natt_buf_append(&b, first ? "] }\n" : "\n  ] }\n", first ? 4 : 7);
+	add_part(&parts, first ? "] }\n" : "\n  ] }\n", first ? 4 : 7);
 
-	rc = b.failed ? -ENOMEM : natt_state_replace(dir_fd, name, b.data, b.len);
-	size_t written = b.len;
-	natt_buf_free(&b);
+	rc = parts.failed ? -ENOMEM : natt_state_replace_parts(dir_fd, name, parts.list, parts.count);
+	bool large = current && current_len >= STATUS_TRIM_BYTES;
+	free(parts.list);
+	free(current);
 	natt_own_close(lock_fd); /* drops the lock */
 	natt_own_close(dir_fd);
-	/* A large document took several times its size (the file read and parsed, ours, the whole), in
-	 * pieces the allocator would keep in the program's memory: given back. */
-	if (written >= STATUS_TRIM_BYTES)
+	/* A large file read in a piece the allocator would keep in the program's memory: given back. */
+	if (large)
 		malloc_trim(0);
 	return rc;
 }

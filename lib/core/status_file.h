@@ -10,7 +10,7 @@
 
 #include "core/engine.h"
 
-/* Another process's entries are kept from a file of at most this size: each write reads and parses the
+/* Another process's entries are kept from a file of at most this size: each write reads and checks the
  * whole file, under a lock every natt process of the user shares (about 2500 sockets' entries). */
 #define NATT_STATUS_MAX_BYTES (1u << 20)
 

@@ -185,24 +185,34 @@ static uint64_t random_bits(void)
 	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ ++counter;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+/* Writes the parts in turn, whatever the kernel takes at a time (one writev() in the usual case).
+ * Consumes parts (their bases and lengths move on). */
+static int write_parts(int fd, struct iovec *parts, size_t count)
 {
-	while (len) {
-		ssize_t n = write(fd, data, len);
+	while (count) {
+		ssize_t n = writev(fd, parts, (int)(count < IOV_MAX ? count : IOV_MAX));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		data += n;
-		len -= (size_t)n;
+		size_t done = (size_t)n;
+		while (count && done >= parts->iov_len) {
+			done -= parts->iov_len;
+			parts++;
+			count--;
+		}
+		if (count) {
+			parts->iov_base = (char *)parts->iov_base + done;
+			parts->iov_len -= done;
+		}
 	}
 	return 0;
 }
 
-/* Writes data to a new file of dir_fd with an unpredictable name made with O_EXCL (never an existing
- * file or a symlink), mode mode; its name in tmp. 0 or -errno (nothing left behind). */
-static int write_new_file(int dir_fd, const char *name, const char *data, size_t len, mode_t mode,
+/* Writes the parts to a new file of dir_fd with an unpredictable name made with O_EXCL (never an
+ * existing file or a symlink), mode mode; its name in tmp. 0 or -errno (nothing left behind). */
+static int write_new_file(int dir_fd, const char *name, struct iovec *parts, size_t count, mode_t mode,
                           char tmp[NAME_MAX + 1])
 {
 	int fd = -1;
@@ -216,7 +226,7 @@ static int write_new_file(int dir_fd, const char *name, const char *data, size_t
 	}
 	if (fd < 0)
 		return -EEXIST;
-	int rc = write_all(fd, data, len);
+	int rc = write_parts(fd, parts, count);
 	if (natt_own_close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0)
@@ -224,10 +234,17 @@ static int write_new_file(int dir_fd, const char *name, const char *data, size_t
 	return rc;
 }
 
-int natt_state_replace(int dir_fd, const char *name, const char *data, size_t len)
+int natt_state_replace_parts(int dir_fd, const char *name, const struct iovec *parts, size_t count)
 {
 	char tmp[NAME_MAX + 1];
-	int rc = write_new_file(dir_fd, name, data, len, 0644, tmp);
+	/* (a copy that the writes may consume) */
+	struct iovec one, *mine = count == 1 ? &one : malloc(count * sizeof(*mine));
+	if (!mine)
+		return -ENOMEM;
+	memcpy(mine, parts, count * sizeof(*mine));
+	int rc = write_new_file(dir_fd, name, mine, count, 0644, tmp);
+	if (mine != &one)
+		free(mine);
 	if (rc == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0) {
 		rc = -errno;
 		unlinkat(dir_fd, tmp, 0);
@@ -235,10 +252,17 @@ int natt_state_replace(int dir_fd, const char *name, const char *data, size_t le
 	return rc;
 }
 
+int natt_state_replace(int dir_fd, const char *name, const char *data, size_t len)
+{
+	struct iovec whole = { (void *)data, len };
+	return natt_state_replace_parts(dir_fd, name, &whole, 1);
+}
+
 int natt_state_create(int dir_fd, const char *name, const char *data, size_t len)
 {
 	char tmp[NAME_MAX + 1];
-	int rc = write_new_file(dir_fd, name, data, len, 0600, tmp);
+	struct iovec whole = { (void *)data, len };
+	int rc = write_new_file(dir_fd, name, &whole, 1, 0600, tmp);
 	if (rc < 0)
 		return rc;
 	/* link() never replaces: of processes creating the file at once, one wins and all read its data. */

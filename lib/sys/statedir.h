@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 /* Opens the directory holding file_path (created, mode 0700, with missing parents, when absent),
  * after the checks above; *base points at the file's name inside file_path. Returns the directory's fd
@@ -32,6 +33,8 @@ int natt_state_read(int dir_fd, const char *name, size_t max, char **data, size_
 /* Replaces name in dir_fd with data, atomically: written to a new file of an unpredictable name made
  * with O_EXCL (never an existing file or a symlink), then renamed over name. 0 or -errno. */
 int natt_state_replace(int dir_fd, const char *name, const char *data, size_t len);
+/* The same, the file's text being the count parts one after the other. */
+int natt_state_replace_parts(int dir_fd, const char *name, const struct iovec *parts, size_t count);
 /* Creates name in dir_fd with data, mode 0600, complete or not at all, unless something has that name
  * already (-EEXIST: nothing changed). 0 or -errno. */
 int natt_state_create(int dir_fd, const char *name, const char *data, size_t len);

@@ -45,6 +45,13 @@ struct parser {
 	size_t values_len, values_cap;
 	struct natt_json_member *members;
 	size_t members_len, members_cap;
+	/* natt_json_check: the grammar and the limits only. Values are not kept (new_value gives the one
+	 * below), strings are decoded into one scratch buffer, numbers converted only when they might not
+	 * fit a double. */
+	bool skim;
+	struct natt_json skimmed;
+	char *string_scratch;
+	size_t string_scratch_cap;
 	/* The first error: */
 	const char *error;
 	const unsigned char *error_at; /* NULL: not tied to a place */
@@ -149,7 +156,7 @@ static void skip_space(struct parser *ps)
 
 static struct natt_json *new_value(struct parser *ps, enum natt_json_type type)
 {
-	struct natt_json *v = arena_alloc(ps, sizeof(*v));
+	struct natt_json *v = ps->skim ? &ps->skimmed : arena_alloc(ps, sizeof(*v));
 
 	if (v) {
 		memset(v, 0, sizeof(*v));
@@ -169,13 +176,13 @@ static int hex_digit(unsigned char c)
 	return -1;
 }
 
-/* Four hex digits after "\u" at p; -1 if they are not there. */
-static long hex4(struct parser *ps, const unsigned char *p)
+/* Four hex digits after "\u" at p (text ending at end); -1 if they are not there. */
+static long hex4(const unsigned char *p, const unsigned char *end)
 {
 	long v = 0;
 	int i;
 
-	if (ps->end - p < 4)
+	if (end - p < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
 		int d = hex_digit(p[i]);
@@ -211,6 +218,21 @@ static size_t utf8_encode(uint32_t cp, char *out)
 	return 4;
 }
 
+static char *skim_string_buffer(struct parser *ps, size_t size)
+{
+	if (size > ps->string_scratch_cap) {
+		size_t cap = size < 256 ? 256 : size;
+		if (!account(ps, cap))
+			return NULL;
+		char *p = realloc(ps->string_scratch, cap);
+		if (!p)
+			return fail(ps, "out of memory", NULL);
+		ps->string_scratch = p;
+		ps->string_scratch_cap = cap;
+	}
+	return ps->string_scratch;
+}
+
 /* A string at ps->p (the opening quote): decoded into the arena, NUL-terminated. */
 static bool parse_string(struct parser *ps, char **text, size_t *len)
 {
@@ -227,7 +249,7 @@ static bool parse_string(struct parser *ps, char **text, size_t *len)
 		return false;
 	}
 	raw = (size_t)(q - open - 1);
-	out = arena_alloc(ps, raw + 1);
+	out = ps->skim ? skim_string_buffer(ps, raw + 1) : arena_alloc(ps, raw + 1);
 	if (!out)
 		return false;
 	for (q = open + 1; *q != '"';) {
@@ -264,7 +286,7 @@ static bool parse_string(struct parser *ps, char **text, size_t *len)
 		case 'r': out[n++] = '\r'; break;
 		case 't': out[n++] = '\t'; break;
 		case 'u': {
-			long cp = hex4(ps, q + 2), lo;
+			long cp = hex4(q + 2, ps->end), lo;
 
 			if (cp < 0) {
 				fail(ps, "invalid \\u escape (four hex digits expected)", q);
@@ -276,7 +298,7 @@ static bool parse_string(struct parser *ps, char **text, size_t *len)
 			}
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				/* A high surrogate counts only with a low one right after it. */
-				if (ps->end - q < 12 || q[6] != '\\' || q[7] != 'u' || (lo = hex4(ps, q + 8)) < 0xdc00 ||
+				if (ps->end - q < 12 || q[6] != '\\' || q[7] != 'u' || (lo = hex4(q + 8, ps->end)) < 0xdc00 ||
 				    lo > 0xdfff) {
 					fail(ps, "unpaired high surrogate in \\u escape", q);
 					return false;
@@ -338,6 +360,11 @@ static struct natt_json *parse_number(struct parser *ps)
 	}
 	if ((size_t)(q - s) > NATT_JSON_MAX_NUMBER)
 		return fail(ps, "number too long", s);
+	/* (Without an exponent, fewer than 300 digits never overflow: nothing to convert for a check.) */
+	if (ps->skim && !memchr(s, 'e', (size_t)(q - s)) && !memchr(s, 'E', (size_t)(q - s)) && q - s < 300) {
+		ps->p = q;
+		return new_value(ps, NATT_JSON_NUMBER);
+	}
 	memcpy(tmp, s, (size_t)(q - s));
 	tmp[q - s] = '\0';
 	d = strtod_l(tmp, NULL, ps->c_locale);
@@ -367,9 +394,12 @@ static struct natt_json *parse_array(struct parser *ps)
 		item = parse_value(ps);
 		if (!item)
 			return NULL;
-		if (!scratch_grow(ps, (void **)&ps->values, ps->values_len, &ps->values_cap, sizeof(*ps->values)))
-			return NULL;
-		ps->values[ps->values_len++] = item;
+		if (!ps->skim) {
+			if (!scratch_grow(ps, (void **)&ps->values, ps->values_len, &ps->values_cap,
+			                  sizeof(*ps->values)))
+				return NULL;
+			ps->values[ps->values_len++] = item;
+		}
 		skip_space(ps);
 		if (ps->p >= ps->end)
 			return fail(ps, "unexpected end of text in array", ps->p);
@@ -382,8 +412,8 @@ static struct natt_json *parse_array(struct parser *ps)
 	ps->p++;
 	n = ps->values_len - base;
 	v = new_value(ps, NATT_JSON_ARRAY);
-	if (!v)
-		return NULL;
+	if (!v || ps->skim)
+		return v;
 	v->u.array.items = arena_alloc(ps, n * sizeof(*v->u.array.items));
 	if (!v->u.array.items)
 		return NULL;
@@ -420,9 +450,12 @@ static struct natt_json *parse_object(struct parser *ps)
 		m.value = parse_value(ps);
 		if (!m.value)
 			return NULL;
-		if (!scratch_grow(ps, (void **)&ps->members, ps->members_len, &ps->members_cap, sizeof(*ps->members)))
-			return NULL;
-		ps->members[ps->members_len++] = m;
+		if (!ps->skim) {
+			if (!scratch_grow(ps, (void **)&ps->members, ps->members_len, &ps->members_cap,
+			                  sizeof(*ps->members)))
+				return NULL;
+			ps->members[ps->members_len++] = m;
+		}
 		skip_space(ps);
 		if (ps->p >= ps->end)
 			return fail(ps, "unexpected end of text in object", ps->p);
@@ -436,8 +469,8 @@ static struct natt_json *parse_object(struct parser *ps)
 	ps->p++;
 	n = ps->members_len - base;
 	v = new_value(ps, NATT_JSON_OBJECT);
-	if (!v)
-		return NULL;
+	if (!v || ps->skim)
+		return v;
 	v->u.object.members = arena_alloc(ps, n * sizeof(*v->u.object.members));
 	if (!v->u.object.members)
 		return NULL;
@@ -526,58 +559,238 @@ static void report(const struct parser *ps, char *err, size_t errlen)
 		snprintf(err, errlen, "line %lu, column %lu: %s", line, column, ps->error);
 }
 
+/* The parse of text (the document's header first in the arena, into *doc: its chunk is then the last of
+ * the list), or its check (doc NULL: nothing built). The root value, or NULL with ps->error set; ps is
+ * released by the caller with parser_end(). */
+static struct natt_json *parse_text(struct parser *ps, const char *text, size_t len, struct document **doc)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->next_size = CHUNK_MIN;
+	ps->skim = !doc;
+	if (!text && len)
+		return fail(ps, "no text", NULL);
+	if (len > NATT_JSON_MAX_TEXT)
+		return fail(ps, "text too large", NULL);
+	ps->start = ps->p = (const unsigned char *)(text ? text : "");
+	ps->end = ps->p + len;
+	ps->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	if (!ps->c_locale)
+		return fail(ps, "out of memory", NULL);
+	if (doc && !(*doc = arena_alloc(ps, sizeof(**doc))))
+		return NULL;
+	struct natt_json *root = parse_value(ps);
+	if (root) {
+		skip_space(ps);
+		if (ps->p != ps->end)
+			return fail(ps, "unexpected text after the value", ps->p);
+	}
+	return root;
+}
+
+static void parser_end(struct parser *ps)
+{
+	if (ps->c_locale)
+		freelocale(ps->c_locale);
+	free(ps->values);
+	free(ps->members);
+	free(ps->string_scratch);
+	free_chunks(ps->chunks);
+}
+
 struct natt_json *natt_json_parse(const char *text, size_t len, char *err, size_t errlen)
 {
 	struct parser ps;
-	struct natt_json *root = NULL;
-	struct document *doc;
+	struct document *doc = NULL;
 
 	if (err && errlen)
 		err[0] = '\0';
-	memset(&ps, 0, sizeof(ps));
-	ps.next_size = CHUNK_MIN;
-	if (!text && len) {
-		fail(&ps, "no text", NULL);
-		goto out;
-	}
-	if (len > NATT_JSON_MAX_TEXT) {
-		fail(&ps, "text too large", NULL);
-		goto out;
-	}
-	ps.start = ps.p = (const unsigned char *)(text ? text : "");
-	ps.end = ps.p + len;
-	ps.c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-	if (!ps.c_locale) {
-		fail(&ps, "out of memory", NULL);
-		goto out;
-	}
-	/* The document header goes first into the arena; its chunk is then the last of the list. */
-	doc = arena_alloc(&ps, sizeof(*doc));
-	if (!doc)
-		goto out;
-	root = parse_value(&ps);
-	if (root) {
-		skip_space(&ps);
-		if (ps.p != ps.end) {
-			fail(&ps, "unexpected text after the value", ps.p);
-			root = NULL;
-		}
-	}
+	struct natt_json *root = parse_text(&ps, text, len, &doc);
 	if (root) {
 		doc->root = *root;
 		doc->chunks = ps.chunks;
 		ps.chunks = NULL;
 		root = &doc->root;
-	}
-out:
-	if (!root)
+	} else {
 		report(&ps, err, errlen);
-	if (ps.c_locale)
-		freelocale(ps.c_locale);
-	free(ps.values);
-	free(ps.members);
-	free_chunks(ps.chunks);
+	}
+	parser_end(&ps);
 	return root;
+}
+
+bool natt_json_check(const char *text, size_t len, char *err, size_t errlen)
+{
+	struct parser ps;
+
+	if (err && errlen)
+		err[0] = '\0';
+	bool ok = parse_text(&ps, text, len, NULL) != NULL;
+	if (!ok)
+		report(&ps, err, errlen);
+	parser_end(&ps);
+	return ok;
+}
+
+/* ---- Spans of checked text ---- */
+
+static const char *span_end(struct natt_json_span span)
+{
+	return span.text + span.len;
+}
+
+static const char *skip_checked_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* The end of the string whose opening quote is at p (checked text: it closes). */
+static const char *skip_checked_string(const char *p, const char *end)
+{
+	for (p++;;) {
+		const char *quote = memchr(p, '"', (size_t)(end - p)), *q = quote;
+		while (q[-1] == '\\')
+			q--;
+		if ((quote - q) % 2 == 0)
+			return quote + 1; /* (not escaped: an even run of backslashes before it) */
+		p = quote + 1;
+	}
+}
+
+/* The end of the value that starts at p (checked text: every string closes, every bracket matches). */
+static const char *skip_checked_value(const char *p, const char *end)
+{
+	/* (What matters inside a container: strings and brackets; the rest is skipped a byte at a time.) */
+	static const bool container_mark[256] = { ['"'] = true, ['{'] = true, ['['] = true, ['}'] = true, [']'] = true };
+	if (*p == '"')
+		return skip_checked_string(p, end);
+	if (*p != '{' && *p != '[') {
+		/* a number or a literal */
+		while (p < end && *p != ',' && *p != ']' && *p != '}' && *p != ' ' && *p != '\t' && *p != '\n' &&
+		       *p != '\r')
+			p++;
+		return p;
+	}
+	unsigned depth = 0;
+	do {
+		while (!container_mark[(unsigned char)*p])
+			p++;
+		if (*p == '"') {
+			p = skip_checked_string(p, end);
+		} else {
+			depth += *p == '{' || *p == '[' ? 1 : -1u;
+			p++;
+		}
+	} while (depth);
+	return p;
+}
+
+/* Whether the member name at raw (after its opening quote, checked) decodes to key. */
+static bool checked_name_is(const char *raw, const char *end, const char *key)
+{
+	const unsigned char *q = (const unsigned char *)raw, *k = (const unsigned char *)key;
+	const unsigned char *stop = (const unsigned char *)end;
+	while (*q != '"') {
+		unsigned char one[4];
+		size_t n = 1;
+		if (*q != '\\') {
+			one[0] = *q++;
+		} else if (q[1] != 'u') {
+			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+			one[0] = (unsigned char)to[strchr(from, q[1]) - from];
+			q += 2;
+		} else {
+			long cp = hex4(q + 2, stop);
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (hex4(q + 8, stop) - 0xdc00);
+				q += 6;
+			}
+			n = utf8_encode((uint32_t)cp, (char *)one);
+			q += 6;
+		}
+		for (size_t i = 0; i < n; i++, k++)
+			if (*k == '\0' || *k != one[i])
+				return false;
+	}
+	return *k == '\0';
+}
+
+enum natt_json_type natt_json_span_type(struct natt_json_span value)
+{
+	if (!value.text || !value.len)
+		return NATT_JSON_NONE;
+	switch (value.text[0]) {
+	case '{': return NATT_JSON_OBJECT;
+	case '[': return NATT_JSON_ARRAY;
+	case '"': return NATT_JSON_STRING;
+	case 'n': return NATT_JSON_NULL;
+	case 't':
+	case 'f': return NATT_JSON_BOOL;
+	default: return NATT_JSON_NUMBER;
+	}
+}
+
+struct natt_json_span natt_json_span_root(const char *text, size_t len)
+{
+	const char *end = text + len, *p = skip_checked_space(text, end);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	return (struct natt_json_span){ p, (size_t)(end - p) };
+}
+
+bool natt_json_span_get(struct natt_json_span object, const char *key, struct natt_json_span *value)
+{
+	if (natt_json_span_type(object) != NATT_JSON_OBJECT || !key)
+		return false;
+	const char *end = span_end(object), *p = skip_checked_space(object.text + 1, end);
+	while (*p == '"') {
+		bool wanted = checked_name_is(p + 1, end, key);
+		p = skip_checked_space(skip_checked_value(p, end), end) + 1; /* the name and its ':' */
+		p = skip_checked_space(p, end);
+		const char *after = skip_checked_value(p, end);
+		if (wanted) {
+			*value = (struct natt_json_span){ p, (size_t)(after - p) };
+			return true;
+		}
+		p = skip_checked_space(after, end);
+		if (*p == ',')
+			p = skip_checked_space(p + 1, end);
+	}
+	return false;
+}
+
+bool natt_json_span_next(struct natt_json_span array, struct natt_json_span *element)
+{
+	if (natt_json_span_type(array) != NATT_JSON_ARRAY)
+		return false;
+	const char *end = span_end(array), *p;
+	if (!element->text) {
+		p = skip_checked_space(array.text + 1, end);
+	} else {
+		p = skip_checked_space(span_end(*element), end);
+		if (*p != ',')
+			return false;
+		p = skip_checked_space(p + 1, end);
+	}
+	if (*p == ']')
+		return false;
+	*element = (struct natt_json_span){ p, (size_t)(skip_checked_value(p, end) - p) };
+	return true;
+}
+
+bool natt_json_span_number(struct natt_json_span value, double *number)
+{
+	char tmp[NATT_JSON_MAX_NUMBER + 1];
+	if (natt_json_span_type(value) != NATT_JSON_NUMBER || value.len > NATT_JSON_MAX_NUMBER)
+		return false;
+	locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	if (!c_locale)
+		return false;
+	memcpy(tmp, value.text, value.len);
+	tmp[value.len] = '\0';
+	*number = strtod_l(tmp, NULL, c_locale);
+	freelocale(c_locale);
+	return true;
 }
 
 void natt_json_free(struct natt_json *value)

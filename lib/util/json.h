@@ -7,6 +7,7 @@
 #ifndef NATT_JSON_H
 #define NATT_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The values a document is made of, and their accessors. */
@@ -25,6 +26,30 @@
  * Returns the document (release with natt_json_free) or NULL: invalid text, a limit passed, or memory
  * exhausted ("out of memory" in err). */
 struct natt_json *natt_json_parse(const char *text, size_t len, char *err, size_t errlen);
+
+/* natt_json_check - whether natt_json_parse would accept text (the same grammar, limits and messages in
+ * err), without building the document: a fraction of the parse's time and memory. (The parse's limit
+ * on memory is not one of the check's: it builds nothing.) */
+bool natt_json_check(const char *text, size_t len, char *err, size_t errlen);
+
+/* Values of text that natt_json_check accepted, read where they stand, as spans of that text (no
+ * surrounding white space). Only for checked text: they assume it is valid. */
+struct natt_json_span {
+	const char *text;
+	size_t len;
+};
+/* The value of the whole text. */
+struct natt_json_span natt_json_span_root(const char *text, size_t len);
+/* Its type (NATT_JSON_NONE for an empty span). */
+enum natt_json_type natt_json_span_type(struct natt_json_span value);
+/* The member named key of an object (the first if the name repeats, as natt_json_get): true and *value,
+ * or false. */
+bool natt_json_span_get(struct natt_json_span object, const char *key, struct natt_json_span *value);
+/* The elements of an array in turn: *element starts as { NULL, 0 } and becomes the next one; false
+ * after the last. */
+bool natt_json_span_next(struct natt_json_span array, struct natt_json_span *element);
+/* A number's value, as natt_json_parse reads it; false for any other type. */
+bool natt_json_span_number(struct natt_json_span value, double *number);
 
 /* Releases a document; NULL is allowed. Only call it on what natt_json_parse returned, not on a value
  * inside it. */

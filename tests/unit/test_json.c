@@ -1,6 +1,7 @@
 /* Unit tests of lib/util/buf.c, json.c and json_value.c: the string builder, JSON string escaping, the
- * strict parser (valid and hostile inputs), the serializer's round trips, and independence from the
- * program's locale. */
+ * strict parser (valid and hostile inputs), the check without a document and the spans of checked text
+ * (against the parser, on every text parsed here), the serializer's round trips, and independence from
+ * the program's locale. */
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
@@ -30,6 +31,79 @@ static uint32_t rng(void)
 	rng_state ^= rng_state << 5;
 	return rng_state;
 }
+
+/* ---- natt_json_check and spans, against the parser: every parse in this file goes through here ---- */
+
+static void compare_span(struct natt_json_span span, const struct natt_json *value);
+
+/* The value of span (checked text) equals value: same type, same number, same text once parsed, same
+ * members found by name (the first of a repeated name), same elements in order. */
+static void compare_span(struct natt_json_span span, const struct natt_json *value)
+{
+	assert_int_equal(natt_json_span_type(span), natt_json_type(value));
+	struct natt_json *alone = natt_json_parse(span.text, span.len, NULL, 0);
+	if (!alone)
+		fail_msg("span does not parse alone: %.*s", (int)span.len, span.text);
+	struct natt_buf a, b;
+	natt_buf_init(&a);
+	natt_buf_init(&b);
+	assert_int_equal(natt_json_write(&a, alone), 0);
+	assert_int_equal(natt_json_write(&b, value), 0);
+	if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+		fail_msg("span %.*s reads %s, the document %s", (int)span.len, span.text, a.data, b.data);
+	natt_buf_free(&a);
+	natt_buf_free(&b);
+	natt_json_free(alone);
+	double number;
+	assert_int_equal(natt_json_span_number(span, &number), natt_json_type(value) == NATT_JSON_NUMBER);
+	if (natt_json_type(value) == NATT_JSON_NUMBER)
+		assert_memory_equal(&number, &(double){ natt_json_number(value) }, sizeof(number));
+	struct natt_json_span part = { NULL, 0 };
+	if (natt_json_type(value) == NATT_JSON_ARRAY) {
+		size_t i = 0;
+		while (natt_json_span_next(span, &part))
+			compare_span(part, natt_json_array_at(value, i++));
+		assert_int_equal(i, natt_json_array_len(value));
+	} else {
+		assert_false(natt_json_span_next(span, &part));
+	}
+	if (natt_json_type(value) == NATT_JSON_OBJECT) {
+		for (size_t i = 0; i < value->u.object.len; i++) {
+			const char *key = value->u.object.members[i].key;
+			if (strlen(key) != value->u.object.members[i].key_len)
+				continue; /* (a name with \u0000 in it cannot be asked for) */
+			assert_true(natt_json_span_get(span, key, &part));
+			compare_span(part, natt_json_get(value, key));
+		}
+	}
+	assert_false(natt_json_span_get(span, "no such name \x01", &part));
+}
+
+/* natt_json_parse, with natt_json_check asked the same: they agree on every text (and on the message),
+ * and the spans of checked text read as the document. */
+static struct natt_json *parse_and_check(const char *text, size_t len, char *err, size_t errlen)
+{
+	char parse_err[160], check_err[160];
+	struct natt_json *v = natt_json_parse(text, len, parse_err, sizeof(parse_err));
+	bool checked = natt_json_check(text, len, check_err, sizeof(check_err));
+	/* (The memory limit is the parse's own: the check builds nothing.) */
+	bool memory_only = !v && strstr(parse_err, "memory limit") != NULL;
+	if (memory_only && !checked)
+		fail_msg("check refuses what only the parse's memory limit refused: %s", check_err);
+	if (!memory_only && checked != (v != NULL))
+		fail_msg("parse %s, check %s: %.*s", v ? "accepts" : "refuses", checked ? "accepts" : "refuses",
+		         (int)(len < 200 ? len : 200), text ? text : "");
+	if (!v && !memory_only) {
+		if (strcmp(parse_err, check_err) != 0)
+			fail_msg("parse says \"%s\", check \"%s\"", parse_err, check_err);
+	} else if (v) {
+		compare_span(natt_json_span_root(text, len), v);
+	}
+	if (err && errlen)
+		snprintf(err, errlen, "%s", v ? "" : parse_err);
+	return v;
+}
+#define natt_json_parse parse_and_check
 
 static struct natt_json *parse_str(const char *text)
 {
@@ -630,6 +704,50 @@ static void test_size_limits(void **state)
 	free(big);
 }
 
+/* Values read where they stand: names decoded before they are compared, the first of a repeated name,
+ * strings whose brackets, quotes and backslashes are not structure. */
+static void test_spans(void **state)
+{
+	static const char *const docs[] = {
+		"{\"\\u0070id\": 7, \"pi\": 1, \"pids\": 2, \"pid\": 8}",
+		"{\"a\\\\\": \"x\\\\\", \"b\": \"]}\\\"[{\", \"c\": [\"\\\\\", {\"d\": []}, [], {}], \"e\": -0.5e-3}",
+		" [ 1 , \"two\" , [ 3 ] , { \"four\" : 4 } , true , false , null ] ",
+		"{\"\\ud83d\\ude00\": \"emoji\", \"\\u00e9t\\u00e9\": 1, \"tab\\t\": 2, \"\": 3}",
+		"\"alone\"",
+		"  12  ",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		natt_json_free(parse_str(docs[i])); /* (compared member by member there) */
+
+	struct natt_json_span root = natt_json_span_root(docs[0], strlen(docs[0])), value;
+	double number;
+	assert_true(natt_json_span_get(root, "pid", &value));
+	assert_true(natt_json_span_number(value, &number));
+	assert_true(number == 7); /* the first "pid", spelled with an escape */
+	assert_true(natt_json_span_get(root, "pids", &value) && natt_json_span_number(value, &number) && number == 2);
+	assert_false(natt_json_span_get(root, "p", &value));
+	assert_false(natt_json_span_get(root, "pidss", &value));
+
+	root = natt_json_span_root(docs[3], strlen(docs[3]));
+	assert_true(natt_json_span_get(root, "\xf0\x9f\x98\x80", &value));
+	assert_int_equal(value.len, 7);
+	assert_true(natt_json_span_get(root, "\xc3\xa9t\xc3\xa9", &value));
+	assert_true(natt_json_span_get(root, "tab\t", &value));
+	assert_true(natt_json_span_get(root, "", &value) && natt_json_span_number(value, &number) && number == 3);
+
+	root = natt_json_span_root(docs[2], strlen(docs[2]));
+	assert_int_equal(root.len, strlen(docs[2]) - 2);
+	struct natt_json_span element = { NULL, 0 };
+	size_t count = 0;
+	while (natt_json_span_next(root, &element))
+		count++;
+	assert_int_equal(count, 7);
+	assert_false(natt_json_span_get(root, "four", &value)); /* an array has no members */
+	assert_false(natt_json_span_number(root, &number));
+	assert_int_equal(natt_json_span_type((struct natt_json_span){ NULL, 0 }), NATT_JSON_NONE);
+}
+
 /* Random damage to valid documents: the parser answers something for each, and whatever it accepts
  * writes out and reads back equal. */
 static void test_fuzz_mutations(void **state)
@@ -863,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_truncated_documents),
 		cmocka_unit_test(test_size_limits),
+		cmocka_unit_test(test_spans),
 		cmocka_unit_test(test_fuzz_mutations),
 		cmocka_unit_test(test_write_compact),
 		cmocka_unit_test(test_write_round_trip),

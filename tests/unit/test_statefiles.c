@@ -28,6 +28,7 @@
 #include "core/gwlock.h"
 #include "upnp/igd_client.h"
 #include "core/status_file.h"
+#include "util/json.h"
 #include "util/siphash.h"
 
 static char root[256];
@@ -371,13 +372,31 @@ static void test_other_entries(void **state)
 	assert_null(strstr(now, "6363"));
 	assert_null(strstr(now, "6464"));
 	assert_null(strstr(now, "6565"));
+	/* Kept as they stood (spaces and all), between separators of the writer's: still one document. */
+	assert_non_null(strstr(now, "\"protocol\": \"tcp\", \"local_port\": 1111 }"));
+	struct natt_json *doc = natt_json_parse(now, strlen(now), NULL, 0);
+	assert_non_null(doc);
+	assert_int_equal(natt_json_array_len(natt_json_get(doc, "sockets")), 2);
+	natt_json_free(doc);
+	/* Side by side, they stay one piece of the file; the child's end takes them away at the next write. */
+	snprintf(text, sizeof(text),
+	         "{\"sockets\":[{\"pid\":%d,\"start\":%llu,\"local_port\":7171} ,\n\t{\"pid\":%d,\"start\":%llu,"
+	         "\"local_port\":7272}]}",
+	         (int)child, start, (int)child, start);
+	write_text(file, text);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), 0);
+	assert_non_null(strstr(read_text(file), "7171} ,\n\t{\"pid\""));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), 0);
+	assert_null(strstr(read_text(file), "7171"));
 
 	/* The same live entry in a file past the cap: the file is replaced, not parsed. */
 	size_t big = NATT_STATUS_MAX_BYTES + 1024;
 	char *huge = malloc(big + 1);
 	assert_non_null(huge);
 	int head = snprintf(huge, big, "{ \"sockets\": [ { \"pid\": %d, \"start\": %llu, \"local_port\": 1111 } ], "
-	                    "\"pad\": \"", (int)child, start);
+	                    "\"pad\": \"", (int)getppid(), start_of(getppid()));
 	memset(huge + head, 'x', big - (size_t)head - 3);
 	memcpy(huge + big - 3, "\" }", 3);
 	huge[big] = '\0';
@@ -385,9 +404,6 @@ static void test_other_entries(void **state)
 	free(huge);
 	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), 0);
 	assert_null(strstr(read_text(file), "1111"));
-
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
 }
 
 /* XDG_RUNTIME_DIR of another user (sudo keeps it) is not where natt writes. */
