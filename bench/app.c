@@ -20,7 +20,7 @@
  *                      thread; the difference is the other threads' (natt's manager: this program
  *                      starts none of its own)
  *   idle SEC           sleep SEC seconds; report the CPU time and wake-ups of every thread meanwhile
- *   thread             start an idle thread; report how long pthread_create() took
+ *   thread             start an idle thread; report how long pthread_create() took, and a bare clone()
  *   hold FILE          wait until FILE exists (lets a driver run something while this process lives)
  *   sleep MS           sleep MS milliseconds
  *
@@ -40,6 +40,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/inotify.h>
@@ -604,17 +605,32 @@ static void *idle_thread(void *arg)
 	return NULL;
 }
 
+static int bare_thread(void *arg)
+{
+	(void)arg;
+	return 0; /* (touches nothing: it runs on the creator's thread pointer) */
+}
+
 /* What starting one thread costs this program (no shim needed): the part of natt's first listen()
- * that is the start of its manager thread. */
+ * that is the start of its thread. Also one bare clone() of a thread, on a stack of its own and
+ * nothing else (no stack mapping, no guard page, no signal mask): the least any new thread costs. */
 static void step_thread(void)
 {
+	static char bare_stack[64 * 1024] __attribute__((aligned(64)));
+	int64_t c0 = bench_now_ns();
+	int tid = clone(bare_thread, bare_stack + sizeof(bare_stack),
+	                CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM, NULL);
+	int64_t c1 = bench_now_ns();
+	if (tid < 0)
+		bench_die(prog, "clone failed");
 	pthread_t thread;
 	int64_t t0 = bench_now_ns();
 	int rc = pthread_create(&thread, NULL, idle_thread, NULL);
 	int64_t t1 = bench_now_ns();
 	if (rc != 0)
 		bench_die(prog, "pthread_create failed");
-	printf("{\"step\": \"thread\", \"create_ns\": %lld}\n", (long long)(t1 - t0));
+	printf("{\"step\": \"thread\", \"create_ns\": %lld, \"clone_ns\": %lld}\n", (long long)(t1 - t0),
+	       (long long)(c1 - c0));
 }
 
 static void step_hold(const char *file)
