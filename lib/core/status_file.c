@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/uio.h>
-#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,10 +102,13 @@ static long json_pid(struct natt_json_span value)
 
 void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
 
-/* Processes looked up. A start read from /proc is believed for PROCESS_START_KEEP_MS: writes come in
- * bursts (50 processes publishing at once rewrite the file hundreds of times a second, each write
- * looking at every other process); whether the pid lives is asked at every write. So a process that
- * ends and whose pid a new process takes within that time keeps its entries that much longer. */
+/* Processes looked up by this thread (the manager's, or the relay's). A start read from /proc that
+ * matches is believed for PROCESS_START_KEEP_MS: writes come in bursts (50 processes publishing at once
+ * rewrite the file hundreds of times a second, each write looking at every other process); whether the
+ * pid lives is asked at every write, and a start that does not match is read again. So a process that
+ * ends and whose pid a new process takes within that time keeps its entries that much longer; a live
+ * process's entries are never dropped for what the cache says. (Per thread: no lock, nothing a fork
+ * could leave held.) */
 #define PROCESS_CACHE_SIZE 64
 #define PROCESS_START_KEEP_MS 1000
 
@@ -116,9 +118,7 @@ struct process_cache {
 	int64_t read_ms;
 };
 
-/* (a lock: a program using the library may write status files from several threads) */
-static struct process_cache known_processes[PROCESS_CACHE_SIZE];
-static pthread_mutex_t known_processes_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread struct process_cache known_processes[PROCESS_CACHE_SIZE];
 
 /* Whether pid lives and started at start. */
 static bool process_is(long pid, double start)
@@ -126,16 +126,12 @@ static bool process_is(long pid, double start)
 	if (!process_alive(pid))
 		return false;
 	int64_t now = natt_now_ms();
-	pthread_mutex_lock(&known_processes_lock);
 	struct process_cache *slot = &known_processes[(unsigned long)pid % PROCESS_CACHE_SIZE];
-	if (slot->pid != pid || now - slot->read_ms >= PROCESS_START_KEEP_MS || now < slot->read_ms) {
-		slot->pid = pid;
-		slot->start = process_start(pid);
-		slot->read_ms = now;
-	}
-	bool same = start == (double)slot->start;
-	pthread_mutex_unlock(&known_processes_lock);
-	return same;
+	if (slot->pid == pid && now - slot->read_ms < PROCESS_START_KEEP_MS && now >= slot->read_ms &&
+	    slot->start && start == (double)slot->start)
+		return true;
+	*slot = (struct process_cache){ pid, process_start(pid), now };
+	return start == (double)slot->start;
 }
 
 /* The last answer of same_process in one write (the entries of a process are listed together). */
@@ -202,12 +198,12 @@ static void keep_others(const char *text, size_t len, pid_t self, struct parts *
 	const char *run = NULL, *run_end = NULL;
 	while (natt_json_span_next(sockets, &item)) {
 		long pid, by;
-		struct natt_json_span ignored;
+		struct natt_json_span value;
 		bool keep = true;
-		if (natt_json_span_get(item, "publisher", &ignored) &&
+		if (natt_json_span_get(item, "publisher", &value) &&
 		    (!same_process(item, "publisher", "publisher_start", &by, &publishers) || by == (long)writer))
 			keep = false; /* a watcher's entry: its writer replaces it, and it goes with that writer */
-		else if (natt_json_span_get(item, "pid", &ignored) && json_pid(ignored) == (long)self)
+		else if (natt_json_span_get(item, "pid", &value) && json_pid(value) == (long)self)
 			keep = false; /* ours: written afresh */
 		else if (!same_process(item, "pid", "start", &pid, &owners))
 			keep = false;

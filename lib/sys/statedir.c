@@ -238,7 +238,7 @@ int natt_state_replace_parts(int dir_fd, const char *name, const struct iovec *p
 {
 	char tmp[NAME_MAX + 1];
 	/* (a copy that the writes may consume) */
-	struct iovec one, *mine = count == 1 ? &one : malloc(count * sizeof(*mine));
+	struct iovec one, *mine = count <= 1 ? &one : malloc(count * sizeof(*mine));
 	if (!mine)
 		return -ENOMEM;
 	memcpy(mine, parts, count * sizeof(*mine));

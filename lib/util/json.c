@@ -218,6 +218,7 @@ static size_t utf8_encode(uint32_t cp, char *out)
 	return 4;
 }
 
+/* A check decodes every string into the same buffer (nothing keeps it), grown to the longest. */
 static char *skim_string_buffer(struct parser *ps, size_t size)
 {
 	if (size > ps->string_scratch_cap) {
@@ -349,7 +350,8 @@ static struct natt_json *parse_number(struct parser *ps)
 		while (q < ps->end && *q >= '0' && *q <= '9')
 			q++;
 	}
-	if (q < ps->end && (*q == 'e' || *q == 'E')) {
+	bool exponent = q < ps->end && (*q == 'e' || *q == 'E');
+	if (exponent) {
 		q++;
 		if (q < ps->end && (*q == '+' || *q == '-'))
 			q++;
@@ -361,7 +363,7 @@ static struct natt_json *parse_number(struct parser *ps)
 	if ((size_t)(q - s) > NATT_JSON_MAX_NUMBER)
 		return fail(ps, "number too long", s);
 	/* (Without an exponent, fewer than 300 digits never overflow: nothing to convert for a check.) */
-	if (ps->skim && !memchr(s, 'e', (size_t)(q - s)) && !memchr(s, 'E', (size_t)(q - s)) && q - s < 300) {
+	if (ps->skim && !exponent && q - s < 300) {
 		ps->p = q;
 		return new_value(ps, NATT_JSON_NUMBER);
 	}
