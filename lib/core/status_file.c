@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/uio.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,13 +103,13 @@ static long json_pid(struct natt_json_span value)
 
 void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *command, size_t len);
 
-/* Processes looked up by this thread (the manager's, or the relay's). A start read from /proc that
- * matches is believed for PROCESS_START_KEEP_MS: writes come in bursts (50 processes publishing at once
- * rewrite the file hundreds of times a second, each write looking at every other process); whether the
- * pid lives is asked at every write, and a start that does not match is read again. So a process that
- * ends and whose pid a new process takes within that time keeps its entries that much longer; a live
- * process's entries are never dropped for what the cache says. (Per thread: no lock, nothing a fork
- * could leave held.) */
+/* Processes looked up. A start read from /proc that matches is believed for PROCESS_START_KEEP_MS:
+ * writes come in bursts (50 processes publishing at once rewrite the file hundreds of times a second,
+ * each write looking at every other process); whether the pid lives is asked at every write, and a
+ * start that does not match is read again. So a process that ends and whose pid a new process takes
+ * within that time keeps its entries that much longer; a live process's entries are never dropped for
+ * what the cache says. Not thread-local: the engine's thread-local storage is static, taken from what
+ * the loader keeps free for libraries opened later, which sanitizers and other libraries use too. */
 #define PROCESS_CACHE_SIZE 64
 #define PROCESS_START_KEEP_MS 1000
 
@@ -118,20 +119,29 @@ struct process_cache {
 	int64_t read_ms;
 };
 
-static __thread struct process_cache known_processes[PROCESS_CACHE_SIZE];
+static struct process_cache known_processes[PROCESS_CACHE_SIZE];
+/* (Only tried: a lock held by another thread, or left held by a fork, means an uncached read.) */
+static pthread_mutex_t known_processes_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Whether pid lives and started at start. */
 static bool process_is(long pid, double start)
 {
 	if (!process_alive(pid))
 		return false;
+	if (pthread_mutex_trylock(&known_processes_lock) != 0)
+		return start == (double)process_start(pid);
 	int64_t now = natt_now_ms();
 	struct process_cache *slot = &known_processes[(unsigned long)pid % PROCESS_CACHE_SIZE];
+	bool same;
 	if (slot->pid == pid && now - slot->read_ms < PROCESS_START_KEEP_MS && now >= slot->read_ms &&
-	    slot->start && start == (double)slot->start)
-		return true;
-	*slot = (struct process_cache){ pid, process_start(pid), now };
-	return start == (double)slot->start;
+	    slot->start && start == (double)slot->start) {
+		same = true;
+	} else {
+		*slot = (struct process_cache){ pid, process_start(pid), now };
+		same = start == (double)slot->start;
+	}
+	pthread_mutex_unlock(&known_processes_lock);
+	return same;
 }
 
 /* The last answer of same_process in one write (the entries of a process are listed together). */

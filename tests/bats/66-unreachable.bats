@@ -235,3 +235,12 @@ as_nobody() {
 	exported=$(nm -D --defined-only "$NATT_BUILD/libnattpreload-engine.so" | awk '$2 ~ /^[TWiVDBR]$/ { sub(/@.*/, "", $3); print $3 }')
 	assert_equal "$exported" "natt_preload_engine_attach"
 }
+
+@test "libnattpreload-engine.so keeps its thread-local storage small: opened later, it takes static TLS from the loader's spare" {
+	# (glibc keeps about 1.6 KiB spare for libraries opened later with static TLS; a sanitizer's runtime
+	# and the program's own libraries take from it too. Past it, dlopen() fails and nothing is published.)
+	local hex size
+	hex=$(readelf -lW "$NATT_BUILD/libnattpreload-engine.so" | awk '$1 == "TLS" { print $6 }')
+	size=$((${hex:-0}))
+	[ "$size" -le 256 ] || fail "the engine's TLS segment is $size bytes (at most 256)"
+}
