@@ -1,7 +1,7 @@
 /* bindstorm — many threads creating, publishing and ending sockets at once, for the thread-safety
  * tests of the preload library (and its ThreadSanitizer run):
  *
- *   bindstorm ADDR THREADS ITERATIONS [--forker] [--hold MS]
+ *   bindstorm ADDR THREADS ITERATIONS [--forker] [--hold MS] [--keep-first]
  *
  * Each of THREADS threads does ITERATIONS rounds of: a TCP socket bound to ADDR port 0 and listening
  * (which natt publishes), a copy of it by dup() or fcntl(F_DUPFD_CLOEXEC), a UDP socket bound to ADDR
@@ -15,6 +15,9 @@
  * With --hold MS, each thread sleeps MS milliseconds after each round and ends a round's sockets only
  * four rounds later, so that many of them live long enough to be published at the router (without it
  * most are retired before the manager gets to them).
+ * With --keep-first, each thread's first round's sockets stay open through the storm: when every
+ * thread is done, the program prints "storm over" and closes them only once a line (or the end) comes
+ * on its input, so that a test can see them published first, however slow the engine's start.
  *
  * Prints "done ROUNDS" when every thread has finished, exit status 0; any failing call prints
  * "ERR what errno" on stderr and exits 1.
@@ -37,6 +40,8 @@
 static struct in_addr addr;
 static int iterations;
 static int hold_ms;
+static bool keep_first;
+static int kept[256][3];
 #define DEPTH 4
 static atomic_int rounds_done;
 static atomic_bool finished;
@@ -98,7 +103,9 @@ static void *worker(void *arg)
 		if (fds[1] < 0)
 			fail("dup");
 		fds[2] = bound_socket(SOCK_DGRAM);
-		if (depth) {
+		if (keep_first && round == 0) {
+			memcpy(kept[(uintptr_t)arg - 1], fds, sizeof(fds));
+		} else if (depth) {
 			memcpy(ring[round % DEPTH], fds, sizeof(fds));
 			usleep((useconds_t)hold_ms * 1000);
 		} else {
@@ -139,7 +146,7 @@ static void *forker(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 4 || inet_pton(AF_INET, argv[1], &addr) != 1) {
-		fprintf(stderr, "usage: bindstorm ADDR THREADS ITERATIONS [--forker] [--hold MS]\n");
+		fprintf(stderr, "usage: bindstorm ADDR THREADS ITERATIONS [--forker] [--hold MS] [--keep-first]\n");
 		return 2;
 	}
 	int threads = atoi(argv[2]);
@@ -150,6 +157,8 @@ int main(int argc, char **argv)
 			with_forker = 1;
 		else if (!strcmp(argv[i], "--hold") && i + 1 < argc)
 			hold_ms = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--keep-first"))
+			keep_first = true;
 		else {
 			fprintf(stderr, "bindstorm: unknown option %s\n", argv[i]);
 			return 2;
@@ -172,6 +181,13 @@ int main(int argc, char **argv)
 	atomic_store(&finished, true);
 	if (with_forker)
 		pthread_join(forker_tid, NULL);
+	if (keep_first) {
+		printf("storm over\n");
+		char line[64];
+		(void)!fgets(line, sizeof(line), stdin);
+		for (int i = 0; i < threads; i++)
+			end_round(kept[i], 0, &(unsigned){ 1 });
+	}
 	atomic_store(&workers_may_end, true);
 	for (int i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
