@@ -7,6 +7,10 @@
 #include "shim.h"
 
 _Atomic(struct natt_entry *) *_Atomic natt_fd_chunks[NATT_FD_CHUNKS];
+/* The chunk of fds 0..NATT_FD_CHUNK-1, where a program's sockets almost always are: in zeroed memory
+ * of the library's own, so that the first published socket costs no mmap() (untouched until then, as
+ * a mapped chunk would be). */
+static _Atomic(struct natt_entry *) first_chunk[NATT_FD_CHUNK] __attribute__((aligned(4096)));
 
 /* fd's slot; NULL when fd is out of range, or its chunk is missing and create is false (or cannot
  * be made). */
@@ -21,15 +25,17 @@ static _Atomic(struct natt_entry *) *slot_of(int fd, bool create)
 			return NULL;
 		nattshim_note_pid(); /* (for the vfork-child test, which asks only about fds the table holds) */
 		/* mmap, not calloc: publishing may happen in a signal handler (bind() there is legal). */
-		void *fresh = mmap(NULL, NATT_FD_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
-		                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *fresh = index == 0 ? (void *)first_chunk
+		                         : mmap(NULL, NATT_FD_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
+		                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (fresh == MAP_FAILED)
 			return NULL;
 		_Atomic(struct natt_entry *) *expected = NULL;
 		if (atomic_compare_exchange_strong(&natt_fd_chunks[index], &expected, fresh))
 			chunk = fresh;
 		else {
-			munmap(fresh, NATT_FD_CHUNK * sizeof(*chunk)); /* another thread won the race */
+			if (fresh != (void *)first_chunk)
+				munmap(fresh, NATT_FD_CHUNK * sizeof(*chunk)); /* another thread won the race */
 			chunk = expected;
 		}
 	}
