@@ -93,7 +93,7 @@ static void *worker(void *arg)
 	int ring[DEPTH][3];
 	int depth = hold_ms > 0 ? DEPTH : 0;
 	for (int round = 0; round < iterations + depth; round++) {
-		if (depth && round >= depth)
+		if (depth && round >= depth && !(keep_first && round == depth)) /* (round 0's are kept) */
 			end_round(ring[round % DEPTH], round - depth, &seed);
 		if (round >= iterations)
 			continue;
