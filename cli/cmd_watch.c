@@ -222,9 +222,9 @@ static int launch(const struct natt_cli_cmd *cmd)
 {
 	char path[PATH_MAX];
 	if (!resolve(cmd->exec_argv[0], path, sizeof(path))) {
-		fprintf(stderr, "natt-run: %s: %s\n", cmd->exec_argv[0],
-		        errno == ENOENT ? "command not found" : strerror(errno));
-		return errno == ENOENT ? 127 : 126;
+		int err = errno; /* (before the message: a failed write to stderr may change it) */
+		fprintf(stderr, "natt-run: %s: %s\n", cmd->exec_argv[0], err == ENOENT ? "command not found" : strerror(err));
+		return err == ENOENT ? 127 : 126;
 	}
 	enum natt_exe_kind kind = natt_exe_classify(path);
 	if (!getenv("NATT_STATUS_FILE") || !getenv("NATT_STATUS_FILE")[0]) {

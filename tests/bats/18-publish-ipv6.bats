@@ -229,7 +229,7 @@ renewed() {
 	pinhole_closed 8408
 	pinhole_closed 8409
 	# said in the status file, not on every [::] socket's -v line
-	run grep -c "8408" "$(natt_stderr srv)"
+	run grep -cE '(^|[^0-9])8408([^0-9]|$)' "$(natt_stderr srv)"
 	assert_output 1
 	natt_signal srv TERM
 	natt_wait_exit srv 10
