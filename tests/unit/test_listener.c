@@ -235,17 +235,17 @@ static void test_publish_sockets(void **state)
 	close(t);
 }
 
-/* Issue: a stop that timed out freed the listener while natt's thread could still call back with it.
- * Now no callback runs once stop has returned, whatever it returned. */
+/* A stop that timed out must not free the listener while natt's thread could still call back with it:
+ * no callback runs once stop has returned, whatever it returned. */
 static void test_stop_timeout_waits_for_the_callback(void **state)
 {
 	(void)state;
-	struct calls c = { .sleep_ms = 400, .stop_rc = 1 };
+	struct calls c = { .sleep_ms = 1000, .stop_rc = 1 };
 	struct natt_listener *l;
 	struct sockaddr_in doc = ipv4("192.0.2.2", 9002);
 	assert_int_equal(natt_listener_publish(NATT_TCP, (struct sockaddr *)&doc, on_change, &c, &l), 0);
 	wait_calls(&c, 1);
-	assert_int_equal(atomic_load(&c.running), 1); /* the thread is inside the callback, for 400 ms */
+	assert_int_equal(atomic_load(&c.running), 1); /* the thread is inside the callback, for a second */
 	/* the thread cannot retire the entry within 50 ms: stop times out, yet after the call is over */
 	assert_int_equal(natt_listener_stop(l, 50), -ETIMEDOUT);
 	assert_int_equal(atomic_load(&c.running), 0);
@@ -271,7 +271,7 @@ static void test_stop_inside_the_callback(void **state)
 	assert_int_equal(natt_listener_stop(l, 2000), 0);
 }
 
-/* Issue: natt's thread and its sockets stayed after the last listener was stopped. */
+/* natt's thread and its sockets do not outlive the last listener stopped. */
 static void test_thread_ends_with_the_last_listener(void **state)
 {
 	(void)state;

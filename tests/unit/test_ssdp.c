@@ -306,7 +306,7 @@ static void test_search_stops_at_first(void **state)
 	responder_stop(&rs);
 	assert_int_equal(rc, 1);
 	assert_int_equal(c.n, 1);
-	assert_true(took < 150); /* no waiting out a window: the first answer ends it */
+	assert_true(took < 1000); /* no waiting out the 5 s window: the first answer ends it */
 	assert_non_null(strstr(rs.last, "ST: upnp:rootdevice\r\n"));
 }
 
@@ -335,14 +335,14 @@ static void test_search_timeout_bound(void **state)
 	responder_stop(&rs);
 	assert_int_equal(rc, 0);
 	assert_int_equal(c.n, 0);
-	assert_true(took >= 690 && took < 700 + 100);
+	assert_true(took >= 690 && took < 700 + 300);
 	assert_int_equal(rs.searches, 3); /* at 0, 200, 600 ms */
 
 	/* timeout 0: one send, no wait */
 	responder_start(&rs, SILENT, 200);
 	t0 = now_ms();
 	assert_int_equal(natt_ssdp_search_to(&rs.addr, NULL, NULL, 0, collect, &c), 0);
-	assert_true(now_ms() - t0 < 50);
+	assert_true(now_ms() - t0 < 150); /* (a wait would be the 200 ms of a retransmission) */
 	responder_stop(&rs);
 	assert_int_equal(rs.searches, 1);
 }

@@ -538,8 +538,16 @@ static void test_lock_waiters(void **state)
 	                                         (places_held = write_locks(&places_st, false)) < 3);
 	     waited += 10)
 		usleep(10000);
-	usleep(100000);
-	int places_later = write_locks(&places_st, false), watchers = watching_processes(kids, WAITERS);
+	usleep(100000); /* (time enough for a fourth place, which must never be taken) */
+	int places_later, watchers;
+	for (int waited = 0;; waited += 10) {
+		/* (a waiter with a place opens its watch a moment after) */
+		places_later = write_locks(&places_st, false);
+		watchers = watching_processes(kids, WAITERS);
+		if ((places_later == 3 && watchers == 3) || waited >= 10000)
+			break;
+		usleep(10000);
+	}
 	close(fd); /* lets the children go */
 	for (int i = 0; i < WAITERS; i++) {
 		int status;

@@ -515,7 +515,7 @@ static void test_connect_timeout(void **state)
 	long long t0 = now_ms();
 	assert_int_equal(natt_upnp_call(ctl, WANIP, "X", NULL, 0, 200, NULL, NULL, NULL), -ETIMEDOUT);
 	long long took = now_ms() - t0;
-	assert_true(took >= 195 && took < 400);
+	assert_true(took >= 195 && took < 800);
 	close(filler);
 	close(l);
 }
@@ -1045,14 +1045,14 @@ static void test_scan(void **state)
 	/* The whole time: two searches (0, 200 ms) answered three times each; one description read. */
 	scan_once(NULL, 500, &n, &took, &good, &other);
 	assert_int_equal(n, 1);
-	assert_true(took >= 490 && took < 600);
+	assert_true(took >= 490 && took < 800);
 	assert_int_equal(good, 1);
 	assert_int_equal(other, 0); /* the forged LOCATION is never fetched */
 
 	/* Stop at the first matching service: WANIPConnection:1 is there. */
 	scan_once(WANIP, 2000, &n, &took, &good, &other);
 	assert_int_equal(n, 1);
-	assert_true(took < 300);
+	assert_true(took < 1000); /* (not the 2 s) */
 
 	/* A :2 is wanted, only a :1 exists: the scan runs its whole time and still returns what it found. */
 	scan_once("urn:schemas-upnp-org:service:WANIPConnection:2", 400, &n, &took, &good, &other);
