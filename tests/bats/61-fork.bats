@@ -43,8 +43,9 @@ lists_pid() { status_pids "$1" "$2" | grep -qx "$3"; }
 	sock a tcp 8631
 	local t=$FD
 	wait_published tcp 8631
-	# the child holds every fd for 24 s, then closes the socket and exits through exit()
-	ctl a "fork-hold $t 24" '^child [0-9]+$'
+	# the child holds every fd for 28 s (the watch below takes 20 to 22), then closes the socket and
+	# exits through exit()
+	ctl a "fork-hold $t 28" '^child [0-9]+$'
 	local child=${NATT_LAST_REPLY#child }
 	ctl a "close $t" '^ok$'
 	# more than two 10 s leases: someone must renew it while the child holds the socket
