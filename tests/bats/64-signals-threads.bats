@@ -122,8 +122,11 @@ published_count() {
 	local mark
 	mark=$(router_log_lines)
 	natt_start storm lan1 --publish-ephemeral-udp -- timeout -s KILL "$KILL_AFTER" "$BINDSTORM" "$LAN_ADDR" 16 300 --keep-first
-	natt_expect storm '^storm over$' "$TIME_LIMIT"
-	wait_until 60 published_count 32 ||
+	if ! natt_expect storm '^storm over$' "$TIME_LIMIT"; then
+		describe_stuck "$(natt_pid storm)" >&3
+		fail "the storm did not end within ${TIME_LIMIT}s (deadlock?)"
+	fi
+	wait_until "$TIME_LIMIT" published_count 32 ||
 		fail "$(printf 'the 32 sockets kept through the storm are not all published:\n%s' "$(cat "$NATT_STATUS")")"
 	natt_send storm end
 	finishes storm

@@ -15,9 +15,10 @@
  * With --hold MS, each thread sleeps MS milliseconds after each round and ends a round's sockets only
  * four rounds later, so that many of them live long enough to be published at the router (without it
  * most are retired before the manager gets to them).
- * With --keep-first, each thread's first round's sockets stay open through the storm: when every
- * thread is done, the program prints "storm over" and closes them only once a line (or the end) comes
- * on its input, so that a test can see them published first, however slow the engine's start.
+ * With --keep-first, each thread's first round's sockets stay open through the storm (that round
+ * neither sleeps nor joins the --hold ring): when every thread is done, the program prints "storm
+ * over" and closes them only once a line (or the end) comes on its input, so that a test can see them
+ * published first, however slow the engine's start.
  *
  * Prints "done ROUNDS" when every thread has finished, exit status 0; any failing call prints
  * "ERR what errno" on stderr and exits 1.
