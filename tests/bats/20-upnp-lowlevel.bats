@@ -193,3 +193,27 @@ igdctl() { on_lan1 "$IGDCTL" "$@"; }
     assert_success
     assert_output --partial "internal 10.77.0.2"
 }
+
+# router_time_waits — TIME_WAIT sockets at the router on its UPnP HTTP port.
+router_time_waits() {
+    on_router ss -Htan state time-wait "( sport = :$(lab_info http_port) )" | wc -l
+}
+
+@test "natt's HTTP exchanges leave the router no TIME_WAIT socket; a miniupnpc client's leave one each" {
+    on_router ss -K -tan state time-wait >/dev/null 2>&1 || skip "this kernel cannot end TIME_WAIT sockets (ss -K)"
+    assert_equal "$(router_time_waits)" 0
+    # The description, the external address, a mapping made, read and removed: five exchanges, each
+    # answered in full, after which the router closed first.
+    run igdctl info external map tcp 7430 7430 600 get tcp 7430 unmap tcp 7430
+    assert_success
+    assert_line --index 2 "mapped tcp 7430 -> 10.77.0.2:7430 lifetime 600"
+    assert_line --index 4 "unmapped tcp 7430"
+    refute router_has_rule 'dport 7430 '
+    assert_equal "$(router_time_waits)" 0
+    # The same router keeps one for each exchange of a client that answers its FIN with a FIN.
+    on_lan1 upnpc -u "$(lab_info desc_url)" -e natt-bats -a 10.77.0.2 7431 7431 TCP >/dev/null
+    on_lan1 upnpc -u "$(lab_info desc_url)" -d 7431 TCP >/dev/null
+    refute router_has_rule 'dport 7431 '
+    run router_time_waits
+    [ "$output" -ge 2 ] || fail "upnpc's exchanges left $output TIME_WAIT sockets at the router (expected at least 2)"
+}
