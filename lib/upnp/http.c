@@ -408,11 +408,15 @@ int natt_http_head_parse(const char *head, int *status, long long *content_lengt
 	return 0;
 }
 
-/* Ends a connection whose answer came whole with a reset rather than a FIN. The router closes first
- * (Connection: close), so our FIN would leave it a TIME_WAIT socket for a minute per request, and
- * miniupnpd reads the whole /proc/net/tcp at each AddPortMapping (its port-in-use check): 500 adds
- * took 5.3 s with the 3,400 left by a few runs of 50 processes, 2.1 s with none. Nothing is lost:
- * the answer is read, and the request was read before it was answered. */
+/* Interim answers (1xx) accepted before the final one: a device that sends them without end is
+ * stopped by the deadline or by this. */
+#define MAX_INTERIM_HEADS 8
+
+/* Ends a connection whose answer came whole with a reset rather than a FIN. The router usually has
+ * closed first (Connection: close), so our FIN would leave it a TIME_WAIT socket for a minute per
+ * request, and miniupnpd reads the whole /proc/net/tcp at each TCP AddPortMapping (its port-in-use
+ * check): 500 adds took 5.3 s with the 3,400 left by a few runs of 50 processes, 2.1 s with none.
+ * Nothing is lost: the answer is read, and the request was read before it was answered. */
 static void close_answered(int fd)
 {
 	struct linger abort_on_close = { .l_onoff = 1, .l_linger = 0 };
@@ -438,6 +442,7 @@ static int http_exchange(const struct natt_http_url *u, const char *request, siz
 	/* The raw answer: head, then the body as sent (chunk framing costs a little more than the body). */
 	const size_t cap = NATT_HTTP_MAX_HEAD + NATT_UPNP_MAX_DOCUMENT + NATT_UPNP_MAX_DOCUMENT / 8 + 4096;
 	size_t have = 0, alloc = 0, head_len = 0, scanned = 0;
+	int interim_heads = 0;
 	char *buf = NULL;
 	long long content_length = -1;
 	bool chunked = false, done = false;
@@ -477,14 +482,16 @@ static int http_exchange(const struct natt_http_url *u, const char *request, siz
 		}
 		have += (size_t)n;
 		buf[have] = '\0';
-		if (!head_len) {
+		bool next_head = true;
+		while (!head_len && next_head) {
+			next_head = false;
 			/* Only the new bytes are searched (and 3 before): a head sent byte by byte stays linear. */
 			char *end = memmem(buf + scanned, have - scanned, "\r\n\r\n", 4);
 			scanned = have > 3 ? have - 3 : 0;
 			if (!end) {
 				if (have > NATT_HTTP_MAX_HEAD)
 					rc = -EMSGSIZE;
-				continue;
+				break;
 			}
 			head_len = (size_t)(end - buf) + 4;
 			if (head_len > NATT_HTTP_MAX_HEAD) {
@@ -495,8 +502,25 @@ static int http_exchange(const struct natt_http_url *u, const char *request, siz
 			buf[head_len - 2] = '\0';
 			rc = natt_http_head_parse(buf, status, &content_length, &chunked);
 			buf[head_len - 2] = saved;
+			/* An interim answer (100 Continue, 103 Early Hints) comes before the one that counts: it is
+			 * dropped and the next head read, from what is already here first. */
+			if (rc == 0 && *status < 200) {
+				if (++interim_heads > MAX_INTERIM_HEADS) {
+					rc = -EPROTO;
+					break;
+				}
+				have -= head_len;
+				memmove(buf, buf + head_len, have + 1);
+				head_len = scanned = 0;
+				*status = 0;
+				content_length = -1;
+				chunked = false;
+				next_head = true;
+			}
 		}
-		if (rc == 0 && head_len) {
+		if (rc < 0)
+			break;
+		if (head_len) {
 			size_t got = have - head_len;
 			if (content_length >= 0) {
 				done = (long long)got >= content_length;

@@ -550,6 +550,42 @@ static void test_hostile_answers(void **state)
 	}
 }
 
+/* Interim answers before the final one are skipped, whether they come with it in one piece or in
+ * pieces (SLOW_PIECES: 7 bytes every 2 ms); a device that sends nothing but them is refused. */
+static void test_interim_answers(void **state)
+{
+	(void)state;
+	static char endless[40 * 32];
+	endless[0] = '\0';
+	for (int i = 0; i < 40; i++)
+		strcat(endless, "HTTP/1.1 100 Continue\r\n\r\n");
+	const struct route routes[] = {
+		{ "/one", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", NULL },
+		{ "/two", "HTTP/1.1 100 Continue\r\nX-A: 1\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+		          "HTTP/1.1 200 OK\r\n\r\n<root/>", NULL },
+		{ "/endless", endless, NULL },
+		{ NULL, NULL, NULL }
+	};
+	for (int slow = 0; slow < 2; slow++) {
+		struct server sv;
+		server_start(&sv, slow ? SLOW_PIECES : SERVE, routes, 3000);
+		char *body = NULL;
+		size_t len = 0;
+		assert_int_equal(natt_upnp_fetch(url(&sv, "/one"), 1000, &body, &len), 0);
+		assert_int_equal(len, 5);
+		assert_memory_equal(body, "hello", 5);
+		free(body);
+		body = NULL;
+		assert_int_equal(natt_upnp_fetch(url(&sv, "/two"), 1000, &body, &len), 0);
+		assert_string_equal(body, "<root/>");
+		free(body);
+		body = NULL;
+		assert_int_equal(natt_upnp_fetch(url(&sv, "/endless"), 2000, &body, &len), -EPROTO);
+		assert_null(body);
+		server_stop(&sv);
+	}
+}
+
 /* What would not fit miniupnpc's buffers is refused before anything is sent; what just fits is sent
  * whole. */
 static void test_request_limits(void **state)
@@ -1086,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_timeouts_and_failures),
 		cmocka_unit_test(test_connect_timeout),
 		cmocka_unit_test(test_hostile_answers),
+		cmocka_unit_test(test_interim_answers),
 		cmocka_unit_test(test_request_limits),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_igd_open),
