@@ -7,8 +7,9 @@
  * deadline for the whole exchange (connect, send, every byte back), NATT_HTTP_MAX_HEAD bytes of head
  * (searched only in the new bytes: linear however it is sent), NATT_UPNP_MAX_DOCUMENT bytes of body
  * (Content-Length, chunked or up to the close). Its sockets are close-on-exec and send with
- * MSG_NOSIGNAL; one whose answer came whole is ended with a reset (no TIME_WAIT left at the router). The SOAP envelope is the one miniupnpc 2.2.4 writes, within its buffer sizes (below),
- * so that devices see the same requests as before; miniupnpc still gives the UPNParg type.
+ * MSG_NOSIGNAL; one whose answer came whole is ended with a reset (no TIME_WAIT left at the router).
+ * The SOAP envelope is the one miniupnpc 2.2.4 writes, within its buffer sizes (below), so that
+ * devices see the same requests as before; miniupnpc still gives the UPNParg type.
  *
  * Only numeric URLs are used (no name resolution that could block): IPv4, and IPv6 literals for the
  * pinhole calls at the router's IPv6 address. */

@@ -1,8 +1,8 @@
 /* The UPnP Internet Gateway Device as the engine, the CLI and libnatt's natt/igd.h use it: found fast
  * (first SSDP answer from the gateway, no fixed window), its description read by natt's own parser
  * (desc.c), then each port mapping action as one natt_upnp_call() with named arguments and results
- * (natt's own SOAP and HTTP: upnp/call.c, upnp/http.c). One implementation of each step, shared by every front end. Not
- * thread-safe per object: one thread uses one struct natt_igd. */
+ * (natt's own SOAP and HTTP: upnp/call.c, upnp/http.c). One implementation of each step, shared by
+ * every front end. Not thread-safe per object: one thread uses one struct natt_igd. */
 #ifndef NATT_LIB_IGD_H
 #define NATT_LIB_IGD_H
 
