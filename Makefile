@@ -116,6 +116,14 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBA)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALLFLAGS) $(DEPFLAGS) -o $@ $< $(EXTRA_TEST_OBJS) $(LIBA) -lcmocka $(LDLIBS_PROTO) $(LDFLAGS)
 
+# test_shim_fdtable links the preload library's fd table and its close and copy hooks alone: the
+# test stands in for libc's close and for the engine.
+SHIM_TABLE_OBJS := $(addprefix $(BUILD)/obj/shim/,fdtable.o close.o dup.o)
+$(BUILD)/tests/test_shim_fdtable: tests/unit/test_shim_fdtable.c $(SHIM_TABLE_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLFLAGS) $(DEPFLAGS) -Ishim -o $@ $< $(SHIM_TABLE_OBJS) -lcmocka -ldl $(LDFLAGS)
+
 # test_outside tests the watcher's parts, which only the command links.
 $(BUILD)/tests/test_outside: $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)
 $(BUILD)/tests/test_outside: EXTRA_TEST_OBJS = $(OUTSIDE_SRCS:%.c=$(BUILD)/obj/%.o)

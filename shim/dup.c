@@ -75,9 +75,12 @@ static void make_way(int oldfd, int newfd)
 	    nattshim_settled(newfd) != NATTSHIM_OURS)
 		return;
 	int saved_errno = errno;
+	nattshim_own_opening(); /* (a new fd of natt's) */
 	int moved = libc_fcntl(newfd, F_DUPFD_CLOEXEC, (void *)(long)(newfd + 1));
-	if (moved >= 0) {
+	if (moved >= 0)
 		nattshim_fd_exchange(moved, NATTSHIM_OURS);
+	nattshim_own_opened();
+	if (moved >= 0) {
 		if (natt_engine_fd_moved(newfd, moved))
 			nattshim_fd_exchange(newfd, NULL);
 		else {

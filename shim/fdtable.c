@@ -1,8 +1,13 @@
 /* fd -> entry table. Two levels, chunks allocated on first use, so a process that publishes nothing
  * touches no page of it and a fork copies nothing. Entries are reference counted by holders: every fd
  * (in this process) that refers to the same socket holds one. */
+#include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -97,10 +102,13 @@ bool nattshim_pend_if(int fd, struct natt_entry *expected)
 	return true;
 }
 
-void nattshim_unpend(int fd, struct natt_entry *settled)
+bool nattshim_unpend(int fd, struct natt_entry *settled)
 {
-	nattshim_fd_exchange(fd, settled);
-	pending_here = -1;
+	/* Only over our own mark: once natt's close of its own fd has freed the number, a dup() of the
+	 * program's may get it and write its entry there; that one stays. */
+	bool ours = nattshim_fd_replace(fd, NATTSHIM_PENDING, settled);
+	pending_here = -1; /* (after: a signal handler here must not wait for a mark still set) */
+	return ours;
 }
 
 struct natt_entry *nattshim_settled(int fd)
@@ -136,7 +144,8 @@ void nattshim_mark(int fd, enum natt_fd_mark how)
 		claimed_over = NULL;
 		break;
 	case NATT_FD_DISOWN:
-		nattshim_unpend(fd, claimed_over);
+		if (!nattshim_unpend(fd, claimed_over))
+			nattshim_release(claimed_over); /* its number went on to another copy meanwhile */
 		claimed_over = NULL;
 		break;
 	case NATT_FD_CLOSING:
@@ -144,6 +153,12 @@ void nattshim_mark(int fd, enum natt_fd_mark how)
 		break;
 	case NATT_FD_CLOSED:
 		nattshim_unpend(fd, NULL);
+		break;
+	case NATT_FD_OPENING:
+		nattshim_own_opening();
+		break;
+	case NATT_FD_OPENED:
+		nattshim_own_opened();
 		break;
 	}
 }
@@ -163,4 +178,94 @@ bool nattshim_any_tracked(unsigned first, unsigned last)
 			return true;
 	}
 	return false;
+}
+
+/* natt making one of its own fds, and the program closing a range of fds (close_range, closefrom),
+ * keep out of each other's way: the range close looks at the table first and closes after, so a
+ * number natt got and marked in between, already passed, would be closed under natt. Each counts
+ * itself in, then looks for the other: of two that start at once, at least one sees the other (all
+ * sequentially consistent), and natt is the one that steps back. Both waits last a few system calls
+ * of the other side's, and are bounded all the same (KEEP_OUT_WAIT_MS). The counts of this very thread
+ * (a signal handler that interrupted the other side) are never waited for. */
+static atomic_int own_opens_under_way;
+static atomic_int range_closes_under_way;
+static __thread int own_opens_here __attribute__((tls_model("initial-exec")));
+static __thread int range_closes_here __attribute__((tls_model("initial-exec")));
+
+#define KEEP_OUT_WAIT_MS 1000
+
+static int64_t now_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now); /* (vDSO: async-signal-safe, no system call) */
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Yields the first rounds, then sleeps 100 µs a round; false once the deadline has passed. Neither a
+ * cancellation point (close_range() is none) nor a change of errno. */
+static bool wait_a_moment(unsigned round, int64_t *deadline_ms)
+{
+	if (round < 64) {
+		sched_yield();
+		return true;
+	}
+	if (!*deadline_ms)
+		*deadline_ms = now_ms() + KEEP_OUT_WAIT_MS;
+	int saved_errno = errno;
+	struct timespec pause = { 0, 100 * 1000 };
+	syscall(SYS_nanosleep, &pause, NULL);
+	errno = saved_errno;
+	return now_ms() < *deadline_ms;
+}
+
+static bool range_close_elsewhere(void)
+{
+	return atomic_load(&range_closes_under_way) > range_closes_here;
+}
+
+void nattshim_own_opening(void)
+{
+	/* This thread's count first: a signal handler here that closes a range never waits for it. */
+	own_opens_here++;
+	int64_t deadline = 0;
+	bool waiting = true;
+	for (unsigned round = 0;;) {
+		atomic_fetch_add(&own_opens_under_way, 1);
+		if (!waiting || !range_close_elsewhere())
+			break;
+		atomic_fetch_sub(&own_opens_under_way, 1); /* (the range close may be waiting for it) */
+		while (waiting && range_close_elsewhere())
+			waiting = wait_a_moment(round++, &deadline);
+	}
+}
+
+void nattshim_own_opened(void)
+{
+	if (own_opens_here > 0) {
+		atomic_fetch_sub(&own_opens_under_way, 1);
+		own_opens_here--;
+	}
+}
+
+void nattshim_range_close_begin(void)
+{
+	range_closes_here++;
+	atomic_fetch_add(&range_closes_under_way, 1);
+	int64_t deadline = 0;
+	for (unsigned round = 0; atomic_load(&own_opens_under_way) > own_opens_here; round++)
+		if (!wait_a_moment(round, &deadline))
+			break;
+}
+
+void nattshim_range_close_end(void)
+{
+	atomic_fetch_sub(&range_closes_under_way, 1);
+	range_closes_here--;
+}
+
+void nattshim_keep_out_after_fork(void)
+{
+	/* (Only this thread goes on in the child: what the others had under way never ends there.) */
+	atomic_store(&own_opens_under_way, own_opens_here);
+	atomic_store(&range_closes_under_way, range_closes_here);
 }

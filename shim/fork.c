@@ -13,6 +13,7 @@ NATT_EXPORT pid_t fork(void)
 	pid_t pid = libc_fork();
 	if (pid == 0) {
 		nattshim_pid_after_fork(); /* (the fork handlers do it too, once there are any) */
+		nattshim_keep_out_after_fork();
 		nattshim_forget_deferred();
 	}
 	if (pid == 0 && !nattshim_in_signal_handler()) /* else at the next adoption check */
@@ -26,6 +27,7 @@ NATT_EXPORT int daemon(int nochdir, int noclose)
 	int rc = libc_daemon(nochdir, noclose);
 	if (rc == 0) {
 		nattshim_pid_after_fork();
+		nattshim_keep_out_after_fork();
 		nattshim_forget_deferred();
 		nattshim_watch_owners();
 	}

@@ -49,6 +49,7 @@ static void close_inherited_own_fds(void)
 static void child(void)
 {
 	nattshim_pid_after_fork();
+	nattshim_keep_out_after_fork();
 	nattshim_forget_deferred();
 	if (!nattshim_engine_loaded())
 		return; /* (no entry, no fd of natt's, no signal taken) */

@@ -291,8 +291,13 @@ bool nattshim_examine(struct natt_entry *entry)
 	struct socket_facts facts;
 	bool publish = listens_on_tcp(fd) && look_at_socket(fd, &facts);
 	if (publish)
-		fill_in(entry, &facts);
-	nattshim_unpend(fd, entry);
+		fill_in(entry, &facts); /* (before the program's threads can see the fd settled) */
+	if (!nattshim_unpend(fd, entry)) {
+		/* The number was closed where no hook saw it and reused by a copy of another socket: what
+		 * we looked at may be that one, and the entry's hold at the number has ended. */
+		nattshim_release(entry);
+		return false;
+	}
 	return publish;
 }
 

@@ -141,11 +141,13 @@ int nattshim_fd_of(const struct natt_entry *entry);
 /* What fd's slot holds once natt's check of a claimed fd, or its close of its own, is over (a few
  * system calls away). */
 struct natt_entry *nattshim_settled(int fd);
-/* Marks fd pending in the calling thread (returns what its slot held), and settles it to `settled`. */
+/* Marks fd pending in the calling thread (returns what its slot held). */
 struct natt_entry *nattshim_pend(int fd);
 /* Marks fd pending only if its slot holds expected; whether it did. */
 bool nattshim_pend_if(int fd, struct natt_entry *expected);
-void nattshim_unpend(int fd, struct natt_entry *settled);
+/* Settles a pending fd to `settled`, unless something else was written over the mark meanwhile (a
+ * copy of the program's at the number natt's close just freed): then false, and that stays. */
+bool nattshim_unpend(int fd, struct natt_entry *settled);
 /* The claim protocol of enum natt_fd_mark, for the thread that makes the claim. */
 void nattshim_mark(int fd, enum natt_fd_mark how);
 /* Drops one holder of entry; the last one retires it. Async-signal-safe. */
@@ -155,6 +157,14 @@ void nattshim_release(struct natt_entry *entry);
 void nattshim_each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx), void *ctx);
 /* Whether any fd in [first, last] is tracked (cheap for sparse tables). */
 bool nattshim_any_tracked(unsigned first, unsigned last);
+/* Around natt's making of an fd of its own (from the system call that gives the number to its mark)
+ * and around the program's close of a range of fds (from its look at the table to its last close):
+ * neither runs while the other is under way (bounded waits). The fork child takes its own counts. */
+void nattshim_own_opening(void);
+void nattshim_own_opened(void);
+void nattshim_range_close_begin(void);
+void nattshim_range_close_end(void);
+void nattshim_keep_out_after_fork(void);
 
 /* Set in a forked child that holds published sockets of its parent: the child takes them over once
  * the parent is gone (adopt.c). Checked by close() first: a load and a compare. */

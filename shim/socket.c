@@ -33,15 +33,20 @@ static int nattshim_manager_socket(int domain, int type, int protocol)
 	 * manager talks to the router must not pass them on. */
 	type |= SOCK_CLOEXEC;
 	for (int attempt = 0; attempt < 3; attempt++) {
+		nattshim_own_opening();
 		int fd = libc_socket(domain, type, protocol);
-		if (fd < 0)
-			return fd;
-		nattshim_mark(fd, NATT_FD_CLAIM);
-		if (still_fresh(fd, domain, type)) {
-			nattshim_mark(fd, NATT_FD_CONFIRM);
+		if (fd < 0) {
+			int saved_errno = errno;
+			nattshim_own_opened();
+			errno = saved_errno;
 			return fd;
 		}
-		nattshim_mark(fd, NATT_FD_DISOWN); /* the program's now: leave it, make another */
+		nattshim_mark(fd, NATT_FD_CLAIM);
+		bool fresh = still_fresh(fd, domain, type);
+		nattshim_mark(fd, fresh ? NATT_FD_CONFIRM : NATT_FD_DISOWN); /* (disowned: the program's now) */
+		nattshim_own_opened();
+		if (fresh)
+			return fd;
 	}
 	errno = EMFILE;
 	return -1;

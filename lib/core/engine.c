@@ -15,6 +15,7 @@
 
 #include "core/engine_internal.h"
 #include "core/entry_pool.h"
+#include "sys/ownfd.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -250,7 +251,9 @@ static int start_manager_locked(void)
 		pthread_once(&fork_handlers, register_fork_handlers);
 	}
 	/* (Atomic: a thread publishing meanwhile wakes the manager without the lock.) */
+	natt_own_fds_opening();
 	__atomic_store_n(&E.wake_fd, natt_own_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), __ATOMIC_RELEASE);
+	natt_own_fds_opened();
 	if (E.wake_fd < 0)
 		return -errno;
 	/* The manager must never take the application's signals: it starts with all blocked. glibc

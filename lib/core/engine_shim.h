@@ -53,8 +53,19 @@ void natt_engine_adopt(struct natt_entry *entry, pid_t from);
  * natt's open() and the claim); CONFIRM or DISOWN: that check's outcome (claims are made and settled
  * by one thread, one at a time); CLOSING and CLOSED: around a close of natt's that the shim's close()
  * does not see (fclose, closedir), during which the program's close() of that number waits (before it,
- * the number is natt's; after it, possibly the program's again). */
-enum natt_fd_mark { NATT_FD_MARK, NATT_FD_CLAIM, NATT_FD_CONFIRM, NATT_FD_DISOWN, NATT_FD_CLOSING, NATT_FD_CLOSED };
+ * the number is natt's; after it, possibly the program's again); OPENING and OPENED (fd -1): around
+ * the making of an fd of natt's, from before the system call that makes it to its mark, which no
+ * close_range() or closefrom() of the program's overlaps. */
+enum natt_fd_mark {
+	NATT_FD_MARK,
+	NATT_FD_CLAIM,
+	NATT_FD_CONFIRM,
+	NATT_FD_DISOWN,
+	NATT_FD_CLOSING,
+	NATT_FD_CLOSED,
+	NATT_FD_OPENING,
+	NATT_FD_OPENED
+};
 extern void (*natt_engine_fd_hook)(int fd, enum natt_fd_mark mark);
 /* Set by the shim: whether the calling thread is inside a signal handler of the program's; publishing
  * there starts no thread (natt_engine_start_if_wanted does, later). */

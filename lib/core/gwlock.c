@@ -59,7 +59,9 @@ static int lock_range(int fd, short type, off_t start, off_t len)
 /* A watch on the lock file's closes (-1 without inotify: then the poll alone). */
 static int watch_releases(int fd)
 {
+	natt_own_fds_opening();
 	int watch = natt_own_fd(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+	natt_own_fds_opened();
 	if (watch < 0)
 		return -1;
 	char path[32];

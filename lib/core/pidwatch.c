@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/engine_internal.h"
+#include "sys/ownfd.h"
 #include "sys/sockstate.h"
 
 #define MAX_WATCHES 32
@@ -32,13 +33,15 @@ static int add_locked(pid_t pid, void (*on_exit)(pid_t))
 			return 0;
 	if (W.count == MAX_WATCHES)
 		return -ENOSPC;
+	natt_own_fds_opening();
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0 && errno == ESRCH)
-		return -ESRCH;
 	if (fd >= 0) {
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		natt_own_fd(fd);
 	}
+	natt_own_fds_opened();
+	if (fd < 0 && errno == ESRCH)
+		return -ESRCH;
 	W.watches[W.count++] = (struct pid_watch){ .pid = pid, .fd = fd, .on_exit = on_exit };
 	return 0;
 }

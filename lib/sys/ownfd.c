@@ -13,22 +13,39 @@ static void mark(int fd, enum natt_fd_mark how)
 		natt_engine_fd_hook(fd, how);
 }
 
+void natt_own_fds_opening(void)
+{
+	mark(-1, NATT_FD_OPENING);
+}
+
+void natt_own_fds_opened(void)
+{
+	int saved_errno = errno;
+	mark(-1, NATT_FD_OPENED);
+	errno = saved_errno;
+}
+
 int natt_own_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
+	if (!natt_engine_fd_hook)
+		return openat(dirfd, path, flags | O_CLOEXEC, mode);
 	for (int attempt = 0; attempt < 3; attempt++) {
+		natt_own_fds_opening();
 		int fd = openat(dirfd, path, flags | O_CLOEXEC, mode);
-		if (fd < 0 || !natt_engine_fd_hook)
-			return fd;
-		mark(fd, NATT_FD_CLAIM);
-		struct stat by_fd, by_path;
-		if (fstat(fd, &by_fd) == 0 && fstatat(dirfd, path, &by_path, 0) == 0 && by_fd.st_dev == by_path.st_dev &&
-		    by_fd.st_ino == by_path.st_ino) {
-			mark(fd, NATT_FD_CONFIRM);
+		if (fd < 0) {
+			natt_own_fds_opened();
 			return fd;
 		}
-		/* Closed by the program before the claim (and maybe its own file now): leave the number
-		 * alone, and open again. */
-		mark(fd, NATT_FD_DISOWN);
+		mark(fd, NATT_FD_CLAIM);
+		struct stat by_fd, by_path;
+		bool same = fstat(fd, &by_fd) == 0 && fstatat(dirfd, path, &by_path, 0) == 0 &&
+		            by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
+		/* Not the same: closed by the program before the claim (and maybe its own file now): the
+		 * number is left alone, and the file opened again. */
+		mark(fd, same ? NATT_FD_CONFIRM : NATT_FD_DISOWN);
+		natt_own_fds_opened();
+		if (same)
+			return fd;
 	}
 	errno = EAGAIN;
 	return -1;

@@ -13,6 +13,12 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* Around the making of an fd that natt marks as its own without a claim (natt_own_fd: eventfd,
+ * inotify, pidfd), from before its system call to after its mark: a range close of the program's
+ * (close_range, closefrom) does not overlap it. */
+void natt_own_fds_opening(void);
+void natt_own_fds_opened(void);
+
 /* openat(dirfd, path, flags | O_CLOEXEC, mode), marked as natt's. -1 with errno on failure. */
 int natt_own_openat(int dirfd, const char *path, int flags, mode_t mode);
 int natt_own_open(const char *path, int flags, mode_t mode);
