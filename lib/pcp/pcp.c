@@ -13,6 +13,7 @@
 #include "natt/net.h"
 #include "natt/pcp.h"
 #include "pcp/pcp_internal.h"
+#include "sys/ownfd.h"
 
 #define HEADER_SIZE 24
 #define MAP_PAYLOAD_SIZE 36
@@ -219,12 +220,12 @@ NATT_API int natt_pcp_new_nonce(uint8_t nonce[NATT_PCP_NONCE_SIZE])
 	if (n == NATT_PCP_NONCE_SIZE)
 		return 0;
 	/* Early boot (entropy pool not ready) or an old kernel: urandom never blocks. */
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	int fd = natt_own_open("/dev/urandom", O_RDONLY, 0);
 	if (fd < 0)
 		return -errno;
 	n = read(fd, nonce, NATT_PCP_NONCE_SIZE);
 	int saved = errno;
-	close(fd);
+	natt_own_close(fd);
 	if (n != NATT_PCP_NONCE_SIZE)
 		return n < 0 ? -saved : -EIO;
 	return 0;

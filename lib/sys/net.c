@@ -84,7 +84,7 @@ int natt_gateway_ipv4_procfs(const char *path, struct in_addr *gateway, char *if
 	if (!path || !gateway)
 		return -EINVAL;
 	memset(&pick, 0, sizeof(pick));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = natt_own_open(path, O_RDONLY, 0); /* (inside a program: marked as natt's while read) */
 	if (fd < 0)
 		return -errno;
 	/* Read in pieces and hand the parser whole lines, so memory stays fixed whatever the table size. */
@@ -134,7 +134,7 @@ int natt_gateway_ipv4_procfs(const char *path, struct in_addr *gateway, char *if
 	*gateway = pick.gateway;
 	fill_ifname(&pick, ifname);
 out:
-	close(fd);
+	natt_own_close(fd);
 	return r;
 }
 
