@@ -124,25 +124,17 @@ static int nattshim_close_range(unsigned first, unsigned last, int flags)
 	return rc;
 }
 
-/* Whether a range close must look at the table: it holds something in the range, or natt's engine
- * runs (and may be making an fd of its own there right now). */
-static bool range_concerns_natt(unsigned first, unsigned last)
-{
-	return nattshim_engine_loaded() || nattshim_any_tracked(first, last);
-}
-
 /* From before the look at the table until the range is closed, natt makes no fd of its own: one made
- * meanwhile could be at a number already looked at, and closed under natt. */
+ * meanwhile could be at a number already looked at, and closed under natt. (So a range of unused
+ * chunks holds no fd of natt's, nor will before the close.) */
 NATT_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	if (first > last)
 		return libc_close_range(first, last, flags);
 	nattshim_range_close_begin();
-	int rc = range_concerns_natt(first, last) ? nattshim_close_range(first, last, flags)
-	                                          : libc_close_range(first, last, flags);
-	int saved_errno = errno;
-	nattshim_range_close_end();
-	errno = saved_errno;
+	int rc = nattshim_any_tracked(first, last) ? nattshim_close_range(first, last, flags)
+	                                           : libc_close_range(first, last, flags);
+	nattshim_range_close_end(); /* (errno untouched) */
 	return rc;
 }
 
@@ -152,14 +144,16 @@ NATT_EXPORT void closefrom(int lowfd)
 		libc_closefrom(lowfd);
 		return;
 	}
-	int saved_errno = errno;
 	nattshim_range_close_begin();
-	/* glibc's closefrom() is close_range(lowfd, ~0U, 0) with a fallback for old kernels; ours asks
-	 * the same of close_range after detaching what it closes. */
-	if (!range_concerns_natt((unsigned)lowfd, ~0u))
+	if (!nattshim_any_tracked((unsigned)lowfd, ~0u)) {
 		libc_closefrom(lowfd);
-	else if (nattshim_close_range((unsigned)lowfd, ~0u, 0) < 0)
-		libc_closefrom(lowfd);
+	} else {
+		int saved_errno = errno;
+		/* glibc's closefrom() is close_range(lowfd, ~0U, 0) with a fallback for old kernels;
+		 * ours asks the same of close_range after detaching what it closes. */
+		if (nattshim_close_range((unsigned)lowfd, ~0u, 0) < 0)
+			libc_closefrom(lowfd);
+		errno = saved_errno;
+	}
 	nattshim_range_close_end();
-	errno = saved_errno;
 }

@@ -187,8 +187,8 @@ bool nattshim_any_tracked(unsigned first, unsigned last)
  * sequentially consistent), and natt is the one that steps back. Both waits last a few system calls
  * of the other side's, and are bounded all the same (KEEP_OUT_WAIT_MS). The counts of this very thread
  * (a signal handler that interrupted the other side) are never waited for. */
-static atomic_int own_opens_under_way;
-static atomic_int range_closes_under_way;
+static atomic_int own_opens_under_way NATTSHIM_HOT_DATA;
+static atomic_int range_closes_under_way NATTSHIM_HOT_DATA;
 static __thread int own_opens_here __attribute__((tls_model("initial-exec")));
 static __thread int range_closes_here __attribute__((tls_model("initial-exec")));
 
@@ -212,7 +212,7 @@ static bool wait_a_moment(unsigned round, int64_t *deadline_ms)
 	if (!*deadline_ms)
 		*deadline_ms = now_ms() + KEEP_OUT_WAIT_MS;
 	int saved_errno = errno;
-	struct timespec pause = { 0, 100 * 1000 };
+	struct { long tv_sec, tv_nsec; } pause = { 0, 100 * 1000 }; /* (the system call's own layout) */
 	syscall(SYS_nanosleep, &pause, NULL);
 	errno = saved_errno;
 	return now_ms() < *deadline_ms;
@@ -223,17 +223,21 @@ static bool range_close_elsewhere(void)
 	return atomic_load(&range_closes_under_way) > range_closes_here;
 }
 
+/* This thread's count goes up before the shared one and down after it: a signal handler here that
+ * closes a range never waits for this thread, and never overlooks another's open. An open inside one
+ * of this thread's own (a handler's) steps back from nothing: the outer one is counted already. */
 void nattshim_own_opening(void)
 {
-	/* This thread's count first: a signal handler here that closes a range never waits for it. */
-	own_opens_here++;
+	bool nested = own_opens_here > 0;
 	int64_t deadline = 0;
-	bool waiting = true;
+	bool waiting = !nested;
 	for (unsigned round = 0;;) {
+		own_opens_here++;
 		atomic_fetch_add(&own_opens_under_way, 1);
 		if (!waiting || !range_close_elsewhere())
-			break;
+			return;
 		atomic_fetch_sub(&own_opens_under_way, 1); /* (the range close may be waiting for it) */
+		own_opens_here--;
 		while (waiting && range_close_elsewhere())
 			waiting = wait_a_moment(round++, &deadline);
 	}

@@ -42,8 +42,9 @@ static int nattshim_manager_socket(int domain, int type, int protocol)
 			return fd;
 		}
 		nattshim_mark(fd, NATT_FD_CLAIM);
+		/* (not fresh: the program's now, left alone) */
 		bool fresh = still_fresh(fd, domain, type);
-		nattshim_mark(fd, fresh ? NATT_FD_CONFIRM : NATT_FD_DISOWN); /* (disowned: the program's now) */
+		nattshim_mark(fd, fresh ? NATT_FD_CONFIRM : NATT_FD_DISOWN);
 		nattshim_own_opened();
 		if (fresh)
 			return fd;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,7 +28,6 @@
 __thread int natt_internal_depth;
 __thread bool natt_manager_thread;
 atomic_bool nattshim_inherited;
-atomic_bool nattshim_engine_present;
 
 static struct natt_entry *retired[8];
 static _Atomic unsigned retired_count;
@@ -63,7 +63,7 @@ bool natt_engine_fd_moved(int from, int to)
 }
 
 /* Run once, right after the next real close (or fclose) of the number `after_close_of`. (Atomic, as
- * is what the other hooks below set: glibc declares close() and closefrom() leaf functions, which a
+ * is what the other hooks below set: glibc declares close_range() and closefrom() leaf functions, which a
  * compiler may take for not touching this file's variables.) */
 static void (*_Atomic after_close)(void);
 static int after_close_of = -1;
@@ -316,9 +316,18 @@ static void start_natt_thread(bool may_claim)
 	assert_int_equal(pthread_create(&natt_thread, NULL, natt_makes_own_fd, NULL), 0);
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* (Well inside the second after which natt gives up waiting for a range close.) */
 static bool natt_done_within_ms(int ms)
 {
-	for (int i = 0; i < ms && !atomic_load(&natt_done); i++)
+	int64_t until = monotonic_ms() + ms;
+	while (!atomic_load(&natt_done) && monotonic_ms() < until)
 		usleep(1000);
 	return atomic_load(&natt_done);
 }
@@ -346,7 +355,6 @@ static void natt_opens_now(void)
 static void test_range_close_then_natts_fd(void **state)
 {
 	(void)state;
-	atomic_store(&nattshim_engine_present, true);
 	int first = lowest_free_fd();
 	before_range_close = natt_opens_now;
 	closefrom(first);
@@ -354,22 +362,35 @@ static void test_range_close_then_natts_fd(void **state)
 	assert_false(opened_during_range_close); /* natt waited for the range close */
 	assert_natts_fd_survived();
 	assert_true(fcntl(program_fd, F_GETFD) >= 0); /* (below the range) */
-	atomic_store(&nattshim_engine_present, false);
+}
+
+#define NATT_CLAIMS_AFTER_MS 100
+
+/* Lets natt mark its number a moment after the range close has begun. */
+static void *release_natt_later(void *arg)
+{
+	(void)arg;
+	usleep(NATT_CLAIMS_AFTER_MS * 1000);
+	atomic_store(&natt_may_claim, true);
+	return NULL;
 }
 
 static void test_natts_fd_then_range_close(void **state)
 {
 	(void)state;
-	atomic_store(&nattshim_engine_present, true);
 	int first = lowest_free_fd();
 	start_natt_thread(false);
 	while (!atomic_load(&natt_has_number))
 		usleep(1000);
 	/* natt has its number and has not marked it yet: the range close waits for the mark. */
-	atomic_store(&natt_may_claim, true);
+	pthread_t releaser;
+	int64_t start = monotonic_ms();
+	assert_int_equal(pthread_create(&releaser, NULL, release_natt_later, NULL), 0);
 	closefrom(first);
+	int64_t took = monotonic_ms() - start;
+	assert_int_equal(pthread_join(releaser, NULL), 0);
+	assert_true(took >= NATT_CLAIMS_AFTER_MS - 10);
 	assert_natts_fd_survived();
-	atomic_store(&nattshim_engine_present, false);
 }
 
 /* Without anything in the way, natt's close of its own fd leaves the number free in the table. */
@@ -386,18 +407,15 @@ static void test_own_close_alone(void **state)
 
 int main(void)
 {
+	/* Each test starts with the program's published socket in place. */
+#define WITH_SOCKET(test) cmocka_unit_test_setup_teardown(test, publish_program_socket, end_program_socket)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_own_close_then_program_copy, publish_program_socket,
-		                                end_program_socket),
-		cmocka_unit_test_setup_teardown(test_own_stream_close_then_program_copy, publish_program_socket,
-		                                end_program_socket),
-		cmocka_unit_test_setup_teardown(test_claim_disowned_over_copy, publish_program_socket,
-		                                end_program_socket),
-		cmocka_unit_test_setup_teardown(test_own_close_alone, publish_program_socket, end_program_socket),
-		cmocka_unit_test_setup_teardown(test_range_close_then_natts_fd, publish_program_socket,
-		                                end_program_socket),
-		cmocka_unit_test_setup_teardown(test_natts_fd_then_range_close, publish_program_socket,
-		                                end_program_socket),
+		WITH_SOCKET(test_own_close_then_program_copy),
+		WITH_SOCKET(test_own_stream_close_then_program_copy),
+		WITH_SOCKET(test_claim_disowned_over_copy),
+		WITH_SOCKET(test_own_close_alone),
+		WITH_SOCKET(test_range_close_then_natts_fd),
+		WITH_SOCKET(test_natts_fd_then_range_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
