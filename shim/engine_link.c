@@ -139,16 +139,10 @@ static atomic_bool exiting;
  * its publish then waits in the deferred slots). */
 #define WAIT_FOR_LOAD_MS 2000
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_for_load(bool with_publishes)
 {
-	int state, round = 0;
+	int state;
+	unsigned round = 0;
 	int64_t deadline = 0;
 	pid_t self = getpid();
 	while ((state = atomic_load_explicit(&engine_state, memory_order_acquire)) == ENGINE_LOADING ||
@@ -158,16 +152,8 @@ static int wait_for_load(bool with_publishes)
 		 * never comes, what waits for it is not published). */
 		if (atomic_load(&loading_pid) != self)
 			return state;
-		if (++round < 64) {
-			sched_yield();
-			continue;
-		}
-		/* (a sleep, not a yield: a real-time waiter would keep the loader off its CPU) */
-		if (!deadline)
-			deadline = monotonic_ms() + WAIT_FOR_LOAD_MS;
-		else if (monotonic_ms() > deadline)
+		if (!nattshim_wait_a_moment(round++, &deadline, WAIT_FOR_LOAD_MS))
 			return ENGINE_LOADING;
-		nanosleep(&(struct timespec){ 0, 100000 }, NULL);
 	}
 	return state;
 }

@@ -201,16 +201,15 @@ static int64_t now_ms(void)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Yields the first rounds, then sleeps 100 µs a round; false once the deadline has passed. Neither a
- * cancellation point (close_range() is none) nor a change of errno. */
-static bool wait_a_moment(unsigned round, int64_t *deadline_ms)
+bool nattshim_wait_a_moment(unsigned round, int64_t *deadline_ms, int limit_ms)
 {
 	if (round < 64) {
 		sched_yield();
 		return true;
 	}
+	/* (a sleep, not a yield, from here: a real-time waiter would keep the other off its CPU) */
 	if (!*deadline_ms)
-		*deadline_ms = now_ms() + KEEP_OUT_WAIT_MS;
+		*deadline_ms = now_ms() + limit_ms;
 	int saved_errno = errno;
 	struct { long tv_sec, tv_nsec; } pause = { 0, 100 * 1000 }; /* (the system call's own layout) */
 	syscall(SYS_nanosleep, &pause, NULL);
@@ -239,7 +238,7 @@ void nattshim_own_opening(void)
 		atomic_fetch_sub(&own_opens_under_way, 1); /* (the range close may be waiting for it) */
 		own_opens_here--;
 		while (waiting && range_close_elsewhere())
-			waiting = wait_a_moment(round++, &deadline);
+			waiting = nattshim_wait_a_moment(round++, &deadline, KEEP_OUT_WAIT_MS);
 	}
 }
 
@@ -257,7 +256,7 @@ void nattshim_range_close_begin(void)
 	atomic_fetch_add(&range_closes_under_way, 1);
 	int64_t deadline = 0;
 	for (unsigned round = 0; atomic_load(&own_opens_under_way) > own_opens_here; round++)
-		if (!wait_a_moment(round, &deadline))
+		if (!nattshim_wait_a_moment(round, &deadline, KEEP_OUT_WAIT_MS))
 			break;
 }
 

@@ -157,6 +157,10 @@ void nattshim_release(struct natt_entry *entry);
 void nattshim_each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx), void *ctx);
 /* Whether any fd in [first, last] is tracked (cheap for sparse tables). */
 bool nattshim_any_tracked(unsigned first, unsigned last);
+/* One round of a short wait for another thread of natt's or the program's: the first 64 rounds
+ * yield, later ones sleep 100 µs; false once limit_ms have passed since the first sleep (*deadline_ms
+ * starts at 0). Neither a cancellation point nor a change of errno; async-signal-safe. */
+bool nattshim_wait_a_moment(unsigned round, int64_t *deadline_ms, int limit_ms);
 /* Around natt's making of an fd of its own (from the system call that gives the number to its mark)
  * and around the program's close of a range of fds (from its look at the table to its last close):
  * neither runs while the other is under way (bounded waits). The fork child takes its own counts. */
