@@ -73,10 +73,15 @@ $(BUILD)/obj/%.o: %.c
 # cost about 2% of /bin/true's start), and no DT_FINI (the C runtime's _fini does nothing here, and
 # calling it at exit would touch the last page of code: a page fault for every process). Naming a
 # function that does not exist as -fini leaves the entry out; destructors still run (.fini_array).
-$(SHIM): $(SHIM_OBJS) $(SHIM_LIB_OBJS) shim/exports.map
+#
+# shim/layout.ld places the hot data (and the fd table's first slots) in the page the loader writes
+# anyway; GNU ld and lld read it, gold does not (the library then links without it).
+SHIM_LAYOUT_SCRIPT := -Wl,-T,shim/layout.ld
+SHIM_LAYOUT = $(if $(shell $(CC) $(LDFLAGS) -Wl,--version 2>/dev/null | grep -m1 -E 'GNU ld|LLD'),$(SHIM_LAYOUT_SCRIPT))
+$(SHIM): $(SHIM_OBJS) $(SHIM_LIB_OBJS) shim/exports.map shim/layout.ld
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALLFLAGS) -shared -o $@ $(SHIM_OBJS) $(SHIM_LIB_OBJS) -Wl,--version-script=shim/exports.map \
-	    -Wl,-z,defs -Wl,-fini=natt_no_fini -ldl $(LDFLAGS)
+	    $(SHIM_LAYOUT) -Wl,-z,defs -Wl,-fini=natt_no_fini -ldl $(LDFLAGS)
 
 $(SHIM_ENGINE): $(SHIM_ENGINE_OBJS) $(LIB_OBJS) shim/engine/exports.map
 	@$(if $(Q),echo "  LINK    $@")

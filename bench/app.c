@@ -44,6 +44,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -402,20 +403,27 @@ static void step_open(int n, int port, bool ipv6)
 			setsockopt(fds[i], IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
 	int64_t first = 0;
+	long first_faults = 0; /* the calling thread's page faults in the first call */
 	for (int i = 0; i < n; i++) {
 		uint16_t p = htons((uint16_t)(port ? port + i : 0));
 		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = p };
 		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = p };
 		struct sockaddr *sa = ipv6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
 		socklen_t salen = ipv6 ? sizeof(sin6) : sizeof(sin);
+		struct rusage before, after;
+		if (i == 0)
+			getrusage(RUSAGE_THREAD, &before);
 		int64_t t0 = bench_now_ns();
 		if (bind(fds[i], sa, salen) < 0 || listen(fds[i], 128) < 0) {
 			fprintf(stderr, "%s: bind/listen on port %d: %s\n", prog, port ? port + i : 0, strerror(errno));
 			exit(1);
 		}
 		int64_t t1 = bench_now_ns();
-		if (i == 0)
+		if (i == 0) {
+			getrusage(RUSAGE_THREAD, &after);
+			first_faults = after.ru_minflt - before.ru_minflt;
 			first = t0;
+		}
 		t_last_listen = t1;
 		calls[i] = (double)(t1 - t0);
 	}
@@ -423,7 +431,8 @@ static void step_open(int n, int port, bool ipv6)
 		t_first_listen = first;
 	printf("{\"step\": \"open\", \"n\": %d, \"first_ns\": %.0f, \"median_ns\": %.0f, ", n, calls[0],
 	       bench_median(calls, (size_t)n));
-	printf("\"rest_median_ns\": %.0f, ", n > 1 ? bench_median(calls + 1, (size_t)n - 1) : 0.0);
+	printf("\"rest_median_ns\": %.0f, \"first_minflt\": %ld, ", n > 1 ? bench_median(calls + 1, (size_t)n - 1) : 0.0,
+	       first_faults);
 	double total = 0;
 	for (int i = 0; i < n; i++)
 		total += calls[i];

@@ -19,7 +19,7 @@ atomic_bool nattshim_inherited NATTSHIM_HOT_DATA;
 void nattshim_each_tracked(void (*fn)(int fd, struct natt_entry *entry, void *ctx), void *ctx)
 {
 	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
-		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
+		_Atomic(struct natt_entry *) *chunk = atomic_load(nattshim_chunk_ref(index));
 		if (!chunk)
 			continue;
 		for (unsigned i = 0; i < NATT_FD_CHUNK; i++) {

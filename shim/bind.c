@@ -10,11 +10,11 @@
 
 bool nattshim_publish_ephemeral_udp NATTSHIM_HOT_DATA;
 
-static void nattshim_bind(int fd)
+static void nattshim_bind(int fd, const struct sockaddr *bound_to)
 {
 	int saved_errno = errno;
 	natt_internal_depth++;
-	nattshim_consider_soon(fd, NATTSHIM_AFTER_BIND);
+	nattshim_consider_bound(fd, bound_to);
 	natt_internal_depth--;
 	errno = saved_errno;
 }
@@ -36,8 +36,9 @@ NATT_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	int rc = libc_bind(fd, addr, len);
 	/* (TCP is looked at in listen(): a listening socket serves whichever way it got its port.) */
 	if (rc == 0 && !natt_internal_depth) {
-		if (nattshim_publish_ephemeral_udp || requested_port(addr, len))
-			nattshim_bind(fd);
+		bool port_given = requested_port(addr, len) != 0;
+		if (nattshim_publish_ephemeral_udp || port_given)
+			nattshim_bind(fd, port_given ? addr : NULL);
 		nattshim_note_bound(fd, addr, len); /* for a listen() to come */
 	}
 	return rc;

@@ -35,6 +35,15 @@ static int nattshim_close(int fd)
 	return rc;
 }
 
+/* (Out of line: close() itself stays a few instructions and a jump on to libc.) */
+__attribute__((noinline)) static int nattshim_close_tracked(int fd, struct natt_entry *tracked)
+{
+	/* A socket bound to an address and never published: the note goes, nothing else to do. */
+	if (tracked == NATTSHIM_IP_BOUND && nattshim_fd_replace(fd, NATTSHIM_IP_BOUND, NULL))
+		return libc_close(fd);
+	return nattshim_close(fd);
+}
+
 NATT_EXPORT int close(int fd)
 {
 	/* Not from natt's own closes: the manager may hold the lock adoption takes. */
@@ -44,10 +53,7 @@ NATT_EXPORT int close(int fd)
 	struct natt_entry *tracked = nattshim_tracked(fd);
 	if (__builtin_expect(tracked == NULL, 1))
 		return libc_close(fd);
-	/* A socket bound to an address and never published: the note goes, nothing else to do. */
-	if (tracked == NATTSHIM_IP_BOUND && nattshim_fd_replace(fd, NATTSHIM_IP_BOUND, NULL))
-		return libc_close(fd);
-	return nattshim_close(fd);
+	return nattshim_close_tracked(fd, tracked);
 }
 
 /* fclose() of a stream on a published socket (fdopen): glibc ends the fd with its internal close,
@@ -89,7 +95,7 @@ static int nattshim_close_range(unsigned first, unsigned last, int flags)
 	int rc = 0;
 	unsigned limit = NATT_FD_CHUNK * NATT_FD_CHUNKS;
 	for (unsigned fd = first; fd <= last && fd < limit; fd++) {
-		if (!atomic_load(&natt_fd_chunks[fd >> NATT_FD_CHUNK_BITS])) {
+		if (!atomic_load(nattshim_chunk_ref(fd >> NATT_FD_CHUNK_BITS))) {
 			fd |= NATT_FD_CHUNK - 1; /* skip the rest of an unused chunk */
 			continue;
 		}

@@ -27,7 +27,12 @@ __thread bool natt_manager_thread __attribute__((tls_model("initial-exec")));
 /* ---- this process's pid, for the vfork-child test. Taken in the parent before the table holds
  * anything (a vfork child shares our memory and must not put its own pid here), again in a fork child. */
 
-static _Atomic pid_t self_pid;
+static _Atomic pid_t self_pid NATTSHIM_HOT_DATA; /* (taken on the first publish's path: no page of its own) */
+
+pid_t nattshim_noted_pid(void)
+{
+	return atomic_load_explicit(&self_pid, memory_order_relaxed);
+}
 
 pid_t natt_self_pid(void)
 {
@@ -35,10 +40,16 @@ pid_t natt_self_pid(void)
 	return pid ? pid : getpid();
 }
 
+static void note_pid_as(pid_t pid)
+{
+	if (!atomic_load_explicit(&self_pid, memory_order_relaxed))
+		atomic_store_explicit(&self_pid, pid, memory_order_relaxed);
+}
+
 void nattshim_note_pid(void)
 {
 	if (!atomic_load_explicit(&self_pid, memory_order_relaxed))
-		atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
+		note_pid_as(nattshim_getpid());
 }
 
 void nattshim_pid_after_fork(void)
@@ -55,7 +66,7 @@ static const struct natt_engine_ops *_Atomic engine NATTSHIM_HOT_DATA;
 atomic_bool nattshim_engine_present NATTSHIM_HOT_DATA;
 /* The process that is loading it: a fork child of a process caught loading (a fork the hooks did not
  * see) never gets the engine, and waits for no loader. */
-static _Atomic pid_t loading_pid;
+static _Atomic pid_t loading_pid NATTSHIM_HOT_DATA;
 /* Set in the thread that loads it, for a hook the load itself might reach. */
 static __thread bool loading_here __attribute__((tls_model("initial-exec")));
 
@@ -182,8 +193,9 @@ static bool finish_load(void)
  * right after the exchange copies it too. Every thread of a process stores the same.) */
 static bool begin_load(int state)
 {
-	nattshim_note_pid();
-	atomic_store(&loading_pid, getpid());
+	pid_t pid = nattshim_getpid(); /* (one system call for both) */
+	note_pid_as(pid);
+	atomic_store(&loading_pid, pid);
 	return atomic_compare_exchange_strong(&engine_state, &state, ENGINE_LOADING);
 }
 
@@ -312,10 +324,10 @@ static struct {
 	int fd;
 	enum nattshim_event event;
 	uint64_t socket_id;
-} deferred[DEFERRED_MAX];
+} deferred[DEFERRED_MAX] NATTSHIM_HOT_DATA; /* (the first listen() keeps its socket here: no page of its own) */
 /* How many slots are held or being written: the usual answer, none, costs one load. */
-static atomic_int deferred_count;
-static atomic_uint next_slot;
+static atomic_int deferred_count NATTSHIM_HOT_DATA;
+static atomic_uint next_slot NATTSHIM_HOT_DATA;
 
 bool nattshim_defer(int fd, enum nattshim_event event, uint64_t socket_id)
 {

@@ -31,7 +31,7 @@ static void parent(void)
 static void close_inherited_own_fds(void)
 {
 	for (unsigned index = 0; index < NATT_FD_CHUNKS; index++) {
-		_Atomic(struct natt_entry *) *chunk = atomic_load(&natt_fd_chunks[index]);
+		_Atomic(struct natt_entry *) *chunk = atomic_load(nattshim_chunk_ref(index));
 		for (unsigned i = 0; chunk && i < NATT_FD_CHUNK; i++) {
 			struct natt_entry *mark = atomic_load(&chunk[i]);
 			if (mark == NATTSHIM_OURS) {

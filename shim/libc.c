@@ -15,7 +15,9 @@
 #include "shim.h"
 
 #define REAL(name) real_##name
-#define DECLARE_REAL(ret, name, ...) static ret (*REAL(name))(__VA_ARGS__)
+/* (Among the hot data: a program's first call of each hook writes its pointer, and a page of the
+ * library's own would be one more page fault for it.) */
+#define DECLARE_REAL(ret, name, ...) static ret (*REAL(name))(__VA_ARGS__) NATTSHIM_HOT_DATA
 
 DECLARE_REAL(int, bind, int, const struct sockaddr *, socklen_t);
 DECLARE_REAL(int, connect, int, const struct sockaddr *, socklen_t);
@@ -45,18 +47,20 @@ DECLARE_REAL(int, posix_spawn, pid_t *, const char *, const posix_spawn_file_act
 DECLARE_REAL(int, posix_spawnp, pid_t *, const char *, const posix_spawn_file_actions_t *,
              const posix_spawnattr_t *, char *const[], char *const[]);
 typedef void (*exit_fn)(int) __attribute__((noreturn));
-static exit_fn REAL(_exit), REAL(_Exit);
+static exit_fn REAL(_exit) NATTSHIM_HOT_DATA, REAL(_Exit) NATTSHIM_HOT_DATA;
 
 /* dlsym could in theory hand back our own symbol (a broken link order); calling it would recurse
- * forever, so such a result counts as "not found". (Told by the object it lies in: the address of our
- * own exported function would cost a symbol look-up at every program's start.) */
+ * forever, so such a result counts as "not found". (Told by the address: within this library's image,
+ * from its ELF header to the end of its data. dladdr() would tell the same by a walk over libc's whole
+ * symbol table, 10 µs of every program's first bind(); the address of our own exported function would
+ * cost a symbol look-up at every program's start.) */
 extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern const char _end[] __attribute__((visibility("hidden")));
 
 static void *lookup(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
-	Dl_info info;
-	if (p && dladdr(p, &info) && info.dli_fbase == (void *)__ehdr_start)
+	if ((uintptr_t)p >= (uintptr_t)__ehdr_start && (uintptr_t)p < (uintptr_t)_end)
 		return NULL;
 	return p;
 }
@@ -65,6 +69,22 @@ static void *lookup(const char *name)
 #define LOADED(name) __atomic_load_n(&REAL(name), __ATOMIC_RELAXED)
 #define RESOLVE(name) \
 	(LOADED(name) ? (void)0 : __atomic_store_n(&REAL(name), (__typeof__(REAL(name)))lookup(#name), __ATOMIC_RELAXED))
+
+/* A function's first call finds it here, off the hot path, so that a hook's call on to libc is one
+ * load and a jump (the lookup inlined made every hook save registers and load the pointer thrice). */
+__attribute__((noinline, cold)) static void *resolve_now(void **slot, const char *name)
+{
+	void *found = lookup(name);
+	__atomic_store_n(slot, found, __ATOMIC_RELAXED);
+	return found;
+}
+
+#define REAL_FN(name)                                                                             \
+	__extension__({                                                                           \
+		__typeof__(REAL(name)) fn_ = LOADED(name);                                        \
+		__builtin_expect(fn_ != NULL, 1) ? fn_                                            \
+		                                 : (__typeof__(fn_))resolve_now((void **)&REAL(name), #name); \
+	})
 
 void nattshim_resolve_libc(void)
 {
@@ -95,26 +115,26 @@ void nattshim_resolve_libc(void)
 /* Where libc lacks a function (close_range before glibc 2.34), the system call does the same. */
 int libc_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	RESOLVE(bind);
-	return LOADED(bind) ? LOADED(bind)(fd, addr, len) : (int)syscall(SYS_bind, fd, addr, len);
+	__typeof__(REAL(bind)) fn = REAL_FN(bind);
+	return fn ? fn(fd, addr, len) : (int)syscall(SYS_bind, fd, addr, len);
 }
 
 int libc_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	RESOLVE(connect);
-	return LOADED(connect) ? LOADED(connect)(fd, addr, len) : (int)syscall(SYS_connect, fd, addr, len);
+	__typeof__(REAL(connect)) fn = REAL_FN(connect);
+	return fn ? fn(fd, addr, len) : (int)syscall(SYS_connect, fd, addr, len);
 }
 
 int libc_listen(int fd, int backlog)
 {
-	RESOLVE(listen);
-	return LOADED(listen) ? LOADED(listen)(fd, backlog) : (int)syscall(SYS_listen, fd, backlog);
+	__typeof__(REAL(listen)) fn = REAL_FN(listen);
+	return fn ? fn(fd, backlog) : (int)syscall(SYS_listen, fd, backlog);
 }
 
 int libc_close(int fd)
 {
-	RESOLVE(close);
-	return LOADED(close) ? LOADED(close)(fd) : (int)syscall(SYS_close, fd);
+	__typeof__(REAL(close)) fn = REAL_FN(close);
+	return fn ? fn(fd) : (int)syscall(SYS_close, fd);
 }
 
 #if defined(__SANITIZE_THREAD__)
@@ -150,9 +170,8 @@ int libc_close_range(unsigned first, unsigned last, int flags)
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		return close_each(first, last);
 #endif
-	RESOLVE(close_range);
-	return LOADED(close_range) ? LOADED(close_range)(first, last, flags)
-	                         : (int)syscall(SYS_close_range, first, last, flags);
+	__typeof__(REAL(close_range)) fn = REAL_FN(close_range);
+	return fn ? fn(first, last, flags) : (int)syscall(SYS_close_range, first, last, flags);
 }
 
 void libc_closefrom(int lowfd)
@@ -166,35 +185,33 @@ void libc_closefrom(int lowfd)
 
 int libc_dup(int fd)
 {
-	RESOLVE(dup);
-	return LOADED(dup) ? LOADED(dup)(fd) : (int)syscall(SYS_dup, fd);
+	__typeof__(REAL(dup)) fn = REAL_FN(dup);
+	return fn ? fn(fd) : (int)syscall(SYS_dup, fd);
 }
 
 int libc_dup2(int oldfd, int newfd)
 {
-	RESOLVE(dup2);
-	return LOADED(dup2) ? LOADED(dup2)(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
+	__typeof__(REAL(dup2)) fn = REAL_FN(dup2);
+	return fn ? fn(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
 }
 
 int libc_dup3(int oldfd, int newfd, int flags)
 {
-	RESOLVE(dup3);
-	return LOADED(dup3) ? LOADED(dup3)(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
+	__typeof__(REAL(dup3)) fn = REAL_FN(dup3);
+	return fn ? fn(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
 
 /* glibc reads fcntl's third argument as a pointer-sized value whatever cmd is; so do we. */
 int libc_fcntl(int fd, int cmd, void *arg)
 {
-	RESOLVE(fcntl);
-	return LOADED(fcntl) ? LOADED(fcntl)(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+	__typeof__(REAL(fcntl)) fn = REAL_FN(fcntl);
+	return fn ? fn(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 
 int libc_fcntl64(int fd, int cmd, void *arg)
 {
-	RESOLVE(fcntl64);
-	if (LOADED(fcntl64))
-		return LOADED(fcntl64)(fd, cmd, arg);
-	return libc_fcntl(fd, cmd, arg);
+	__typeof__(REAL(fcntl64)) fn = REAL_FN(fcntl64);
+	return fn ? fn(fd, cmd, arg) : libc_fcntl(fd, cmd, arg);
 }
 
 int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -217,14 +234,14 @@ int libc_raise(int sig)
 
 int libc_kill(pid_t pid, int sig)
 {
-	RESOLVE(kill);
-	return LOADED(kill) ? LOADED(kill)(pid, sig) : (int)syscall(SYS_kill, pid, sig);
+	__typeof__(REAL(kill)) fn = REAL_FN(kill);
+	return fn ? fn(pid, sig) : (int)syscall(SYS_kill, pid, sig);
 }
 
 int libc_socket(int domain, int type, int protocol)
 {
-	RESOLVE(socket);
-	return LOADED(socket) ? LOADED(socket)(domain, type, protocol) : (int)syscall(SYS_socket, domain, type, protocol);
+	__typeof__(REAL(socket)) fn = REAL_FN(socket);
+	return fn ? fn(domain, type, protocol) : (int)syscall(SYS_socket, domain, type, protocol);
 }
 
 int libc_fclose(FILE *stream)

@@ -122,16 +122,18 @@ static bool engine_there(int fd, enum nattshim_event event, uint64_t socket_id, 
 	return nattshim_engine_ready();
 }
 
-static void consider(int fd, enum nattshim_event event, bool soon)
+/* bound_to: for a bind(), the address it was given, when that names a port (else NULL). */
+static void consider(int fd, enum nattshim_event event, bool soon, const struct sockaddr *bound_to)
 {
 	natt_engine_start_if_wanted(); /* for what a signal handler published before */
 	enum natt_protocol protocol = NATT_UDP;
 	struct socket_facts facts;
 	if (!socket_kind(fd, event, &protocol)) {
 		/* A TCP server's bind() to a port of an address not loopback: the engine starts loading now,
-		 * in the background, so that its listen() makes no system call of natt's. */
+		 * in the background, so that its listen() makes no system call of natt's. (With the port
+		 * given, bind()'s own address says it: no getsockname() or fstat() on the first call's path.) */
 		if (event == NATTSHIM_AFTER_BIND && protocol == NATT_TCP && !nattshim_engine_loaded() &&
-		    socket_facts_of(fd, &facts))
+		    (bound_to ? !natt_addr_is_loopback(bound_to) : socket_facts_of(fd, &facts)))
 			nattshim_engine_ready_soon();
 		return;
 	}
@@ -203,12 +205,17 @@ void nattshim_publish_kept(int fd, enum nattshim_event event, uint64_t socket_id
 
 void nattshim_consider(int fd, enum nattshim_event event)
 {
-	consider(fd, event, false);
+	consider(fd, event, false, NULL);
 }
 
 void nattshim_consider_soon(int fd, enum nattshim_event event)
 {
-	consider(fd, event, true);
+	consider(fd, event, true, NULL);
+}
+
+void nattshim_consider_bound(int fd, const struct sockaddr *bound_to)
+{
+	consider(fd, NATTSHIM_AFTER_BIND, true, bound_to);
 }
 
 /* ---- the quick path: bind() notes an IP socket, listen() hands it over without a system call */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/engine_shim.h"
@@ -84,6 +85,20 @@ void nattshim_engine_exiting(void);
 void nattshim_forget_deferred(void);
 /* The fork handlers (init.c): registered when the engine is loaded. */
 void nattshim_register_fork_handlers(void);
+/* getpid() by its system call: libc's function lies on a page of code a program has seldom touched
+ * before, and its fault (10 µs on a virtual machine) would be the first publish's. */
+static inline pid_t nattshim_getpid(void)
+{
+#if defined(__x86_64__)
+	long pid;
+	__asm__ volatile("syscall" : "=a"(pid) : "0"((long)SYS_getpid) : "rcx", "r11", "memory");
+	return (pid_t)pid;
+#else
+	return getpid();
+#endif
+}
+/* This process's pid once noted (0 before: nothing of natt's in the process yet). */
+pid_t nattshim_noted_pid(void);
 /* Takes this process's pid for natt_self_pid(): before the fd table first holds anything. */
 void nattshim_note_pid(void);
 void nattshim_pid_after_fork(void);
@@ -92,7 +107,15 @@ void nattshim_pid_after_fork(void);
 #define NATT_FD_CHUNK_BITS 10
 #define NATT_FD_CHUNK (1u << NATT_FD_CHUNK_BITS)
 #define NATT_FD_CHUNKS 1024u /* fds below 2^20 are tracked */
+/* The chunks' addresses. Chunk 0's (fds 0-1023: a program's sockets, almost always) is kept apart, among
+ * the library's hot data, and natt_fd_chunks[0] is unused: a program's close() reads no page of the
+ * table's until it has a chunk above. */
+extern _Atomic(struct natt_entry *) *_Atomic natt_fd_chunk0;
 extern _Atomic(struct natt_entry *) *_Atomic natt_fd_chunks[NATT_FD_CHUNKS];
+static inline _Atomic(struct natt_entry *) *_Atomic *nattshim_chunk_ref(unsigned index)
+{
+	return index ? &natt_fd_chunks[index] : &natt_fd_chunk0;
+}
 
 /* Marks natt's own long-lived fds in the table: close() on them fails with EBADF, as if they were
  * never open, and close_range()/closefrom() step around them. */
@@ -115,7 +138,7 @@ static inline struct natt_entry *nattshim_tracked(int fd)
 	if ((unsigned)fd >= NATT_FD_CHUNK * NATT_FD_CHUNKS)
 		return NULL;
 	_Atomic(struct natt_entry *) *chunk =
-	        atomic_load_explicit(&natt_fd_chunks[(unsigned)fd >> NATT_FD_CHUNK_BITS], memory_order_acquire);
+	        atomic_load_explicit(nattshim_chunk_ref((unsigned)fd >> NATT_FD_CHUNK_BITS), memory_order_acquire);
 	if (__builtin_expect(chunk == NULL, 1))
 		return NULL;
 	return atomic_load_explicit(&chunk[(unsigned)fd & (NATT_FD_CHUNK - 1)], memory_order_acquire);
@@ -126,7 +149,8 @@ static inline struct natt_entry *nattshim_tracked(int fd)
  * rare paths, for fds the table knows. */
 static inline bool nattshim_in_vfork_child(void)
 {
-	return getpid() != natt_self_pid();
+	pid_t self = nattshim_noted_pid(); /* (not noted: no fd of the table's, no thread of natt's yet) */
+	return self && nattshim_getpid() != self;
 }
 
 /* Stores entry at fd (NULL clears); returns what was there. May map a chunk. Async-signal-safe. */
@@ -205,6 +229,8 @@ extern bool nattshim_publish_ephemeral_udp;
 void nattshim_consider(int fd, enum nattshim_event event);
 /* The same from bind() and listen(): never waits for the engine to load (the publish waits). */
 void nattshim_consider_soon(int fd, enum nattshim_event event);
+/* After a bind() of fd to bound_to (an IP address with its port set; NULL: port 0), as the one above. */
+void nattshim_consider_bound(int fd, const struct sockaddr *bound_to);
 /* A publish the engine cannot take yet: it is loading in the background, or was not loaded and a
  * signal handler cannot load it. Done once it is loaded, or at the next publish outside a handler
  * (engine_link.c). socket_id: the socket's inode, or 0 for a listen() (checked to listen still). False

@@ -41,7 +41,7 @@ static void on_termination_signal(int sig)
  * before the first handler, the program's or natt's, is in place. */
 static void resolve_before_first_handler(void)
 {
-	static atomic_bool resolved;
+	static atomic_bool resolved NATTSHIM_HOT_DATA;
 	if (atomic_load_explicit(&resolved, memory_order_acquire))
 		return;
 	nattshim_resolve_libc(); /* (two threads at once: both look, neither installs before it is done) */

@@ -43,6 +43,11 @@ pid_t natt_self_pid(void)
 	return getpid();
 }
 
+pid_t nattshim_noted_pid(void)
+{
+	return getpid();
+}
+
 void nattshim_note_pid(void) {}
 void nattshim_check_adoption(void) {}
 void nattshim_engine_settle(void) {}
