@@ -70,20 +70,24 @@ static void *lookup(const char *name)
 #define RESOLVE(name) \
 	(LOADED(name) ? (void)0 : __atomic_store_n(&REAL(name), (__typeof__(REAL(name)))lookup(#name), __ATOMIC_RELAXED))
 
-/* A function's first call finds it here, off the hot path, so that a hook's call on to libc is one
- * load and a jump (the lookup inlined made every hook save registers and load the pointer thrice). */
-__attribute__((noinline, cold)) static void *resolve_now(void **slot, const char *name)
+/* A function's first call finds it here, off the hot path, so that a hook loads the pointer once on
+ * its way on to libc (the lookup inlined made it load the pointer thrice). dlsym() may set errno. */
+__attribute__((noinline, cold)) static void *resolve_now(const char *name)
 {
+	int saved_errno = errno;
 	void *found = lookup(name);
-	__atomic_store_n(slot, found, __ATOMIC_RELAXED);
+	errno = saved_errno;
 	return found;
 }
 
 #define REAL_FN(name)                                                                             \
 	__extension__({                                                                           \
 		__typeof__(REAL(name)) fn_ = LOADED(name);                                        \
-		__builtin_expect(fn_ != NULL, 1) ? fn_                                            \
-		                                 : (__typeof__(fn_))resolve_now((void **)&REAL(name), #name); \
+		if (__builtin_expect(fn_ == NULL, 0)) {                                           \
+			fn_ = (__typeof__(fn_))resolve_now(#name);                                \
+			__atomic_store_n(&REAL(name), fn_, __ATOMIC_RELAXED);                     \
+		}                                                                                 \
+		fn_;                                                                              \
 	})
 
 void nattshim_resolve_libc(void)
@@ -109,6 +113,7 @@ void nattshim_resolve_libc(void)
 	RESOLVE(fork);
 	RESOLVE(daemon);
 	RESOLVE(execve); /* (async-signal-safe: crash reporters exec from handlers) */
+	RESOLVE(execv);
 	RESOLVE(fexecve);
 }
 

@@ -239,26 +239,33 @@ as_nobody() {
 @test "libnattpreload.so keeps its hot data and the fd table's first slots in a page the loader writes anyway" {
 	# (a page with a relocation in it is written at every program's start; a variable of the hooks in
 	# any other page costs a page fault at its first use: at start, at exit, or in the first bind().
-	# completed.0 is the C runtime's, set by its destructor at every exit.)
+	# completed.N is the C runtime's, set by its destructor at every exit.)
 	local lib=$NATT_BUILD/libnattpreload.so page sym addr
 	# (An AddressSanitizer build's .data, its instrumented variables with their red zones, fills pages
 	# of its own before ours: there the plain build's library is looked at, when there is one.)
 	if nm -u "$lib" | grep -q __asan_; then
 		lib=$NATT_ROOT/build/libnattpreload.so
-		[ -f "$lib" ] || return 0
-		nm -u "$lib" | grep -q __asan_ && return 0
+		[ -f "$lib" ] || skip "an AddressSanitizer build, and no plain build beside it to look at"
+		nm -u "$lib" | grep -q __asan_ && skip "an AddressSanitizer build, and no plain build beside it to look at"
 	fi
+	readelf -SW "$lib" | grep -q ' \.data\.nattshim ' ||
+		fail "$lib was linked without shim/layout.ld (a linker other than GNU ld or lld?)"
 	page() { echo $(( 0x$1 / 4096 )); }
 	local written
 	written=$(readelf -rW "$lib" | awk '$1 ~ /^[0-9a-f]+$/ && length($1) >= 8 { print $1 }' |
 		while read -r off; do page "$off"; done | sort -u)
-	for sym in engine_state self_pid natt_fd_chunk0 real_close real_bind deferred completed.0; do
-		addr=$(nm "$lib" | awk -v s="$sym" '$3 == s { print $1 }')
-		[ -n "$addr" ] || fail "no symbol $sym in $lib"
+	address_of() { # the one address of the symbol whose name matches the regular expression $1
+		local found
+		found=$(nm "$lib" | awk -v re="^($1)\$" '$3 ~ re { print $1 }')
+		[ "$(wc -w <<<"$found")" = 1 ] || fail "not one symbol matching $1 in $lib: ${found:-none}"
+		echo "$found"
+	}
+	for sym in engine_state self_pid natt_fd_chunk0 real_close real_bind deferred 'completed\.[0-9]+'; do
+		addr=$(address_of "$sym") || return 1
 		grep -qx "$(page "$addr")" <<<"$written" || fail "$sym (0x$addr) lies in a page without relocations"
 	done
-	# and so does the fd table's slot of fd 3, a program's first socket as a rule
-	addr=$(nm "$lib" | awk '$3 == "first_chunk" { print $1 }')
+	# and so does the fd table's slot of fd 3 (8-byte slots), a program's first socket as a rule
+	addr=$(address_of first_chunk) || return 1
 	addr=$(printf '%x' $(( 0x$addr + 3 * 8 )))
 	grep -qx "$(page "$addr")" <<<"$written" || fail "fd 3's slot (0x$addr) lies in a page without relocations"
 }
