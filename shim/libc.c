@@ -67,8 +67,6 @@ static void *lookup(const char *name)
 
 /* Threads may find the same function at once: the pointers are loaded and stored whole. */
 #define LOADED(name) __atomic_load_n(&REAL(name), __ATOMIC_RELAXED)
-#define RESOLVE(name) \
-	(LOADED(name) ? (void)0 : __atomic_store_n(&REAL(name), (__typeof__(REAL(name)))lookup(#name), __ATOMIC_RELAXED))
 
 /* A function's first call finds it here, off the hot path, so that a hook loads the pointer once on
  * its way on to libc (the lookup inlined made it load the pointer thrice). dlsym() may set errno. */
@@ -89,6 +87,7 @@ __attribute__((noinline, cold)) static void *resolve_now(const char *name)
 		}                                                                                 \
 		fn_;                                                                              \
 	})
+#define RESOLVE(name) ((void)REAL_FN(name))
 
 void nattshim_resolve_libc(void)
 {
