@@ -44,7 +44,7 @@ __attribute__((noinline)) static int nattshim_close_tracked(int fd, struct natt_
 	return nattshim_close(fd);
 }
 
-NATT_EXPORT int close(int fd)
+NATT_EXPORT NATTSHIM_HOT_TEXT int close(int fd)
 {
 	/* Not from natt's own closes: the manager may hold the lock adoption takes. */
 	if (__builtin_expect(atomic_load_explicit(&nattshim_inherited, memory_order_relaxed), 0) &&

@@ -1,5 +1,6 @@
 /* connect(): a UDP socket that connects to one peer is a client's; a published one is retired (its
- * mapping deleted), whatever NATT_UDP_EPHEMERAL says. Sockets natt does not track cost one load. */
+ * mapping deleted), whatever NATT_UDP_EPHEMERAL says. A socket the table does not know when the call
+ * begins costs a look at the table, and the call is passed on as the hook's last act. */
 #include <errno.h>
 
 #include "shim.h"
@@ -24,10 +25,17 @@ static void nattshim_connected(int fd, const struct sockaddr *addr)
 	errno = saved_errno;
 }
 
-NATT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+__attribute__((noinline)) static int connect_tracked(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	int rc = libc_connect(fd, addr, len);
-	if (__builtin_expect(nattshim_tracked(fd) != NULL, 0) && rc == 0 && !natt_internal_depth)
+	if (rc == 0 && !natt_internal_depth)
 		nattshim_connected(fd, addr);
 	return rc;
+}
+
+NATT_EXPORT NATTSHIM_HOT_TEXT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	if (__builtin_expect(nattshim_tracked(fd) == NULL, 1))
+		return libc_connect(fd, addr, len);
+	return connect_tracked(fd, addr, len);
 }

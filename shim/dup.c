@@ -59,12 +59,23 @@ static void nattshim_copied(int oldfd, int newfd)
 	errno = saved_errno;
 }
 
-NATT_EXPORT int dup(int fd)
+/* A copy of an fd the table does not know is none of natt's business: the hook looks before the call
+ * and passes it on as its last act, so nothing of natt's runs after the system call. (Should another
+ * thread bind or listen on that socket during the copy, the program left the two unordered: the copy
+ * is then not counted, as if it had been made a moment earlier.) */
+__attribute__((noinline)) static int dup_tracked(int fd)
 {
 	int rc = libc_dup(fd);
-	if (rc >= 0 && nattshim_tracked(fd))
+	if (rc >= 0)
 		nattshim_copied(fd, rc);
 	return rc;
+}
+
+NATT_EXPORT NATTSHIM_HOT_TEXT int dup(int fd)
+{
+	if (__builtin_expect(nattshim_tracked(fd) == NULL, 1))
+		return libc_dup(fd);
+	return dup_tracked(fd);
 }
 
 /* dup2/dup3 onto one of natt's own fds: the program believes that number free. Move ours away first,
@@ -120,26 +131,29 @@ static void after_replacing(int newfd, struct natt_entry *held, int rc)
 	errno = saved_errno;
 }
 
-NATT_EXPORT int dup2(int oldfd, int newfd)
+__attribute__((noinline)) static int dup_onto_tracked(int oldfd, int newfd, bool is_dup3, int flags)
 {
 	make_way(oldfd, newfd);
 	struct natt_entry *held = detach_target(oldfd, newfd);
-	int rc = libc_dup2(oldfd, newfd);
+	int rc = is_dup3 ? libc_dup3(oldfd, newfd, flags) : libc_dup2(oldfd, newfd);
 	after_replacing(newfd, held, rc);
 	if (rc >= 0 && (nattshim_tracked(oldfd) || nattshim_tracked(newfd)))
 		nattshim_copied(oldfd, rc);
 	return rc;
 }
 
-NATT_EXPORT int dup3(int oldfd, int newfd, int flags)
+NATT_EXPORT NATTSHIM_HOT_TEXT int dup2(int oldfd, int newfd)
 {
-	make_way(oldfd, newfd);
-	struct natt_entry *held = detach_target(oldfd, newfd);
-	int rc = libc_dup3(oldfd, newfd, flags);
-	after_replacing(newfd, held, rc);
-	if (rc >= 0 && (nattshim_tracked(oldfd) || nattshim_tracked(newfd)))
-		nattshim_copied(oldfd, rc);
-	return rc;
+	if (__builtin_expect(nattshim_tracked(oldfd) == NULL && nattshim_tracked(newfd) == NULL, 1))
+		return libc_dup2(oldfd, newfd);
+	return dup_onto_tracked(oldfd, newfd, false, 0);
+}
+
+NATT_EXPORT NATTSHIM_HOT_TEXT int dup3(int oldfd, int newfd, int flags)
+{
+	if (__builtin_expect(nattshim_tracked(oldfd) == NULL && nattshim_tracked(newfd) == NULL, 1))
+		return libc_dup3(oldfd, newfd, flags);
+	return dup_onto_tracked(oldfd, newfd, true, flags);
 }
 
 static bool duplicates(int cmd)
@@ -147,26 +161,33 @@ static bool duplicates(int cmd)
 	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 }
 
-NATT_EXPORT int fcntl(int fd, int cmd, ...)
+/* (fcntl() returns through its hook all the same: reading its variable argument keeps a frame.) */
+__attribute__((noinline)) static int copy_tracked(int fd, int cmd, void *arg, bool is_fcntl64)
 {
-	va_list ap;
-	va_start(ap, cmd);
-	void *arg = va_arg(ap, void *);
-	va_end(ap);
-	int rc = libc_fcntl(fd, cmd, arg);
-	if (rc >= 0 && duplicates(cmd) && nattshim_tracked(fd))
+	int rc = is_fcntl64 ? libc_fcntl64(fd, cmd, arg) : libc_fcntl(fd, cmd, arg);
+	if (rc >= 0)
 		nattshim_copied(fd, rc);
 	return rc;
 }
 
-NATT_EXPORT int fcntl64(int fd, int cmd, ...)
+NATT_EXPORT NATTSHIM_HOT_TEXT int fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	int rc = libc_fcntl64(fd, cmd, arg);
-	if (rc >= 0 && duplicates(cmd) && nattshim_tracked(fd))
-		nattshim_copied(fd, rc);
-	return rc;
+	if (__builtin_expect(!duplicates(cmd) || nattshim_tracked(fd) == NULL, 1))
+		return libc_fcntl(fd, cmd, arg);
+	return copy_tracked(fd, cmd, arg, false);
+}
+
+NATT_EXPORT NATTSHIM_HOT_TEXT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (__builtin_expect(!duplicates(cmd) || nattshim_tracked(fd) == NULL, 1))
+		return libc_fcntl64(fd, cmd, arg);
+	return copy_tracked(fd, cmd, arg, true);
 }

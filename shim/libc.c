@@ -123,7 +123,7 @@ int libc_bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return fn ? fn(fd, addr, len) : (int)syscall(SYS_bind, fd, addr, len);
 }
 
-int libc_connect(int fd, const struct sockaddr *addr, socklen_t len)
+NATTSHIM_HOT_TEXT int libc_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	__typeof__(REAL(connect)) fn = REAL_FN(connect);
 	return fn ? fn(fd, addr, len) : (int)syscall(SYS_connect, fd, addr, len);
@@ -135,7 +135,7 @@ int libc_listen(int fd, int backlog)
 	return fn ? fn(fd, backlog) : (int)syscall(SYS_listen, fd, backlog);
 }
 
-int libc_close(int fd)
+NATTSHIM_HOT_TEXT int libc_close(int fd)
 {
 	__typeof__(REAL(close)) fn = REAL_FN(close);
 	return fn ? fn(fd) : (int)syscall(SYS_close, fd);
@@ -187,32 +187,32 @@ void libc_closefrom(int lowfd)
 		syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
 }
 
-int libc_dup(int fd)
+NATTSHIM_HOT_TEXT int libc_dup(int fd)
 {
 	__typeof__(REAL(dup)) fn = REAL_FN(dup);
 	return fn ? fn(fd) : (int)syscall(SYS_dup, fd);
 }
 
-int libc_dup2(int oldfd, int newfd)
+NATTSHIM_HOT_TEXT int libc_dup2(int oldfd, int newfd)
 {
 	__typeof__(REAL(dup2)) fn = REAL_FN(dup2);
 	return fn ? fn(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
 }
 
-int libc_dup3(int oldfd, int newfd, int flags)
+NATTSHIM_HOT_TEXT int libc_dup3(int oldfd, int newfd, int flags)
 {
 	__typeof__(REAL(dup3)) fn = REAL_FN(dup3);
 	return fn ? fn(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
 
 /* glibc reads fcntl's third argument as a pointer-sized value whatever cmd is; so do we. */
-int libc_fcntl(int fd, int cmd, void *arg)
+NATTSHIM_HOT_TEXT int libc_fcntl(int fd, int cmd, void *arg)
 {
 	__typeof__(REAL(fcntl)) fn = REAL_FN(fcntl);
 	return fn ? fn(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 
-int libc_fcntl64(int fd, int cmd, void *arg)
+NATTSHIM_HOT_TEXT int libc_fcntl64(int fd, int cmd, void *arg)
 {
 	__typeof__(REAL(fcntl64)) fn = REAL_FN(fcntl64);
 	return fn ? fn(fd, cmd, arg) : libc_fcntl(fd, cmd, arg);
@@ -242,7 +242,7 @@ int libc_kill(pid_t pid, int sig)
 	return fn ? fn(pid, sig) : (int)syscall(SYS_kill, pid, sig);
 }
 
-int libc_socket(int domain, int type, int protocol)
+NATTSHIM_HOT_TEXT int libc_socket(int domain, int type, int protocol)
 {
 	__typeof__(REAL(socket)) fn = REAL_FN(socket);
 	return fn ? fn(domain, type, protocol) : (int)syscall(SYS_socket, domain, type, protocol);

@@ -62,6 +62,12 @@ bool nattshim_engine_ready_soon(void);
 /* Small state read at every start or exit, or on hot paths, lives beside the relocated table of the
  * library's calls into libc: a page the loader has written anyway, so reading it costs no page fault. */
 #define NATTSHIM_HOT_DATA __attribute__((section(".data.nattshim")))
+/* The hooks of calls every program makes often (close, dup*, fcntl, socket, connect) and their calls on
+ * to libc share one page of code (shim/layout.ld). Where the kernel isolates its page tables without
+ * PCID, every system call empties the TLB, and each page a hook touches between two calls costs a
+ * page walk: close() and dup() touch this page and the hot data's, and pass the call on as their last
+ * act (nothing of theirs runs after the system call). */
+#define NATTSHIM_HOT_TEXT __attribute__((section(".text.nattshim")))
 extern atomic_bool nattshim_engine_present;
 static inline bool nattshim_engine_loaded(void)
 {

@@ -27,7 +27,7 @@ static bool still_fresh(int fd, int domain, int type)
 	return getsockname(fd, (struct sockaddr *)&local, &len) == 0 && local.sin6_port == 0;
 }
 
-static int nattshim_manager_socket(int domain, int type, int protocol)
+__attribute__((noinline)) static int nattshim_manager_socket(int domain, int type, int protocol)
 {
 	/* miniupnpc opens its sockets without SOCK_CLOEXEC: a program that forks and execs while the
 	 * manager talks to the router must not pass them on. */
@@ -53,7 +53,7 @@ static int nattshim_manager_socket(int domain, int type, int protocol)
 	return -1;
 }
 
-NATT_EXPORT int socket(int domain, int type, int protocol)
+NATT_EXPORT NATTSHIM_HOT_TEXT int socket(int domain, int type, int protocol)
 {
 	if (__builtin_expect(natt_manager_thread, 0))
 		return nattshim_manager_socket(domain, type, protocol);

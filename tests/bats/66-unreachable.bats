@@ -236,18 +236,24 @@ as_nobody() {
 	assert_equal "$exported" "natt_preload_engine_attach"
 }
 
+# The preload library whose layout the tests below look at. An AddressSanitizer build's .data (its
+# instrumented variables with their red zones) fills pages of its own before ours, and its code is
+# instrumented: there the plain build's library, when there is one (else it fails).
+layout_library() {
+	local lib=$NATT_BUILD/libnattpreload.so
+	if nm -u "$lib" | grep -q __asan_; then
+		lib=$NATT_ROOT/build/libnattpreload.so
+		[ -f "$lib" ] && ! nm -u "$lib" | grep -q __asan_ || return 1
+	fi
+	echo "$lib"
+}
+
 @test "libnattpreload.so keeps its hot data and the fd table's first slots in a page the loader writes anyway" {
 	# (a page with a relocation in it is written at every program's start; a variable of the hooks in
 	# any other page costs a page fault at its first use: at start, at exit, or in the first bind().
 	# completed.N is the C runtime's, set by its destructor at every exit.)
-	local lib=$NATT_BUILD/libnattpreload.so page sym addr
-	# (An AddressSanitizer build's .data, its instrumented variables with their red zones, fills pages
-	# of its own before ours: there the plain build's library is looked at, when there is one.)
-	if nm -u "$lib" | grep -q __asan_; then
-		lib=$NATT_ROOT/build/libnattpreload.so
-		[ -f "$lib" ] || skip "an AddressSanitizer build, and no plain build beside it to look at"
-		nm -u "$lib" | grep -q __asan_ && skip "an AddressSanitizer build, and no plain build beside it to look at"
-	fi
+	local lib page sym addr
+	lib=$(layout_library) || skip "an AddressSanitizer build, and no plain build beside it to look at"
 	readelf -SW "$lib" | grep -q ' \.data\.nattshim ' ||
 		fail "$lib was linked without shim/layout.ld (a linker other than GNU ld or lld?)"
 	page() { echo $(( 0x$1 / 4096 )); }
@@ -268,6 +274,33 @@ as_nobody() {
 	addr=$(address_of first_chunk) || return 1
 	addr=$(printf '%x' $(( 0x$addr + 3 * 8 )))
 	grep -qx "$(page "$addr")" <<<"$written" || fail "fd 3's slot (0x$addr) lies in a page without relocations"
+}
+
+@test "libnattpreload.so keeps the hooks of the often-called functions and their calls on to libc in one page of code" {
+	# (where every system call empties the TLB, each page a hook touches between two calls costs a
+	# page walk: these hooks touch this one page of code and the hot data's)
+	local lib sym line addr size first last pages=""
+	lib=$(layout_library) || skip "an AddressSanitizer build, and no plain build beside it to look at"
+	readelf -SW "$lib" | grep -q ' \.text\.nattshim ' ||
+		fail "$lib was linked without shim/layout.ld (a linker other than GNU ld or lld?)"
+	for sym in close dup dup2 dup3 fcntl fcntl64 socket connect \
+		libc_close libc_dup libc_dup2 libc_dup3 libc_fcntl libc_fcntl64 libc_socket libc_connect; do
+		line=$(nm -S "$lib" | awk -v s="$sym" '$4 == s && $3 ~ /^[tT]$/')
+		[ "$(wc -l <<<"$line")" = 1 ] && [ -n "$line" ] || fail "not one function $sym in $lib: ${line:-none}"
+		read -r addr size _ <<<"$line"
+		first=$(( 0x$addr / 4096 )) last=$(( (0x$addr + 0x$size - 1) / 4096 ))
+		[ "$first" = "$last" ] || fail "$sym (0x$addr, 0x$size bytes) straddles two pages"
+		pages+="$first "
+	done
+	[ "$(tr ' ' '\n' <<<"$pages" | grep . | sort -u | wc -l)" = 1 ] ||
+		fail "the hooks lie in more than one page: $pages"
+	# and these pass the call on as their last act (a jump, never a return through the hook)
+	for sym in close dup dup2 dup3 connect socket; do
+		objdump -d --no-show-raw-insn --disassemble="$sym" "$lib" | grep -qE '^ +[0-9a-f]+:\s+jmp' ||
+			fail "objdump shows no code of $sym"
+		! objdump -d --no-show-raw-insn --disassemble="$sym" "$lib" | grep -qE '^ +[0-9a-f]+:\s+ret' ||
+			fail "$sym returns through the hook after the call it passes on"
+	done
 }
 
 @test "libnattpreload-engine.so keeps its thread-local storage small: opened later, it takes static TLS from the loader's spare" {
