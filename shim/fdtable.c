@@ -258,9 +258,15 @@ void nattshim_range_close_begin(void)
 	range_closes_here++;
 	atomic_fetch_add(&range_closes_under_way, 1);
 	int64_t deadline = 0;
-	for (unsigned round = 0; atomic_load(&own_opens_under_way) > own_opens_here; round++)
+	for (unsigned round = 0; atomic_load(&own_opens_under_way) > own_opens_here; round++) {
+		/* natt's opens go to the noted process's fd table. A process with another pid (vfork,
+		 * _Fork(), a raw clone) closes in a table of its own, where the count may be a copy that
+		 * never comes down. */
+		if (round == 0 && nattshim_in_vfork_child())
+			break;
 		if (!nattshim_wait_a_moment(round, &deadline, KEEP_OUT_WAIT_MS))
 			break;
+	}
 }
 
 void nattshim_range_close_end(void)

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,9 +45,12 @@ pid_t natt_self_pid(void)
 	return getpid();
 }
 
+/* The pid natt noted: this process's, as the fork hook keeps it in a child it sees. */
+static pid_t noted_pid;
+
 pid_t nattshim_noted_pid(void)
 {
-	return getpid();
+	return noted_pid;
 }
 
 void nattshim_note_pid(void) {}
@@ -410,8 +415,48 @@ static void test_own_close_alone(void **state)
 	assert_int_equal(fcntl(own, F_GETFD), -1);
 }
 
+/* A child made past the fork hook while natt was making an fd of its own: the child's copy of the
+ * count says natt is opening, and nothing of natt's runs there to end it. Its range close goes on at
+ * once (it closes in a table of its own) instead of waiting a second. */
+static atomic_bool natt_opening, natt_may_finish;
+
+static void *natt_opens_slowly(void *arg)
+{
+	(void)arg;
+	nattshim_own_opening();
+	atomic_store(&natt_opening, true);
+	while (!atomic_load(&natt_may_finish))
+		usleep(1000);
+	nattshim_own_opened();
+	return NULL;
+}
+
+static void test_range_close_in_a_child_made_past_the_fork_hook(void **state)
+{
+	(void)state;
+	pthread_t natt;
+	assert_int_equal(pthread_create(&natt, NULL, natt_opens_slowly, NULL), 0);
+	while (!atomic_load(&natt_opening))
+		usleep(1000);
+	int first = lowest_free_fd();
+	pid_t child = (pid_t)syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L); /* (no atfork handler runs) */
+	if (child == 0) {
+		int64_t start = monotonic_ms();
+		closefrom(first);
+		syscall(SYS_exit_group, monotonic_ms() - start < 500 ? 0 : 1);
+	}
+	atomic_store(&natt_may_finish, true);
+	assert_int_equal(pthread_join(natt, NULL), 0);
+	assert_true(child > 0);
+	int status = -1;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0); /* (1: the child's range close waited) */
+}
+
 int main(void)
 {
+	noted_pid = getpid();
 	/* Each test starts with the program's published socket in place. */
 #define WITH_SOCKET(test) cmocka_unit_test_setup_teardown(test, publish_program_socket, end_program_socket)
 	const struct CMUnitTest tests[] = {
@@ -421,6 +466,7 @@ int main(void)
 		WITH_SOCKET(test_own_close_alone),
 		WITH_SOCKET(test_range_close_then_natts_fd),
 		WITH_SOCKET(test_natts_fd_then_range_close),
+		WITH_SOCKET(test_range_close_in_a_child_made_past_the_fork_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
