@@ -51,6 +51,21 @@ static void apply_options(struct natt_entry *entry, void *arg)
 	}
 }
 
+struct handing {
+	struct natt_listener *listener;
+	const struct natt_persistent_options *options;
+};
+
+/* Before the manager can see the entry: its first callback may come before natt_engine_publish_with()
+ * returns, and the callback's listener must know its entry then. */
+static void hand_over(struct natt_entry *entry, void *arg)
+{
+	const struct handing *h = arg;
+	h->listener->entry = entry;
+	if (h->options)
+		apply_options(entry, (void *)h->options);
+}
+
 static int publish(enum natt_protocol protocol, const struct sockaddr_storage *local, bool dual_stack,
                    uint64_t socket_id, natt_change_fn on_change, void *ctx, struct natt_listener **out,
                    const struct natt_persistent_options *options)
@@ -67,14 +82,15 @@ static int publish(enum natt_protocol protocol, const struct sockaddr_storage *l
 	struct natt_listener *listener = calloc(1, sizeof(*listener));
 	if (!listener)
 		return -ENOMEM;
+	struct handing handing = { listener, options };
 	pthread_mutex_lock(&listeners_lock);
 	natt_engine_prepare_start();
-	listener->entry = natt_engine_publish_with(protocol, local, dual_stack, socket_id, on_change, ctx, listener,
-	                                           options ? apply_options : NULL, (void *)options);
-	if (listener->entry)
+	struct natt_entry *entry = natt_engine_publish_with(protocol, local, dual_stack, socket_id, on_change, ctx,
+	                                                    listener, hand_over, &handing);
+	if (entry)
 		live_listeners++;
 	pthread_mutex_unlock(&listeners_lock);
-	if (!listener->entry) {
+	if (!entry) {
 		free(listener);
 		return -ENOMEM;
 	}

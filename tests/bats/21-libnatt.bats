@@ -131,3 +131,18 @@ lease_at_least() { local l; l=$(router_lease "$1" "$2") && [ "$l" -ge "$3" ]; }
 	run rule_present 9404
 	assert_failure
 }
+
+@test "a callback that comes before natt_listener_publish_socket() returns finds its listener whole" {
+	# (the publishing thread loses its CPU right after waking natt's thread, as on a loaded machine:
+	# natt publishes and calls back meanwhile, and the callback asks natt_listener_state())
+	plain_start l lan1 env LISTENER_SLOW_WAKE=1 "$NATT_BUILD/tests/progs/listener" socket tcp 9420
+	natt_expect l "^published$" 10
+	grep -qx "slow wake: a callback came first" "$(natt_stderr l)" ||
+		fail "natt did not call back while the publishing call waited: $(cat "$(natt_stderr l)")"
+	grep -qx "change published local:10.77.0.2:9420 upnp:100.130.0.1:9420" "$(natt_stderr l)"
+	rule_present 9420
+	natt_send l stop
+	natt_expect l "^stopped 0$" 10
+	run rule_present 9420
+	assert_failure
+}

@@ -15,15 +15,22 @@
  *                   manager: the fork handlers must have reset the engine); on SIGTERM it stops that
  *                   listener and exits (status 0 when the stop succeeded)
  *     cpu           "cpu MS": CPU time this process has used (user + system), milliseconds
- *     exit          returns from main without stopping (natt deletes the mappings at exit) */
+ *     exit          returns from main without stopping (natt deletes the mappings at exit)
+ * With LISTENER_SLOW_WAKE set, the main thread's first 8-byte write() to an eventfd (libnatt waking
+ * its manager as it publishes) returns only once a callback has run (5 s at most), and says so on
+ * stderr: "slow wake: a callback came first" (or "no callback"). So the manager works and calls back
+ * before the publishing call returns, as when that thread loses its CPU there on a loaded machine. */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <natt.h>
@@ -51,6 +58,27 @@ static void names(const struct natt_assignment *list, size_t n, char *buf, size_
 
 static const char *const state_names[] = { "pending", "published", "failed", "local-only" };
 
+static atomic_bool callback_ran;
+
+/* libnatt is linked in statically: its write() calls come here (see LISTENER_SLOW_WAKE above). */
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	static atomic_bool slowed;
+	ssize_t rc = (ssize_t)syscall(SYS_write, fd, buf, n);
+	if (n != 8 || syscall(SYS_gettid) != getpid() || !getenv("LISTENER_SLOW_WAKE") || atomic_load(&slowed))
+		return rc;
+	char path[64], target[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t len = readlink(path, target, sizeof(target) - 1);
+	if (len < 0 || (target[len] = '\0', strcmp(target, "anon_inode:[eventfd]") != 0))
+		return rc;
+	atomic_store(&slowed, true);
+	for (int i = 0; i < 500 && !atomic_load(&callback_ran); i++)
+		usleep(10000);
+	fprintf(stderr, "slow wake: %s\n", atomic_load(&callback_ran) ? "a callback came first" : "no callback");
+	return rc;
+}
+
 /* (natt_listener_state() may be called from the callback.) */
 static void on_change(struct natt_listener *listener, const struct natt_assignment *list, size_t n, void *ctx)
 {
@@ -59,6 +87,7 @@ static void on_change(struct natt_listener *listener, const struct natt_assignme
 	names(list, n, text, sizeof(text));
 	int state = natt_listener_state(listener, NULL, 0);
 	fprintf(stderr, "change %s%s\n", state >= 0 ? state_names[state] : "?", text);
+	atomic_store(&callback_ran, true);
 }
 
 static void reply_state(struct natt_listener *l)
