@@ -53,15 +53,19 @@ static void apply_options(struct natt_entry *entry, void *arg)
 
 struct handing {
 	struct natt_listener *listener;
+	struct natt_listener **out;
 	const struct natt_persistent_options *options;
 };
 
-/* Before the manager can see the entry: its first callback may come before natt_engine_publish_with()
- * returns, and the callback's listener must know its entry then. */
+/* Before the manager can see the entry (and under listeners_lock): its first callback may come before
+ * natt_engine_publish_with() returns, and may use the listener, or the handle it was given to, at once;
+ * an exit meanwhile must count it. */
 static void hand_over(struct natt_entry *entry, void *arg)
 {
 	const struct handing *h = arg;
 	h->listener->entry = entry;
+	*h->out = h->listener;
+	live_listeners++;
 	if (h->options)
 		apply_options(entry, (void *)h->options);
 }
@@ -82,19 +86,16 @@ static int publish(enum natt_protocol protocol, const struct sockaddr_storage *l
 	struct natt_listener *listener = calloc(1, sizeof(*listener));
 	if (!listener)
 		return -ENOMEM;
-	struct handing handing = { listener, options };
+	struct handing handing = { listener, out, options };
 	pthread_mutex_lock(&listeners_lock);
 	natt_engine_prepare_start();
 	struct natt_entry *entry = natt_engine_publish_with(protocol, local, dual_stack, socket_id, on_change, ctx,
 	                                                    listener, hand_over, &handing);
-	if (entry)
-		live_listeners++;
 	pthread_mutex_unlock(&listeners_lock);
 	if (!entry) {
-		free(listener);
+		free(listener); /* (never handed over: it fails only before that) */
 		return -ENOMEM;
 	}
-	*out = listener;
 	return 0;
 }
 

@@ -139,7 +139,7 @@ lease_at_least() { local l; l=$(router_lease "$1" "$2") && [ "$l" -ge "$3" ]; }
 	natt_expect l "^published$" 10
 	grep -qx "slow wake: a callback came first" "$(natt_stderr l)" ||
 		fail "natt did not call back while the publishing call waited: $(cat "$(natt_stderr l)")"
-	grep -qx "change published local:10.77.0.2:9420 upnp:100.130.0.1:9420" "$(natt_stderr l)"
+	wait_until 10 grep -qx "change published local:10.77.0.2:9420 upnp:100.130.0.1:9420" "$(natt_stderr l)"
 	rule_present 9420
 	natt_send l stop
 	natt_expect l "^stopped 0$" 10

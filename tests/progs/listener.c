@@ -17,10 +17,11 @@
  *     cpu           "cpu MS": CPU time this process has used (user + system), milliseconds
  *     exit          returns from main without stopping (natt deletes the mappings at exit)
  * With LISTENER_SLOW_WAKE set, the main thread's first 8-byte write() to an eventfd (libnatt waking
- * its manager as it publishes) returns only once a callback has run (5 s at most), and says so on
+ * its manager as it publishes) returns only once a callback has run (10 s at most), and says so on
  * stderr: "slow wake: a callback came first" (or "no callback"). So the manager works and calls back
  * before the publishing call returns, as when that thread loses its CPU there on a loaded machine. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -67,15 +68,17 @@ ssize_t write(int fd, const void *buf, size_t n)
 	ssize_t rc = (ssize_t)syscall(SYS_write, fd, buf, n);
 	if (n != 8 || syscall(SYS_gettid) != getpid() || !getenv("LISTENER_SLOW_WAKE") || atomic_load(&slowed))
 		return rc;
+	int saved_errno = errno;
 	char path[64], target[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	ssize_t len = readlink(path, target, sizeof(target) - 1);
-	if (len < 0 || (target[len] = '\0', strcmp(target, "anon_inode:[eventfd]") != 0))
-		return rc;
-	atomic_store(&slowed, true);
-	for (int i = 0; i < 500 && !atomic_load(&callback_ran); i++)
-		usleep(10000);
-	fprintf(stderr, "slow wake: %s\n", atomic_load(&callback_ran) ? "a callback came first" : "no callback");
+	if (len >= 0 && (target[len] = '\0', strcmp(target, "anon_inode:[eventfd]") == 0)) {
+		atomic_store(&slowed, true);
+		for (int i = 0; i < 1000 && !atomic_load(&callback_ran); i++)
+			usleep(10000);
+		fprintf(stderr, "slow wake: %s\n", atomic_load(&callback_ran) ? "a callback came first" : "no callback");
+	}
+	errno = saved_errno;
 	return rc;
 }
 
