@@ -420,6 +420,56 @@ static void test_other_entries(void **state)
 	assert_false(lists_port(read_text(file), 1111));
 }
 
+/* A file of many entries, read into memory whose pages are made before the read (past 64 KB): every
+ * entry of the live process comes through the write as it stood, the last byte too. */
+static void test_large_file_kept(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX], file[PATH_MAX + 32];
+	make_dir("large", 0700, dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	enum { ENTRIES = 700 };
+	size_t cap = (size_t)ENTRIES * 512 + 64, used = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	pid_t parent = getppid();
+	unsigned long long start = start_of(parent);
+	used += (size_t)snprintf(text + used, cap - used, "{ \"sockets\": [");
+	for (int i = 0; i < ENTRIES; i++) {
+		char pad[401];
+		memset(pad, 'a' + i % 26, 400);
+		pad[400] = '\0';
+		used += (size_t)snprintf(text + used, cap - used,
+		                         "%s\n    { \"pid\": %d, \"start\": %llu, \"local_port\": %d, \"pad\": \"%s\" }",
+		                         i ? "," : "", (int)parent, start, 20000 + i, pad);
+	}
+	used += (size_t)snprintf(text + used, cap - used, "\n  ] }\n");
+	assert_true(used > 256 * 1024);
+	write_text(file, text);
+	assert_int_equal(natt_status_write(file, NULL, NULL, NULL), 0);
+	FILE *f = fopen(file, "r");
+	assert_non_null(f);
+	char *now = calloc(1, cap + 1024);
+	assert_non_null(now);
+	size_t got = fread(now, 1, cap + 1023, f);
+	fclose(f);
+	assert_true(got > used - 64 && got < cap + 1023);
+	/* The entries' text, from the first to the last, unchanged. */
+	const char *first = strstr(text, "{ \"pid\""), *last = strrchr(text, '}');
+	last = memrchr(text, '}', (size_t)(last - text)); /* the last entry's end (the document's is after) */
+	size_t span = (size_t)(last - first) + 1;
+	const char *found = strstr(now, "{ \"pid\"");
+	assert_non_null(found);
+	assert_true(strlen(found) >= span);
+	assert_memory_equal(found, first, span);
+	struct natt_json *doc = natt_json_parse(now, strlen(now), NULL, 0);
+	assert_non_null(doc);
+	assert_int_equal(natt_json_array_len(natt_json_get(doc, "sockets")), ENTRIES);
+	natt_json_free(doc);
+	free(now);
+	free(text);
+}
+
 /* XDG_RUNTIME_DIR of another user (sudo keeps it) is not where natt writes. */
 static void test_foreign_runtime_dir(void **state)
 {
@@ -578,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_pcp_key),
 		cmocka_unit_test(test_status_fifo),
 		cmocka_unit_test(test_other_entries),
+		cmocka_unit_test(test_large_file_kept),
 		cmocka_unit_test(test_foreign_runtime_dir),
 	};
 	return cmocka_run_group_tests(tests, make_root, remove_root);
