@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
@@ -56,21 +57,91 @@ static int lock_range(int fd, short type, off_t start, off_t len)
 	return fcntl(fd, F_SETLK, &range);
 }
 
-/* A watch on the lock file's closes (-1 without inotify: then the poll alone). */
-static int watch_releases(int fd)
+/* The inotify instance a waiter watches with is kept until natt's thread next goes idle, not closed
+ * as soon as the wait ends: closing one waits for the kernel's SRCU grace period (0.03-5.5 ms on
+ * this project's machine), which a waiter paid after taking the gateway lock, before its first
+ * request to the router. Only the watch goes after each wait (the kernel frees a mark in the
+ * background). Not kept longer: instances are few per user (128 by default) and the programs need
+ * theirs. A second thread waiting meanwhile (the natt command and libnatt programs may wait in more
+ * than one) makes one of its own for that wait, as before. */
+static struct {
+	pthread_mutex_t mutex;
+	int fd;
+} Kept = { PTHREAD_MUTEX_INITIALIZER, -1 };
+
+struct release_watch {
+	int fd; /* the inotify instance, -1: none (then the poll alone) */
+	int wd;
+	bool kept; /* Kept's (its mutex held), else made for this wait */
+};
+
+static int new_instance(void)
 {
 	natt_own_fds_opening();
-	int watch = natt_own_fd(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+	int fd = natt_own_fd(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
 	natt_own_fds_opened();
-	if (watch < 0)
-		return -1;
+	return fd;
+}
+
+static void drain(int watch)
+{
+	char events[4096];
+	while (read(watch, events, sizeof(events)) > 0)
+		;
+}
+
+/* Watches the lock file's closes: false without inotify. */
+static bool watch_releases(struct release_watch *w, int fd)
+{
+	w->kept = pthread_mutex_trylock(&Kept.mutex) == 0;
+	if (w->kept && Kept.fd < 0)
+		Kept.fd = new_instance();
+	w->fd = w->kept ? Kept.fd : new_instance();
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (inotify_add_watch(watch, path, IN_CLOSE) < 0) {
-		natt_own_close(watch);
-		return -1;
+	if (w->fd >= 0 && (w->wd = inotify_add_watch(w->fd, path, IN_CLOSE)) >= 0) {
+		if (w->kept)
+			drain(w->fd); /* (left from the last wait: the end of its watch, closes seen after it) */
+		return true;
 	}
-	return watch;
+	if (w->kept) {
+		if (w->fd >= 0 && (errno == EBADF || errno == EINVAL))
+			Kept.fd = -1; /* closed under natt: that number is not ours any more, not even to close */
+		pthread_mutex_unlock(&Kept.mutex);
+	} else if (w->fd >= 0) {
+		natt_own_close(w->fd);
+	}
+	w->fd = -1;
+	return false;
+}
+
+static void stop_watching(struct release_watch *w)
+{
+	if (w->fd < 0)
+		return;
+	if (w->kept) {
+		inotify_rm_watch(w->fd, w->wd);
+		pthread_mutex_unlock(&Kept.mutex);
+	} else {
+		natt_own_close(w->fd);
+	}
+	w->fd = -1;
+}
+
+void natt_lock_waits_close(void)
+{
+	if (pthread_mutex_trylock(&Kept.mutex) != 0)
+		return; /* (another thread waits with it: it stays for now) */
+	natt_close_own_fd(&Kept.fd);
+	pthread_mutex_unlock(&Kept.mutex);
+}
+
+void natt_lock_waits_after_fork_child(void)
+{
+	/* (The child is alone: a parent's thread that was waiting holds nothing here.) */
+	Kept.mutex = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	if (Kept.fd >= 0)
+		natt_close_own_fd(&Kept.fd);
 }
 
 /* The watchers' places of the lock file name in dir_fd: an fd of "name.w", or -1 (then every waiter
@@ -105,12 +176,12 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 		return -errno;
 	int64_t deadline = natt_now_ms() + timeout_ms;
 	int places_fd = open_places(dir_fd, name);
-	int place = 0, watch = -1, pause_ms = 1, rc = 0;
+	int place = 0, pause_ms = 1, rc = 0;
+	struct release_watch watch = { .fd = -1 };
 	bool no_inotify = false;
 	for (;;) {
-		if (watch < 0 && !no_inotify && (places_fd < 0 || (place = take_place(places_fd)) > 0)) {
-			watch = watch_releases(fd);
-			no_inotify = watch < 0;
+		if (watch.fd < 0 && !no_inotify && (places_fd < 0 || (place = take_place(places_fd)) > 0)) {
+			no_inotify = !watch_releases(&watch, fd);
 			if (no_inotify && place) {
 				lock_range(places_fd, F_UNLCK, place - 1, 1); /* (of no use to us: another's) */
 				place = 0;
@@ -132,25 +203,21 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 		/* Exchanges under the lock take milliseconds: a watcher is woken by the close (its poll is
 		 * for a release it missed); the others look again, backing off. */
 		int wait_ms = (int)natt_min64(pause_ms, deadline - now);
-		if (watch >= 0) {
-			struct pollfd p = { .fd = watch, .events = POLLIN };
-			if (poll(&p, 1, wait_ms) > 0) {
-				char events[4096];
-				while (read(watch, events, sizeof(events)) > 0)
-					;
-			}
+		if (watch.fd >= 0) {
+			struct pollfd p = { .fd = watch.fd, .events = POLLIN };
+			if (poll(&p, 1, wait_ms) > 0)
+				drain(watch.fd);
 		} else {
 			usleep((useconds_t)wait_ms * 1000);
 		}
 		/* (Only a waiter that could have a place and has none looks less often: one without inotify
 		 * or without the places file polls as every waiter did before.) */
-		bool placeless = watch < 0 && !no_inotify && places_fd >= 0;
+		bool placeless = watch.fd < 0 && !no_inotify && places_fd >= 0;
 		pause_ms = (int)natt_min64(2 * pause_ms, placeless ? UNWATCHED_PAUSE_MAX_MS : WATCHED_PAUSE_MAX_MS);
 	}
 	if (places_fd >= 0)
 		natt_own_close(places_fd); /* lets its place go: the next waiter watches in our place */
-	if (watch >= 0)
-		natt_own_close(watch);
+	stop_watching(&watch);
 	return rc;
 }
 

@@ -26,6 +26,10 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway);
  * natt process of the host). Bounded, because the holder may be a stopped process. 0, -ETIMEDOUT or
  * -errno. */
 int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms);
+/* natt_lock_file keeps the inotify instance of a wait for the next one: closed when natt's thread goes
+ * idle or ends (no lock is held then), and in a fork child, where it is the parent's. */
+void natt_lock_waits_close(void);
+void natt_lock_waits_after_fork_child(void);
 void natt_gateway_unlock(int fd);
 
 #endif

@@ -15,6 +15,7 @@
 #endif
 
 #include "core/engine_internal.h"
+#include "core/gwlock.h"
 #include "core/entry_pool.h"
 #include "core/techniques.h"
 #include "sys/run_command.h"
@@ -458,6 +459,8 @@ void *natt_manager_main(void *arg)
 		struct pollfd pfd[3 + 32] = { { .fd = wake_fd, .events = POLLIN } };
 		natt_announcements_pollfds(&pfd[1]);
 		int nfds = 3 + natt_pidwatch_pollfds(&pfd[3], 32, &timeout);
+		if (timeout != 0)
+			natt_lock_waits_close(); /* (the lock waits of this round are over: see gwlock.c) */
 		int ready = poll(pfd, (nfds_t)nfds, timeout);
 		natt_pidwatch_check(&pfd[3], ready > 0 ? nfds - 3 : 0);
 		if (ready > 0) {
@@ -475,6 +478,7 @@ void *natt_manager_main(void *arg)
 	}
 	natt_techniques_close();
 	natt_announcements_close();
+	natt_lock_waits_close();
 	natt_engine_manager_ended();
 	return NULL;
 }

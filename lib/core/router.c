@@ -415,6 +415,7 @@ void natt_router_after_fork_child(void)
 	/* A fork in the middle of an exchange: the parent's lock (a record lock: not the child's) and its
 	 * depth must not make the child's manager believe it holds it. */
 	natt_close_own_fd(&R.lock_fd);
+	natt_lock_waits_after_fork_child();
 	R.lock_depth = 0;
 	R.gateway_fresh = false;
 	R.have_gateway = R.have_gateway6 = false;

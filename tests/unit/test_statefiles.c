@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "core/engine.h"
+#include "core/engine_shim.h"
 #include "core/gwlock.h"
 #include "upnp/igd_client.h"
 #include "core/status_file.h"
@@ -515,26 +516,42 @@ static int write_locks(const struct stat *st, bool whole)
 	return n;
 }
 
-/* How many of these processes have an inotify instance open. */
+/* The inotify instances process pid has open, and the watches in them (/proc/PID/fdinfo: a line
+ * "inotify wd:..." per watch). */
+static void inotify_state(pid_t pid, int *instances, int *watches)
+{
+	*instances = *watches = 0;
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char link[64], info[320], line[256];
+		ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, "anon_inode:inotify") != 0)
+			continue;
+		(*instances)++;
+		snprintf(info, sizeof(info), "/proc/%d/fdinfo/%s", (int)pid, e->d_name);
+		FILE *f = fopen(info, "r");
+		while (f && fgets(line, sizeof(line), f))
+			*watches += strncmp(line, "inotify wd:", 11) == 0;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* How many of these processes watch with inotify (a watch in an instance they have open). */
 static int watching_processes(const pid_t *pids, int count)
 {
 	int n = 0;
 	for (int i = 0; i < count; i++) {
-		char dir[64];
-		snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pids[i]);
-		DIR *d = opendir(dir);
-		bool found = false;
-		for (struct dirent *e; d && !found && (e = readdir(d));) {
-			char link[64];
-			ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
-			if (len > 0) {
-				link[len] = '\0';
-				found = strcmp(link, "anon_inode:inotify") == 0;
-			}
-		}
-		if (d)
-			closedir(d);
-		n += found;
+		int instances, watches;
+		inotify_state(pids[i], &instances, &watches);
+		n += watches > 0;
 	}
 	return n;
 }
@@ -614,6 +631,134 @@ static void test_lock_waiters(void **state)
 	assert_int_equal(watchers, 3);
 }
 
+/* A waiter's inotify instance is kept for its next wait (closing one waits for the kernel, while the
+ * waiter holds the lock it just took), with no watch left in it between waits; a fork child makes
+ * one of its own (in the parent's, the two would see each other's watches); natt's thread closes it
+ * when it ends. */
+static bool wait_watching(pid_t pid)
+{
+	for (int waited = 0; waited < 5000; waited += 5) {
+		int instances, watches;
+		inotify_state(pid, &instances, &watches);
+		if (watches > 0)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+static int take_lock(const char *path, int dir_fd)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || natt_lock_file(dir_fd, "k.lock", fd, 20000) < 0)
+		return -1;
+	return fd;
+}
+
+static void say(int fd, int value)
+{
+	if (write(fd, &value, sizeof(value)) != (ssize_t)sizeof(value))
+		_exit(9);
+}
+
+static int hear(int fd)
+{
+	int value = -1;
+	return read(fd, &value, sizeof(value)) == (ssize_t)sizeof(value) ? value : -1;
+}
+
+/* The waiting process: waits twice, telling after each wait what it holds (instances * 10 + watches),
+ * letting go when told (1) and going on once the parent holds the lock again (2); then forks a child
+ * that waits once; then ends natt's waits. */
+static _Noreturn void keeping_waiter(const char *path, int dir_fd, int to_parent, int from_parent)
+{
+	for (int round = 0; round < 2; round++) {
+		int fd = take_lock(path, dir_fd), instances, watches;
+		if (fd < 0)
+			_exit(2);
+		inotify_state(getpid(), &instances, &watches);
+		say(to_parent, instances * 10 + watches);
+		if (hear(from_parent) != 1)
+			_exit(3);
+		close(fd);
+		if (hear(from_parent) != 2) /* (it holds the lock again: the next wait is a wait) */
+			_exit(3);
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		natt_engine_atfork_child(); /* (what the engine's fork handler does in a child) */
+		int fd = take_lock(path, dir_fd);
+		_exit(fd < 0 ? 4 : 0);
+	}
+	say(to_parent, (int)child);
+	int status;
+	if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		_exit(5);
+	natt_lock_waits_close();
+	int instances, watches;
+	inotify_state(getpid(), &instances, &watches);
+	_exit(instances == 0 ? 0 : 6);
+}
+
+static void test_lock_wait_keeps_its_watch_instance(void **state)
+{
+	(void)state;
+	int probe = inotify_init1(IN_CLOEXEC);
+	if (probe < 0)
+		skip(); /* (no inotify instance left for this user) */
+	close(probe);
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	make_dir("keeping", 0700, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/k.lock", dir);
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), up[2], down[2];
+	assert_true(dir_fd >= 0 && fd >= 0 && pipe(up) == 0 && pipe(down) == 0);
+	assert_int_equal(natt_lock_file(dir_fd, "k.lock", fd, 1000), 0);
+	pid_t waiter = fork();
+	assert_true(waiter >= 0);
+	if (waiter == 0) {
+		close(fd);
+		close(up[0]);
+		close(down[1]);
+		keeping_waiter(path, dir_fd, up[1], down[0]);
+	}
+	close(up[1]); /* (a waiter that ends early is heard as -1, not waited for) */
+	close(down[0]);
+	int held[2];
+	for (int round = 0; round < 2; round++) {
+		assert_true(wait_watching(waiter));
+		close(fd); /* the waiter takes it */
+		held[round] = hear(up[0]);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		say(down[1], 1); /* let go; we take it again */
+		assert_int_equal(natt_lock_file(dir_fd, "k.lock", fd, 5000), 0);
+		say(down[1], 2);
+	}
+	/* the waiter's child waits in an instance of its own: its watch is not in the waiter's */
+	pid_t child = (pid_t)hear(up[0]);
+	assert_true(child > 0);
+	assert_true(wait_watching(child));
+	int instances, watches, child_instances, child_watches;
+	inotify_state(waiter, &instances, &watches);
+	inotify_state(child, &child_instances, &child_watches);
+	close(fd);
+	int status;
+	assert_int_equal(waitpid(waiter, &status, 0), waiter);
+	close(dir_fd);
+	close(up[0]);
+	close(down[1]);
+	natt_lock_waits_close(); /* (ours, if we waited for the waiter to let go) */
+	/* after each wait: one instance, no watch in it */
+	assert_int_equal(held[0], 10);
+	assert_int_equal(held[1], 10);
+	assert_int_equal(instances, 1);
+	assert_int_equal(watches, 0);
+	assert_int_equal(child_instances, 1);
+	assert_int_equal(child_watches, 1);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0); /* the child took the lock; the instance closed at the end */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_planted_symlinks),
 		cmocka_unit_test(test_gateway_files),
 		cmocka_unit_test(test_lock_waiters),
+		cmocka_unit_test(test_lock_wait_keeps_its_watch_instance),
 		cmocka_unit_test(test_siphash_vectors),
 		cmocka_unit_test(test_pcp_key),
 		cmocka_unit_test(test_status_fifo),
