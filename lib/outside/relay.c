@@ -17,6 +17,7 @@
 #include "util/log.h"
 #include "outside/proc.h"
 #include "outside/relay.h"
+#include "core/gwlock.h"
 #include "core/status_file.h"
 
 #define MAX_TRACKED 64
@@ -135,6 +136,7 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 		pfds[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
 		for (int i = 0; i < T.count; i++)
 			pfds[i + 1] = (struct pollfd){ .fd = T.pidfd[i], .events = POLLIN };
+		natt_lock_waits_close(); /* (idle: the inotify instance of a lock wait goes, see gwlock.c) */
 		if (poll(pfds, (nfds_t)T.count + 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
