@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/engine_internal.h"
+#include "core/gwlock.h"
 #include "core/entry_pool.h"
 #include "sys/ownfd.h"
 #include "util/clock.h"
@@ -569,7 +570,8 @@ bool natt_engine_fd_moved(int from, int to)
 		__atomic_store_n(&E.wake_fd, to, __ATOMIC_RELEASE);
 		return true;
 	}
-	return natt_announcements_fd_moved(from, to) || natt_pidwatch_fd_moved(from, to);
+	return natt_announcements_fd_moved(from, to) || natt_pidwatch_fd_moved(from, to) ||
+	       natt_lock_waits_fd_moved(from, to);
 }
 
 int natt_engine_watch_pid(pid_t pid, void (*on_exit)(pid_t pid))

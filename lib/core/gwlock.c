@@ -62,18 +62,29 @@ static int lock_range(int fd, short type, off_t start, off_t len)
  * this project's machine), which a waiter paid after taking the gateway lock, before its first
  * request to the router. Only the watch goes after each wait (the kernel frees a mark in the
  * background). Not kept longer: instances are few per user (128 by default) and the programs need
- * theirs. A second thread waiting meanwhile (the natt command and libnatt programs may wait in more
- * than one) makes one of its own for that wait, as before. */
+ * theirs. Its number may move while a wait uses it (the program's dup2() onto it: fd_moved), so a
+ * wait reads it again at each use. (One thread of a process waits, natt's or the status relay's; a
+ * second waiter at once would make an instance of its own for that wait.) */
 static struct {
 	pthread_mutex_t mutex;
-	int fd;
+	int fd; /* atomic: moved by the program's threads */
 } Kept = { PTHREAD_MUTEX_INITIALIZER, -1 };
 
 struct release_watch {
-	int fd; /* the inotify instance, -1: none (then the poll alone) */
+	int fd; /* the inotify instance (for the kept one: its number when the wait began), -1: none */
 	int wd;
 	bool kept; /* Kept's (its mutex held), else made for this wait */
 };
+
+static int kept_fd(void)
+{
+	return __atomic_load_n(&Kept.fd, __ATOMIC_ACQUIRE);
+}
+
+static int watch_fd(const struct release_watch *w)
+{
+	return w->kept ? kept_fd() : w->fd;
+}
 
 static int new_instance(void)
 {
@@ -94,9 +105,9 @@ static void drain(int watch)
 static bool watch_releases(struct release_watch *w, int fd)
 {
 	w->kept = pthread_mutex_trylock(&Kept.mutex) == 0;
-	if (w->kept && Kept.fd < 0)
-		Kept.fd = new_instance();
-	w->fd = w->kept ? Kept.fd : new_instance();
+	if (w->kept && kept_fd() < 0)
+		__atomic_store_n(&Kept.fd, new_instance(), __ATOMIC_RELEASE);
+	w->fd = w->kept ? kept_fd() : new_instance();
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if (w->fd >= 0 && (w->wd = inotify_add_watch(w->fd, path, IN_CLOSE)) >= 0) {
@@ -105,8 +116,10 @@ static bool watch_releases(struct release_watch *w, int fd)
 		return true;
 	}
 	if (w->kept) {
-		if (w->fd >= 0 && (errno == EBADF || errno == EINVAL))
-			Kept.fd = -1; /* closed under natt: that number is not ours any more, not even to close */
+		int lost = w->fd;
+		if (lost >= 0 && (errno == EBADF || errno == EINVAL)) /* closed under natt: that number is */
+			__atomic_compare_exchange_n(&Kept.fd, &lost, -1, false, /* not ours, not even to close */
+			                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 		pthread_mutex_unlock(&Kept.mutex);
 	} else if (w->fd >= 0) {
 		natt_own_close(w->fd);
@@ -120,7 +133,7 @@ static void stop_watching(struct release_watch *w)
 	if (w->fd < 0)
 		return;
 	if (w->kept) {
-		inotify_rm_watch(w->fd, w->wd);
+		inotify_rm_watch(kept_fd(), w->wd);
 		pthread_mutex_unlock(&Kept.mutex);
 	} else {
 		natt_own_close(w->fd);
@@ -130,18 +143,24 @@ static void stop_watching(struct release_watch *w)
 
 void natt_lock_waits_close(void)
 {
-	if (pthread_mutex_trylock(&Kept.mutex) != 0)
-		return; /* (another thread waits with it: it stays for now) */
-	natt_close_own_fd(&Kept.fd);
+	if (kept_fd() < 0 || pthread_mutex_trylock(&Kept.mutex) != 0)
+		return; /* (none, or a wait uses it: it stays for now) */
+	int fd = __atomic_exchange_n(&Kept.fd, -1, __ATOMIC_ACQ_REL);
+	natt_close_own_fd(&fd);
 	pthread_mutex_unlock(&Kept.mutex);
+}
+
+bool natt_lock_waits_fd_moved(int from, int to)
+{
+	return __atomic_compare_exchange_n(&Kept.fd, &from, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 void natt_lock_waits_after_fork_child(void)
 {
 	/* (The child is alone: a parent's thread that was waiting holds nothing here.) */
 	Kept.mutex = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	if (Kept.fd >= 0)
-		natt_close_own_fd(&Kept.fd);
+	int fd = __atomic_exchange_n(&Kept.fd, -1, __ATOMIC_ACQ_REL);
+	natt_close_own_fd(&fd);
 }
 
 /* The watchers' places of the lock file name in dir_fd: an fd of "name.w", or -1 (then every waiter
@@ -204,9 +223,12 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 		 * for a release it missed); the others look again, backing off. */
 		int wait_ms = (int)natt_min64(pause_ms, deadline - now);
 		if (watch.fd >= 0) {
-			struct pollfd p = { .fd = watch.fd, .events = POLLIN };
-			if (poll(&p, 1, wait_ms) > 0)
-				drain(watch.fd);
+			struct pollfd p = { .fd = watch_fd(&watch), .events = POLLIN };
+			int ready = poll(&p, 1, wait_ms);
+			if (ready > 0 && (p.revents & POLLNVAL))
+				usleep((useconds_t)wait_ms * 1000); /* (closed under natt: the pause alone) */
+			else if (ready > 0)
+				drain(p.fd);
 		} else {
 			usleep((useconds_t)wait_ms * 1000);
 		}

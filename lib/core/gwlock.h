@@ -5,6 +5,7 @@
 #define NATT_GWLOCK_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define NATT_PCP_KEY_SIZE 16
@@ -30,6 +31,9 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms);
  * idle or ends (no lock is held then), and in a fork child, where it is the parent's. */
 void natt_lock_waits_close(void);
 void natt_lock_waits_after_fork_child(void);
+/* The program's dup2() onto that instance's number moved it to `to`: whether it was that one. Any
+ * thread. */
+bool natt_lock_waits_fd_moved(int from, int to);
 void natt_gateway_unlock(int fd);
 
 #endif

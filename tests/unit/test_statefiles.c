@@ -631,10 +631,7 @@ static void test_lock_waiters(void **state)
 	assert_int_equal(watchers, 3);
 }
 
-/* A waiter's inotify instance is kept for its next wait (closing one waits for the kernel, while the
- * waiter holds the lock it just took), with no watch left in it between waits; a fork child makes
- * one of its own (in the parent's, the two would see each other's watches); natt's thread closes it
- * when it ends. */
+/* Whether process pid watches with inotify within 5 s. */
 static bool wait_watching(pid_t pid)
 {
 	for (int waited = 0; waited < 5000; waited += 5) {
@@ -655,10 +652,9 @@ static int take_lock(const char *path, int dir_fd)
 	return fd;
 }
 
-static void say(int fd, int value)
+static bool say(int fd, int value)
 {
-	if (write(fd, &value, sizeof(value)) != (ssize_t)sizeof(value))
-		_exit(9);
+	return write(fd, &value, sizeof(value)) == (ssize_t)sizeof(value);
 }
 
 static int hear(int fd)
@@ -667,9 +663,33 @@ static int hear(int fd)
 	return read(fd, &value, sizeof(value)) == (ssize_t)sizeof(value) ? value : -1;
 }
 
+/* As the shim does for a dup2() onto natt's fd: the kept instance moves to another number (the next
+ * wait must watch there); false when natt did not take it as its own. */
+static bool move_inotify_instance(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int found = -1;
+	for (struct dirent *e; d && found < 0 && (e = readdir(d));) {
+		char link[64];
+		ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			if (strcmp(link, "anon_inode:inotify") == 0)
+				found = atoi(e->d_name);
+		}
+	}
+	if (d)
+		closedir(d);
+	int moved = found >= 0 ? fcntl(found, F_DUPFD_CLOEXEC, 200) : -1;
+	if (moved < 0 || !natt_engine_fd_moved(found, moved))
+		return false;
+	close(found);
+	return true;
+}
+
 /* The waiting process: waits twice, telling after each wait what it holds (instances * 10 + watches),
- * letting go when told (1) and going on once the parent holds the lock again (2); then forks a child
- * that waits once; then ends natt's waits. */
+ * letting go when told (1) and going on once the parent holds the lock again (2), its instance moved
+ * to another number after the first; then forks a child that waits once; then ends natt's waits. */
 static _Noreturn void keeping_waiter(const char *path, int dir_fd, int to_parent, int from_parent)
 {
 	for (int round = 0; round < 2; round++) {
@@ -677,12 +697,15 @@ static _Noreturn void keeping_waiter(const char *path, int dir_fd, int to_parent
 		if (fd < 0)
 			_exit(2);
 		inotify_state(getpid(), &instances, &watches);
-		say(to_parent, instances * 10 + watches);
+		if (!say(to_parent, instances * 10 + watches))
+			_exit(9);
 		if (hear(from_parent) != 1)
 			_exit(3);
 		close(fd);
 		if (hear(from_parent) != 2) /* (it holds the lock again: the next wait is a wait) */
 			_exit(3);
+		if (round == 0 && !move_inotify_instance())
+			_exit(7);
 	}
 	pid_t child = fork();
 	if (child == 0) {
@@ -690,7 +713,8 @@ static _Noreturn void keeping_waiter(const char *path, int dir_fd, int to_parent
 		int fd = take_lock(path, dir_fd);
 		_exit(fd < 0 ? 4 : 0);
 	}
-	say(to_parent, (int)child);
+	if (!say(to_parent, (int)child))
+		_exit(9);
 	int status;
 	if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		_exit(5);
@@ -700,6 +724,10 @@ static _Noreturn void keeping_waiter(const char *path, int dir_fd, int to_parent
 	_exit(instances == 0 ? 0 : 6);
 }
 
+/* A waiter's inotify instance is kept for its next wait (closing one waits for the kernel, while the
+ * waiter holds the lock it just took), with no watch left in it between waits, and followed when the
+ * program moves it; a fork child makes one of its own (in the parent's, the two would see each
+ * other's watches); natt_lock_waits_close() closes it (natt's thread, when it goes idle). */
 static void test_lock_wait_keeps_its_watch_instance(void **state)
 {
 	(void)state;
@@ -722,17 +750,18 @@ static void test_lock_wait_keeps_its_watch_instance(void **state)
 		close(down[1]);
 		keeping_waiter(path, dir_fd, up[1], down[0]);
 	}
-	close(up[1]); /* (a waiter that ends early is heard as -1, not waited for) */
+	close(up[1]); /* (a waiter that ends early is heard as -1, not waited for; told: EPIPE) */
 	close(down[0]);
+	signal(SIGPIPE, SIG_IGN);
 	int held[2];
 	for (int round = 0; round < 2; round++) {
 		assert_true(wait_watching(waiter));
 		close(fd); /* the waiter takes it */
 		held[round] = hear(up[0]);
 		fd = open(path, O_RDWR | O_CLOEXEC);
-		say(down[1], 1); /* let go; we take it again */
+		assert_true(say(down[1], 1)); /* let go; we take it again */
 		assert_int_equal(natt_lock_file(dir_fd, "k.lock", fd, 5000), 0);
-		say(down[1], 2);
+		assert_true(say(down[1], 2));
 	}
 	/* the waiter's child waits in an instance of its own: its watch is not in the waiter's */
 	pid_t child = (pid_t)hear(up[0]);
@@ -748,6 +777,7 @@ static void test_lock_wait_keeps_its_watch_instance(void **state)
 	close(up[0]);
 	close(down[1]);
 	natt_lock_waits_close(); /* (ours, if we waited for the waiter to let go) */
+	signal(SIGPIPE, SIG_DFL);
 	/* after each wait: one instance, no watch in it */
 	assert_int_equal(held[0], 10);
 	assert_int_equal(held[1], 10);
