@@ -74,6 +74,7 @@ struct release_watch {
 	int fd; /* the inotify instance (for the kept one: its number when the wait began), -1: none */
 	int wd;
 	bool kept; /* Kept's (its mutex held), else made for this wait */
+	bool lost; /* closed under natt: its number is not ours to use or close (the pause alone) */
 };
 
 static int kept_fd(void)
@@ -83,7 +84,14 @@ static int kept_fd(void)
 
 static int watch_fd(const struct release_watch *w)
 {
-	return w->kept ? kept_fd() : w->fd;
+	return w->lost ? -1 : w->kept ? kept_fd() : w->fd;
+}
+
+static void watch_lost(struct release_watch *w, int fd)
+{
+	if (w->kept)
+		__atomic_compare_exchange_n(&Kept.fd, &fd, -1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	w->lost = true;
 }
 
 static int new_instance(void)
@@ -133,9 +141,10 @@ static void stop_watching(struct release_watch *w)
 	if (w->fd < 0)
 		return;
 	if (w->kept) {
-		inotify_rm_watch(kept_fd(), w->wd);
+		if (!w->lost)
+			inotify_rm_watch(kept_fd(), w->wd);
 		pthread_mutex_unlock(&Kept.mutex);
-	} else {
+	} else if (!w->lost) {
 		natt_own_close(w->fd);
 	}
 	w->fd = -1;
@@ -224,11 +233,11 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 		int wait_ms = (int)natt_min64(pause_ms, deadline - now);
 		if (watch.fd >= 0) {
 			struct pollfd p = { .fd = watch_fd(&watch), .events = POLLIN };
-			int ready = poll(&p, 1, wait_ms);
+			int ready = poll(&p, 1, wait_ms); /* (-1 when lost: the pause alone) */
 			if (ready > 0 && (p.revents & POLLNVAL))
-				usleep((useconds_t)wait_ms * 1000); /* (closed under natt: the pause alone) */
-			else if (ready > 0)
-				drain(p.fd);
+				watch_lost(&watch, p.fd);
+			else if (ready > 0 && watch_fd(&watch) == p.fd)
+				drain(p.fd); /* (not when moved meanwhile: that number is the program's now) */
 		} else {
 			usleep((useconds_t)wait_ms * 1000);
 		}

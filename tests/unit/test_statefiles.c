@@ -663,12 +663,13 @@ static int hear(int fd)
 	return read(fd, &value, sizeof(value)) == (ssize_t)sizeof(value) ? value : -1;
 }
 
-/* As the shim does for a dup2() onto natt's fd: the kept instance moves to another number (the next
- * wait must watch there); false when natt did not take it as its own. */
-static bool move_inotify_instance(void)
+/* As the shim does for the program's dup2() onto natt's fd: the kept instance moves to another number
+ * (the next wait must watch there), and a pipe of the program's, one byte in it, takes the old one
+ * (natt must neither read nor close it). The old number, or -1 when natt did not follow the move. */
+static int move_inotify_instance(void)
 {
 	DIR *d = opendir("/proc/self/fd");
-	int found = -1;
+	int found = -1, pipe_fds[2];
 	for (struct dirent *e; d && found < 0 && (e = readdir(d));) {
 		char link[64];
 		ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
@@ -681,17 +682,21 @@ static bool move_inotify_instance(void)
 	if (d)
 		closedir(d);
 	int moved = found >= 0 ? fcntl(found, F_DUPFD_CLOEXEC, 200) : -1;
-	if (moved < 0 || !natt_engine_fd_moved(found, moved))
-		return false;
-	close(found);
-	return true;
+	if (moved < 0 || !natt_engine_fd_moved(found, moved) || pipe2(pipe_fds, O_NONBLOCK) < 0 ||
+	    write(pipe_fds[1], "p", 1) != 1 || dup2(pipe_fds[0], found) != found)
+		return -1;
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+	return found;
 }
 
 /* The waiting process: waits twice, telling after each wait what it holds (instances * 10 + watches),
  * letting go when told (1) and going on once the parent holds the lock again (2), its instance moved
- * to another number after the first; then forks a child that waits once; then ends natt's waits. */
+ * to another number after the first; then forks a child that waits once; then ends natt's waits,
+ * and finds its pipe as it left it. */
 static _Noreturn void keeping_waiter(const char *path, int dir_fd, int to_parent, int from_parent)
 {
+	int program_pipe = -1;
 	for (int round = 0; round < 2; round++) {
 		int fd = take_lock(path, dir_fd), instances, watches;
 		if (fd < 0)
@@ -704,7 +709,7 @@ static _Noreturn void keeping_waiter(const char *path, int dir_fd, int to_parent
 		close(fd);
 		if (hear(from_parent) != 2) /* (it holds the lock again: the next wait is a wait) */
 			_exit(3);
-		if (round == 0 && !move_inotify_instance())
+		if (round == 0 && (program_pipe = move_inotify_instance()) < 0)
 			_exit(7);
 	}
 	pid_t child = fork();
@@ -721,7 +726,9 @@ static _Noreturn void keeping_waiter(const char *path, int dir_fd, int to_parent
 	natt_lock_waits_close();
 	int instances, watches;
 	inotify_state(getpid(), &instances, &watches);
-	_exit(instances == 0 ? 0 : 6);
+	char byte = 0;
+	bool pipe_kept = read(program_pipe, &byte, 1) == 1 && byte == 'p';
+	_exit(instances != 0 ? 6 : !pipe_kept ? 8 : 0);
 }
 
 /* A waiter's inotify instance is kept for its next wait (closing one waits for the kernel, while the
