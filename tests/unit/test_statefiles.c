@@ -517,10 +517,11 @@ static int write_locks(const struct stat *st, bool whole)
 }
 
 /* The inotify instances process pid has open, and the watches in them (/proc/PID/fdinfo: a line
- * "inotify wd:..." per watch). */
-static void inotify_state(pid_t pid, int *instances, int *watches)
+ * "inotify wd:..." per watch). Returns the number of the last instance found, or -1. */
+static int inotify_state(pid_t pid, int *instances, int *watches)
 {
 	*instances = *watches = 0;
+	int last = -1;
 	char dir[64];
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	DIR *d = opendir(dir);
@@ -533,6 +534,7 @@ static void inotify_state(pid_t pid, int *instances, int *watches)
 		if (strcmp(link, "anon_inode:inotify") != 0)
 			continue;
 		(*instances)++;
+		last = atoi(e->d_name);
 		snprintf(info, sizeof(info), "/proc/%d/fdinfo/%s", (int)pid, e->d_name);
 		FILE *f = fopen(info, "r");
 		while (f && fgets(line, sizeof(line), f))
@@ -542,6 +544,7 @@ static void inotify_state(pid_t pid, int *instances, int *watches)
 	}
 	if (d)
 		closedir(d);
+	return last;
 }
 
 /* How many of these processes watch with inotify (a watch in an instance they have open). */
@@ -668,19 +671,8 @@ static int hear(int fd)
  * (natt must neither read nor close it). The old number, or -1 when natt did not follow the move. */
 static int move_inotify_instance(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	int found = -1, pipe_fds[2];
-	for (struct dirent *e; d && found < 0 && (e = readdir(d));) {
-		char link[64];
-		ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
-		if (len > 0) {
-			link[len] = '\0';
-			if (strcmp(link, "anon_inode:inotify") == 0)
-				found = atoi(e->d_name);
-		}
-	}
-	if (d)
-		closedir(d);
+	int instances, watches, pipe_fds[2];
+	int found = inotify_state(getpid(), &instances, &watches);
 	int moved = found >= 0 ? fcntl(found, F_DUPFD_CLOEXEC, 200) : -1;
 	if (moved < 0 || !natt_engine_fd_moved(found, moved) || pipe2(pipe_fds, O_NONBLOCK) < 0 ||
 	    write(pipe_fds[1], "p", 1) != 1 || dup2(pipe_fds[0], found) != found)
