@@ -254,7 +254,8 @@ NATT_EXPORT int raise(int sig)
 
 NATT_EXPORT int kill(pid_t pid, int sig)
 {
-	if (pid == getpid() || pid == 0 || pid == -getpgrp()) {
+	/* (Whom it is for only when it could matter: kill(pid, 0), the liveness check, asks nothing.) */
+	if (is_termination_signal(sig) && (pid == 0 || pid == getpid() || pid == -getpgrp())) {
 		int saved_errno = errno;
 		hold_if_default(sig);
 		errno = saved_errno;

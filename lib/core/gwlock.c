@@ -9,6 +9,7 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
@@ -44,10 +45,13 @@ static int gateway_file(const char *status_path, const struct in_addr *gateway, 
  * spent 0.42 s of CPU on it, which the holder and the router needed. So only WATCHERS waiters watch,
  * each holding a write lock on one byte of a file beside the lock ("NAME.w", so that the lock itself
  * stays a whole-file record lock, as the README documents it); the others look again every few tens
- * of milliseconds and take a watcher's place when one is free (3,300 switches, 0.2 s). A place goes
- * to whichever waiter asks first after it is freed, not to the one that waited longest; the
- * timeouts bound the wait. */
-#define WATCHERS 3
+ * of milliseconds and take a watcher's place when one is free (with three places: 3,300 switches,
+ * 0.2 s). A place goes to whichever waiter asks first after it is freed, not to the one that waited
+ * longest; the timeouts bound the wait. Eight places: each new holder leaves its place, and with
+ * three, the few waiters left at the end of a crowd, looking again every 50 ms, often took none in
+ * time, and a release found no watcher (the lock lay free 4-22 ms, a few times per fifty
+ * processes). Each look tries every place, for the same reason. */
+#define WATCHERS NATT_LOCK_WATCHERS
 #define WATCHED_PAUSE_MAX_MS 20
 #define UNWATCHED_PAUSE_MAX_MS 50
 
@@ -283,8 +287,13 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 
 void natt_gateway_unlock(int fd)
 {
-	if (fd >= 0)
+	if (fd >= 0) {
 		natt_own_close(fd); /* closing drops the lock */
+		/* The waiter our close woke often waits on this CPU until natt's next work here (the status
+		 * file's write: 1-3 ms with fifty processes in it) is done, while the router has nothing to
+		 * do: it goes first. */
+		sched_yield();
+	}
 }
 
 int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len,

@@ -27,6 +27,8 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway);
  * natt process of the host). Bounded, because the holder may be a stopped process. 0, -ETIMEDOUT or
  * -errno. */
 int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms);
+/* How many of a lock's waiters watch for its release at once (the others look again now and then). */
+#define NATT_LOCK_WATCHERS 8
 /* natt_lock_file keeps the inotify instance of a wait for the next one: closed when natt's thread goes
  * idle or ends (no lock is held then), and in a fork child, where it is the parent's. */
 void natt_lock_waits_close(void);

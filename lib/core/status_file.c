@@ -108,10 +108,16 @@ void (*natt_status_owner)(const struct natt_entry *entry, pid_t *pid, char *comm
  * each write looking at every other process); whether the pid lives is asked at every write, and a
  * start that does not match is read again. So a process that ends and whose pid a new process takes
  * within that time keeps its entries that much longer; a live process's entries are never dropped for
- * what the cache says. Not thread-local: the engine's thread-local storage is static, taken from what
- * the loader keeps free for libraries opened later, which sanitizers and other libraries use too. */
-#define PROCESS_CACHE_SIZE 64
-#define PROCESS_START_KEEP_MS 1000
+ * what the cache says. Ten seconds: each of fifty processes writes about three times in a few seconds
+ * (its sockets pending, published, gone), and with one second its later writes read /proc again for
+ * nearly every other process (a write as the fifty closed their sockets: 264 system calls at the
+ * median; 112 with ten seconds and the shim's kill() no longer asking whom a kill(pid, 0) is for);
+ * the kernel reuses a pid only once it has gone round the whole range (with a pid_max of 32768, the
+ * kernel's default on small machines, that is 3,300 new processes a second for those 10 s). Not
+ * thread-local: the engine's thread-local storage is static, taken from what the loader keeps free
+ * for libraries opened later, which sanitizers and other libraries use too. */
+#define PROCESS_CACHE_SIZE 256
+#define PROCESS_START_KEEP_MS 10000
 
 struct process_cache {
 	long pid;
