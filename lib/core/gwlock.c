@@ -49,7 +49,7 @@ static int gateway_file(const char *status_path, const struct in_addr *gateway, 
  * 0.2 s). A place goes to whichever waiter asks first after it is freed, not to the one that waited
  * longest; the timeouts bound the wait. Eight places: each new holder leaves its place, and with
  * three, the few waiters left at the end of a crowd, looking again every 50 ms, often took none in
- * time, and a release found no watcher (the lock lay free 4-22 ms, a few times per fifty
+ * time, and a release found no watcher (the lock lay free 3-22 ms, a few times per fifty
  * processes). Each look tries every place, for the same reason. */
 #define WATCHERS NATT_LOCK_WATCHERS
 #define WATCHED_PAUSE_MAX_MS 20
