@@ -9,7 +9,6 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
@@ -287,13 +286,8 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 
 void natt_gateway_unlock(int fd)
 {
-	if (fd >= 0) {
+	if (fd >= 0)
 		natt_own_close(fd); /* closing drops the lock */
-		/* The waiter our close woke often waits on this CPU until natt's next work here (the status
-		 * file's write: 1-3 ms with fifty processes in it) is done, while the router has nothing to
-		 * do: it goes first. */
-		sched_yield();
-	}
 }
 
 int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len,
