@@ -94,15 +94,17 @@ int natt_own_fd(int fd)
 }
 
 /* Under the shim, close() lets natt close what it marked only at natt_internal_depth > 0 (and takes
- * the mark away with it). */
+ * the mark away with it). The number is forgotten before the close: once closed, it may be the
+ * program's at once, and a fork by another thread in between would have the child close it again
+ * (a child closes the numbers natt keeps). */
 void natt_close_own_fd(int *fd)
 {
-	if (*fd < 0)
+	int closing = __atomic_exchange_n(fd, -1, __ATOMIC_SEQ_CST);
+	if (closing < 0)
 		return;
 	natt_internal_depth++;
-	close(*fd);
+	close(closing);
 	natt_internal_depth--;
-	*fd = -1;
 }
 
 /* ---------------------------------------------------------------- configuration, start-up */

@@ -56,7 +56,7 @@ void natt_engine_broadcast(void);
 /* Waits for that broadcast (the lock held). */
 void natt_engine_wait_changed(void);
 /* fd natt keeps (marked for the shim, so that a program closing every descriptor cannot close it);
- * natt_close_own_fd closes such an fd and sets it to -1. Any thread. */
+ * natt_close_own_fd sets it to -1, then closes what it held. Any thread. */
 int natt_own_fd(int fd);
 void natt_close_own_fd(int *fd);
 /* Whether another process may hold our sockets (a fork, an exec or spawn that kept them). */

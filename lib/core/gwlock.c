@@ -284,10 +284,9 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway)
 	return fd;
 }
 
-void natt_gateway_unlock(int fd)
+void natt_gateway_unlock(int *fd)
 {
-	if (fd >= 0)
-		natt_own_close(fd); /* closing drops the lock */
+	natt_close_own_fd(fd); /* closing drops the lock */
 }
 
 int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len,

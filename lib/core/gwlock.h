@@ -16,7 +16,7 @@
  * deletes the same mapping. 0, or -errno (no usable directory, something else at that name). */
 int natt_pcp_key(const char *status_path, uint8_t key[NATT_PCP_KEY_SIZE]);
 
-/* Returns an fd holding the lock (give it to natt_gateway_unlock), or -1 when no lock could be made
+/* Returns an fd holding the lock (keep it where natt_gateway_unlock can take it), or -1 when no lock could be made
  * (then the exchange goes ahead unserialized: a missing directory must not stop publishing). */
 int natt_gateway_lock(const char *status_path, const struct in_addr *gateway);
 
@@ -36,6 +36,7 @@ void natt_lock_waits_after_fork_child(void);
 /* The program's dup2() onto that instance's number moved it to `to`: whether it was that one. Any
  * thread. */
 bool natt_lock_waits_fd_moved(int from, int to);
-void natt_gateway_unlock(int fd);
+/* Sets *fd to -1, then closes what it held (see natt_close_own_fd). */
+void natt_gateway_unlock(int *fd);
 
 #endif

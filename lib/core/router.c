@@ -70,10 +70,9 @@ static void refresh_gateway(void)
 	R.gateway = gw;
 	/* Changed while a batch holds the lock: the new gateway's lock is the one to hold. */
 	if (changed && R.lock_depth > 0) {
-		natt_gateway_unlock(R.lock_fd);
-		/* Closed: a fork while the new one is awaited must not close that number again in the
-		 * child (the program may have it by then). Stored for real, not merged with the next. */
-		*(volatile int *)&R.lock_fd = -1;
+		/* (-1 until the new one is held: a fork meanwhile must not close in the child a number the
+		 * program may have by then) */
+		natt_gateway_unlock(&R.lock_fd);
 		R.lock_fd = have ? natt_gateway_lock(cfg()->status_path, &R.gateway) : -1;
 	}
 }
@@ -284,8 +283,7 @@ bool natt_router_lock_for_batch(void)
 void natt_router_unlock(bool locked)
 {
 	if (locked && --R.lock_depth == 0) {
-		natt_gateway_unlock(R.lock_fd);
-		R.lock_fd = -1;
+		natt_gateway_unlock(&R.lock_fd);
 		R.gateway_fresh = false;
 	}
 }

@@ -188,8 +188,8 @@ static void test_gateway_files(void **state)
 	snprintf(at, sizeof(at), "%s/.natt-gateway-10.9.8.7.lock", dir);
 	assert_int_equal(symlink(created, at), 0);
 	int fd = natt_gateway_lock(file, gateway_of("10.9.8.7"));
-	natt_gateway_unlock(fd);
 	assert_int_equal(fd, -1);
+	natt_gateway_unlock(&fd);
 	assert_int_equal(access(created, F_OK), -1);
 
 	snprintf(at, sizeof(at), "%s/.natt-gateway-10.9.8.8.lock", dir);
