@@ -16,8 +16,9 @@
  * deletes the same mapping. 0, or -errno (no usable directory, something else at that name). */
 int natt_pcp_key(const char *status_path, uint8_t key[NATT_PCP_KEY_SIZE]);
 
-/* Returns an fd holding the lock (keep it where natt_gateway_unlock can take it), or -1 when no lock could be made
- * (then the exchange goes ahead unserialized: a missing directory must not stop publishing). */
+/* Returns an fd holding the lock (kept where natt_gateway_unlock can take it), or -1 when no lock
+ * could be made (then the exchange goes ahead unserialized: a missing directory must not stop
+ * publishing). */
 int natt_gateway_lock(const char *status_path, const struct in_addr *gateway);
 
 /* Waits at most timeout_ms for a whole-file write lock on fd, the file name of dir_fd (its waiters
