@@ -172,10 +172,9 @@ bool natt_announcements_fd_moved(int from, int to)
 {
 	int *fds[] = { &A.ssdp_fd, &A.natpmp_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] == from) {
-			*fds[i] = to;
+		int expected = from;
+		if (__atomic_compare_exchange_n(fds[i], &expected, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			return true;
-		}
 	}
 	return false;
 }

@@ -566,14 +566,15 @@ void natt_engine_manager_ended(void)
 	pthread_mutex_unlock(&E.lock);
 }
 
+/* Each unit swaps the number only if it still holds `from`: natt's thread may be closing that fd
+ * (natt_close_own_fd takes the number out first), and must not find it written back after. */
 bool natt_engine_fd_moved(int from, int to)
 {
-	if (E.wake_fd == from) {
-		__atomic_store_n(&E.wake_fd, to, __ATOMIC_RELEASE);
+	int expected = from;
+	if (__atomic_compare_exchange_n(&E.wake_fd, &expected, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return true;
-	}
 	return natt_announcements_fd_moved(from, to) || natt_pidwatch_fd_moved(from, to) ||
-	       natt_lock_waits_fd_moved(from, to);
+	       natt_lock_waits_fd_moved(from, to) || natt_router_fd_moved(from, to);
 }
 
 int natt_engine_watch_pid(pid_t pid, void (*on_exit)(pid_t pid))

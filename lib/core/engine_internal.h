@@ -149,6 +149,10 @@ void natt_router_natpmp_announced(uint32_t epoch, struct in_addr external);
 /* At a termination signal: no router request after idle_until (pushed on by each answer), nor cap. */
 void natt_router_limit_cleanup(int64_t idle_until, int64_t cap);
 void natt_router_after_fork_child(void);
+/* The program's dup2() onto the gateway lock's number moved it to `to`: whether it was that one (the
+ * lock itself is gone with the file the dup2 closed: a record lock ends at any close of the file;
+ * the batch goes on unserialized, as without a lock). Any thread. */
+bool natt_router_fd_moved(int from, int to);
 
 /* ---- announcements.c ------------------------------------------------------------------------- */
 

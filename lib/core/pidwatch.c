@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -110,15 +111,25 @@ void natt_pidwatch_check(const struct pollfd *fds, int count)
 	}
 }
 
+/* Under the lock: natt's thread moves watches within the array when one ends. Tried a bounded number
+ * of times, never waited for: the program's thread asking may be a signal handler that interrupted
+ * the holder (then natt's fd is not moved, as if it were an exchange's). */
 bool natt_pidwatch_fd_moved(int from, int to)
 {
-	for (int i = 0; i < W.count; i++) {
+	bool locked = false;
+	for (int attempt = 0; attempt < 1000 && !(locked = pthread_mutex_trylock(&W.lock) == 0); attempt++)
+		sched_yield();
+	if (!locked)
+		return false;
+	bool moved = false;
+	for (int i = 0; i < W.count && !moved; i++) {
 		if (W.watches[i].fd == from) {
 			W.watches[i].fd = to;
-			return true;
+			moved = true;
 		}
 	}
-	return false;
+	pthread_mutex_unlock(&W.lock);
+	return moved;
 }
 
 void natt_pidwatch_after_fork_child(void)

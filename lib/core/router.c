@@ -73,7 +73,8 @@ static void refresh_gateway(void)
 		/* (-1 until the new one is held: a fork meanwhile must not close in the child a number the
 		 * program may have by then) */
 		natt_gateway_unlock(&R.lock_fd);
-		R.lock_fd = have ? natt_gateway_lock(cfg()->status_path, &R.gateway) : -1;
+		__atomic_store_n(&R.lock_fd, have ? natt_gateway_lock(cfg()->status_path, &R.gateway) : -1,
+		                 __ATOMIC_RELEASE);
 	}
 }
 
@@ -265,7 +266,7 @@ bool natt_router_lock(void)
 	if (!R.have_gateway)
 		return false;
 	if (R.lock_depth++ == 0)
-		R.lock_fd = natt_gateway_lock(cfg()->status_path, &R.gateway);
+		__atomic_store_n(&R.lock_fd, natt_gateway_lock(cfg()->status_path, &R.gateway), __ATOMIC_RELEASE);
 	return true;
 }
 
@@ -406,6 +407,11 @@ void natt_router_limit_cleanup(int64_t idle_until, int64_t cap)
 {
 	R.cleanup_deadline_ms = idle_until;
 	R.cleanup_cap_ms = cap;
+}
+
+bool natt_router_fd_moved(int from, int to)
+{
+	return __atomic_compare_exchange_n(&R.lock_fd, &from, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 void natt_router_after_fork_child(void)

@@ -3,8 +3,10 @@
  * and fork; the child closes the numbers natt keeps (they are the parent's), and must not find the old
  * one still written down, or it closes the program's descriptor (an nginx worker's channel to its
  * master: the worker never hears "quit"). close() is replaced in this binary: after each real close
- * of natt's under test it plays the program's thread, taking the number and forking there. */
+ * of natt's under test it plays the program's thread, taking the number and forking there. And the
+ * program's dup2() onto a number natt holds: natt's fd moves, and natt closes it where it went. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +27,7 @@
 #include "core/config.h"
 #include "core/engine.h"
 #include "core/engine_internal.h"
+#include "core/engine_shim.h"
 
 static bool playing_program;     /* close() below takes each closed number and forks there */
 static void (*child_cleanup)(void); /* what a fork child of natt runs: the numbers it closes */
@@ -142,11 +145,57 @@ static void test_close_own_fd_forgets_first(void **state)
 	assert_int_equal(children_ok, 1);
 }
 
+/* The number of the gateway lock's fd, found by its file name; -1 if none is open. */
+static int gateway_lock_fd(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	assert_non_null(dir);
+	int found = -1;
+	struct dirent *d;
+	while (found < 0 && (d = readdir(dir))) {
+		char link[300], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", d->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			if (strstr(target, "/.natt-gateway-"))
+				found = atoi(d->d_name);
+		}
+	}
+	closedir(dir);
+	return found;
+}
+
+/* The program's dup2() onto the gateway lock's number while a batch holds it: the shim moves natt's
+ * fd to another number first (as it does in dup2's hook), and natt's release closes that one, never
+ * the program's file now at the old number. */
+static void test_gateway_lock_moved(void **state)
+{
+	(void)state;
+	bool locked = natt_router_lock_for_batch();
+	assert_true(locked);
+	int held = gateway_lock_fd();
+	assert_true(held >= 0);
+	int moved = fcntl(held, F_DUPFD_CLOEXEC, held + 1);
+	assert_true(moved > held);
+	assert_true(natt_engine_fd_moved(held, moved));
+	int program_fd = open("/dev/null", O_RDONLY);
+	assert_int_equal(dup2(program_fd, held), held);
+	close(program_fd);
+	natt_router_unlock(locked);
+	assert_true(fcntl(held, F_GETFD) >= 0); /* the program's, still open */
+	assert_int_equal(fcntl(moved, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(gateway_lock_fd(), -1);
+	close(held);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gateway_lock_release),
 		cmocka_unit_test(test_close_own_fd_forgets_first),
+		cmocka_unit_test(test_gateway_lock_moved),
 	};
 	return cmocka_run_group_tests(tests, make_root, remove_root);
 }
