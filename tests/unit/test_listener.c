@@ -576,16 +576,18 @@ static int listening_tcp(uint16_t *port)
 
 /* The child forked while the manager waits for the router (holding the gateway lock) publishes a
  * socket of its own: exit status 0 when its request reached the router only after the parent's was
- * answered (its manager waited for the lock); 1 when it went ahead; 2-4 when something else failed;
- * 77 without network namespaces. */
+ * answered (its manager waited for the lock), and it let the lock go after (the parent, while the
+ * child lives on, retires its own socket in time); 1 when it went ahead; 5 when it kept the lock;
+ * 2-4 when something else failed; 77 without network namespaces. */
 static int fork_mid_exchange(void)
 {
 	if (unshare(CLONE_NEWNET) < 0 || system("exec >/dev/null 2>&1; ip link set lo up") != 0)
 		return 77;
-	int notify[2];
+	int notify[2], published[2], go[2];
 	struct held_router r = { .fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) };
 	struct sockaddr_in at = { .sin_family = AF_INET, .sin_port = htons(5351), .sin_addr = { htonl(INADDR_LOOPBACK) } };
-	if (r.fd < 0 || bind(r.fd, (struct sockaddr *)&at, sizeof(at)) < 0 || pipe2(notify, O_CLOEXEC) < 0)
+	if (r.fd < 0 || bind(r.fd, (struct sockaddr *)&at, sizeof(at)) < 0 || pipe2(notify, O_CLOEXEC) < 0 ||
+	    pipe2(published, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
 		return 77;
 	r.notify = notify[1];
 	int a = listening_tcp(&r.held_port);
@@ -598,22 +600,35 @@ static int fork_mid_exchange(void)
 		return 2;
 	pid_t child = fork();
 	if (child == 0) {
+		close(a); /* (else the parent's socket lives on in this child, and stays published) */
 		uint16_t port;
 		int b = listening_tcp(&port);
 		struct natt_listener *lb;
 		if (b < 0 || natt_listener_publish_socket(b, NULL, NULL, &lb) < 0)
 			_exit(3);
 		for (int waited = 0; waited < 10000; waited += 20) {
-			if (natt_listener_state(lb, NULL, 0) == NATT_STATE_PUBLISHED)
+			if (natt_listener_state(lb, NULL, 0) == NATT_STATE_PUBLISHED) {
+				/* (alive and idle while the parent retires its socket) */
+				char c;
+				if (write(published[1], "p", 1) != 1 || read(go[0], &c, 1) != 1)
+					_exit(3);
 				_exit(natt_listener_stop(lb, 3000) == 0 ? 0 : 3);
+			}
 			sleep_ms(20);
 		}
 		_exit(4);
 	}
-	int status = 0;
-	if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	struct pollfd child_published = { .fd = published[0], .events = POLLIN };
+	if (child < 0 || poll(&child_published, 1, 10000) != 1)
 		return 4;
-	natt_listener_stop(la, 3000);
+	/* The child's batch is over: the lock is free for the parent's delete (15 s wait if not). */
+	bool retired = natt_listener_stop(la, 3000) == 0;
+	int status = 0;
+	if (write(go[1], "g", 1) != 1 || waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return 4;
+	if (!retired)
+		return 5;
 	atomic_store(&r.stop, true);
 	pthread_join(t, NULL);
 	return atomic_load(&r.other_seen) && !atomic_load(&r.other_early) ? 0 : 1;
