@@ -170,13 +170,7 @@ void natt_announcements_handle(const struct pollfd fds[2])
 
 bool natt_announcements_fd_moved(int from, int to)
 {
-	int *fds[] = { &A.ssdp_fd, &A.natpmp_fd };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		int expected = from;
-		if (__atomic_compare_exchange_n(fds[i], &expected, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return true;
-	}
-	return false;
+	return natt_own_fd_moved(&A.ssdp_fd, from, to) || natt_own_fd_moved(&A.natpmp_fd, from, to);
 }
 
 void natt_announcements_after_fork_child(bool manager_was_running)

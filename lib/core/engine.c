@@ -107,6 +107,13 @@ void natt_close_own_fd(int *fd)
 	natt_internal_depth--;
 }
 
+/* Only if *fd still holds `from`: natt's thread may be closing that fd (natt_close_own_fd takes the
+ * number out first), and must not find it written back after. */
+bool natt_own_fd_moved(int *fd, int from, int to)
+{
+	return __atomic_compare_exchange_n(fd, &from, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 /* ---------------------------------------------------------------- configuration, start-up */
 
 void natt_engine_configure(const struct natt_config *cfg)
@@ -566,14 +573,9 @@ void natt_engine_manager_ended(void)
 	pthread_mutex_unlock(&E.lock);
 }
 
-/* Each unit swaps the number only if it still holds `from`: natt's thread may be closing that fd
- * (natt_close_own_fd takes the number out first), and must not find it written back after. */
 bool natt_engine_fd_moved(int from, int to)
 {
-	int expected = from;
-	if (__atomic_compare_exchange_n(&E.wake_fd, &expected, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return true;
-	return natt_announcements_fd_moved(from, to) || natt_pidwatch_fd_moved(from, to) ||
+	return natt_own_fd_moved(&E.wake_fd, from, to) || natt_announcements_fd_moved(from, to) || natt_pidwatch_fd_moved(from, to) ||
 	       natt_lock_waits_fd_moved(from, to) || natt_router_fd_moved(from, to);
 }
 

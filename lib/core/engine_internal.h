@@ -59,6 +59,9 @@ void natt_engine_wait_changed(void);
  * natt_close_own_fd sets it to -1, then closes what it held. Any thread. */
 int natt_own_fd(int fd);
 void natt_close_own_fd(int *fd);
+/* The program's dup2() onto natt's number moved that fd: *fd becomes `to` if it held `from` (whether
+ * it did). Any thread. */
+bool natt_own_fd_moved(int *fd, int from, int to);
 /* Whether another process may hold our sockets (a fork, an exec or spawn that kept them). */
 bool natt_engine_sockets_shared(void);
 /* Wakes the manager up (async-signal-safe). */

@@ -164,7 +164,7 @@ void natt_lock_waits_close(void)
 
 bool natt_lock_waits_fd_moved(int from, int to)
 {
-	return __atomic_compare_exchange_n(&Kept.fd, &from, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	return natt_own_fd_moved(&Kept.fd, from, to);
 }
 
 void natt_lock_waits_after_fork_child(void)

@@ -411,7 +411,7 @@ void natt_router_limit_cleanup(int64_t idle_until, int64_t cap)
 
 bool natt_router_fd_moved(int from, int to)
 {
-	return __atomic_compare_exchange_n(&R.lock_fd, &from, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	return natt_own_fd_moved(&R.lock_fd, from, to);
 }
 
 void natt_router_after_fork_child(void)
