@@ -57,7 +57,7 @@ static struct {
 	atomic_bool ever_forked;    /* sockets may be shared with other processes */
 	atomic_uint flush_asked;    /* natt_engine_flush: requests and acknowledgements */
 	atomic_uint flush_done;
-	atomic_uint cleanup_progress; /* deletions the router answered */
+	atomic_uint cleanup_progress; /* deletions the router answered (see cleanup_progress()) */
 	bool end_pending;           /* natt_engine_end timed out: the next start joins the thread */
 } E = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -459,6 +459,14 @@ static bool manager_stopped(const void *arg)
 	return atomic_load(&E.stopped);
 }
 
+/* Whether the clean-up moves: the router answers our deletions, or, while they wait for the gateway
+ * lock, the lock changes hands (other processes' deletions: fifty processes ending at once queue at
+ * the router, and the last ones wait longer than a silent router would take). */
+static unsigned cleanup_progress(void)
+{
+	return atomic_load(&E.cleanup_progress) + natt_lock_turns_seen();
+}
+
 void natt_engine_shutdown(int timeout_ms)
 {
 	if (!natt_engine_running_here())
@@ -466,15 +474,15 @@ void natt_engine_shutdown(int timeout_ms)
 	atomic_store(&E.shutdown, true);
 	natt_engine_wake();
 	int64_t start = natt_now_ms();
-	unsigned seen = atomic_load(&E.cleanup_progress);
+	unsigned seen = cleanup_progress();
 	bool stopped;
-	/* Wait on while the router keeps answering deletions: many mappings take long on a slow router,
-	 * a silent one gets timeout_ms. */
+	/* Wait on while the clean-up moves: many mappings take long on a slow router, a silent one gets
+	 * timeout_ms. */
 	for (;;) {
 		int64_t until = natt_min64(natt_now_ms() + timeout_ms, start + NATT_CLEANUP_CAP_MS);
 		if ((stopped = wait_until_ms(manager_stopped, NULL, until)))
 			break;
-		unsigned progress = atomic_load(&E.cleanup_progress);
+		unsigned progress = cleanup_progress();
 		if (progress == seen || natt_now_ms() >= start + NATT_CLEANUP_CAP_MS)
 			break;
 		seen = progress;
@@ -497,12 +505,19 @@ void natt_engine_shutdown_from_handler(int timeout_ms)
 	 * (if the manager needs that one, the deadline ends the wait; the leases do the rest). */
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	int64_t until = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + timeout_ms;
+	int64_t start = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000, until = start + timeout_ms;
+	unsigned seen = cleanup_progress();
 	for (;;) {
 		if (atomic_load(&E.stopped))
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 >= until)
+		int64_t now = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+		unsigned progress = cleanup_progress();
+		if (progress != seen) { /* (as natt_engine_shutdown) */
+			seen = progress;
+			until = natt_min64(now + timeout_ms, start + NATT_CLEANUP_CAP_MS);
+		}
+		if (now >= until)
 			return;
 		const struct timespec step = { 0, 5 * 1000 * 1000 };
 		nanosleep(&step, NULL);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,15 +200,41 @@ static bool lock_busy(void)
 	return errno == EAGAIN || errno == EACCES || errno == EINTR;
 }
 
+/* The process holding the lock that keeps ours off fd: its pid, or 0 (none now, or one whose pid is
+ * not known here: another pid namespace). */
+static pid_t lock_holder(int fd)
+{
+	struct flock probe = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(fd, F_GETLK, &probe) < 0 || probe.l_type == F_UNLCK || probe.l_pid < 0)
+		return 0;
+	return probe.l_pid;
+}
+
+/* Turns seen passing from one holder to another during this process's waits. */
+static atomic_uint turns_seen;
+static _Atomic int64_t last_turn_ms;
+
+unsigned natt_lock_turns_seen(void)
+{
+	return atomic_load(&turns_seen);
+}
+
+int64_t natt_lock_last_turn_ms(void)
+{
+	return atomic_load(&last_turn_ms);
+}
+
 int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 {
 	if (lock_range(fd, F_WRLCK, 0, 0) == 0)
 		return 0;
 	if (!lock_busy())
 		return -errno;
-	int64_t deadline = natt_now_ms() + timeout_ms;
+	int64_t start = natt_now_ms(), deadline = start + timeout_ms;
+	int64_t cap = start + (int64_t)timeout_ms * NATT_LOCK_WAIT_TURNS_CAP;
 	int places_fd = open_places(dir_fd, name);
 	int place = 0, pause_ms = 1, rc = 0;
+	pid_t holder = 0;
 	struct release_watch watch = { .fd = -1 };
 	bool no_inotify = false;
 	for (;;) {
@@ -227,6 +254,16 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 			break;
 		}
 		int64_t now = natt_now_ms();
+		pid_t holder_now = lock_holder(fd);
+		if (holder_now > 0 && holder_now != holder) {
+			if (holder > 0) {
+				/* Changed hands: the holders are not stuck, and our turn comes nearer. */
+				atomic_fetch_add(&turns_seen, 1);
+				atomic_store(&last_turn_ms, now);
+				deadline = natt_min64(now + timeout_ms, cap);
+			}
+			holder = holder_now;
+		}
 		if (now >= deadline) {
 			rc = -ETIMEDOUT;
 			break;

@@ -21,13 +21,20 @@ int natt_pcp_key(const char *status_path, uint8_t key[NATT_PCP_KEY_SIZE]);
  * publishing). */
 int natt_gateway_lock(const char *status_path, const struct in_addr *gateway);
 
-/* Waits at most timeout_ms for a whole-file write lock on fd, the file name of dir_fd (its waiters
- * take turns at watching for the release in "name.w" beside it; dir_fd -1: all of them watch). POSIX
- * record locks, not flock(): they belong to the process, so a child forked while natt holds one does
- * not keep holding it (an flock would stay with the child's inherited copy of the fd and block every
- * natt process of the host). Bounded, because the holder may be a stopped process. 0, -ETIMEDOUT or
- * -errno. */
+/* Waits for a whole-file write lock on fd, the file name of dir_fd (its waiters take turns at
+ * watching for the release in "name.w" beside it; dir_fd -1: all of them watch). POSIX record locks,
+ * not flock(): they belong to the process, so a child forked while natt holds one does not keep
+ * holding it (an flock would stay with the child's inherited copy of the fd and block every natt
+ * process of the host). Bounded, because the holder may be a stopped process: at most timeout_ms
+ * while one process holds it, and NATT_LOCK_WAIT_TURNS_CAP times that in all while it changes hands
+ * (a crowd of processes taking turns). 0, -ETIMEDOUT or -errno. */
 int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms);
+#define NATT_LOCK_WAIT_TURNS_CAP 4
+/* Turns seen passing between other processes during this process's waits, and the time of the last
+ * (natt_now_ms; 0: none): whoever waits for this process's clean-up takes them for progress, as its
+ * own turn comes nearer. Any thread, async-signal-safe. */
+unsigned natt_lock_turns_seen(void);
+int64_t natt_lock_last_turn_ms(void);
 /* How many of a lock's waiters watch for its release at once (the others look again now and then). */
 #define NATT_LOCK_WATCHERS 8
 /* natt_lock_file keeps the inotify instance of a wait for the next one: closed when natt's thread goes

@@ -317,8 +317,15 @@ void natt_router_unpublish(struct natt_entry *e)
 {
 	if (e->state != NATT_STATE_PUBLISHED || mapping_shared(e))
 		return;
-	if (R.cleanup_deadline_ms && natt_now_ms() > R.cleanup_deadline_ms)
-		return; /* out of time at a termination signal: the lease ends it */
+	if (R.cleanup_deadline_ms) {
+		/* The gateway lock changing hands while we waited for it is progress too (see
+		 * natt_engine_shutdown). */
+		int64_t moved_until = natt_min64(natt_lock_last_turn_ms() + NATT_CLEANUP_IDLE_MS, R.cleanup_cap_ms);
+		if (moved_until > R.cleanup_deadline_ms)
+			R.cleanup_deadline_ms = moved_until;
+		if (natt_now_ms() > R.cleanup_deadline_ms)
+			return; /* out of time at a termination signal: the lease ends it */
+	}
 	if (natt_router_other_holder(e) > 0)
 		return; /* at exit: the holder (a daemon child) takes the mapping over */
 	uint64_t mine[64];

@@ -83,6 +83,38 @@ gone_at_exit() {
 	[ "$left" = 0 ] || fail "$left of 20 mappings left at the router (default lease: an hour): $(cat "$(natt_stderr srv)")"
 }
 
+# crowd_count_is N — the router holds N mappings.
+crowd_count_is() { [ "$(router_rules_count)" -eq "$1" ]; }
+
+@test "thirty servers of ten sockets ending at once (exit, SIGTERM), the router slower with each mapping: every mapping deleted" {
+	# The lab's miniupnpd walks (and logs) its whole rule set at each request: with 300 mappings the
+	# deletions take seconds in all, longer than a process gives a router that does not answer. The
+	# servers queue at the gateway lock; while it changes hands, each one's turn comes nearer and it
+	# waits on (up to the 30 s cap).
+	local i n=30 t0 survivors="" left
+	for i in $(seq 1 $n); do
+		natt_start "c$i" lan1 -- env --default-signal=TERM "$SOCKCTL"
+		natt_send "c$i" "tcp-threads 10 0.0.0.0 $((9100 + 10 * i))"
+	done
+	for i in $(seq 1 $n); do natt_expect "c$i" '^ok 10$' 30; done
+	wait_until 120 crowd_count_is $((n * 10)) || fail "not all published: $(router_rules_count) of $((n * 10))"
+	t0=$(now_s)
+	for i in $(seq 1 $n); do
+		if ((i % 2)); then natt_send "c$i" "exit 0"; else natt_signal "c$i" TERM; fi
+	done
+	for i in $(seq 1 $n); do
+		if ! natt_reap "c$i" 60; then
+			survivors+=" c$i(still running)"
+		elif [ "$NATT_EXIT_STATUS" != $((i % 2 ? 0 : 143)) ]; then
+			survivors+=" c$i(status $NATT_EXIT_STATUS)"
+		fi
+	done
+	tap_note "$((n * 10)) mappings of $n processes: the last process ended $(elapsed_since "$t0") s after the first was told to"
+	[ -z "$survivors" ] || fail "after exit / SIGTERM:$survivors"
+	left=$(router_rules_count)
+	[ "$left" = 0 ] || fail "$left of $((n * 10)) mappings left at the router once the processes had ended"
+}
+
 @test "SIGTERM, SIGINT, SIGHUP at their default action: mappings deleted, exit status 143, 130, 129" {
 	local sig port status
 	# (a background job of a script starts with SIGINT ignored: give the programs the defaults back)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -792,6 +793,109 @@ static void test_lock_wait_keeps_its_watch_instance(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0); /* the child took the lock; the instance closed at the end */
 }
 
+/* Turns at a lock, in steps of TURN_MS: children holding one byte of the lock file each, every one
+ * taking its byte before the one before lets go, keep a whole-file lock out of reach while it passes
+ * from process to process (natt's processes hand the whole file on with a gap, where the waiter
+ * might win: bytes make the hand-over exact). */
+#define TURN_MS 600
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void sleep_until_ms(int64_t when)
+{
+	struct timespec t = { (time_t)(when / 1000), (long)(when % 1000) * 1000000 };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+		;
+}
+
+/* A child holding byte `byte` of path from from_ms to until_ms (its end lets go). */
+static pid_t hold_byte(const char *path, int byte, int64_t from_ms, int64_t until_ms)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	sleep_until_ms(from_ms);
+	struct flock range = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (fd < 0 || fcntl(fd, F_SETLK, &range) < 0)
+		_exit(1);
+	sleep_until_ms(until_ms);
+	_exit(0);
+}
+
+static void reap_holders(const pid_t *kids, int count)
+{
+	for (int i = 0; i < count; i++) {
+		int status;
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+}
+
+static int turns_lock_file(const char *name, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	make_dir(name, 0700, dir, sizeof(dir));
+	snprintf(path, len, "%s/t.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* A lock that changes hands is not stuck: the wait lasts while it does, past the timeout (which bounds
+ * one holder's time), and counts the turns it saw (the clean-up at exit takes them for progress: many
+ * processes ending at once queue at the gateway). */
+static void test_lock_wait_follows_turns(void **state)
+{
+	(void)state;
+	char path[PATH_MAX + 32];
+	int fd = turns_lock_file("turns", path, sizeof(path));
+	int64_t t0 = mono_ms() + 200;
+	pid_t kids[3];
+	for (int k = 0; k < 3; k++)
+		kids[k] = hold_byte(path, k, t0 + k * TURN_MS, t0 + (k + 1) * TURN_MS + TURN_MS / 2);
+	sleep_until_ms(t0 + TURN_MS / 6);
+	unsigned turns = natt_lock_turns_seen();
+	int64_t start = mono_ms();
+	int rc = natt_lock_file(-1, "t.lock", fd, 2 * TURN_MS);
+	int64_t waited = mono_ms() - start;
+	unsigned seen = natt_lock_turns_seen() - turns;
+	int64_t last_turn = natt_lock_last_turn_ms();
+	reap_holders(kids, 3);
+	close(fd);
+	assert_int_equal(rc, 0);
+	assert_true(waited >= 3 * TURN_MS); /* (free at 3.5 turns: it never had the lock before) */
+	assert_true(seen >= 2);
+	assert_true(last_turn >= t0 + 2 * TURN_MS);
+}
+
+/* One holder that keeps the lock past the timeout is taken for stuck, as before. */
+static void test_lock_wait_gives_up_on_one_holder(void **state)
+{
+	(void)state;
+	char path[PATH_MAX + 32];
+	int fd = turns_lock_file("stuck", path, sizeof(path));
+	int64_t t0 = mono_ms() + 200;
+	pid_t kid = hold_byte(path, 0, t0, t0 + 4 * TURN_MS);
+	sleep_until_ms(t0 + TURN_MS / 6);
+	unsigned turns = natt_lock_turns_seen();
+	int64_t start = mono_ms();
+	int rc = natt_lock_file(-1, "t.lock", fd, TURN_MS);
+	int64_t waited = mono_ms() - start;
+	unsigned seen = natt_lock_turns_seen() - turns;
+	reap_holders(&kid, 1);
+	close(fd);
+	assert_int_equal(rc, -ETIMEDOUT);
+	assert_true(waited >= TURN_MS && waited < 2 * TURN_MS);
+	assert_int_equal(seen, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -803,6 +907,8 @@ int main(void)
 		cmocka_unit_test(test_gateway_files),
 		cmocka_unit_test(test_lock_waiters),
 		cmocka_unit_test(test_lock_wait_keeps_its_watch_instance),
+		cmocka_unit_test(test_lock_wait_follows_turns),
+		cmocka_unit_test(test_lock_wait_gives_up_on_one_holder),
 		cmocka_unit_test(test_siphash_vectors),
 		cmocka_unit_test(test_pcp_key),
 		cmocka_unit_test(test_status_fifo),
