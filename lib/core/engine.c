@@ -460,20 +460,21 @@ static bool manager_stopped(const void *arg)
 }
 
 /* Whether the clean-up moves: the router answers our deletions, or, while they wait for the gateway
- * lock, the lock changes hands (other processes' deletions: fifty processes ending at once queue at
- * the router, and the last ones wait longer than a silent router would take). */
+ * lock, its holders' requests (fifty processes ending at once queue at the router, and the last ones
+ * wait longer than a silent router is given). */
 static unsigned cleanup_progress(void)
 {
-	return atomic_load(&E.cleanup_progress) + natt_lock_turns_seen();
+	return atomic_load(&E.cleanup_progress) + natt_lock_answers_seen();
 }
 
 void natt_engine_shutdown(int timeout_ms)
 {
 	if (!natt_engine_running_here())
 		return;
+	int64_t start = natt_now_ms();
+	natt_lock_waits_end_by(start + NATT_CLEANUP_CAP_MS); /* (the manager's waits end with ours) */
 	atomic_store(&E.shutdown, true);
 	natt_engine_wake();
-	int64_t start = natt_now_ms();
 	unsigned seen = cleanup_progress();
 	bool stopped;
 	/* Wait on while the clean-up moves: many mappings take long on a slow router, a silent one gets
@@ -499,14 +500,14 @@ void natt_engine_shutdown_from_handler(int timeout_ms)
 {
 	if (!natt_engine_running_here())
 		return;
-	atomic_store(&E.shutdown, true);
-	natt_engine_wake();
 	/* Only atomics, a write and nanosleep: the handler may have interrupted a thread holding any lock
 	 * (if the manager needs that one, the deadline ends the wait; the leases do the rest). */
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	int64_t start = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000, until = start + timeout_ms;
+	int64_t start = natt_now_ms(), until = start + timeout_ms;
+	natt_lock_waits_end_by(start + NATT_CLEANUP_CAP_MS);
+	atomic_store(&E.shutdown, true);
+	natt_engine_wake();
 	unsigned seen = cleanup_progress();
+	struct timespec t;
 	for (;;) {
 		if (atomic_load(&E.stopped))
 			return;

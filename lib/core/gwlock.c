@@ -74,6 +74,9 @@ static struct {
 	int fd; /* atomic: moved by the program's threads */
 } Kept = { PTHREAD_MUTEX_INITIALIZER, -1 };
 
+/* No wait of this process's goes past this (natt_now_ms; 0: no bound): its clean-up's end. */
+static _Atomic int64_t waits_end_ms;
+
 struct release_watch {
 	int fd; /* the inotify instance (for the kept one: its number when the wait began), -1: none */
 	int wd;
@@ -170,6 +173,7 @@ bool natt_lock_waits_fd_moved(int from, int to)
 
 void natt_lock_waits_after_fork_child(void)
 {
+	atomic_store(&waits_end_ms, 0); /* (the parent's clean-up, not the child's) */
 	/* (The child is alone: a parent's thread that was waiting holds nothing here.) */
 	Kept.mutex = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	int fd = __atomic_exchange_n(&Kept.fd, -1, __ATOMIC_ACQ_REL);
@@ -210,18 +214,50 @@ static pid_t lock_holder(int fd)
 	return probe.l_pid;
 }
 
-/* Turns seen passing from one holder to another during this process's waits. */
-static atomic_uint turns_seen;
-static _Atomic int64_t last_turn_ms;
-
-unsigned natt_lock_turns_seen(void)
+/* The router's answers to the holders of a gateway lock: a count at the start of its file, which
+ * only a holder writes. (Other lock files hold nothing: 0.) */
+static uint64_t lock_answers(int fd)
 {
-	return atomic_load(&turns_seen);
+	uint64_t count;
+	return pread(fd, &count, sizeof(count), 0) == (ssize_t)sizeof(count) ? count : 0;
 }
 
-int64_t natt_lock_last_turn_ms(void)
+void natt_gateway_answered(int lock_fd)
 {
-	return atomic_load(&last_turn_ms);
+	if (lock_fd < 0)
+		return;
+	uint64_t count = lock_answers(lock_fd) + 1;
+	/* (Not written: the waiters see less progress, and stop waiting sooner.) */
+	ssize_t written = pwrite(lock_fd, &count, sizeof(count), 0);
+	(void)written;
+}
+
+/* Answers seen in the lock file during this process's waits. */
+static atomic_uint answers_seen;
+static _Atomic int64_t last_answer_ms;
+
+void natt_lock_waits_end_by(int64_t until_ms)
+{
+	atomic_store(&waits_end_ms, until_ms);
+}
+
+static void seen_answers(uint64_t *answers, uint64_t answers_now, int64_t now)
+{
+	if (answers_now == *answers)
+		return;
+	atomic_fetch_add(&answers_seen, 1);
+	atomic_store(&last_answer_ms, now);
+	*answers = answers_now;
+}
+
+unsigned natt_lock_answers_seen(void)
+{
+	return atomic_load(&answers_seen);
+}
+
+int64_t natt_lock_last_answer_ms(void)
+{
+	return atomic_load(&last_answer_ms);
 }
 
 int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
@@ -231,10 +267,13 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 	if (!lock_busy())
 		return -errno;
 	int64_t start = natt_now_ms(), deadline = start + timeout_ms;
-	int64_t cap = start + (int64_t)timeout_ms * NATT_LOCK_WAIT_TURNS_CAP;
+	int64_t cap = start + (int64_t)timeout_ms * NATT_LOCK_WAIT_TURNS_CAP, end = atomic_load(&waits_end_ms);
+	if (end)
+		cap = natt_min64(cap, end), deadline = natt_min64(deadline, cap);
 	int places_fd = open_places(dir_fd, name);
 	int place = 0, pause_ms = 1, rc = 0;
 	pid_t holder = 0;
+	uint64_t answers = lock_answers(fd);
 	struct release_watch watch = { .fd = -1 };
 	bool no_inotify = false;
 	for (;;) {
@@ -247,23 +286,24 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 			pause_ms = 1;
 		}
 		/* (A watcher watches before its next try: a release between the two still wakes it.) */
-		if (lock_range(fd, F_WRLCK, 0, 0) == 0)
+		if (lock_range(fd, F_WRLCK, 0, 0) == 0) {
+			seen_answers(&answers, lock_answers(fd), natt_now_ms()); /* (the last holder's last ones) */
 			break;
+		}
 		if (!lock_busy()) {
 			rc = -errno;
 			break;
 		}
 		int64_t now = natt_now_ms();
+		/* A holder that lets others in or that the router answers is not stuck: the wait goes on. */
 		pid_t holder_now = lock_holder(fd);
-		if (holder_now > 0 && holder_now != holder) {
-			if (holder > 0) {
-				/* Changed hands: the holders are not stuck, and our turn comes nearer. */
-				atomic_fetch_add(&turns_seen, 1);
-				atomic_store(&last_turn_ms, now);
-				deadline = natt_min64(now + timeout_ms, cap);
-			}
+		uint64_t answers_now = lock_answers(fd);
+		bool moved = answers_now != answers || (holder > 0 && holder_now > 0 && holder_now != holder);
+		seen_answers(&answers, answers_now, now);
+		if (holder_now > 0)
 			holder = holder_now;
-		}
+		if (moved)
+			deadline = natt_min64(now + timeout_ms, cap);
 		if (now >= deadline) {
 			rc = -ETIMEDOUT;
 			break;

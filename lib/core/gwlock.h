@@ -26,15 +26,22 @@ int natt_gateway_lock(const char *status_path, const struct in_addr *gateway);
  * not flock(): they belong to the process, so a child forked while natt holds one does not keep
  * holding it (an flock would stay with the child's inherited copy of the fd and block every natt
  * process of the host). Bounded, because the holder may be a stopped process: at most timeout_ms
- * while one process holds it, and NATT_LOCK_WAIT_TURNS_CAP times that in all while it changes hands
- * (a crowd of processes taking turns). 0, -ETIMEDOUT or -errno. */
+ * while the lock neither changes hands nor sees an answer of the router (natt_gateway_answered), and
+ * NATT_LOCK_WAIT_TURNS_CAP times that in all (a crowd of processes taking turns). 0, -ETIMEDOUT or
+ * -errno. */
 int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms);
 #define NATT_LOCK_WAIT_TURNS_CAP 4
-/* Turns seen passing between other processes during this process's waits, and the time of the last
- * (natt_now_ms; 0: none): whoever waits for this process's clean-up takes them for progress, as its
- * own turn comes nearer. Any thread, async-signal-safe. */
-unsigned natt_lock_turns_seen(void);
-int64_t natt_lock_last_turn_ms(void);
+/* The holder of the gateway lock (its fd) had an answer from the router: counted in the lock's file,
+ * where the processes waiting for it see that the queue moves. */
+void natt_gateway_answered(int lock_fd);
+/* Answers seen that way during this process's waits, and the time of the last (natt_now_ms; 0:
+ * none): whoever waits for this process's clean-up takes them for progress, as its own turn comes
+ * nearer (a silent router gives none). Any thread, async-signal-safe. */
+unsigned natt_lock_answers_seen(void);
+int64_t natt_lock_last_answer_ms(void);
+/* From now on no lock wait of this process lasts past until_ms (natt_now_ms): the end of its
+ * clean-up at exit or at a termination signal. Any thread. */
+void natt_lock_waits_end_by(int64_t until_ms);
 /* How many of a lock's waiters watch for its release at once (the others look again now and then). */
 #define NATT_LOCK_WATCHERS 8
 /* natt_lock_file keeps the inotify instance of a wait for the next one: closed when natt's thread goes

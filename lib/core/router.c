@@ -230,6 +230,7 @@ static void work_on(struct natt_entry *e)
 				natt_engine_unlock();
 				set_outcome(e, NATT_STATE_PUBLISHED, e->double_nat ? "double-nat" : "");
 				natt_manager_changed(); /* the expiry moved */
+				natt_gateway_answered(__atomic_load_n(&R.lock_fd, __ATOMIC_ACQUIRE));
 				e->backoff_ms = 0;
 				/* Renew at half the lease (RFC 6886 recommends it; UPnP leases alike). A
 				 * permanent lease is still verified every half hour. */
@@ -318,9 +319,9 @@ void natt_router_unpublish(struct natt_entry *e)
 	if (e->state != NATT_STATE_PUBLISHED || mapping_shared(e))
 		return;
 	if (R.cleanup_deadline_ms) {
-		/* The gateway lock changing hands while we waited for it is progress too (see
+		/* The router answering the lock's holders while we waited for it is progress too (see
 		 * natt_engine_shutdown). */
-		int64_t moved_until = natt_min64(natt_lock_last_turn_ms() + NATT_CLEANUP_IDLE_MS, R.cleanup_cap_ms);
+		int64_t moved_until = natt_min64(natt_lock_last_answer_ms() + NATT_CLEANUP_IDLE_MS, R.cleanup_cap_ms);
 		if (moved_until > R.cleanup_deadline_ms)
 			R.cleanup_deadline_ms = moved_until;
 		if (natt_now_ms() > R.cleanup_deadline_ms)
@@ -343,6 +344,8 @@ void natt_router_unpublish(struct natt_entry *e)
 	}
 	bool locked = natt_router_lock();
 	int rc = natt_technique_delete(e);
+	if (rc >= 0 || rc == NATT_ERR_NOT_FOUND)
+		natt_gateway_answered(__atomic_load_n(&R.lock_fd, __ATOMIC_ACQUIRE)); /* (for its waiters) */
 	natt_router_unlock(locked);
 	if (rc < 0 && rc != NATT_ERR_NOT_FOUND) {
 		natt_info("deleting %s port %u: %s", natt_protocol_text(e->protocol), e->external_port, natt_strerror(rc));
@@ -414,6 +417,7 @@ void natt_router_limit_cleanup(int64_t idle_until, int64_t cap)
 {
 	R.cleanup_deadline_ms = idle_until;
 	R.cleanup_cap_ms = cap;
+	natt_lock_waits_end_by(cap);
 }
 
 bool natt_router_fd_moved(int from, int to)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -793,10 +794,9 @@ static void test_lock_wait_keeps_its_watch_instance(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0); /* the child took the lock; the instance closed at the end */
 }
 
-/* Turns at a lock, in steps of TURN_MS: children holding one byte of the lock file each, every one
- * taking its byte before the one before lets go, keep a whole-file lock out of reach while it passes
- * from process to process (natt's processes hand the whole file on with a gap, where the waiter
- * might win: bytes make the hand-over exact). */
+/* Waits at a lock that others hold, in steps of TURN_MS. Holders are children that each lock one byte
+ * of the file: a whole-file lock stays out of reach while they hold, and passes from one to another
+ * without a gap (natt's processes hand the whole file on with one, where the waiter might win). */
 #define TURN_MS 600
 
 static int64_t mono_ms(void)
@@ -813,29 +813,44 @@ static void sleep_until_ms(int64_t when)
 		;
 }
 
-/* A child holding byte `byte` of path from from_ms to until_ms (its end lets go). */
-static pid_t hold_byte(const char *path, int byte, int64_t from_ms, int64_t until_ms)
+/* The pid holding a lock that keeps a whole-file lock of fd off (0: none). */
+static pid_t byte_holder(int fd)
 {
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	sleep_until_ms(from_ms);
-	struct flock range = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	if (fd < 0 || fcntl(fd, F_SETLK, &range) < 0)
-		_exit(1);
-	sleep_until_ms(until_ms);
-	_exit(0);
+	struct flock probe = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	return fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK ? probe.l_pid : 0;
 }
 
-static void reap_holders(const pid_t *kids, int count)
+/* A child holding byte `byte` of path until killed, or until until_ms (0: never); with every_ms > 0,
+ * telling a router's answer (natt_gateway_answered) every every_ms meanwhile, as a holder of the
+ * gateway lock does. Returns once it holds. */
+static pid_t hold_byte(const char *path, int byte, int64_t until_ms, int every_ms)
 {
-	for (int i = 0; i < count; i++) {
-		int status;
-		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		struct flock range = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+		if (fd < 0 || fcntl(fd, F_SETLK, &range) < 0 || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (int64_t at = mono_ms() + every_ms; every_ms > 0 && (!until_ms || at < until_ms); at += every_ms) {
+			sleep_until_ms(at);
+			natt_gateway_answered(fd);
+		}
+		if (until_ms)
+			sleep_until_ms(until_ms);
+		else
+			for (;;)
+				pause();
+		_exit(0);
 	}
+	close(ready[1]);
+	char byte_read = 0;
+	assert_int_equal(read(ready[0], &byte_read, 1), 1);
+	close(ready[0]);
+	return pid;
 }
 
 static int turns_lock_file(const char *name, char *path, size_t len)
@@ -848,52 +863,99 @@ static int turns_lock_file(const char *name, char *path, size_t len)
 	return fd;
 }
 
+struct lock_wait {
+	int rc;
+	int64_t waited_ms;
+	unsigned answers; /* answers seen meanwhile */
+};
+
+static struct lock_wait wait_for_lock(int fd, int timeout_ms)
+{
+	unsigned before = natt_lock_answers_seen();
+	int64_t start = mono_ms();
+	struct lock_wait w = { .rc = natt_lock_file(-1, "t.lock", fd, timeout_ms) };
+	w.waited_ms = mono_ms() - start;
+	w.answers = natt_lock_answers_seen() - before;
+	return w;
+}
+
+/* Every TURN_MS, ends whichever holder the lock file names, until none is left. */
+struct turns {
+	int fd, count;
+	bool ok;
+};
+
+static void *end_holders_in_turn(void *arg)
+{
+	struct turns *t = arg;
+	t->ok = true;
+	for (int i = 0; i < t->count; i++) {
+		usleep(TURN_MS * 1000);
+		pid_t holder = byte_holder(t->fd);
+		int status;
+		if (holder <= 0 || kill(holder, SIGKILL) != 0 || waitpid(holder, &status, 0) != holder)
+			t->ok = false;
+	}
+	return NULL;
+}
+
 /* A lock that changes hands is not stuck: the wait lasts while it does, past the timeout (which bounds
- * one holder's time), and counts the turns it saw (the clean-up at exit takes them for progress: many
- * processes ending at once queue at the gateway). */
+ * one holder's time). Turns alone are no answer of the router: nothing counted. */
 static void test_lock_wait_follows_turns(void **state)
 {
 	(void)state;
 	char path[PATH_MAX + 32];
 	int fd = turns_lock_file("turns", path, sizeof(path));
-	int64_t t0 = mono_ms() + 200;
-	pid_t kids[3];
 	for (int k = 0; k < 3; k++)
-		kids[k] = hold_byte(path, k, t0 + k * TURN_MS, t0 + (k + 1) * TURN_MS + TURN_MS / 2);
-	sleep_until_ms(t0 + TURN_MS / 6);
-	unsigned turns = natt_lock_turns_seen();
-	int64_t start = mono_ms();
-	int rc = natt_lock_file(-1, "t.lock", fd, 2 * TURN_MS);
-	int64_t waited = mono_ms() - start;
-	unsigned seen = natt_lock_turns_seen() - turns;
-	int64_t last_turn = natt_lock_last_turn_ms();
-	reap_holders(kids, 3);
+		hold_byte(path, k, 0, 0);
+	struct turns turns = { fd, 3, false };
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, end_holders_in_turn, &turns), 0);
+	struct lock_wait w = wait_for_lock(fd, TURN_MS + TURN_MS / 2);
+	pthread_join(thread, NULL);
 	close(fd);
-	assert_int_equal(rc, 0);
-	assert_true(waited >= 3 * TURN_MS); /* (free at 3.5 turns: it never had the lock before) */
-	assert_true(seen >= 2);
-	assert_true(last_turn >= t0 + 2 * TURN_MS);
+	assert_true(turns.ok);
+	assert_int_equal(w.rc, 0);
+	assert_true(w.waited_ms >= 3 * TURN_MS - 50); /* (free at the third end only) */
+	assert_int_equal(w.answers, 0);
 }
 
-/* One holder that keeps the lock past the timeout is taken for stuck, as before. */
+/* One holder that the router keeps answering is not stuck either, and the answers are counted (the
+ * clean-up at exit takes them for progress: many processes ending at once queue at the gateway). */
+static void test_lock_wait_follows_answers(void **state)
+{
+	(void)state;
+	char path[PATH_MAX + 32];
+	int fd = turns_lock_file("answers", path, sizeof(path));
+	int64_t t0 = mono_ms();
+	pid_t kid = hold_byte(path, 0, t0 + 3 * TURN_MS + TURN_MS / 2, TURN_MS);
+	struct lock_wait w = wait_for_lock(fd, TURN_MS + TURN_MS / 2);
+	int64_t last_answer = natt_lock_last_answer_ms();
+	int status;
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	close(fd);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(w.rc, 0);
+	assert_true(w.waited_ms >= 3 * TURN_MS);
+	assert_true(w.answers >= 2);
+	assert_true(last_answer >= t0 + 2 * TURN_MS);
+}
+
+/* One holder that keeps the lock past the timeout, the router silent, is taken for stuck. */
 static void test_lock_wait_gives_up_on_one_holder(void **state)
 {
 	(void)state;
 	char path[PATH_MAX + 32];
 	int fd = turns_lock_file("stuck", path, sizeof(path));
-	int64_t t0 = mono_ms() + 200;
-	pid_t kid = hold_byte(path, 0, t0, t0 + 4 * TURN_MS);
-	sleep_until_ms(t0 + TURN_MS / 6);
-	unsigned turns = natt_lock_turns_seen();
-	int64_t start = mono_ms();
-	int rc = natt_lock_file(-1, "t.lock", fd, TURN_MS);
-	int64_t waited = mono_ms() - start;
-	unsigned seen = natt_lock_turns_seen() - turns;
-	reap_holders(&kid, 1);
+	pid_t kid = hold_byte(path, 0, 0, 0);
+	struct lock_wait w = wait_for_lock(fd, TURN_MS);
+	int status;
+	kill(kid, SIGKILL);
+	assert_int_equal(waitpid(kid, &status, 0), kid);
 	close(fd);
-	assert_int_equal(rc, -ETIMEDOUT);
-	assert_true(waited >= TURN_MS && waited < 2 * TURN_MS);
-	assert_int_equal(seen, 0);
+	assert_int_equal(w.rc, -ETIMEDOUT);
+	assert_true(w.waited_ms >= TURN_MS && w.waited_ms < 2 * TURN_MS);
+	assert_int_equal(w.answers, 0);
 }
 
 int main(void)
@@ -908,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_lock_waiters),
 		cmocka_unit_test(test_lock_wait_keeps_its_watch_instance),
 		cmocka_unit_test(test_lock_wait_follows_turns),
+		cmocka_unit_test(test_lock_wait_follows_answers),
 		cmocka_unit_test(test_lock_wait_gives_up_on_one_holder),
 		cmocka_unit_test(test_siphash_vectors),
 		cmocka_unit_test(test_pcp_key),
