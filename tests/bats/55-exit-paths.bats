@@ -89,8 +89,8 @@ crowd_count_is() { [ "$(router_rules_count)" -eq "$1" ]; }
 @test "thirty servers of ten sockets ending at once (exit, SIGTERM), the router slower with each mapping: every mapping deleted" {
 	# The lab's miniupnpd walks (and logs) its whole rule set at each request: with 300 mappings the
 	# deletions take seconds in all, longer than a process gives a router that does not answer. The
-	# servers queue at the gateway lock; while it changes hands, each one's turn comes nearer and it
-	# waits on (up to the 30 s cap).
+	# servers queue at the gateway lock; while the router answers its holders, each one's turn comes
+	# nearer and it waits on (up to the 30 s cap).
 	local i n=30 t0 survivors="" left
 	for i in $(seq 1 $n); do
 		natt_start "c$i" lan1 -- env --default-signal=TERM "$SOCKCTL"
