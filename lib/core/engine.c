@@ -467,6 +467,17 @@ static unsigned cleanup_progress(void)
 	return atomic_load(&E.cleanup_progress) + natt_lock_answers_seen();
 }
 
+/* The end of the wait for the clean-up begun at start: until, or timeout_ms from now when it moved
+ * since *seen (within the cap). Async-signal-safe. */
+static int64_t cleanup_wait_end(int64_t start, int64_t now, int64_t until, int timeout_ms, unsigned *seen)
+{
+	unsigned progress = cleanup_progress();
+	if (progress == *seen)
+		return until;
+	*seen = progress;
+	return natt_min64(now + timeout_ms, start + NATT_CLEANUP_CAP_MS);
+}
+
 void natt_engine_shutdown(int timeout_ms)
 {
 	if (!natt_engine_running_here())
@@ -479,14 +490,14 @@ void natt_engine_shutdown(int timeout_ms)
 	bool stopped;
 	/* Wait on while the clean-up moves: many mappings take long on a slow router, a silent one gets
 	 * timeout_ms. */
+	int64_t until = natt_min64(start + timeout_ms, start + NATT_CLEANUP_CAP_MS);
 	for (;;) {
-		int64_t until = natt_min64(natt_now_ms() + timeout_ms, start + NATT_CLEANUP_CAP_MS);
 		if ((stopped = wait_until_ms(manager_stopped, NULL, until)))
 			break;
-		unsigned progress = cleanup_progress();
-		if (progress == seen || natt_now_ms() >= start + NATT_CLEANUP_CAP_MS)
+		int64_t now = natt_now_ms();
+		until = cleanup_wait_end(start, now, until, timeout_ms, &seen);
+		if (now >= until)
 			break;
-		seen = progress;
 	}
 	if (stopped) {
 		pthread_join(E.thread, NULL);
@@ -507,17 +518,11 @@ void natt_engine_shutdown_from_handler(int timeout_ms)
 	atomic_store(&E.shutdown, true);
 	natt_engine_wake();
 	unsigned seen = cleanup_progress();
-	struct timespec t;
 	for (;;) {
 		if (atomic_load(&E.stopped))
 			return;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		int64_t now = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-		unsigned progress = cleanup_progress();
-		if (progress != seen) { /* (as natt_engine_shutdown) */
-			seen = progress;
-			until = natt_min64(now + timeout_ms, start + NATT_CLEANUP_CAP_MS);
-		}
+		int64_t now = natt_now_ms();
+		until = cleanup_wait_end(start, now, until, timeout_ms, &seen); /* (as natt_engine_shutdown) */
 		if (now >= until)
 			return;
 		const struct timespec step = { 0, 5 * 1000 * 1000 };
@@ -591,8 +596,9 @@ void natt_engine_manager_ended(void)
 
 bool natt_engine_fd_moved(int from, int to)
 {
-	return natt_own_fd_moved(&E.wake_fd, from, to) || natt_announcements_fd_moved(from, to) || natt_pidwatch_fd_moved(from, to) ||
-	       natt_lock_waits_fd_moved(from, to) || natt_router_fd_moved(from, to);
+	return natt_own_fd_moved(&E.wake_fd, from, to) || natt_announcements_fd_moved(from, to) ||
+	       natt_pidwatch_fd_moved(from, to) || natt_lock_waits_fd_moved(from, to) ||
+	       natt_router_fd_moved(from, to);
 }
 
 int natt_engine_watch_pid(pid_t pid, void (*on_exit)(pid_t pid))

@@ -77,6 +77,11 @@ static struct {
 /* No wait of this process's goes past this (natt_now_ms; 0: no bound): its clean-up's end. */
 static _Atomic int64_t waits_end_ms;
 
+void natt_lock_waits_end_by(int64_t until_ms)
+{
+	atomic_store(&waits_end_ms, until_ms);
+}
+
 struct release_watch {
 	int fd; /* the inotify instance (for the kept one: its number when the wait began), -1: none */
 	int wd;
@@ -161,8 +166,7 @@ void natt_lock_waits_close(void)
 {
 	if (kept_fd() < 0 || pthread_mutex_trylock(&Kept.mutex) != 0)
 		return; /* (none, or a wait uses it: it stays for now) */
-	int fd = __atomic_exchange_n(&Kept.fd, -1, __ATOMIC_ACQ_REL);
-	natt_close_own_fd(&fd);
+	natt_close_own_fd(&Kept.fd);
 	pthread_mutex_unlock(&Kept.mutex);
 }
 
@@ -176,8 +180,7 @@ void natt_lock_waits_after_fork_child(void)
 	atomic_store(&waits_end_ms, 0); /* (the parent's clean-up, not the child's) */
 	/* (The child is alone: a parent's thread that was waiting holds nothing here.) */
 	Kept.mutex = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	int fd = __atomic_exchange_n(&Kept.fd, -1, __ATOMIC_ACQ_REL);
-	natt_close_own_fd(&fd);
+	natt_close_own_fd(&Kept.fd);
 }
 
 /* The watchers' places of the lock file name in dir_fd: an fd of "name.w", or -1 (then every waiter
@@ -236,11 +239,6 @@ void natt_gateway_answered(int lock_fd)
 static atomic_uint answers_seen;
 static _Atomic int64_t last_answer_ms;
 
-void natt_lock_waits_end_by(int64_t until_ms)
-{
-	atomic_store(&waits_end_ms, until_ms);
-}
-
 static void seen_answers(uint64_t *answers, uint64_t answers_now, int64_t now)
 {
 	if (answers_now == *answers)
@@ -268,8 +266,10 @@ int natt_lock_file(int dir_fd, const char *name, int fd, int timeout_ms)
 		return -errno;
 	int64_t start = natt_now_ms(), deadline = start + timeout_ms;
 	int64_t cap = start + (int64_t)timeout_ms * NATT_LOCK_WAIT_TURNS_CAP, end = atomic_load(&waits_end_ms);
-	if (end)
-		cap = natt_min64(cap, end), deadline = natt_min64(deadline, cap);
+	if (end) {
+		cap = natt_min64(cap, end);
+		deadline = natt_min64(deadline, cap);
+	}
 	int places_fd = open_places(dir_fd, name);
 	int place = 0, pause_ms = 1, rc = 0;
 	pid_t holder = 0;

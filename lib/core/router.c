@@ -136,6 +136,12 @@ static bool unavailable(int rc)
 	return rc == NATT_ERR_NO_IGD || rc == NATT_ERR_UNSUPPORTED || rc == NATT_ERR_NO_GATEWAY;
 }
 
+/* Processes waiting for the gateway lock take the router's answers to us for progress. */
+static void tell_lock_waiters_answered(void)
+{
+	natt_gateway_answered(__atomic_load_n(&R.lock_fd, __ATOMIC_ACQUIRE));
+}
+
 static void set_outcome(struct natt_entry *e, enum natt_listener_state state, const char *error)
 {
 	natt_engine_lock();
@@ -230,7 +236,7 @@ static void work_on(struct natt_entry *e)
 				natt_engine_unlock();
 				set_outcome(e, NATT_STATE_PUBLISHED, e->double_nat ? "double-nat" : "");
 				natt_manager_changed(); /* the expiry moved */
-				natt_gateway_answered(__atomic_load_n(&R.lock_fd, __ATOMIC_ACQUIRE));
+				tell_lock_waiters_answered();
 				e->backoff_ms = 0;
 				/* Renew at half the lease (RFC 6886 recommends it; UPnP leases alike). A
 				 * permanent lease is still verified every half hour. */
@@ -345,7 +351,7 @@ void natt_router_unpublish(struct natt_entry *e)
 	bool locked = natt_router_lock();
 	int rc = natt_technique_delete(e);
 	if (rc >= 0 || rc == NATT_ERR_NOT_FOUND)
-		natt_gateway_answered(__atomic_load_n(&R.lock_fd, __ATOMIC_ACQUIRE)); /* (for its waiters) */
+		tell_lock_waiters_answered();
 	natt_router_unlock(locked);
 	if (rc < 0 && rc != NATT_ERR_NOT_FOUND) {
 		natt_info("deleting %s port %u: %s", natt_protocol_text(e->protocol), e->external_port, natt_strerror(rc));
