@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
@@ -199,7 +200,10 @@ static bool begin_load(int state)
 	return atomic_compare_exchange_strong(&engine_state, &state, ENGINE_LOADING);
 }
 
-/* The loading thread: natt's own, with every signal blocked (no handler of the program's runs on it). */
+/* The loading thread: natt's own, with every signal blocked (no handler of the program's runs on it).
+ * Once the engine is loaded, it goes on as the manager that its publishes start (unless another
+ * thread started one first): a second thread's start and wake-up were half a millisecond of each
+ * process's first publish here. */
 static void *load_in_background(void *unused)
 {
 	(void)unused;
@@ -210,13 +214,30 @@ static void *load_in_background(void *unused)
 	/* Before dlopen() holds the loader's lock: a program's thread finding a libc function of ours at
 	 * its first call (dlsym) would wait for the whole load. */
 	nattshim_resolve_libc();
-	if (finish_load() && !atomic_load(&exiting))
+	const struct natt_engine_ops *ops = finish_load() ? atomic_load(&engine) : NULL;
+	if (ops && !atomic_load(&exiting)) {
+		ops->offer_thread();
 		publish_deferred();
+	}
 	atomic_store(&nattshim_loader_busy, false);
+	if (!ops || !ops->manage_here())
+		pthread_detach(pthread_self()); /* (the manager is joined at its end; this one is not) */
 	return NULL;
 }
 
-#define LOADER_STACK_BYTES (1024 * 1024)
+/* The loading thread's stack is natt's own, as the manager's is (see natt_manager_set_stack). Not
+ * unmapped when another thread's publish started the manager first and the loading thread ends (a
+ * page or two in use then, once per process). (Not the program's default size, which may be small:
+ * dlopen() runs here.) */
+static void *loader_stack(void)
+{
+	char *m = mmap(NULL, NATT_MANAGER_STACK_BYTES + NATT_STACK_GUARD_BYTES, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	mprotect(m, NATT_STACK_GUARD_BYTES, PROT_NONE); /* an overflow faults instead of writing below */
+	return m + NATT_STACK_GUARD_BYTES;
+}
 
 static bool start_loader(void)
 {
@@ -224,10 +245,10 @@ static bool start_loader(void)
 	sigset_t all;
 	sigfillset(&all);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* (Not the program's default, which may be small: dlopen() and the first publish run here.) */
-	pthread_attr_setstacksize(&attr, LOADER_STACK_BYTES);
-	int rc = pthread_attr_setsigmask_np(&attr, &all);
+	void *stack = loader_stack();
+	int rc = stack ? pthread_attr_setstack(&attr, stack, NATT_MANAGER_STACK_BYTES) : ENOMEM;
+	if (rc == 0)
+		rc = pthread_attr_setsigmask_np(&attr, &all);
 	pthread_t thread;
 	atomic_store(&nattshim_loader_busy, true);
 	natt_internal_depth++;
@@ -235,8 +256,11 @@ static bool start_loader(void)
 		rc = pthread_create(&thread, &attr, load_in_background, NULL);
 	natt_internal_depth--;
 	pthread_attr_destroy(&attr);
-	if (rc != 0)
+	if (rc != 0) {
+		if (stack)
+			munmap((char *)stack - NATT_STACK_GUARD_BYTES, NATT_MANAGER_STACK_BYTES + NATT_STACK_GUARD_BYTES);
 		atomic_store(&nattshim_loader_busy, false);
+	}
 	return rc == 0;
 }
 

@@ -53,6 +53,8 @@ struct natt_engine_ops {
 	void (*atfork_child)(void);
 	const struct natt_config *(*config)(void);
 	bool (*port_set_contains)(const struct natt_port_set *set, uint16_t port);
+	void (*offer_thread)(void);
+	bool (*manage_here)(void);
 };
 
 typedef const struct natt_engine_ops *(*natt_preload_engine_attach_fn)(const struct natt_shim_side *side);

@@ -49,6 +49,9 @@ static struct {
 	bool wake_fd_lost;          /* wake_fd was closed under natt: the loop polls instead */
 	pthread_t thread;
 	bool thread_unjoined;       /* a manager thread was started and not joined yet */
+	bool thread_offered;        /* offered_thread may become the manager (natt_engine_offer_thread) */
+	pthread_t offered_thread;
+	bool manage_here;           /* the manager's start took the offered thread: it runs the loop next */
 	pid_t pid;                  /* the process the manager runs in */
 	_Atomic(struct natt_entry *) inbox;
 	atomic_bool shutdown;
@@ -269,25 +272,32 @@ static int start_manager_locked(void)
 	/* The manager must never take the application's signals: it starts with all blocked. glibc
 	 * sets the new thread's mask itself (it blocks everything around clone() anyway), sparing two
 	 * system calls here. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	bool mask_in_attr = NATT_THREAD_SIGMASK_ATTR && pthread_attr_setsigmask_np(&attr, &all) == 0;
-	if (!mask_in_attr)
-		pthread_sigmask(SIG_SETMASK, &all, &old);
 	join_previous_manager();
 	/* Before the thread exists: it reads them from its first loop on. */
 	E.pid = getpid();
 	E.wake_fd_lost = false;
-	int rc = -natt_manager_set_stack(&attr);
-	if (rc == 0)
-		rc = pthread_create(&E.thread, &attr, natt_manager_main, NULL);
+	int rc = 0;
+	if (E.thread_offered && pthread_equal(E.offered_thread, pthread_self())) {
+		E.thread = E.offered_thread; /* (its signals are blocked already) */
+		E.manage_here = true;
+	} else {
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		bool mask_in_attr = NATT_THREAD_SIGMASK_ATTR && pthread_attr_setsigmask_np(&attr, &all) == 0;
+		if (!mask_in_attr)
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+		rc = -natt_manager_set_stack(&attr);
+		if (rc == 0)
+			rc = pthread_create(&E.thread, &attr, natt_manager_main, NULL);
+		pthread_attr_destroy(&attr);
+		if (!mask_in_attr)
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	E.thread_offered = false;
 	if (rc == 0)
 		E.thread_unjoined = true;
-	pthread_attr_destroy(&attr);
-	if (!mask_in_attr)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		natt_close_own_fd(&E.wake_fd);
 		return -rc;
@@ -323,6 +333,26 @@ static void push_inbox(struct natt_entry *entry, unsigned op)
 	 * manager takes the whole list when it reads. */
 	if (!head)
 		natt_engine_wake();
+}
+
+void natt_engine_offer_thread(void)
+{
+	pthread_mutex_lock(&E.start_lock);
+	E.offered_thread = pthread_self();
+	E.thread_offered = !atomic_load(&E.running);
+	pthread_mutex_unlock(&E.start_lock);
+}
+
+bool natt_engine_manage_here(void)
+{
+	pthread_mutex_lock(&E.start_lock);
+	bool here = E.manage_here && pthread_equal(E.thread, pthread_self());
+	E.manage_here = false;
+	E.thread_offered = false;
+	pthread_mutex_unlock(&E.start_lock);
+	if (here)
+		natt_manager_main(NULL);
+	return here;
 }
 
 int natt_engine_start_manager(void)
@@ -665,6 +695,8 @@ void natt_engine_after_fork_child(void)
 	atomic_store(&E.exit_signal, 0);
 	atomic_store(&E.inbox, NULL);
 	E.thread_unjoined = false; /* (the parent's thread) */
+	E.thread_offered = false;
+	E.manage_here = false;
 }
 
 /* Callers of these are serialized (listener.c's lock). */

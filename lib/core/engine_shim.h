@@ -73,6 +73,23 @@ extern bool (*natt_engine_in_signal_handler)(void);
 /* Starts the manager if a publish in a signal handler could not (nothing when called in one). */
 void natt_engine_start_if_wanted(void);
 
+/* A thread of natt's offers itself as the manager (the preload library's loader, which has just
+ * loaded the engine and publishes what waited for it): a manager started by this thread is this
+ * thread, rather than one more made for it, saving the program's first publish a thread's start and
+ * its wake-up. The thread must be joinable, have every signal blocked and a stack of
+ * NATT_MANAGER_STACK_BYTES of its own (not from glibc's cache: see natt_manager_set_stack). It then
+ * calls natt_engine_manage_here(), which runs the manager's loop if the offer was taken (returning
+ * when the manager ends; the thread is then joined as the manager) and returns false otherwise (the
+ * thread is not the engine's: it detaches itself). */
+void natt_engine_offer_thread(void);
+bool natt_engine_manage_here(void);
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define NATT_MANAGER_STACK_BYTES (4 * 1024 * 1024) /* the sanitizers' runtimes want far more */
+#else
+#define NATT_MANAGER_STACK_BYTES (256 * 1024)
+#endif
+#define NATT_STACK_GUARD_BYTES 4096
+
 /* Set by the shim: run by the manager thread when it starts (taking the termination signals there
  * keeps that work out of the program's first listen()). */
 extern void (*natt_engine_started_hook)(void);

@@ -71,12 +71,8 @@ void natt_manager_tell_retired(struct natt_entry *e)
  * thread, under the same thread id, and ThreadSanitizer takes that for one thread started twice.
  * Reused by later managers of this process (once the previous one is joined); a forked child maps
  * its own. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define MANAGER_STACK_BYTES (4 * 1024 * 1024) /* the sanitizers' runtimes want far more */
-#else
-#define MANAGER_STACK_BYTES (256 * 1024)
-#endif
-#define STACK_GUARD_BYTES 4096
+#define MANAGER_STACK_BYTES NATT_MANAGER_STACK_BYTES
+#define STACK_GUARD_BYTES NATT_STACK_GUARD_BYTES
 static char *manager_stack;
 
 int natt_manager_set_stack(pthread_attr_t *attr)

@@ -26,6 +26,8 @@ static const struct natt_engine_ops engine_ops = {
 	.atfork_child = natt_engine_atfork_child,
 	.config = natt_engine_config,
 	.port_set_contains = natt_port_set_contains,
+	.offer_thread = natt_engine_offer_thread,
+	.manage_here = natt_engine_manage_here,
 };
 
 __attribute__((visibility("default"))) const struct natt_engine_ops *

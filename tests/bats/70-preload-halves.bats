@@ -7,8 +7,9 @@
 # and the program runs as it would without natt. A socket a signal handler made before anything was
 # published (a handler cannot load the engine) is published with the next one outside, unless it was
 # closed meanwhile (its number may be another socket's by then). The first socket to publish does not
-# wait for the engine: a thread of natt's loads it, and publishes what listen() and bind() handed over
-# meanwhile; a process that ends at once ends at once, leaving nothing behind.
+# wait for the engine: a thread of natt's loads it, publishes what listen() and bind() handed over
+# meanwhile and goes on as the manager; a process that ends at once ends at once, leaving nothing
+# behind.
 
 load lib/lab
 load lib/natt
@@ -158,6 +159,31 @@ sockctl_pid() {
 		[ "$f" != "$trace.$pid" ] && grep -q "$ENGINE" "$f" && opened=$f
 	done
 	[ -n "$opened" ] || fail "no thread opened $ENGINE"
+}
+
+@test "the thread that loads the engine goes on as the manager: one thread of natt's for the first publish" {
+	# (one trace file per thread; the manager binds the announcement sockets, 1900 and 5350, and asks
+	# the router: connect())
+	local trace=$NATT_TEST_DIR/trace
+	natt_start ctl lan1 -- strace -ff -qq -o "$trace" -e trace=openat,bind,connect,clone,clone3 "$SOCKCTL" --banner
+	natt_expect ctl '^ready [0-9]+$'
+	local pid=${NATT_LAST_REPLY#ready }
+	natt_send ctl "tcp 0.0.0.0 8663"
+	natt_expect ctl '^[0-9]+ 8663$'
+	wait_published tcp 8663
+	rule_present 8663
+	local f loader= announcer=
+	for f in "$trace".*; do
+		grep -q "$ENGINE" "$f" && loader=$f
+		grep -q 'sin_port=htons(1900)' "$f" && announcer=$f
+	done
+	[ -n "$loader" ] || fail "no thread opened $ENGINE"
+	[ -n "$announcer" ] || fail "no thread bound the announcement socket"
+	assert_equal "$announcer" "$loader"
+	grep -q 'sin_addr=inet_addr("10\.77\.0\.1")' "$loader" || fail "the manager's requests to the router are not in $loader"
+	# (the one thread the program's thread started)
+	run grep -c '^clone' "$trace.$pid"
+	assert_output 1
 }
 
 @test "a program that ends right after its first listen() ends at once, and leaves no mapping behind" {
