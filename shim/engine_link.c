@@ -226,9 +226,10 @@ static void *load_in_background(void *unused)
 }
 
 /* The loading thread's stack is natt's own, as the manager's is (see natt_manager_set_stack). Not
- * unmapped when another thread's publish started the manager first and the loading thread ends (a
- * page or two in use then, once per process). (Not the program's default size, which may be small:
- * dlopen() runs here.) */
+ * unmapped when another thread's publish started the manager first and the loading thread ends (the
+ * pages dlopen() and the publishes wrote stay, once per process), nor after it ended as the manager
+ * (a later manager of the process maps its own). (Not the program's default size, which may be
+ * small: dlopen() runs here.) */
 static void *loader_stack(void)
 {
 	char *m = mmap(NULL, NATT_MANAGER_STACK_BYTES + NATT_STACK_GUARD_BYTES, PROT_READ | PROT_WRITE,

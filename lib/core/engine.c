@@ -51,7 +51,7 @@ static struct {
 	bool thread_unjoined;       /* a manager thread was started and not joined yet */
 	bool thread_offered;        /* offered_thread may become the manager (natt_engine_offer_thread) */
 	pthread_t offered_thread;
-	bool manage_here;           /* the manager's start took the offered thread: it runs the loop next */
+	atomic_bool manage_here;    /* the manager's start took the offered thread: it runs the loop next */
 	pid_t pid;                  /* the process the manager runs in */
 	_Atomic(struct natt_entry *) inbox;
 	atomic_bool shutdown;
@@ -278,8 +278,8 @@ static int start_manager_locked(void)
 	E.wake_fd_lost = false;
 	int rc = 0;
 	if (E.thread_offered && pthread_equal(E.offered_thread, pthread_self())) {
-		E.thread = E.offered_thread; /* (its signals are blocked already) */
-		E.manage_here = true;
+		E.thread = E.offered_thread; /* (natt_manager_main blocks its signals, as in any manager) */
+		atomic_store(&E.manage_here, true);
 	} else {
 		sigset_t all, old;
 		sigfillset(&all);
@@ -345,11 +345,9 @@ void natt_engine_offer_thread(void)
 
 bool natt_engine_manage_here(void)
 {
-	pthread_mutex_lock(&E.start_lock);
-	bool here = E.manage_here && pthread_equal(E.thread, pthread_self());
-	E.manage_here = false;
-	E.thread_offered = false;
-	pthread_mutex_unlock(&E.start_lock);
+	/* No lock: a program's thread holding start_lock may be the one a signal handler's _exit() runs
+	 * in, waiting for the manager to clean up. (E.thread was written before the flag.) */
+	bool here = atomic_exchange(&E.manage_here, false) && pthread_equal(E.thread, pthread_self());
 	if (here)
 		natt_manager_main(NULL);
 	return here;
@@ -696,7 +694,7 @@ void natt_engine_after_fork_child(void)
 	atomic_store(&E.inbox, NULL);
 	E.thread_unjoined = false; /* (the parent's thread) */
 	E.thread_offered = false;
-	E.manage_here = false;
+	atomic_store(&E.manage_here, false);
 }
 
 /* Callers of these are serialized (listener.c's lock). */

@@ -366,53 +366,111 @@ void natt_gateway_unlock(int *fd)
 	natt_close_own_fd(fd); /* closing drops the lock */
 }
 
-int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len,
-                        long *bootid)
+/* The cache file's bound: its URL, bootid and three service lines at their longest. */
+#define IGD_CACHE_MAX (1024 + 4 * NATT_UPNP_URL_MAX)
+
+/* "WORD VALUE" line's value when line is one (a pointer into line), else NULL. */
+static const char *cache_value(const char *line, const char *word)
 {
-	*bootid = -1;
+	size_t n = strlen(word);
+	return strncmp(line, word, n) == 0 && line[n] == ' ' ? line + n + 1 : NULL;
+}
+
+static bool cache_copy(char *to, size_t size, const char *value, size_t len)
+{
+	if (len == 0 || len >= size)
+		return false;
+	memcpy(to, value, len);
+	to[len] = '\0';
+	return true;
+}
+
+int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, struct natt_igd *cached)
+{
+	natt_igd_close(cached);
 	char name[64];
 	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
 	if (dir_fd < 0)
 		return dir_fd;
 	char *text;
 	size_t text_len;
-	int rc = natt_state_read(dir_fd, name, 4096, &text, &text_len);
+	int rc = natt_state_read(dir_fd, name, IGD_CACHE_MAX, &text, &text_len);
 	natt_own_close(dir_fd);
 	if (rc < 0)
 		return rc;
-	/* "URL\n", then the router's BOOTID.UPNP.ORG when it gave one ("bootid N\n") */
-	size_t line = strcspn(text, "\n");
-	const char *rest = text[line] ? text + line + 1 : text + line;
-	text[line] = '\0';
-	if (!text[0] || strlen(text) >= len) {
-		free(text);
+	/* "URL\n", then lines "WORD VALUE\n": the router's BOOTID.UPNP.ORG when it gave one ("bootid N"),
+	 * the WAN connection service ("control URL", "service TYPE"), the firewall service ("firewall URL
+	 * TYPE"). Lines of other words are skipped (a later natt's); an earlier natt reads the URL and the
+	 * bootid alone. */
+	bool usable = true;
+	for (char *line = text, *next; line < text + text_len; line = next) {
+		next = line + strcspn(line, "\n"); /* (or a NUL in the file: the line ends there too) */
+		*next++ = '\0';
+		const char *value;
+		long id;
+		char end;
+		if (line == text)
+			usable = cache_copy(cached->location, sizeof(cached->location), line, strlen(line));
+		else if ((value = cache_value(line, "bootid"))) {
+			if (sscanf(value, "%ld%c", &id, &end) == 1 && id >= 0)
+				cached->bootid = id;
+		} else if ((value = cache_value(line, "control"))) {
+			cache_copy(cached->control_url, sizeof(cached->control_url), value, strlen(value));
+		} else if ((value = cache_value(line, "service"))) {
+			cache_copy(cached->service_type, sizeof(cached->service_type), value, strlen(value));
+		} else if ((value = cache_value(line, "firewall"))) {
+			size_t url_len = strcspn(value, " ");
+			if (value[url_len] &&
+			    cache_copy(cached->fc_control_url, sizeof(cached->fc_control_url), value, url_len) &&
+			    !cache_copy(cached->fc_service_type, sizeof(cached->fc_service_type), value + url_len + 1,
+			                strlen(value + url_len + 1)))
+				cached->fc_control_url[0] = '\0';
+		}
+	}
+	free(text);
+	if (!usable) {
+		natt_igd_close(cached);
 		return -ENOENT;
 	}
-	snprintf(location, len, "%s", text);
-	long id;
-	char end;
-	if (sscanf(rest, "bootid %ld%c", &id, &end) == 2 && end == '\n' && id >= 0)
-		*bootid = id;
-	free(text);
+	if (!cached->control_url[0] || !cached->service_type[0])
+		cached->control_url[0] = cached->service_type[0] = '\0'; /* (the one without the other is nothing) */
 	/* Only a plain http URL of the gateway itself is worth trying. */
 	char prefix[32];
 	char gw[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, gateway, gw, sizeof(gw));
 	snprintf(prefix, sizeof(prefix), "http://%s:", gw);
-	return strncmp(location, prefix, strlen(prefix)) == 0 ? 0 : -EINVAL;
+	return strncmp(cached->location, prefix, strlen(prefix)) == 0 ? 0 : -EINVAL;
 }
 
-void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location,
-                          long bootid)
+/* A value the cache's lines can hold: no space or control character (URLs and service types have
+ * none; a description that put a line break in one would write a line of its own). */
+static bool cache_plain(const char *value)
 {
-	char name[64], line[2048];
+	for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+		if (*c <= ' ' || *c == 0x7f)
+			return false;
+	return value[0] != '\0';
+}
+
+void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const struct natt_igd *igd)
+{
+	char name[64], text[IGD_CACHE_MAX];
 	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
 	if (dir_fd < 0)
 		return;
-	int n = bootid >= 0 ? snprintf(line, sizeof(line), "%s\nbootid %ld\n", location, bootid)
-	                    : snprintf(line, sizeof(line), "%s\n", location);
-	if (n > 0 && n < (int)sizeof(line))
-		natt_state_replace(dir_fd, name, line, (size_t)n);
+	int n = cache_plain(igd->location) ? snprintf(text, sizeof(text), "%s\n", igd->location) : -1;
+	if (igd->bootid >= 0 && n > 0 && n < (int)sizeof(text))
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "bootid %ld\n", igd->bootid);
+	bool services = cache_plain(igd->control_url) && cache_plain(igd->service_type);
+	if (services && n > 0 && n < (int)sizeof(text))
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "control %s\nservice %s\n", igd->control_url,
+		              igd->service_type);
+	if (services && cache_plain(igd->fc_control_url) && cache_plain(igd->fc_service_type) && n > 0 &&
+	    n < (int)sizeof(text))
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "firewall %s %s\n", igd->fc_control_url,
+		              igd->fc_service_type);
+	if (n > 0 && n < (int)sizeof(text))
+		natt_state_replace(dir_fd, name, text, (size_t)n);
 	natt_own_close(dir_fd);
 }
 

@@ -15,6 +15,7 @@
 #include "natt/natpmp.h"
 #include "natt/net.h"
 #include "natt/pcp.h"
+#include "upnp/http.h"
 #include "upnp/igd_client.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -54,6 +55,10 @@ static struct {
 	int64_t upnp_external_at;
 	struct natt_igd_answer found;  /* the discovery's SSDP answer, opened at the next UPnP exchange */
 	char stale_cached[512];        /* the IGD URL of the host's cache that did not open here */
+	bool igd_as_cached;            /* T.igd opened from the cache's services, its description not read */
+	bool cached_services_failed;   /* an IGD so opened failed us: its description is read from now on */
+	struct in_addr opened_external; /* asked by the opening from the cache (igd_opened takes it) */
+	int64_t opened_external_at;
 	int64_t natpmp_absent_until;
 	int64_t pcp_absent_until;
 	int64_t pcp6_absent_until;     /* PCP over IPv6 (a server may listen on one family only) */
@@ -82,29 +87,47 @@ static const struct in_addr *gateway(void)
 	return gw ? gw : &none;
 }
 
-/* Another natt process of this host may have found the IGD already: its description URL is beside
- * the status file. Opening it fetches one description where a search waits for the router's answer
- * (about 50 ms from miniupnpd); a stale one (the router restarted on another port) fails at once. */
+/* The IGD another natt process of this host found (the cache beside the status file), where a search
+ * waits for the router's answer (about 50 ms from miniupnpd): as that process found it when the cache
+ * names its services (asking the external address there, as natt does first anyway), else through
+ * its description, which the cache then keeps for the next process. A stale one (the router
+ * restarted on another port) fails at once. */
 static int open_cached_igd(int timeout_ms)
 {
-	char cached[512];
-	long bootid;
-	if (natt_igd_cache_read(cfg()->status_path, gateway(), cached, sizeof(cached), &bootid) != 0)
+	struct natt_igd cached;
+	if (natt_igd_cache_read(cfg()->status_path, gateway(), &cached) != 0)
 		return -ENOENT;
 	/* One that failed here is not tried again until another process writes another. */
-	if (strcmp(cached, T.stale_cached) == 0)
+	if (strcmp(cached.location, T.stale_cached) == 0)
 		return -ESTALE;
-	int rc = natt_igd_open_url_within(cached, timeout_ms, &T.igd);
+	int rc = -EINVAL;
+	struct in_addr external;
+	bool have_external = false;
+	if (cached.control_url[0] && !T.cached_services_failed)
+		rc = natt_igd_open_known(&cached, timeout_ms, &T.igd, &external, &have_external);
+	T.igd_as_cached = rc == 0;
+	if (have_external) {
+		T.opened_external = external;
+		T.opened_external_at = natt_now_ms();
+	}
+	if (rc == -EINVAL) {
+		rc = natt_igd_open_url_within(cached.location, timeout_ms, &T.igd);
+		if (rc == 0) {
+			T.igd.bootid = cached.bootid;
+			natt_igd_cache_write(cfg()->status_path, gateway(), &T.igd);
+		}
+	}
 	if (rc < 0)
-		snprintf(T.stale_cached, sizeof(T.stale_cached), "%s", cached);
-	else
-		T.igd.bootid = bootid;
+		snprintf(T.stale_cached, sizeof(T.stale_cached), "%s", cached.location);
 	return rc;
 }
 
 static void igd_opened(void)
 {
-	T.upnp_external_at = 0;
+	/* (The address the opening itself asked, if it did.) */
+	T.upnp_external = T.opened_external;
+	T.upnp_external_at = T.opened_external_at;
+	T.opened_external_at = 0;
 	T.igd_generation = (uint64_t)getpid() << 32 | ++T.igd_openings;
 }
 
@@ -116,13 +139,14 @@ static int ensure_igd(char *why, size_t len)
 		snprintf(why, len, "no UPnP IGD answered");
 		return NATT_ERR_NO_IGD;
 	}
-	T.upnp_external_at = 0;
+	T.upnp_external_at = T.opened_external_at = 0;
+	T.igd_as_cached = false;
 	int rc = -ENOENT;
 	if (T.found.location[0]) {
 		rc = natt_igd_open_url(T.found.location, &T.igd);
 		if (rc == 0) {
 			T.igd.bootid = T.found.bootid;
-			natt_igd_cache_write(cfg()->status_path, gateway(), T.igd.location, T.igd.bootid);
+			natt_igd_cache_write(cfg()->status_path, gateway(), &T.igd);
 		}
 		T.found.location[0] = '\0';
 	}
@@ -131,7 +155,7 @@ static int ensure_igd(char *why, size_t len)
 	if (rc < 0) {
 		rc = natt_igd_discover(gateway(), DISCOVERY_TIMEOUT_MS, &T.igd);
 		if (rc == 0)
-			natt_igd_cache_write(cfg()->status_path, gateway(), T.igd.location, T.igd.bootid);
+			natt_igd_cache_write(cfg()->status_path, gateway(), &T.igd);
 	}
 	if (rc < 0) {
 		T.upnp_absent_until = natt_now_ms() + ABSENT_RECHECK_MS;
@@ -174,8 +198,9 @@ static int upnp_add(struct natt_entry *e, const char *client, uint16_t requested
 	                    granted, code);
 }
 
-/* After -ECONNREFUSED from the cached control URL: the router restarted (new HTTP port). Finds the
- * IGD again: 0, or NATT_ERR_NO_IGD (why says why). */
+/* After -ECONNREFUSED from the control URL (the router restarted on a new HTTP port), or an answer
+ * that says the cache beside the status file was wrong (cached_services_wrong): finds the IGD again,
+ * 0, or NATT_ERR_NO_IGD (why says why). */
 static int refind_igd(char *why, size_t len)
 {
 	natt_igd_close(&T.igd);
@@ -190,6 +215,37 @@ static bool upnp_port_published(const struct natt_entry *e, uint16_t external_po
 		    o->protocol == e->protocol && o->external_port == external_port)
 			return true;
 	return false;
+}
+
+/* An answer that says the IGD is not what the cache said (its description was not read): a service
+ * that does not know the action, or no UPnP answer at all. Its description is read from then on. */
+static bool cached_services_wrong(int rc, int code)
+{
+	bool wrong = T.igd_as_cached && (rc == NATT_ERR_BAD_REPLY || rc == -EPROTO ||
+	                                 (rc == NATT_ERR_UPNP && code == NATT_UPNP_INVALID_ACTION));
+	if (wrong)
+		T.cached_services_failed = true;
+	return wrong;
+}
+
+/* AddPortMapping of requested, and on a conflict AddAnyPortMapping (IGDv2) or the next ports. */
+static int upnp_add_somewhere(struct natt_entry *e, const char *client, uint16_t requested, uint32_t *lease,
+                              uint16_t *granted, int *code)
+{
+	int rc = upnp_add(e, client, requested, lease, false, granted, code);
+	if (rc == NATT_ERR_UPNP && (*code == NATT_UPNP_CONFLICT || *code == NATT_UPNP_CONFLICT_OTHER)) {
+		if (T.igd.v2) {
+			rc = upnp_add(e, client, requested, lease, true, granted, code);
+		} else {
+			for (unsigned i = 1; i <= CONFLICT_SEARCH_PORTS && rc == NATT_ERR_UPNP &&
+			                     (*code == NATT_UPNP_CONFLICT || *code == NATT_UPNP_CONFLICT_OTHER);
+			     i++) {
+				uint16_t next = (uint16_t)(1024 + (requested - 1024 + i) % (65536 - 1024));
+				rc = upnp_add(e, client, next, lease, false, granted, code);
+			}
+		}
+	}
+	return rc;
 }
 
 /* Maps e through UPnP. 0 on success; NATT_ERR_NO_IGD when there is no IGD (try the next technique);
@@ -210,23 +266,11 @@ static int try_upnp(struct natt_entry *e, char *why, size_t len)
 	uint32_t lease = lifetime_of(e);
 	uint16_t granted = 0;
 	int code = 0;
-	rc = upnp_add(e, client, requested, &lease, false, &granted, &code);
-	if (rc == -ECONNREFUSED) {
+	rc = upnp_add_somewhere(e, client, requested, &lease, &granted, &code);
+	if (rc == -ECONNREFUSED || cached_services_wrong(rc, code)) {
 		if (refind_igd(why, len) < 0)
 			return NATT_ERR_NO_IGD;
-		rc = upnp_add(e, client, requested, &lease, false, &granted, &code);
-	}
-	if (rc == NATT_ERR_UPNP && (code == NATT_UPNP_CONFLICT || code == NATT_UPNP_CONFLICT_OTHER)) {
-		if (T.igd.v2) {
-			rc = upnp_add(e, client, requested, &lease, true, &granted, &code);
-		} else {
-			for (unsigned i = 1; i <= CONFLICT_SEARCH_PORTS && rc == NATT_ERR_UPNP &&
-			                     (code == NATT_UPNP_CONFLICT || code == NATT_UPNP_CONFLICT_OTHER);
-			     i++) {
-				uint16_t next = (uint16_t)(1024 + (requested - 1024 + i) % (65536 - 1024));
-				rc = upnp_add(e, client, next, &lease, false, &granted, &code);
-			}
-		}
+		rc = upnp_add_somewhere(e, client, requested, &lease, &granted, &code);
 	}
 	if (rc < 0) {
 		describe_upnp_failure(rc, code, why, len);
@@ -619,10 +663,15 @@ static int try_upnp_pinhole(struct natt_entry *e, char *why, size_t len)
 	uint16_t id = e->upnp_pinhole_id;
 	for (int attempt = 0; rc < 0 && attempt < 2; attempt++) {
 		rc = natt_igd_pinhole_add(&T.igd, router, &e->pinhole_address, e->protocol, port, lease, NULL, &id, &code);
-		if (rc == -ECONNREFUSED && attempt == 0 && refind_igd(why, len) < 0)
-			return NATT_ERR_NO_IGD;
-		if (rc != -ECONNREFUSED)
+		if (attempt > 0 || (rc != -ECONNREFUSED && !cached_services_wrong(rc, code)))
 			break;
+		if (refind_igd(why, len) < 0)
+			return NATT_ERR_NO_IGD;
+		if (!T.igd.fc_control_url[0]) {
+			snprintf(why, len, "the UPnP IGD has no IPv6 firewall control (IGDv2 WANIPv6FirewallControl)");
+			return NATT_ERR_UNSUPPORTED;
+		}
+		rc = -ENOENT;
 	}
 	if (rc < 0) {
 		describe_upnp_failure(rc, code, why, len);
@@ -875,6 +924,7 @@ static void forget_gateway(void)
 	T.natpmp_seen = T.pcp_seen = false;
 	T.found.location[0] = '\0';
 	T.stale_cached[0] = '\0';
+	T.cached_services_failed = false;
 	T.natpmp_external_at = 0;
 }
 
@@ -895,8 +945,14 @@ void natt_techniques_igd_announced(const char *location, int bootid, bool byebye
 	if (restarted) {
 		natt_info("the router's UPnP device restarted (%s)", location);
 		natt_igd_close(&T.igd);
-		natt_router_mark_due(NATT_TECH_UPNP);
-	} else if (!T.igd.open) {
+	}
+	if (!T.igd.open) {
+		/* Opened again through the description it announces (its services may have changed since), and
+		 * kept beside the status file with its BOOTID: the file's may be from before a restart. */
+		if (strlen(location) < sizeof(T.found.location) && natt_url_on_host(location, gateway())) {
+			snprintf(T.found.location, sizeof(T.found.location), "%s", location);
+			T.found.bootid = bootid;
+		}
 		T.upnp_absent_until = 0;
 		natt_router_mark_due(NATT_TECH_UPNP);
 	}

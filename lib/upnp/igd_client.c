@@ -79,6 +79,54 @@ int natt_igd_open_url(const char *location, struct natt_igd *igd)
 	return natt_igd_open_url_within(location, NATT_UPNP_IGD_TIMEOUT_MS, igd);
 }
 
+static bool wan_service_type(const char *type)
+{
+	for (size_t t = 0; t < sizeof(wan_services) / sizeof(wan_services[0]); t++)
+		if (natt_upnp_service_type_matches(type, wan_services[t]))
+			return true;
+	return false;
+}
+
+/* A firewall service natt calls: on the description's host, as the WAN service's must be (pinhole
+ * calls go to the router's IPv6 address, taking only the port and the path from this URL). */
+static bool firewall_usable(const char *control_url, const char *type, const struct in_addr *host,
+                            const struct natt_igd *igd)
+{
+	return natt_upnp_service_type_matches(type, FIREWALL_SERVICE) && natt_url_on_host(control_url, host) &&
+	       strlen(control_url) < sizeof(igd->fc_control_url) && strlen(type) < sizeof(igd->fc_service_type);
+}
+
+/* The IGD described at location, with its WAN connection service at control_url and its firewall
+ * service at fc_url ("" when none, or one natt does not call), into igd, or NATT_ERR_NO_IGD when
+ * natt does not call that control URL. */
+static int take_services(const char *location, const char *control_url, const char *service_type,
+                         const char *fc_url, const char *fc_type, struct natt_igd *igd)
+{
+	struct natt_http_url control, described;
+	struct in_addr local;
+	if (strlen(service_type) >= sizeof(igd->service_type) || strlen(location) >= sizeof(igd->location) ||
+	    strlen(control_url) >= sizeof(igd->control_url) || natt_http_url_parse(control_url, &control) < 0 ||
+	    natt_http_url_parse(location, &described) < 0 || described.addr.sin_family != AF_INET ||
+	    !natt_url_on_host(control_url, &described.addr.sin_addr) ||
+	    natt_local_address_toward(&control.addr.sin_addr, &local) < 0) {
+		natt_debug("IGD at %s: unusable control URL %s (natt only calls the host of the description)",
+		           location, control_url);
+		return NATT_ERR_NO_IGD;
+	}
+	snprintf(igd->control_url, sizeof(igd->control_url), "%s", control_url);
+	snprintf(igd->service_type, sizeof(igd->service_type), "%s", service_type);
+	snprintf(igd->location, sizeof(igd->location), "%s", location);
+	inet_ntop(AF_INET, &local, igd->lan_address, sizeof(igd->lan_address));
+	igd->v2 = natt_upnp_service_type_matches(service_type, NATT_UPNP_WANIP2);
+	igd->timeout_ms = NATT_UPNP_IGD_TIMEOUT_MS;
+	igd->open = true;
+	if (fc_url[0] && firewall_usable(fc_url, fc_type, &described.addr.sin_addr, igd)) {
+		snprintf(igd->fc_control_url, sizeof(igd->fc_control_url), "%s", fc_url);
+		snprintf(igd->fc_service_type, sizeof(igd->fc_service_type), "%s", fc_type);
+	}
+	return 0;
+}
+
 int natt_igd_open_url_within(const char *location, int timeout_ms, struct natt_igd *igd)
 {
 	natt_igd_close(igd);
@@ -90,43 +138,60 @@ int natt_igd_open_url_within(const char *location, int timeout_ms, struct natt_i
 		return NATT_ERR_NO_IGD;
 	}
 	const struct natt_upnp_service *wan = wan_service(services, count);
-	struct natt_http_url control, described;
-	struct in_addr local;
 	rc = NATT_ERR_NO_IGD;
-	if (!wan)
+	if (!wan) {
 		natt_debug("no IGD at %s: no WAN connection service", location);
-	else if (strlen(wan->service_type) >= sizeof(igd->service_type) || strlen(location) >= sizeof(igd->location) ||
-	         natt_http_url_parse(wan->control_url, &control) < 0 || natt_http_url_parse(location, &described) < 0 ||
-	         described.addr.sin_family != AF_INET || !natt_url_on_host(wan->control_url, &described.addr.sin_addr) ||
-	         natt_local_address_toward(&control.addr.sin_addr, &local) < 0)
-		natt_debug("IGD at %s: unusable control URL %s (natt only calls the host of the description)",
-		           location, wan->control_url);
-	else
-		rc = 0;
-	if (rc == 0) {
-		snprintf(igd->control_url, sizeof(igd->control_url), "%s", wan->control_url);
-		snprintf(igd->service_type, sizeof(igd->service_type), "%s", wan->service_type);
-		snprintf(igd->location, sizeof(igd->location), "%s", location);
-		inet_ntop(AF_INET, &local, igd->lan_address, sizeof(igd->lan_address));
-		igd->v2 = natt_upnp_service_type_matches(wan->service_type, NATT_UPNP_WANIP2);
-		igd->timeout_ms = NATT_UPNP_IGD_TIMEOUT_MS;
-		igd->open = true;
-		for (size_t i = 0; i < count; i++) {
-			/* On the description's host too, as the WAN service's: pinhole calls go to the router's IPv6
-			 * address (firewall_url), taking only the port and the path from this URL. */
-			if (natt_upnp_service_type_matches(services[i].service_type, FIREWALL_SERVICE) &&
-			    natt_url_on_host(services[i].control_url, &described.addr.sin_addr) &&
-			    strlen(services[i].control_url) < sizeof(igd->fc_control_url) &&
-			    strlen(services[i].service_type) < sizeof(igd->fc_service_type)) {
-				snprintf(igd->fc_control_url, sizeof(igd->fc_control_url), "%s", services[i].control_url);
-				snprintf(igd->fc_service_type, sizeof(igd->fc_service_type), "%s", services[i].service_type);
-				break;
-			}
-		}
-		natt_debug("IGD at %s: %s, lan address %s", location, igd->service_type, igd->lan_address);
+	} else {
+		struct natt_http_url described;
+		bool on_ipv4 = natt_http_url_parse(location, &described) == 0 && described.addr.sin_family == AF_INET;
+		const struct natt_upnp_service *firewall = NULL;
+		for (size_t i = 0; on_ipv4 && i < count && !firewall; i++)
+			if (firewall_usable(services[i].control_url, services[i].service_type, &described.addr.sin_addr, igd))
+				firewall = &services[i];
+		rc = take_services(location, wan->control_url, wan->service_type, firewall ? firewall->control_url : "",
+		                   firewall ? firewall->service_type : "", igd);
 	}
+	if (rc == 0)
+		natt_debug("IGD at %s: %s, lan address %s", location, igd->service_type, igd->lan_address);
 	natt_upnp_services_free(services, count);
 	return rc;
+}
+
+int natt_igd_open_known(const struct natt_igd *known, int timeout_ms, struct natt_igd *igd,
+                        struct in_addr *external, bool *have_external)
+{
+	natt_igd_close(igd);
+	*have_external = false;
+	if (!wan_service_type(known->service_type) ||
+	    (known->fc_control_url[0] && !natt_upnp_service_type_matches(known->fc_service_type, FIREWALL_SERVICE)) ||
+	    take_services(known->location, known->control_url, known->service_type, known->fc_control_url,
+	                  known->fc_service_type, igd) < 0) {
+		natt_igd_close(igd);
+		return -EINVAL;
+	}
+	/* The question natt asks first anyway, so that the device's answer costs nothing more. */
+	int code = 0;
+	igd->timeout_ms = timeout_ms;
+	int rc = natt_igd_external_address(igd, external, &code);
+	igd->timeout_ms = NATT_UPNP_IGD_TIMEOUT_MS;
+	if (rc == -ECONNREFUSED) {
+		natt_debug("no IGD at %s: its control URL does not answer", known->location);
+		natt_igd_close(igd);
+		return NATT_ERR_NO_IGD;
+	}
+	/* A UPnP error is the service answering (a router with no usable external address says so
+	 * there); anything else, or a service that knows no such action, is for the description. */
+	if (rc < 0 && !(rc == NATT_ERR_UPNP && code != NATT_UPNP_INVALID_ACTION)) {
+		natt_debug("IGD at %s: the control URL kept beside the status file answered %s", known->location,
+		           rc == NATT_ERR_UPNP ? "with UPnP error 401" : natt_strerror(rc));
+		natt_igd_close(igd);
+		return -EINVAL;
+	}
+	*have_external = rc == 0;
+	igd->bootid = known->bootid;
+	natt_debug("IGD at %s: %s, lan address %s (as found before)", igd->location, igd->service_type,
+	           igd->lan_address);
+	return 0;
 }
 
 void natt_igd_close(struct natt_igd *igd)

@@ -33,6 +33,7 @@ struct natt_igd {
 
 /* UPnP errors the engine reacts to. */
 enum {
+	NATT_UPNP_INVALID_ACTION = 401,
 	NATT_UPNP_INVALID_ARGS = 402,
 	NATT_UPNP_NO_SUCH_PINHOLE = 704, /* WANIPv6FirewallControl's NoSuchEntry */
 	NATT_UPNP_ACTION_FAILED = 501,
@@ -70,6 +71,17 @@ int natt_igd_discover(const struct in_addr *gateway, int timeout_ms, struct natt
 int natt_igd_open_url(const char *location, struct natt_igd *igd);
 /* The same, the description fetched within timeout_ms (not NATT_UPNP_IGD_TIMEOUT_MS). */
 int natt_igd_open_url_within(const char *location, int timeout_ms, struct natt_igd *igd);
+
+/* Opens the IGD an earlier opening found (the host-wide cache: its description URL, WAN connection
+ * service and firewall service, as natt_igd_open_url() took them) without fetching the description:
+ * the same checks on what it names (a WAN connection service's type; control URLs on the description's
+ * host), then one GetExternalIPAddress within timeout_ms, which tells that the service still answers
+ * there (a restarted miniupnpd listens on another port) and gives *external (*have_external true
+ * when it did). 0 (also when the service answered with a UPnP error); NATT_ERR_NO_IGD when nothing
+ * answers there; -EINVAL when what it names is not an IGD natt calls, or what answered is no such
+ * service (its description may tell otherwise). */
+int natt_igd_open_known(const struct natt_igd *known, int timeout_ms, struct natt_igd *igd,
+                        struct in_addr *external, bool *have_external);
 
 void natt_igd_close(struct natt_igd *igd);
 
@@ -150,11 +162,13 @@ int natt_igd_pinhole_update(struct natt_igd *igd, const struct sockaddr_in6 *rou
 int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *router, const struct in6_addr *from,
                             uint16_t unique_id, int *upnp_code);
 
-/* The host-wide cache of the IGD's description URL, a file beside the status file named after the
- * gateway, so a second natt process skips discovery. read: 0 or -errno; write: best effort. */
-int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, char *location, size_t len,
-                        long *bootid);
-void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const char *location,
-                          long bootid);
+/* The host-wide cache of the IGD found, a file beside the status file named after the gateway, so a
+ * second natt process skips discovery and the description's fetch: its description URL, BOOTID and
+ * the services natt_igd_open_url() took (written by natt_igd_cache_write from an open IGD). read
+ * fills location, bootid (-1: none) and, when the file names them, control_url and service_type
+ * (else "") and fc_control_url and fc_service_type (else ""); it opens nothing (natt_igd_open_known
+ * or natt_igd_open_url do). read: 0 or -errno; write: best effort. */
+int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, struct natt_igd *cached);
+void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const struct natt_igd *igd);
 
 #endif

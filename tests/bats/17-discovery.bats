@@ -86,6 +86,18 @@ publish_on() {
 
 # serving_on_fresh_dual NAME PORT: a dual router started afresh; sockctl NAME under natt with a TCP
 # socket on PORT, published.
+# The host's IGD cache beside the status file (the lab's gateway).
+igd_cache() { echo "$NATT_TEST_DIR/.natt-gateway-10.77.0.1.igd"; }
+
+# second_publishes PORT: a second process on the host (started as "second", debug log) publishes a TCP
+# socket on PORT through UPnP.
+second_publishes() {
+	natt_start second lan1 --log debug -- "$SOCKCTL"
+	sockctl_open second tcp "$1"
+	wait_published tcp "$1"
+	assert_assignment tcp "$1" upnp 100.130.0.1 "$1"
+}
+
 serving_on_fresh_dual() {
 	lab router-stop --flush
 	lab router-start --mode dual
@@ -110,17 +122,16 @@ serving_on_fresh_dual() {
 	assert_output ""
 }
 
-@test "a second process on the host opens the IGD the first one found: no search, no NAT-PMP or PCP request; after a router restart the stale URL costs nothing" {
+@test "a second process on the host opens the IGD the first one found: no search, no description, no NAT-PMP or PCP request; after a router restart the stale URL costs nothing" {
 	local mark t0 took
 	serving_on_fresh_dual first 8262
-	# (the same status directory: the description URL the first found is beside the status file)
+	# (the same status directory: the IGD the first found is beside the status file, its services too)
+	grep -q '^control http://10\.77\.0\.1:[0-9]*/' "$(igd_cache)" || fail "no control URL in the cache: $(cat "$(igd_cache)")"
 	mark=$(router_log_lines)
-	natt_start second lan1 --log debug -- "$SOCKCTL"
-	sockctl_open second tcp 8263
-	wait_published tcp 8263
-	assert_assignment tcp 8263 upnp 100.130.0.1 8263
-	run router_log_since "$mark" "SSDP M-SEARCH from 10\.77\.0\.2|NAT-PMP (public address )?request|24bytes"
+	second_publishes 8263
+	run router_log_since "$mark" "SSDP M-SEARCH from 10\.77\.0\.2|NAT-PMP (public address )?request|24bytes|GET /rootDesc"
 	assert_output ""
+	grep -q "(as found before)" "$(natt_stderr second)" || fail "$(grep -i IGD "$(natt_stderr second)")"
 	run grep "discovery:" "$(natt_stderr second)"
 	assert_output ""
 	natt_signal first TERM
@@ -154,6 +165,53 @@ serving_on_fresh_dual() {
 	assert_equal "$(grep -c "no IGD at http://10.77.0.1:$old_port/" "$(natt_stderr third)")" 1
 	natt_signal third TERM
 	natt_wait_exit third 10
+	run router_rules
+	assert_output ""
+}
+
+
+@test "a cache of an earlier natt (the description URL alone) is read through the description, then completed" {
+	serving_on_fresh_dual first 8266
+	natt_signal first TERM
+	natt_wait_exit first 10
+	local url mark
+	url=$(head -n 1 "$(igd_cache)")
+	printf '%s\n' "$url" > "$(igd_cache)"
+	mark=$(router_log_lines)
+	second_publishes 8267
+	run router_log_since "$mark" "GET /rootDesc"
+	assert_line --partial "GET /rootDesc.xml"
+	run router_log_since "$mark" "SSDP M-SEARCH from 10\.77\.0\.2"
+	assert_output ""
+	grep -q '^control http://10\.77\.0\.1:[0-9]*/' "$(igd_cache)" || fail "the cache was not completed: $(cat "$(igd_cache)")"
+	natt_signal second TERM
+	natt_wait_exit second 10
+	run router_rules
+	assert_output ""
+}
+
+@test "a cache whose control URL is served by something else than the IGD: the description is read, the socket published, the cache mended" {
+	serving_on_fresh_dual first 8268
+	natt_signal first TERM
+	natt_wait_exit first 10
+	# another web server of the router's, which knows no SOAP (it answers a POST with an HTML error)
+	start_bg web router python3 -m http.server --bind 10.77.0.1 8745
+	local tries
+	for tries in $(seq 100); do on_router ss -Hltn "sport = :8745" | grep -q LISTEN && break; sleep 0.1; done
+	on_router ss -Hltn "sport = :8745" | grep -q LISTEN || fail "$(cat "$(bg_out web)")"
+	sed -i 's|^control http://[^/]*/|control http://10.77.0.1:8745/|' "$(igd_cache)"
+	grep -q '^control http://10\.77\.0\.1:8745/' "$(igd_cache)" || fail "$(cat "$(igd_cache)")"
+	local mark
+	mark=$(router_log_lines)
+	second_publishes 8269
+	grep -q '"POST /ctl/IPConn HTTP/1.1" 501' "$(bg_out web)" || fail "the cached control URL was not called: $(cat "$(bg_out web)")"
+	run router_log_since "$mark" "GET /rootDesc"
+	assert_line --partial "GET /rootDesc.xml"
+	run router_log_since "$mark" "SSDP M-SEARCH from 10\.77\.0\.2"
+	assert_output ""
+	grep -q '^control http://10\.77\.0\.1:8745/' "$(igd_cache)" && fail "the cache still names the other server: $(cat "$(igd_cache)")"
+	natt_signal second TERM
+	natt_wait_exit second 10
 	run router_rules
 	assert_output ""
 }

@@ -170,3 +170,41 @@ reboot_round() {
 	run router_rules
 	assert_output ""
 }
+
+@test "a router that restarts on the same HTTP port (only its BOOTID new): mappings back once, its later announcements change nothing" {
+	# miniupnpd on a fixed port (as OpenWrt's, port 5000) announcing every 2 s; the lab's own
+	# settings come back after the test
+	local extra mark
+	extra="$(lab_info state_dir)/config-extra"
+	cp "$extra" "$BATS_TEST_TMPDIR/config-extra" 2>/dev/null || : > "$BATS_TEST_TMPDIR/config-extra"
+	printf 'http_port=5000\nnotify_interval=2\n' >> "$extra"
+	lab router-stop --flush
+	lab router-start --mode upnp
+	serve_pair srv 8516 --protocols upnp
+	local before
+	before=$(latest_expiry 8516)
+	past_second "$before" "$(status_public tcp 8516 lifetime)"
+	mark=$(router_log_lines)
+	lab reboot
+	assert_equal "$(lab_info http_port)" 5000
+	wait_until $RESTORE_BOUND restored 8516 "$before" ||
+		fail "mappings of port 8516 not restored within ${RESTORE_BOUND}s of the reboot"
+	# three announcement rounds later: each mapping made once again, the description read once (what
+	# the file beside the status file says is from before the restart: its BOOTID is the old one)
+	sleep 7
+	run router_log_since "$mark" "AddPortMapping: ext port 8516 "
+	assert_equal "${#lines[@]}" 2
+	run router_log_since "$mark" "GET /rootDesc.xml"
+	assert_equal "${#lines[@]}" 1
+	run grep -c "the router's UPnP device restarted" "$(natt_stderr srv)"
+	[ "$output" -le 1 ] || fail "restarts seen: $output"
+	grep -q "^bootid $(lab_info bootid)\$" "$(dirname "$NATT_STATUS")/.natt-gateway-10.77.0.1.igd" ||
+		fail "not the new BOOTID beside the status file: $(cat "$(dirname "$NATT_STATUS")/.natt-gateway-10.77.0.1.igd")"
+	reachable 8516
+	serve_stop srv
+	run router_rules
+	assert_output ""
+	cp "$BATS_TEST_TMPDIR/config-extra" "$extra"
+	lab router-stop --flush
+	lab router-start
+}

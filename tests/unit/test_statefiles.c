@@ -199,23 +199,112 @@ static void test_gateway_files(void **state)
 	alarm(10); /* a hang here is the failure */
 	assert_int_equal(natt_gateway_lock(file, gateway_of("10.9.8.8")), -1);
 
-	char location[256];
+	struct natt_igd cached;
 	snprintf(at, sizeof(at), "%s/.natt-gateway-10.9.8.9.igd", dir);
 	assert_int_equal(mkfifo(at, 0600), 0);
-	long bootid;
-	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.9"), location, sizeof(location), &bootid) < 0);
+	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.9"), &cached) < 0);
 	alarm(0);
 
 	/* A cache written and read back, through an unpredictable temporary name; with the router's
 	 * BOOTID, and without (a router that gives none) */
-	natt_igd_cache_write(file, gateway_of("10.9.8.6"), "http://10.9.8.6:5000/rootDesc.xml", 1789);
-	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), location, sizeof(location), &bootid), 0);
-	assert_string_equal(location, "http://10.9.8.6:5000/rootDesc.xml");
-	assert_int_equal(bootid, 1789);
-	natt_igd_cache_write(file, gateway_of("10.9.8.6"), "http://10.9.8.6:5001/rootDesc.xml", -1);
-	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), location, sizeof(location), &bootid), 0);
-	assert_string_equal(location, "http://10.9.8.6:5001/rootDesc.xml");
-	assert_int_equal(bootid, -1);
+	struct natt_igd igd;
+	natt_igd_close(&igd);
+	snprintf(igd.location, sizeof(igd.location), "http://10.9.8.6:5000/rootDesc.xml");
+	igd.bootid = 1789;
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), &igd);
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_string_equal(cached.location, "http://10.9.8.6:5000/rootDesc.xml");
+	assert_int_equal(cached.bootid, 1789);
+	assert_string_equal(cached.control_url, "");
+	snprintf(igd.location, sizeof(igd.location), "http://10.9.8.6:5001/rootDesc.xml");
+	igd.bootid = -1;
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), &igd);
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_string_equal(cached.location, "http://10.9.8.6:5001/rootDesc.xml");
+	assert_int_equal(cached.bootid, -1);
+}
+
+static void write_igd_cache(const char *dir, const char *text)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/.natt-gateway-10.9.8.6.igd", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The cache names the services an opening took, so that the next process need not read the
+ * description: written and read back whole; a file of an earlier natt (URL and bootid alone) reads as
+ * one without services; lines of unknown words are skipped; half a service is none. */
+static void test_igd_cache_services(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/natt-igdcache-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char file[PATH_MAX];
+	snprintf(file, sizeof(file), "%s/status.json", dir);
+	struct natt_igd igd, cached;
+	natt_igd_close(&igd);
+	snprintf(igd.location, sizeof(igd.location), "http://10.9.8.6:5000/rootDesc.xml");
+	snprintf(igd.control_url, sizeof(igd.control_url), "http://10.9.8.6:5000/ctl/IPConn");
+	snprintf(igd.service_type, sizeof(igd.service_type), "%s", NATT_UPNP_WANIP2);
+	snprintf(igd.fc_control_url, sizeof(igd.fc_control_url), "http://10.9.8.6:5000/ctl/IP6FCtl");
+	snprintf(igd.fc_service_type, sizeof(igd.fc_service_type), "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1");
+	igd.bootid = 7;
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), &igd);
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_string_equal(cached.location, igd.location);
+	assert_int_equal(cached.bootid, 7);
+	assert_string_equal(cached.control_url, igd.control_url);
+	assert_string_equal(cached.service_type, NATT_UPNP_WANIP2);
+	assert_string_equal(cached.fc_control_url, igd.fc_control_url);
+	assert_string_equal(cached.fc_service_type, igd.fc_service_type);
+	assert_false(cached.open);
+
+	write_igd_cache(dir, "http://10.9.8.6:5000/rootDesc.xml\nbootid 12\n");
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_int_equal(cached.bootid, 12);
+	assert_string_equal(cached.control_url, "");
+	assert_string_equal(cached.service_type, "");
+
+	write_igd_cache(dir, "http://10.9.8.6:5000/rootDesc.xml\nlater something\ncontrol http://10.9.8.6:5000/c\n"
+	                     "bootid x\nservice " NATT_UPNP_WANIP1 "\nfirewall http://10.9.8.6:5000/f\n");
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_int_equal(cached.bootid, -1);
+	assert_string_equal(cached.control_url, "http://10.9.8.6:5000/c");
+	assert_string_equal(cached.service_type, NATT_UPNP_WANIP1);
+	assert_string_equal(cached.fc_control_url, ""); /* (no type) */
+
+	write_igd_cache(dir, "http://10.9.8.6:5000/rootDesc.xml\ncontrol http://10.9.8.6:5000/c\n");
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_string_equal(cached.control_url, "");
+
+	/* empty lines are lines like others */
+	write_igd_cache(dir, "http://10.9.8.6:5000/rootDesc.xml\n\n\ncontrol http://10.9.8.6:5000/c\n\nservice " NATT_UPNP_WANIP1 "\n");
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_string_equal(cached.control_url, "http://10.9.8.6:5000/c");
+	assert_string_equal(cached.service_type, NATT_UPNP_WANIP1);
+
+	/* a service whose URL holds a line break (a description may) is not written: it would be a line
+	 * of its own */
+	snprintf(igd.control_url, sizeof(igd.control_url), "http://10.9.8.6:5000/c\nservice x");
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), &igd);
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_string_equal(cached.location, igd.location);
+	assert_string_equal(cached.control_url, "");
+	assert_string_equal(cached.service_type, "");
+	assert_string_equal(cached.fc_control_url, "");
+
+	/* the description URL must still be the gateway's own, and there */
+	write_igd_cache(dir, "http://10.9.8.7:5000/rootDesc.xml\ncontrol http://10.9.8.7:5000/c\nservice " NATT_UPNP_WANIP1 "\n");
+	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached) < 0);
+	write_igd_cache(dir, "\ncontrol http://10.9.8.6:5000/c\n");
+	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached) < 0);
+
+	char rm[PATH_MAX + 16];
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	assert_int_equal(system(rm), 0);
 }
 
 /* SipHash-2-4, the PCP nonces' keyed hash: the reference vectors (key 00..0f; messages of 0, 8 and 15
@@ -967,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_linked_directory),
 		cmocka_unit_test(test_planted_symlinks),
 		cmocka_unit_test(test_gateway_files),
+		cmocka_unit_test(test_igd_cache_services),
 		cmocka_unit_test(test_lock_waiters),
 		cmocka_unit_test(test_lock_wait_keeps_its_watch_instance),
 		cmocka_unit_test(test_lock_wait_follows_turns),

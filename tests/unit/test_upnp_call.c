@@ -771,6 +771,89 @@ static void test_igd_open(void **state)
 	assert_false(natt_url_on_host("http://[2a01:77:1::1]:5000/x", &host));
 }
 
+/* An IGD as an earlier opening found it (the host's cache): opened without its description when its
+ * service answers GetExternalIPAddress there (the address kept), or answers it with a UPnP error;
+ * NATT_ERR_NO_IGD when nothing answers; -EINVAL when what answers is not such a service, and for what
+ * natt would not call, as when read from a description. */
+static void test_igd_open_known(void **state)
+{
+	(void)state;
+	const struct route routes[] = {
+		{ "/ctl/IPConn", soap_answer(RESPONSE("GetExternalIPAddress", "<NewExternalIPAddress>100.130.0.1</NewExternalIPAddress>")), NULL },
+		{ "/ctl/Reserved", fault_of(501, "Action Failed"), NULL },
+		{ "/ctl/Unknown", fault_of(401, "Invalid Action"), NULL },
+		{ NULL, NULL, NULL }
+	};
+	struct server sv;
+	server_start(&sv, SERVE, routes, 1500);
+	struct natt_igd known, igd;
+	natt_igd_close(&known);
+	snprintf(known.location, sizeof(known.location), "%s", url(&sv, "/rootDesc.xml"));
+	snprintf(known.control_url, sizeof(known.control_url), "%s", url(&sv, "/ctl/IPConn"));
+	snprintf(known.service_type, sizeof(known.service_type), "%s", NATT_UPNP_WANIP2);
+	snprintf(known.fc_control_url, sizeof(known.fc_control_url), "%s", url(&sv, "/ctl/IP6FCtl"));
+	snprintf(known.fc_service_type, sizeof(known.fc_service_type), "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1");
+	known.bootid = 5;
+	struct in_addr external = { 0 };
+	bool have = false;
+	assert_int_equal(natt_igd_open_known(&known, 1000, &igd, &external, &have), 0);
+	assert_true(igd.open);
+	assert_true(igd.v2);
+	assert_int_equal(igd.bootid, 5);
+	assert_string_equal(igd.control_url, known.control_url);
+	assert_string_equal(igd.location, known.location);
+	assert_string_equal(igd.lan_address, "127.0.0.1");
+	assert_string_equal(igd.fc_control_url, known.fc_control_url);
+	assert_int_equal(igd.timeout_ms, NATT_UPNP_IGD_TIMEOUT_MS);
+	assert_true(have);
+	assert_int_equal(external.s_addr, inet_addr("100.130.0.1"));
+	assert_int_equal(sv.connections, 1);
+	assert_non_null(strstr(sv.last_request, "POST /ctl/IPConn "));
+	assert_non_null(strstr(sv.last_request, "#GetExternalIPAddress"));
+
+	/* a UPnP error is the service answering: opened, no address */
+	struct natt_igd odd = known;
+	snprintf(odd.control_url, sizeof(odd.control_url), "%s", url(&sv, "/ctl/Reserved"));
+	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), 0);
+	assert_true(igd.open);
+	assert_false(have);
+	/* no such action there, an HTML page: for the description to tell */
+	snprintf(odd.control_url, sizeof(odd.control_url), "%s", url(&sv, "/ctl/Unknown"));
+	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), -EINVAL);
+	assert_false(igd.open);
+	snprintf(odd.control_url, sizeof(odd.control_url), "%s", url(&sv, "/ctl/Nothing"));
+	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), -EINVAL);
+	assert_false(igd.open);
+	int asked = sv.connections;
+
+	/* not a WAN connection service; a control URL on another host; a firewall service of another
+	 * type: nothing is asked of anyone */
+	odd = known;
+	snprintf(odd.service_type, sizeof(odd.service_type), "urn:schemas-upnp-org:service:Layer3Forwarding:1");
+	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), -EINVAL);
+	assert_false(igd.open);
+	odd = known;
+	snprintf(odd.control_url, sizeof(odd.control_url), "http://127.0.0.2:%d/ctl/IPConn", sv.port);
+	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), -EINVAL);
+	odd = known;
+	snprintf(odd.fc_service_type, sizeof(odd.fc_service_type), "%s", NATT_UPNP_WANIP1);
+	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), -EINVAL);
+	assert_int_equal(sv.connections, asked);
+
+	/* a firewall service on another host is dropped, the IGD kept (as from a description) */
+	odd = known;
+	snprintf(odd.fc_control_url, sizeof(odd.fc_control_url), "http://127.0.0.2:%d/fc", sv.port);
+	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), 0);
+	assert_string_equal(igd.fc_control_url, "");
+	server_stop(&sv);
+
+	/* nothing listens there any more (a router restarted on another port) */
+	assert_int_equal(natt_igd_open_known(&known, 1000, &igd, &external, &have), NATT_ERR_NO_IGD);
+	assert_false(igd.open);
+	assert_false(have);
+	natt_igd_close(&igd);
+}
+
 /* An IGD whose control URL is a path of the server. */
 static void igd_at(struct natt_igd *igd, const struct server *sv, const char *path, bool v2)
 {
@@ -1126,6 +1209,7 @@ int main(void)
 		cmocka_unit_test(test_request_limits),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_igd_open),
+		cmocka_unit_test(test_igd_open_known),
 		cmocka_unit_test(test_igd_actions),
 		cmocka_unit_test(test_lease_policy),
 		cmocka_unit_test(test_igd_map_permanent),
