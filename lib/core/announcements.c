@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/engine_internal.h"
 #include "core/techniques.h"
@@ -92,6 +93,15 @@ static void keep_repeats_if_they_matter(void)
 	}
 }
 
+/* An alive of the gateway's IGD (its device or one of its WAN devices and services), not of another
+ * device the router runs (a media server announces its own LOCATION, at its own times). The IGD's root
+ * device and uuid alives say nothing that these do not. (Any byebye of the gateway's closes the IGD:
+ * opened again, it costs a request.) */
+static bool of_the_igd(const char *nt)
+{
+	return strstr(nt, ":device:InternetGatewayDevice:") || strstr(nt, ":device:WAN") || strstr(nt, ":service:WAN");
+}
+
 static void on_ssdp_datagrams(void)
 {
 	struct natt_ssdp_reply reply;
@@ -105,7 +115,8 @@ static void on_ssdp_datagrams(void)
 		}
 		if (rc == 0 || !from_gateway(from))
 			continue;
-		natt_techniques_igd_announced(reply.location, (int)reply.bootid, kind == NATT_SSDP_BYEBYE);
+		if (kind == NATT_SSDP_BYEBYE || of_the_igd(reply.st))
+			natt_techniques_igd_announced(reply.location, (int)reply.bootid, kind == NATT_SSDP_BYEBYE);
 		/* (At once: a byebye read now lets the next alive through, even one like those dropped. One
 		 * that came with it, before this read, was dropped already: the next burst tells.) */
 		keep_repeats_if_they_matter();

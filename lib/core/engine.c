@@ -335,6 +335,8 @@ static void push_inbox(struct natt_entry *entry, unsigned op)
 		natt_engine_wake();
 }
 
+/* (An offer not taken is not withdrawn: no other thread can get the offered one's id, since its stack,
+ * natt's own, is never unmapped.) */
 void natt_engine_offer_thread(void)
 {
 	pthread_mutex_lock(&E.start_lock);

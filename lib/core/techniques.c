@@ -57,6 +57,7 @@ static struct {
 	char stale_cached[512];        /* the IGD URL of the host's cache that did not open here */
 	bool igd_as_cached;            /* T.igd opened from the cache's services, its description not read */
 	bool cached_services_failed;   /* an IGD so opened failed us: its description is read from now on */
+	bool igd_announced_away;       /* the IGD closed at its byebye or restart: reopened as it announces */
 	struct in_addr opened_external; /* asked by the opening from the cache (igd_opened takes it) */
 	int64_t opened_external_at;
 	int64_t natpmp_absent_until;
@@ -124,6 +125,7 @@ static int open_cached_igd(int timeout_ms)
 
 static void igd_opened(void)
 {
+	T.igd_announced_away = false;
 	/* (The address the opening itself asked, if it did.) */
 	T.upnp_external = T.opened_external;
 	T.upnp_external_at = T.opened_external_at;
@@ -221,8 +223,8 @@ static bool upnp_port_published(const struct natt_entry *e, uint16_t external_po
  * that does not know the action, or no UPnP answer at all. Its description is read from then on. */
 static bool cached_services_wrong(int rc, int code)
 {
-	bool wrong = T.igd_as_cached && (rc == NATT_ERR_BAD_REPLY || rc == -EPROTO ||
-	                                 (rc == NATT_ERR_UPNP && code == NATT_UPNP_INVALID_ACTION));
+	bool wrong = T.igd_as_cached &&
+	             (rc == NATT_ERR_BAD_REPLY || (rc == NATT_ERR_UPNP && code == NATT_UPNP_INVALID_ACTION));
 	if (wrong)
 		T.cached_services_failed = true;
 	return wrong;
@@ -937,6 +939,7 @@ void natt_techniques_gateway_changed(void)
 void natt_techniques_igd_announced(const char *location, int bootid, bool byebye)
 {
 	if (byebye) {
+		T.igd_announced_away = T.igd_announced_away || T.igd.open;
 		natt_igd_close(&T.igd);
 		return;
 	}
@@ -945,11 +948,14 @@ void natt_techniques_igd_announced(const char *location, int bootid, bool byebye
 	if (restarted) {
 		natt_info("the router's UPnP device restarted (%s)", location);
 		natt_igd_close(&T.igd);
+		T.igd_announced_away = true;
 	}
 	if (!T.igd.open) {
-		/* Opened again through the description it announces (its services may have changed since), and
-		 * kept beside the status file with its BOOTID: the file's may be from before a restart. */
-		if (strlen(location) < sizeof(T.found.location) && natt_url_on_host(location, gateway())) {
+		/* One the announcements took away is opened again through the description it announces now
+		 * (its services may have changed), and kept beside the status file with its BOOTID: the
+		 * file's is from before. (Before natt opened one, the file is as good.) */
+		if (T.igd_announced_away && strlen(location) < sizeof(T.found.location) &&
+		    natt_url_on_host(location, gateway())) {
 			snprintf(T.found.location, sizeof(T.found.location), "%s", location);
 			T.found.bootid = bootid;
 		}

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/config.h"
+#include "util/clock.h"
 #include "upnp/http.h"
 #include "upnp/igd_client.h"
 #include "util/log.h"
@@ -157,43 +158,6 @@ int natt_igd_open_url_within(const char *location, int timeout_ms, struct natt_i
 	return rc;
 }
 
-int natt_igd_open_known(const struct natt_igd *known, int timeout_ms, struct natt_igd *igd,
-                        struct in_addr *external, bool *have_external)
-{
-	natt_igd_close(igd);
-	*have_external = false;
-	if (!wan_service_type(known->service_type) ||
-	    (known->fc_control_url[0] && !natt_upnp_service_type_matches(known->fc_service_type, FIREWALL_SERVICE)) ||
-	    take_services(known->location, known->control_url, known->service_type, known->fc_control_url,
-	                  known->fc_service_type, igd) < 0) {
-		natt_igd_close(igd);
-		return -EINVAL;
-	}
-	/* The question natt asks first anyway, so that the device's answer costs nothing more. */
-	int code = 0;
-	igd->timeout_ms = timeout_ms;
-	int rc = natt_igd_external_address(igd, external, &code);
-	igd->timeout_ms = NATT_UPNP_IGD_TIMEOUT_MS;
-	if (rc == -ECONNREFUSED) {
-		natt_debug("no IGD at %s: its control URL does not answer", known->location);
-		natt_igd_close(igd);
-		return NATT_ERR_NO_IGD;
-	}
-	/* A UPnP error is the service answering (a router with no usable external address says so
-	 * there); anything else, or a service that knows no such action, is for the description. */
-	if (rc < 0 && !(rc == NATT_ERR_UPNP && code != NATT_UPNP_INVALID_ACTION)) {
-		natt_debug("IGD at %s: the control URL kept beside the status file answered %s", known->location,
-		           rc == NATT_ERR_UPNP ? "with UPnP error 401" : natt_strerror(rc));
-		natt_igd_close(igd);
-		return -EINVAL;
-	}
-	*have_external = rc == 0;
-	igd->bootid = known->bootid;
-	natt_debug("IGD at %s: %s, lan address %s (as found before)", igd->location, igd->service_type,
-	           igd->lan_address);
-	return 0;
-}
-
 void natt_igd_close(struct natt_igd *igd)
 {
 	memset(igd, 0, sizeof(*igd));
@@ -274,6 +238,51 @@ int natt_igd_external_address(struct natt_igd *igd, struct in_addr *external, in
 	if (rc == 0 && external)
 		*external = addr;
 	return rc;
+}
+
+int natt_igd_open_known(const struct natt_igd *known, int timeout_ms, struct natt_igd *igd,
+                        struct in_addr *external, bool *have_external)
+{
+	natt_igd_close(igd);
+	*have_external = false;
+	if (!wan_service_type(known->service_type) ||
+	    (known->fc_control_url[0] && !natt_upnp_service_type_matches(known->fc_service_type, FIREWALL_SERVICE)) ||
+	    take_services(known->location, known->control_url, known->service_type, known->fc_control_url,
+	                  known->fc_service_type, igd) < 0) {
+		natt_igd_close(igd);
+		return -EINVAL;
+	}
+	/* The question natt asks first anyway, so that its answer costs nothing more. */
+	struct natt_upnp_value *res = NULL;
+	size_t n = 0;
+	int code = 0;
+	igd->timeout_ms = timeout_ms;
+	int64_t asked = natt_now_ms();
+	int rc = igd_call(igd, "GetExternalIPAddress", NULL, 0, &res, &n, &code);
+	igd->timeout_ms = NATT_UPNP_IGD_TIMEOUT_MS;
+	if (rc == 0)
+		*have_external = inet_pton(AF_INET, result(res, n, "NewExternalIPAddress"), external) == 1;
+	natt_upnp_values_free(res, n);
+	/* Refused, or the connection ended unanswered: stale. (Out of time: a slow router is not a stale
+	 * one; its description settles it.) */
+	if (rc == -ECONNREFUSED && natt_now_ms() - asked < timeout_ms) {
+		natt_debug("no IGD at %s: its control URL does not answer", known->location);
+		natt_igd_close(igd);
+		return NATT_ERR_NO_IGD;
+	}
+	/* Any SOAP answer is the service there: an address, none (a router whose external address is of
+	 * no use answers with an empty one), a UPnP error; but for a service that knows no such action,
+	 * anything else is for the description to settle. */
+	if (rc != 0 && !(rc == NATT_ERR_UPNP && code != NATT_UPNP_INVALID_ACTION)) {
+		natt_debug("IGD at %s: the control URL kept beside the status file answered %s", known->location,
+		           rc == NATT_ERR_UPNP ? "UPnP error 401 (invalid action)" : natt_strerror(rc));
+		natt_igd_close(igd);
+		return -EINVAL;
+	}
+	igd->bootid = known->bootid;
+	natt_debug("IGD at %s: %s, lan address %s (as found before)", igd->location, igd->service_type,
+	           igd->lan_address);
+	return 0;
 }
 
 int natt_igd_add(struct natt_igd *igd, enum natt_protocol protocol, uint16_t external_port,

@@ -77,9 +77,9 @@ int natt_igd_open_url_within(const char *location, int timeout_ms, struct natt_i
  * the same checks on what it names (a WAN connection service's type; control URLs on the description's
  * host), then one GetExternalIPAddress within timeout_ms, which tells that the service still answers
  * there (a restarted miniupnpd listens on another port) and gives *external (*have_external true
- * when it did). 0 (also when the service answered with a UPnP error); NATT_ERR_NO_IGD when nothing
- * answers there; -EINVAL when what it names is not an IGD natt calls, or what answered is no such
- * service (its description may tell otherwise). */
+ * when it did). 0 (also when the service answered with a UPnP error or no address); NATT_ERR_NO_IGD
+ * when nothing answers there; -EINVAL when what it names is not an IGD natt calls, or what answered
+ * is no such service, or nothing answered within timeout_ms (its description may tell otherwise). */
 int natt_igd_open_known(const struct natt_igd *known, int timeout_ms, struct natt_igd *igd,
                         struct in_addr *external, bool *have_external);
 

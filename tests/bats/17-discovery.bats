@@ -84,8 +84,6 @@ publish_on() {
 	publish_on dual 8254 nat-pmp --protocols nat-pmp,upnp
 }
 
-# serving_on_fresh_dual NAME PORT: a dual router started afresh; sockctl NAME under natt with a TCP
-# socket on PORT, published.
 # The host's IGD cache beside the status file (the lab's gateway).
 igd_cache() { echo "$NATT_TEST_DIR/.natt-gateway-10.77.0.1.igd"; }
 
@@ -98,6 +96,8 @@ second_publishes() {
 	assert_assignment tcp "$1" upnp 100.130.0.1 "$1"
 }
 
+# serving_on_fresh_dual NAME PORT: a dual router started afresh; sockctl NAME under natt with a TCP
+# socket on PORT, published.
 serving_on_fresh_dual() {
 	lab router-stop --flush
 	lab router-start --mode dual
@@ -181,6 +181,8 @@ serving_on_fresh_dual() {
 	second_publishes 8267
 	run router_log_since "$mark" "GET /rootDesc"
 	assert_line --partial "GET /rootDesc.xml"
+	run grep -c "(as found before)" "$(natt_stderr second)"
+	assert_output 0
 	run router_log_since "$mark" "SSDP M-SEARCH from 10\.77\.0\.2"
 	assert_output ""
 	grep -q '^control http://10\.77\.0\.1:[0-9]*/' "$(igd_cache)" || fail "the cache was not completed: $(cat "$(igd_cache)")"

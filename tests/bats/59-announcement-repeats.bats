@@ -96,3 +96,28 @@ s.sendto(b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevic
 	natt_wait_exit srv 10
 	assert_router_empty
 }
+
+@test "another device of the router's (a media server) announcing its own LOCATION: the IGD stays open, nothing is mapped again" {
+	natt_start srv lan1 --log info -- /usr/bin/python3 -m http.server 8593
+	wait_published tcp 8593
+	local mark
+	mark=$(router_log_lines)
+	lab exec router /usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.77.0.1", 0))
+for _ in range(3):
+    s.sendto(b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\n"
+             b"LOCATION: http://10.77.0.1:8200/rootDesc.xml\r\nNT: urn:schemas-upnp-org:device:MediaServer:1\r\n"
+             b"NTS: ssdp:alive\r\nUSN: uuid:4d696e69-444c-164e-9d41-001122334455::urn:schemas-upnp-org:device:MediaServer:1\r\n"
+             b"BOOTID.UPNP.ORG: 7\r\n\r\n", ("10.77.0.2", 1900))'
+	sleep 3
+	run grep -c "restarted" "$(natt_stderr srv)"
+	assert_output 0
+	run router_log_since "$mark" "$ROUTER_MAP_REGEX"
+	assert_output ""
+	status_has tcp 8593 published
+	natt_signal srv TERM
+	natt_wait_exit srv 10
+	assert_router_empty
+}

@@ -772,7 +772,8 @@ static void test_igd_open(void **state)
 }
 
 /* An IGD as an earlier opening found it (the host's cache): opened without its description when its
- * service answers GetExternalIPAddress there (the address kept), or answers it with a UPnP error;
+ * service answers GetExternalIPAddress there (the address kept), or answers it with a UPnP error or
+ * no address;
  * NATT_ERR_NO_IGD when nothing answers; -EINVAL when what answers is not such a service, and for what
  * natt would not call, as when read from a description. */
 static void test_igd_open_known(void **state)
@@ -782,6 +783,7 @@ static void test_igd_open_known(void **state)
 		{ "/ctl/IPConn", soap_answer(RESPONSE("GetExternalIPAddress", "<NewExternalIPAddress>100.130.0.1</NewExternalIPAddress>")), NULL },
 		{ "/ctl/Reserved", fault_of(501, "Action Failed"), NULL },
 		{ "/ctl/Unknown", fault_of(401, "Invalid Action"), NULL },
+		{ "/ctl/Empty", soap_answer(RESPONSE("GetExternalIPAddress", "<NewExternalIPAddress></NewExternalIPAddress>")), NULL },
 		{ NULL, NULL, NULL }
 	};
 	struct server sv;
@@ -814,6 +816,11 @@ static void test_igd_open_known(void **state)
 	/* a UPnP error is the service answering: opened, no address */
 	struct natt_igd odd = known;
 	snprintf(odd.control_url, sizeof(odd.control_url), "%s", url(&sv, "/ctl/Reserved"));
+	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), 0);
+	assert_true(igd.open);
+	assert_false(have);
+	/* no usable external address (miniupnpd's answer when its own is reserved): opened, no address */
+	snprintf(odd.control_url, sizeof(odd.control_url), "%s", url(&sv, "/ctl/Empty"));
 	assert_int_equal(natt_igd_open_known(&odd, 1000, &igd, &external, &have), 0);
 	assert_true(igd.open);
 	assert_false(have);
