@@ -376,9 +376,25 @@ static const char *cache_value(const char *line, const char *word)
 	return strncmp(line, word, n) == 0 && line[n] == ' ' ? line + n + 1 : NULL;
 }
 
+/* A value the cache's lines can hold, len bytes of it: some, and no space or control character (URLs
+ * and service types have none; a description that put a line break in one would write a line of its
+ * own). Written and read alike. */
+static bool cache_plain_bytes(const char *value, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)value[i] <= ' ' || value[i] == 0x7f)
+			return false;
+	return len > 0;
+}
+
+static bool cache_plain(const char *value)
+{
+	return cache_plain_bytes(value, strlen(value));
+}
+
 static bool cache_copy(char *to, size_t size, const char *value, size_t len)
 {
-	if (len == 0 || len >= size)
+	if (len >= size || !cache_plain_bytes(value, len))
 		return false;
 	memcpy(to, value, len);
 	to[len] = '\0';
@@ -442,16 +458,6 @@ int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, 
 	return strncmp(cached->location, prefix, strlen(prefix)) == 0 ? 0 : -EINVAL;
 }
 
-/* A value the cache's lines can hold: no space or control character (URLs and service types have
- * none; a description that put a line break in one would write a line of its own). */
-static bool cache_plain(const char *value)
-{
-	for (const unsigned char *c = (const unsigned char *)value; *c; c++)
-		if (*c <= ' ' || *c == 0x7f)
-			return false;
-	return value[0] != '\0';
-}
-
 void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const struct natt_igd *igd)
 {
 	char name[64], text[IGD_CACHE_MAX];
@@ -472,6 +478,15 @@ void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway
 	if (n > 0 && n < (int)sizeof(text))
 		natt_state_replace(dir_fd, name, text, (size_t)n);
 	natt_own_close(dir_fd);
+}
+
+bool natt_igd_cache_holds(const struct natt_igd *cached, const struct natt_igd *igd)
+{
+	return strcmp(cached->location, igd->location) == 0 && cached->bootid == igd->bootid &&
+	       strcmp(cached->control_url, igd->control_url) == 0 &&
+	       strcmp(cached->service_type, igd->service_type) == 0 &&
+	       strcmp(cached->fc_control_url, igd->fc_control_url) == 0 &&
+	       strcmp(cached->fc_service_type, igd->fc_service_type) == 0;
 }
 
 #define PCP_KEY_FILE ".natt-pcp-key"

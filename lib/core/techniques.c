@@ -58,8 +58,6 @@ static struct {
 	bool igd_as_cached;            /* T.igd opened from the cache's services, its description not read */
 	bool cached_services_failed;   /* an IGD so opened failed us: its description is read from now on */
 	bool igd_announced_away;       /* the IGD closed at its byebye or restart: reopened as it announces */
-	struct in_addr opened_external; /* asked by the opening from the cache (igd_opened takes it) */
-	int64_t opened_external_at;
 	int64_t natpmp_absent_until;
 	int64_t pcp_absent_until;
 	int64_t pcp6_absent_until;     /* PCP over IPv6 (a server may listen on one family only) */
@@ -101,21 +99,20 @@ static int open_cached_igd(int timeout_ms)
 	/* One that failed here is not tried again until another process writes another. */
 	if (strcmp(cached.location, T.stale_cached) == 0)
 		return -ESTALE;
+	T.upnp_external_at = 0;
 	int rc = -EINVAL;
-	struct in_addr external;
 	bool have_external = false;
 	if (cached.control_url[0] && !T.cached_services_failed)
-		rc = natt_igd_open_known(&cached, timeout_ms, &T.igd, &external, &have_external);
+		rc = natt_igd_open_known(&cached, timeout_ms, &T.igd, &T.upnp_external, &have_external);
 	T.igd_as_cached = rc == 0;
-	if (have_external) {
-		T.opened_external = external;
-		T.opened_external_at = natt_now_ms();
-	}
+	if (have_external)
+		T.upnp_external_at = natt_now_ms(); /* (the opening's answer serves the first mapping) */
 	if (rc == -EINVAL) {
 		rc = natt_igd_open_url_within(cached.location, timeout_ms, &T.igd);
 		if (rc == 0) {
 			T.igd.bootid = cached.bootid;
-			natt_igd_cache_write(cfg()->status_path, gateway(), &T.igd);
+			if (!natt_igd_cache_holds(&cached, &T.igd))
+				natt_igd_cache_write(cfg()->status_path, gateway(), &T.igd);
 		}
 	}
 	if (rc < 0)
@@ -126,10 +123,6 @@ static int open_cached_igd(int timeout_ms)
 static void igd_opened(void)
 {
 	T.igd_announced_away = false;
-	/* (The address the opening itself asked, if it did.) */
-	T.upnp_external = T.opened_external;
-	T.upnp_external_at = T.opened_external_at;
-	T.opened_external_at = 0;
 	T.igd_generation = (uint64_t)getpid() << 32 | ++T.igd_openings;
 }
 
@@ -141,7 +134,7 @@ static int ensure_igd(char *why, size_t len)
 		snprintf(why, len, "no UPnP IGD answered");
 		return NATT_ERR_NO_IGD;
 	}
-	T.upnp_external_at = T.opened_external_at = 0;
+	T.upnp_external_at = 0;
 	T.igd_as_cached = false;
 	int rc = -ENOENT;
 	if (T.found.location[0]) {

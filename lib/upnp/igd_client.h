@@ -166,9 +166,13 @@ int natt_igd_pinhole_delete(struct natt_igd *igd, const struct sockaddr_in6 *rou
  * second natt process skips discovery and the description's fetch: its description URL, BOOTID and
  * the services natt_igd_open_url() took (written by natt_igd_cache_write from an open IGD). read
  * fills location, bootid (-1: none) and, when the file names them, control_url and service_type
- * (else "") and fc_control_url and fc_service_type (else ""); it opens nothing (natt_igd_open_known
- * or natt_igd_open_url do). read: 0 or -errno; write: best effort. */
+ * (else "") and fc_control_url and fc_service_type (else ""), no value the writer would not write
+ * (a space or a control character); it opens nothing (natt_igd_open_known or natt_igd_open_url do).
+ * read: 0 or -errno; write: best effort. */
 int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, struct natt_igd *cached);
 void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const struct natt_igd *igd);
+/* Whether cached (as natt_igd_cache_read filled it) names igd: its URL, BOOTID and services, so that
+ * writing igd would change nothing. */
+bool natt_igd_cache_holds(const struct natt_igd *cached, const struct natt_igd *igd);
 
 #endif

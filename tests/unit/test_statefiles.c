@@ -296,6 +296,39 @@ static void test_igd_cache_services(void **state)
 	assert_string_equal(cached.service_type, "");
 	assert_string_equal(cached.fc_control_url, "");
 
+	/* what the writer would not write is not read either: a space, a tab or a control character in
+	 * a value (the firewall line's type ends at the line) */
+	write_igd_cache(dir, "http://10.9.8.6:5000/rootDesc.xml\ncontrol http://10.9.8.6:5000/c d\nservice " NATT_UPNP_WANIP1
+	                     "\nfirewall http://10.9.8.6:5000/f urn:x\tWANIPv6FirewallControl:1\n");
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_string_equal(cached.control_url, "");
+	assert_string_equal(cached.service_type, "");
+	assert_string_equal(cached.fc_control_url, "");
+	write_igd_cache(dir, "http://10.9.8.6:5000/root\001Desc.xml\n");
+	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached) < 0);
+
+	/* the description path leaves a file that already says it all untouched: what was read back holds
+	 * what was written, and any one value changed does not */
+	snprintf(igd.control_url, sizeof(igd.control_url), "http://10.9.8.6:5000/ctl/IPConn");
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), &igd);
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_true(natt_igd_cache_holds(&cached, &igd));
+	struct natt_igd other = igd;
+	other.bootid = 8;
+	assert_false(natt_igd_cache_holds(&cached, &other));
+	other = igd;
+	snprintf(other.control_url, sizeof(other.control_url), "http://10.9.8.6:5000/ctl/IPConn2");
+	assert_false(natt_igd_cache_holds(&cached, &other));
+	other = igd;
+	snprintf(other.service_type, sizeof(other.service_type), "%s", NATT_UPNP_WANIP1);
+	assert_false(natt_igd_cache_holds(&cached, &other));
+	other = igd;
+	other.fc_control_url[0] = other.fc_service_type[0] = '\0';
+	assert_false(natt_igd_cache_holds(&cached, &other));
+	other = igd;
+	snprintf(other.location, sizeof(other.location), "http://10.9.8.6:5001/rootDesc.xml");
+	assert_false(natt_igd_cache_holds(&cached, &other));
+
 	/* the description URL must still be the gateway's own, and there */
 	write_igd_cache(dir, "http://10.9.8.7:5000/rootDesc.xml\ncontrol http://10.9.8.7:5000/c\nservice " NATT_UPNP_WANIP1 "\n");
 	assert_true(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached) < 0);
