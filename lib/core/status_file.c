@@ -441,3 +441,34 @@ int natt_status_merge(const char *path, pid_t pid, const char *own, size_t own_l
 {
 	return write_document(path, pid, own, own_len);
 }
+
+/* Whether the document text holds a socket object of process pid's own (not a watcher's for it). */
+static bool has_entries_of(const char *text, size_t len, pid_t pid)
+{
+	struct natt_json_span sockets, item = { NULL, 0 }, value;
+	if (!natt_json_check(text, len, NULL, 0) ||
+	    !natt_json_span_get(natt_json_span_root(text, len), "sockets", &sockets))
+		return false;
+	while (natt_json_span_next(sockets, &item))
+		if (!natt_json_span_get(item, "publisher", &value) && natt_json_span_get(item, "pid", &value) &&
+		    json_pid(value) == (long)pid)
+			return true;
+	return false;
+}
+
+int natt_status_drop(const char *path, pid_t pid)
+{
+	const char *name;
+	int dir_fd = natt_state_dir_open(path, &name);
+	if (dir_fd < 0)
+		return dir_fd;
+	char *current = NULL;
+	size_t current_len;
+	/* (Without the lock: the file is only ever replaced whole, and no entry of an ended process comes
+	 * after this read but through the relay that asks.) */
+	bool has = natt_state_read(dir_fd, name, NATT_STATUS_MAX_BYTES, &current, &current_len) == 0 &&
+	           has_entries_of(current, current_len, pid);
+	free(current);
+	natt_own_close(dir_fd);
+	return has ? write_document(path, pid, NULL, 0) : 0;
+}

@@ -38,5 +38,8 @@ int natt_status_write(const char *path, struct natt_entry *entries, natt_collect
  * objects, comma-separated, as the process rendered them; own_len 0: none), dropping the entries of
  * processes that are gone. 0 or -errno. */
 int natt_status_merge(const char *path, pid_t pid, const char *own, size_t own_len);
+/* For natt-run's status relay: takes the entries of process pid, which has ended, out of the file at
+ * path, when it has any (else the file is left as it is: a pid with none costs a read). 0 or -errno. */
+int natt_status_drop(const char *path, pid_t pid);
 
 #endif

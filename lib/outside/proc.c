@@ -1,10 +1,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "outside/proc.h"
@@ -155,6 +157,20 @@ bool natt_proc_environ_has(pid_t pid, const char *entry)
 	}
 	free(buf);
 	return found;
+}
+
+bool natt_proc_ended(pid_t pid)
+{
+	/* A pidfd is readable once the whole process has ended (a main thread that called pthread_exit()
+	 * shows as a zombie in /proc while its other threads run on). No pidfd: ended only if gone (not
+	 * when out of descriptors). */
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	bool ended = poll(&p, 1, 0) == 1;
+	close(fd);
+	return ended;
 }
 
 unsigned long long natt_proc_start_time(pid_t pid)

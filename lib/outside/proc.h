@@ -33,5 +33,8 @@ bool natt_proc_environ_has(pid_t pid, const char *entry);
 
 /* pid's start time (clock ticks after boot, /proc/PID/stat field 22), or 0 when gone. */
 unsigned long long natt_proc_start_time(pid_t pid);
+/* Whether process pid has ended: gone, or a zombie (still counted by kill(pid, 0)); not one whose
+ * main thread ended while others run on. */
+bool natt_proc_ended(pid_t pid);
 
 #endif

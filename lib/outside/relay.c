@@ -50,23 +50,25 @@ int natt_relay_open(char *name, size_t len)
 static struct {
 	pid_t pid[MAX_TRACKED];
 	int pidfd[MAX_TRACKED];
-	bool sent[MAX_TRACKED]; /* its entries are in the file */
+	bool sent[MAX_TRACKED]; /* it sent entries here */
 	int count;
 } T;
 
-static void track(pid_t pid)
+/* pid's place among the watched (now or already), or -1 when it cannot be watched. */
+static int track(pid_t pid)
 {
 	for (int i = 0; i < T.count; i++)
 		if (T.pid[i] == pid)
-			return;
+			return i;
 	if (T.count == MAX_TRACKED)
-		return;
+		return -1;
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
-		return;
+		return -1;
 	T.pid[T.count] = pid;
 	T.sent[T.count] = false;
-	T.pidfd[T.count++] = fd;
+	T.pidfd[T.count] = fd;
+	return T.count++;
 }
 
 /* Every process that carries our name: the program's daemons and children, wherever they went. */
@@ -123,6 +125,7 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 	unsigned long long born = natt_proc_start_time(getpid());
 	track(program);
 	bool relayed = false;
+	pid_t dropped = 0; /* the last ended sender whose entries went */
 	char *buf = malloc(DATAGRAM_MAX);
 	if (!buf)
 		return -ENOMEM;
@@ -144,9 +147,12 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 		}
 		for (int i = T.count - 1; i >= 0; i--)
 			if (pfds[i + 1].revents) {
-				/* Ended: its entries go now (a zombie would still count as alive). */
+				/* Ended: the entries of a sender go now (a zombie would still count as alive),
+				 * also those it wrote itself before it gave up its privileges. (One that never
+				 * sent any is left as a process outside the relay would be: after a SIGKILL its
+				 * entries stay, as its mappings do at the router.) */
 				if (T.sent[i])
-					natt_status_merge(path, T.pid[i], "", 0);
+					natt_status_drop(path, T.pid[i]);
 				close(T.pidfd[i]);
 				T.pid[i] = T.pid[T.count - 1];
 				T.sent[i] = T.sent[T.count - 1];
@@ -168,6 +174,17 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
 				memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+		/* A sender that has ended since (its last word, read late: a worker that published as root,
+		 * then wrote here as nobody, and exited) holds nothing any more, whatever it said. (Any
+		 * process may send; one that ended leaves at most its own entries to take out.) */
+		if (cred.pid > 0 && natt_proc_ended(cred.pid)) {
+			if (cred.pid != dropped) /* (one look per ended sender, however many it sent) */
+				natt_status_drop(path, cred.pid);
+			dropped = cred.pid;
+			natt_debug("status relay: pid %d ended before its datagram was read: its entries go",
+			           (int)cred.pid);
+			continue;
+		}
 		if (cred.pid <= 0 || natt_proc_start_time(cred.pid) < born || !natt_proc_environ_has(cred.pid, entry)) {
 			natt_debug("status relay: a datagram from pid %d, not of the program's: ignored", (int)cred.pid);
 			continue;
@@ -176,14 +193,16 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 			natt_debug("status relay: pid %d sent what is not its own entries: ignored", (int)cred.pid);
 			continue;
 		}
-		track(cred.pid);
-		for (int i = 0; i < T.count; i++)
-			if (T.pid[i] == cred.pid)
-				T.sent[i] = true;
+		int tracked = track(cred.pid);
+		if (tracked >= 0)
+			T.sent[tracked] = true;
 		relayed = true;
 		int rc = natt_status_merge(path, cred.pid, buf, (size_t)n);
 		if (rc < 0)
 			natt_warn("status relay: cannot write %s: %s", path, strerror(-rc));
+		/* Ended between the checks and the watch: its end will not be seen, so its entries go now. */
+		if (tracked < 0 && natt_proc_ended(cred.pid))
+			natt_status_drop(path, cred.pid);
 	}
 	/* The last word: entries of processes that ended without one (SIGKILL) go too. */
 	if (relayed)

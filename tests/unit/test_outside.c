@@ -6,16 +6,21 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +28,8 @@
 
 #include "outside/exe.h"
 #include "outside/proc.h"
+#include "outside/relay.h"
+#include "core/status_file.h"
 #include "sys/sockdiag.h"
 
 static char dir[] = "/tmp/natt-test-outside.XXXXXX";
@@ -239,6 +246,132 @@ static void test_proc(void **state)
 	close(sock);
 }
 
+/* An entry of process pid as the status file holds one. */
+static int entry_of(char *buf, size_t len, pid_t pid)
+{
+	return snprintf(buf, len,
+	                "{ \"pid\": %d, \"start\": %llu, \"command\": \"t\", \"protocol\": \"tcp\", "
+	                "\"local_address\": \"0.0.0.0\", \"local_port\": 80, \"state\": \"published\", "
+	                "\"assignments\": [ ] }",
+	                (int)pid, natt_proc_start_time(pid));
+}
+
+/* Whether the status file at path holds an entry of pid. */
+static bool status_names(const char *path, pid_t pid)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	char text[8192], want[32];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	snprintf(want, sizeof(want), "\"pid\": %d,", (int)pid);
+	return strstr(text, want) != NULL;
+}
+
+/* A child that waits for a byte on gate, sends an empty datagram (no entries left) to the relay
+ * named name, and exits. */
+static pid_t last_word_sender(const char *name, int gate[2])
+{
+	assert_int_equal(pipe(gate), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		close(gate[1]);
+		if (read(gate[0], &c, 1) != 1)
+			_exit(1);
+		struct sockaddr_un to = { .sun_family = AF_UNIX };
+		memcpy(to.sun_path + 1, name, strlen(name));
+		int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+		ssize_t sent = sendto(fd, "", 0, 0, (struct sockaddr *)&to,
+		                      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name)));
+		_exit(sent == 0 ? 0 : 1);
+	}
+	close(gate[0]);
+	return pid;
+}
+
+static bool wait_unnamed(const char *path, pid_t pid)
+{
+	for (int i = 0; i < 400 && status_names(path, pid); i++)
+		usleep(5000);
+	return !status_names(path, pid);
+}
+
+/* natt-run's status relay: a process whose entries are in the file (written before it gave up its
+ * privileges) and whose last datagram (no entries left) is read only after it ended, reaped or a
+ * zombie: its entries go all the same; another live process's stay, and a process that never sent
+ * anything keeps its entries past its SIGKILL (as without the relay). */
+static void test_relay_late_last_word(void **state)
+{
+	(void)state;
+	char relay_dir[] = "/tmp/natt-relay-XXXXXX", path[PATH_MAX], name[64], text[1024];
+	assert_non_null(mkdtemp(relay_dir));
+	snprintf(path, sizeof(path), "%s/status.json", relay_dir);
+	int fd = natt_relay_open(name, sizeof(name));
+	assert_true(fd >= 0);
+	/* (Both end with the test, also one that failed half-way.) */
+	pid_t test = getpid();
+	pid_t program = fork(); /* the relay runs while this one lives */
+	if (program == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == test)
+			pause();
+		_exit(0);
+	}
+	pid_t relay = fork();
+	if (relay == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(getppid() == test && natt_relay_run(fd, name, program, path) == 0 ? 0 : 1);
+	}
+	close(fd);
+
+	int gate[2], gate2[2], status;
+	pid_t reaped = last_word_sender(name, gate), zombie = last_word_sender(name, gate2);
+	assert_true(entry_of(text, sizeof(text), program) > 0);
+	assert_int_equal(natt_status_merge(path, program, text, strlen(text)), 0);
+	assert_true(entry_of(text, sizeof(text), reaped) > 0);
+	assert_int_equal(natt_status_merge(path, reaped, text, strlen(text)), 0);
+	assert_true(entry_of(text, sizeof(text), zombie) > 0);
+	assert_int_equal(natt_status_merge(path, zombie, text, strlen(text)), 0);
+	assert_true(status_names(path, reaped) && status_names(path, zombie) && status_names(path, program));
+
+	/* the relay stopped while both send and end: it reads them after */
+	assert_int_equal(kill(relay, SIGSTOP), 0);
+	assert_int_equal(waitpid(relay, &status, WUNTRACED), relay);
+	assert_int_equal(write(gate[1], "g", 1), 1);
+	assert_int_equal(write(gate2[1], "g", 1), 1);
+	assert_int_equal(waitpid(reaped, &status, 0), reaped);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	siginfo_t info;
+	assert_int_equal(waitid(P_PID, (id_t)zombie, &info, WEXITED | WNOWAIT), 0); /* ended, not reaped */
+	assert_int_equal(info.si_status, 0);
+	assert_true(natt_proc_ended(zombie));
+	assert_true(natt_proc_ended(reaped));
+	assert_false(natt_proc_ended(program));
+	assert_false(natt_proc_ended(getpid()));
+	assert_int_equal(kill(relay, SIGCONT), 0);
+
+	assert_true(wait_unnamed(path, reaped));
+	assert_true(wait_unnamed(path, zombie));
+	assert_true(status_names(path, program));
+	assert_int_equal(waitpid(zombie, &status, 0), zombie);
+	close(gate[1]);
+	close(gate2[1]);
+
+	/* the program's own entry, never sent to the relay (written as root), stays after it was killed,
+	 * as without a relay */
+	kill(program, SIGKILL);
+	assert_int_equal(waitpid(program, &status, 0), program);
+	assert_int_equal(waitpid(relay, &status, 0), relay);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(status_names(path, program));
+	char rm[PATH_MAX + 16];
+	snprintf(rm, sizeof(rm), "rm -rf %s", relay_dir);
+	assert_int_equal(system(rm), 0);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -257,6 +390,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_sockdiag),
 		cmocka_unit_test(test_proc),
+		cmocka_unit_test(test_relay_late_last_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
