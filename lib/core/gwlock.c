@@ -458,35 +458,42 @@ int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, 
 	return strncmp(cached->location, prefix, strlen(prefix)) == 0 ? 0 : -EINVAL;
 }
 
+/* The file's text for igd in text: its length, or -1 when igd has no URL to write or it does not fit.
+ * (A value the reader would not take is left out.) */
+static int cache_text(const struct natt_igd *igd, char *text, size_t size)
+{
+	int n = cache_plain(igd->location) ? snprintf(text, size, "%s\n", igd->location) : -1;
+	if (igd->bootid >= 0 && n > 0 && n < (int)size)
+		n += snprintf(text + n, size - (size_t)n, "bootid %ld\n", igd->bootid);
+	bool services = cache_plain(igd->control_url) && cache_plain(igd->service_type);
+	if (services && n > 0 && n < (int)size)
+		n += snprintf(text + n, size - (size_t)n, "control %s\nservice %s\n", igd->control_url,
+		              igd->service_type);
+	if (services && cache_plain(igd->fc_control_url) && cache_plain(igd->fc_service_type) && n > 0 &&
+	    n < (int)size)
+		n += snprintf(text + n, size - (size_t)n, "firewall %s %s\n", igd->fc_control_url,
+		              igd->fc_service_type);
+	return n > 0 && n < (int)size ? n : -1;
+}
+
 void natt_igd_cache_write(const char *status_path, const struct in_addr *gateway, const struct natt_igd *igd)
 {
 	char name[64], text[IGD_CACHE_MAX];
+	int n = cache_text(igd, text, sizeof(text));
+	if (n < 0)
+		return;
 	int dir_fd = gateway_file(status_path, gateway, ".igd", name, sizeof(name));
 	if (dir_fd < 0)
 		return;
-	int n = cache_plain(igd->location) ? snprintf(text, sizeof(text), "%s\n", igd->location) : -1;
-	if (igd->bootid >= 0 && n > 0 && n < (int)sizeof(text))
-		n += snprintf(text + n, sizeof(text) - (size_t)n, "bootid %ld\n", igd->bootid);
-	bool services = cache_plain(igd->control_url) && cache_plain(igd->service_type);
-	if (services && n > 0 && n < (int)sizeof(text))
-		n += snprintf(text + n, sizeof(text) - (size_t)n, "control %s\nservice %s\n", igd->control_url,
-		              igd->service_type);
-	if (services && cache_plain(igd->fc_control_url) && cache_plain(igd->fc_service_type) && n > 0 &&
-	    n < (int)sizeof(text))
-		n += snprintf(text + n, sizeof(text) - (size_t)n, "firewall %s %s\n", igd->fc_control_url,
-		              igd->fc_service_type);
-	if (n > 0 && n < (int)sizeof(text))
-		natt_state_replace(dir_fd, name, text, (size_t)n);
+	natt_state_replace(dir_fd, name, text, (size_t)n);
 	natt_own_close(dir_fd);
 }
 
 bool natt_igd_cache_holds(const struct natt_igd *cached, const struct natt_igd *igd)
 {
-	return strcmp(cached->location, igd->location) == 0 && cached->bootid == igd->bootid &&
-	       strcmp(cached->control_url, igd->control_url) == 0 &&
-	       strcmp(cached->service_type, igd->service_type) == 0 &&
-	       strcmp(cached->fc_control_url, igd->fc_control_url) == 0 &&
-	       strcmp(cached->fc_service_type, igd->fc_service_type) == 0;
+	char held[IGD_CACHE_MAX], wanted[IGD_CACHE_MAX];
+	int held_len = cache_text(cached, held, sizeof(held)), wanted_len = cache_text(igd, wanted, sizeof(wanted));
+	return wanted_len < 0 || (held_len == wanted_len && memcmp(held, wanted, (size_t)held_len) == 0);
 }
 
 #define PCP_KEY_FILE ".natt-pcp-key"

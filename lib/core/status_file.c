@@ -198,17 +198,29 @@ static void add_part(struct parts *parts, const char *text, size_t len)
 	parts->list[parts->count++] = (struct iovec){ (void *)text, len };
 }
 
+/* The document's array of socket objects, if the text is a well-formed document. */
+static bool document_sockets(const char *text, size_t len, struct natt_json_span *sockets)
+{
+	return natt_json_check(text, len, NULL, 0) &&
+	       natt_json_span_get(natt_json_span_root(text, len), "sockets", sockets);
+}
+
+/* Whether a socket object names pid as its process (a watcher's too: see "publisher"). */
+static bool item_pid_is(struct natt_json_span item, pid_t pid)
+{
+	struct natt_json_span value;
+	return natt_json_span_get(item, "pid", &value) && json_pid(value) == (long)pid;
+}
+
 /* Adds the other live processes' socket objects of text (the current file) to parts, each as it stands
  * there, comma-separated: all but those of process self, and those a watcher wrote ("publisher")
  * unless that watcher is another one and still lives. Objects kept side by side are one part, with the
  * file's own separators between them. */
 static void keep_others(const char *text, size_t len, pid_t self, struct parts *parts, bool *first)
 {
-	if (!natt_json_check(text, len, NULL, 0))
-		return; /* a damaged file is replaced by ours rather than kept */
 	struct natt_json_span sockets, item = { NULL, 0 };
-	if (!natt_json_span_get(natt_json_span_root(text, len), "sockets", &sockets))
-		return;
+	if (!document_sockets(text, len, &sockets))
+		return; /* a damaged file is replaced by ours rather than kept */
 	pid_t writer = getpid();
 	struct last_answer publishers = { 0 }, owners = { 0 };
 	const char *run = NULL, *run_end = NULL;
@@ -219,7 +231,7 @@ static void keep_others(const char *text, size_t len, pid_t self, struct parts *
 		if (natt_json_span_get(item, "publisher", &value) &&
 		    (!same_process(item, "publisher", "publisher_start", &by, &publishers) || by == (long)writer))
 			keep = false; /* a watcher's entry: its writer replaces it, and it goes with that writer */
-		else if (natt_json_span_get(item, "pid", &value) && json_pid(value) == (long)self)
+		else if (item_pid_is(item, self))
 			keep = false; /* ours: written afresh */
 		else if (!same_process(item, "pid", "start", &pid, &owners))
 			keep = false;
@@ -446,12 +458,10 @@ int natt_status_merge(const char *path, pid_t pid, const char *own, size_t own_l
 static bool has_entries_of(const char *text, size_t len, pid_t pid)
 {
 	struct natt_json_span sockets, item = { NULL, 0 }, value;
-	if (!natt_json_check(text, len, NULL, 0) ||
-	    !natt_json_span_get(natt_json_span_root(text, len), "sockets", &sockets))
+	if (!document_sockets(text, len, &sockets))
 		return false;
 	while (natt_json_span_next(sockets, &item))
-		if (!natt_json_span_get(item, "publisher", &value) && natt_json_span_get(item, "pid", &value) &&
-		    json_pid(value) == (long)pid)
+		if (!natt_json_span_get(item, "publisher", &value) && item_pid_is(item, pid))
 			return true;
 	return false;
 }

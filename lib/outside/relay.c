@@ -54,15 +54,24 @@ static struct {
 	int count;
 } T;
 
-/* pid's place among the watched (now or already), or -1 when it cannot be watched. */
-static int track(pid_t pid)
+static int tracked_index(pid_t pid)
 {
 	for (int i = 0; i < T.count; i++)
 		if (T.pid[i] == pid)
 			return i;
-	if (T.count == MAX_TRACKED)
-		return -1;
+	return -1;
+}
+
+/* pid's place among the watched (now or already), or -1 when it cannot be watched (-ESRCH in *why when
+ * that is because it has ended). */
+static int track(pid_t pid, int *why)
+{
+	int i = tracked_index(pid);
+	*why = -ENOSPC;
+	if (i >= 0 || T.count == MAX_TRACKED)
+		return i;
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	*why = -errno;
 	if (fd < 0)
 		return -1;
 	T.pid[T.count] = pid;
@@ -83,8 +92,9 @@ static void find_carriers(const char *entry, unsigned long long born)
 		long pid = strtol(d->d_name, &end, 10);
 		if (*end || pid <= 1 || pid == getpid())
 			continue;
+		int why;
 		if (natt_proc_start_time((pid_t)pid) >= born && natt_proc_environ_has((pid_t)pid, entry))
-			track((pid_t)pid);
+			track((pid_t)pid, &why);
 	}
 	closedir(proc);
 }
@@ -118,12 +128,23 @@ static bool entries_of(const char *text, size_t len, pid_t pid, unsigned long lo
 	return ok;
 }
 
+/* (A sender the relay watches is asked through the pidfd it holds.) */
+static bool sender_ended(pid_t pid)
+{
+	int i = tracked_index(pid);
+	if (i < 0)
+		return natt_proc_ended(pid);
+	struct pollfd p = { .fd = T.pidfd[i], .events = POLLIN };
+	return poll(&p, 1, 0) == 1;
+}
+
 int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 {
 	char entry[128];
 	snprintf(entry, sizeof(entry), "NATT_STATUS_RELAY=%s", name);
 	unsigned long long born = natt_proc_start_time(getpid());
-	track(program);
+	int why;
+	track(program, &why);
 	bool relayed = false;
 	pid_t dropped = 0; /* the last ended sender whose entries went */
 	char *buf = malloc(DATAGRAM_MAX);
@@ -177,7 +198,7 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 		/* A sender that has ended since (its last word, read late: a worker that published as root,
 		 * then wrote here as nobody, and exited) holds nothing any more, whatever it said. (Any
 		 * process may send; one that ended leaves at most its own entries to take out.) */
-		if (cred.pid > 0 && natt_proc_ended(cred.pid)) {
+		if (cred.pid > 0 && sender_ended(cred.pid)) {
 			if (cred.pid != dropped) /* (one look per ended sender, however many it sent) */
 				natt_status_drop(path, cred.pid);
 			dropped = cred.pid;
@@ -193,7 +214,7 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 			natt_debug("status relay: pid %d sent what is not its own entries: ignored", (int)cred.pid);
 			continue;
 		}
-		int tracked = track(cred.pid);
+		int tracked = track(cred.pid, &why);
 		if (tracked >= 0)
 			T.sent[tracked] = true;
 		relayed = true;
@@ -201,7 +222,7 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 		if (rc < 0)
 			natt_warn("status relay: cannot write %s: %s", path, strerror(-rc));
 		/* Ended between the checks and the watch: its end will not be seen, so its entries go now. */
-		if (tracked < 0 && natt_proc_ended(cred.pid))
+		if (tracked < 0 && (why == -ESRCH || natt_proc_ended(cred.pid)))
 			natt_status_drop(path, cred.pid);
 	}
 	/* The last word: entries of processes that ended without one (SIGKILL) go too. */

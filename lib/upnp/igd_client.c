@@ -226,18 +226,26 @@ static int parse_port(const char *text, uint16_t *port)
 	return 0;
 }
 
-int natt_igd_external_address(struct natt_igd *igd, struct in_addr *external, int *upnp_code)
+/* GetExternalIPAddress: the call's result; *have_address tells whether an answer held an address (a
+ * router whose external address is of no use answers with an empty one), then in *external. */
+static int ask_external_address(struct natt_igd *igd, struct in_addr *external, bool *have_address, int *code)
 {
 	struct natt_upnp_value *res = NULL;
 	size_t n = 0;
-	int rc = igd_call(igd, "GetExternalIPAddress", NULL, 0, &res, &n, CODE_OUT(upnp_code));
 	struct in_addr addr;
-	if (rc == 0 && inet_pton(AF_INET, result(res, n, "NewExternalIPAddress"), &addr) != 1)
-		rc = NATT_ERR_BAD_REPLY;
+	int rc = igd_call(igd, "GetExternalIPAddress", NULL, 0, &res, &n, code);
+	*have_address = rc == 0 && inet_pton(AF_INET, result(res, n, "NewExternalIPAddress"), &addr) == 1;
 	natt_upnp_values_free(res, n);
-	if (rc == 0 && external)
+	if (*have_address && external)
 		*external = addr;
 	return rc;
+}
+
+int natt_igd_external_address(struct natt_igd *igd, struct in_addr *external, int *upnp_code)
+{
+	bool have_address;
+	int rc = ask_external_address(igd, external, &have_address, CODE_OUT(upnp_code));
+	return rc == 0 && !have_address ? NATT_ERR_BAD_REPLY : rc;
 }
 
 int natt_igd_open_known(const struct natt_igd *known, int timeout_ms, struct natt_igd *igd,
@@ -253,16 +261,11 @@ int natt_igd_open_known(const struct natt_igd *known, int timeout_ms, struct nat
 		return -EINVAL;
 	}
 	/* The question natt asks first anyway, so that its answer costs nothing more. */
-	struct natt_upnp_value *res = NULL;
-	size_t n = 0;
 	int code = 0;
 	igd->timeout_ms = timeout_ms;
 	int64_t asked = natt_now_ms();
-	int rc = igd_call(igd, "GetExternalIPAddress", NULL, 0, &res, &n, &code);
+	int rc = ask_external_address(igd, external, have_external, &code);
 	igd->timeout_ms = NATT_UPNP_IGD_TIMEOUT_MS;
-	if (rc == 0)
-		*have_external = inet_pton(AF_INET, result(res, n, "NewExternalIPAddress"), external) == 1;
-	natt_upnp_values_free(res, n);
 	/* Refused, or the connection ended unanswered: stale. (Out of time: a slow router is not a stale
 	 * one; its description settles it.) */
 	if (rc == -ECONNREFUSED && natt_now_ms() - asked < timeout_ms) {

@@ -328,6 +328,14 @@ static void test_igd_cache_services(void **state)
 	other = igd;
 	snprintf(other.location, sizeof(other.location), "http://10.9.8.6:5001/rootDesc.xml");
 	assert_false(natt_igd_cache_holds(&cached, &other));
+	/* a firewall service whose type the file cannot hold: written without it, and that file holds it */
+	other = igd;
+	snprintf(other.fc_service_type, sizeof(other.fc_service_type), "urn:x WANIPv6FirewallControl:1");
+	natt_igd_cache_write(file, gateway_of("10.9.8.6"), &other);
+	assert_int_equal(natt_igd_cache_read(file, gateway_of("10.9.8.6"), &cached), 0);
+	assert_string_equal(cached.fc_control_url, "");
+	assert_true(natt_igd_cache_holds(&cached, &other));
+	assert_false(natt_igd_cache_holds(&cached, &igd));
 
 	/* the description URL must still be the gateway's own, and there */
 	write_igd_cache(dir, "http://10.9.8.7:5000/rootDesc.xml\ncontrol http://10.9.8.7:5000/c\nservice " NATT_UPNP_WANIP1 "\n");
