@@ -459,7 +459,7 @@ int natt_igd_cache_read(const char *status_path, const struct in_addr *gateway, 
 }
 
 /* The file's text for igd in text: its length, or -1 when igd has no URL to write or it does not fit.
- * (A value the reader would not take is left out.) */
+ * (A value the reader would not take is left out; a URL it would not take leaves nothing to write.) */
 static int cache_text(const struct natt_igd *igd, char *text, size_t size)
 {
 	int n = cache_plain(igd->location) ? snprintf(text, size, "%s\n", igd->location) : -1;

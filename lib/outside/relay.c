@@ -62,18 +62,19 @@ static int tracked_index(pid_t pid)
 	return -1;
 }
 
-/* pid's place among the watched (now or already), or -1 when it cannot be watched (-ESRCH in *why when
- * that is because it has ended). */
+/* pid's place among the watched (now or already), or -1 when it cannot be watched; then, when why is
+ * not NULL, -errno there (-ESRCH: it has ended; -ENOSPC: too many watched). */
 static int track(pid_t pid, int *why)
 {
 	int i = tracked_index(pid);
-	*why = -ENOSPC;
-	if (i >= 0 || T.count == MAX_TRACKED)
+	if (i >= 0)
 		return i;
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	*why = -errno;
-	if (fd < 0)
+	int fd = T.count == MAX_TRACKED ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0) {
+		if (why)
+			*why = T.count == MAX_TRACKED ? -ENOSPC : -errno;
 		return -1;
+	}
 	T.pid[T.count] = pid;
 	T.sent[T.count] = false;
 	T.pidfd[T.count] = fd;
@@ -92,9 +93,8 @@ static void find_carriers(const char *entry, unsigned long long born)
 		long pid = strtol(d->d_name, &end, 10);
 		if (*end || pid <= 1 || pid == getpid())
 			continue;
-		int why;
 		if (natt_proc_start_time((pid_t)pid) >= born && natt_proc_environ_has((pid_t)pid, entry))
-			track((pid_t)pid, &why);
+			track((pid_t)pid, NULL);
 	}
 	closedir(proc);
 }
@@ -128,14 +128,13 @@ static bool entries_of(const char *text, size_t len, pid_t pid, unsigned long lo
 	return ok;
 }
 
-/* (A sender the relay watches is asked through the pidfd it holds.) */
+/* (A sender the relay watches and whose pidfd says it lives is not asked again. One whose pidfd says
+ * it ended is: its pid may already be another sender's.) */
 static bool sender_ended(pid_t pid)
 {
 	int i = tracked_index(pid);
-	if (i < 0)
-		return natt_proc_ended(pid);
-	struct pollfd p = { .fd = T.pidfd[i], .events = POLLIN };
-	return poll(&p, 1, 0) == 1;
+	struct pollfd p = { .fd = i >= 0 ? T.pidfd[i] : -1, .events = POLLIN };
+	return (i < 0 || poll(&p, 1, 0) == 1) && natt_proc_ended(pid);
 }
 
 int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
@@ -143,8 +142,7 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 	char entry[128];
 	snprintf(entry, sizeof(entry), "NATT_STATUS_RELAY=%s", name);
 	unsigned long long born = natt_proc_start_time(getpid());
-	int why;
-	track(program, &why);
+	track(program, NULL);
 	bool relayed = false;
 	pid_t dropped = 0; /* the last ended sender whose entries went */
 	char *buf = malloc(DATAGRAM_MAX);
@@ -214,7 +212,7 @@ int natt_relay_run(int fd, const char *name, pid_t program, const char *path)
 			natt_debug("status relay: pid %d sent what is not its own entries: ignored", (int)cred.pid);
 			continue;
 		}
-		int tracked = track(cred.pid, &why);
+		int why = 0, tracked = track(cred.pid, &why);
 		if (tracked >= 0)
 			T.sent[tracked] = true;
 		relayed = true;
